@@ -1,0 +1,22 @@
+// One esbuild script, three bundles: the extension host (cjs, node), the CLI (node, with a shebang)
+// and the webview (browser). `vscode` and native addons stay external and are loaded at run time.
+import * as esbuild from 'esbuild';
+import { chmodSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+const nativeExternals = ['onnxruntime-node', '@huggingface/transformers', 'sharp'];
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+
+const targets = [
+  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', ...nativeExternals] },
+  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals], banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'es2022' },
+];
+
+for (const t of targets) {
+  if (watch) (await esbuild.context(t)).watch();
+  else await esbuild.build(t);
+}
+if (!watch) chmodSync('dist/cli.js', 0o755);

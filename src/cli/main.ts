@@ -1,0 +1,104 @@
+import { QxError, errorMessage, isCancellationError } from '../core/errors.js';
+import { type CliIo, processIo } from './io.js';
+
+/** A `qx` sub-command: resolves to the process exit code. */
+export type CommandRun = (argv: string[], io: CliIo, signal: AbortSignal) => Promise<number>;
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<CommandRun>;
+}
+
+/**
+ * Every sub-command, loaded lazily so `qx eval` never pays for the LLM client or ONNX.
+ * Each lives in src/cli/commands/<name>.ts and exports `run`.
+ */
+const commands: Record<string, CommandEntry> = {
+};
+
+/** Exit codes: 0 ok, 1 failure, 2 usage, 3 bad data/config, 4 auth/network, 130 cancelled. */
+export function exitCodeFor(e: unknown): number {
+  if (isCancellationError(e)) return 130;
+  if (QxError.is(e)) {
+    switch (e.code) {
+      case 'usage':
+        return 2;
+      case 'dataset':
+      case 'config':
+      case 'template':
+      case 'index':
+      case 'store':
+      case 'export':
+        return 3;
+      case 'auth':
+      case 'network':
+      case 'rateLimit':
+      case 'timeout':
+      case 'badResponse':
+        return 4;
+      default:
+        return 1;
+    }
+  }
+  return 1;
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return [
+    'qx — QX Studio headless pipeline',
+    '',
+    'usage: qx <command> [options]',
+    '',
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Set QX_LOG=debug for more output. API keys come from the environment (see README).',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    io.stdout(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  const entry = commands[name];
+  if (entry === undefined) {
+    io.stderr(`qx: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  try {
+    const run = await entry.load();
+    return await run(rest, io, signal);
+  } catch (e) {
+    if (isCancellationError(e)) {
+      io.stderr('qx: cancelled\n');
+    } else if (QxError.is(e)) {
+      io.stderr(`qx ${name}: ${e.message}\n`);
+      if (io.env.QX_LOG === 'debug' && e.stack) io.stderr(e.stack + '\n');
+    } else {
+      io.stderr(`qx ${name}: ${errorMessage(e)}\n${e instanceof Error && e.stack ? e.stack + '\n' : ''}`);
+    }
+    return exitCodeFor(e);
+  }
+}
+
+if (require.main === module) {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nqx: stopping after the current unit of work (Ctrl-C again to quit now)\n');
+    controller.abort();
+  });
+  main(process.argv.slice(2), processIo(), controller.signal).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`qx: ${errorMessage(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

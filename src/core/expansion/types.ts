@@ -1,0 +1,53 @@
+/** Who wrote an expansion. `baseline` covers model-free expanders such as RM3. */
+export type ExpansionRole = 'teacher' | 'student' | 'imported' | 'baseline';
+
+export interface TemplateRef {
+  /** e.g. "query2doc-zs". */
+  id: string;
+  version: number;
+  /** sha256 of the template file's text, hex, first 16 chars. */
+  hash: string;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** True when counted locally by a tokenizer because the server reported none. */
+  estimated?: boolean;
+}
+
+/**
+ * One expansion of one query: the generated text and the exact string the retriever received.
+ * Records are immutable; a hand edit makes a new record with `editedFrom` set.
+ */
+export interface ExpansionRecord {
+  /** Stable id: hash of (qid, method, model, template hash, sample index, final). */
+  id: string;
+  qid: string;
+  /** The original query text. */
+  query: string;
+  /** Method label shown to users, e.g. "query2doc-zs", "query2doc-fs", "q2d-cot", "rm3", "edited". */
+  method: string;
+  role: ExpansionRole;
+  /** Model name as the user named it, e.g. "Qwen2.5-72B-Instruct". */
+  model: string;
+  /** "openai-compatible" | "onnx" | "import" | "rm3" | "edit". */
+  provider: string;
+  template?: TemplateRef;
+  /** 0-based sample index when several samples are drawn per query. */
+  sampleIndex: number;
+  /** The model's output only (without the repeated query). */
+  generated: string;
+  /** Name of the query formulation that built `final`, e.g. "query2doc", "concat". */
+  formulation: string;
+  /** The exact string sent to the retriever. */
+  final: string;
+  usage?: TokenUsage;
+  /** Wall time of the generation call, ms. */
+  latencyMs?: number;
+  /** Where it came from when imported (file path relative to the workspace, line). */
+  source?: string;
+  editedFrom?: string;
+  /** ISO time. */
+  createdAt: string;
+}

@@ -1,0 +1,110 @@
+import type { CorpusDoc } from '../dataset/types.js';
+import type { ExpansionRecord } from '../expansion/types.js';
+import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
+import type { TaskOptions } from '../progress.js';
+
+/**
+ * The contract between the pipeline (src/core/workspace) and its two adapters, the VS Code
+ * extension and the `qx` CLI. Everything is plain JSON-able data so it can cross to the webview.
+ */
+
+/** One row of the query browser. */
+export interface QuerySummary {
+  qid: string;
+  text: string;
+  /** Number of judged documents, and of those with grade > 0. */
+  judged: number;
+  relevant: number;
+  /** nDCG@10 of the original query, null before scoring. */
+  baseNdcg10: number | null;
+  /** Best delta over the query's expansions, null before scoring. */
+  bestDelta: number | null;
+  bestMethod: string | null;
+  /** Mean Judged@10 over the query's scored expansions, null before scoring. */
+  judged10: number | null;
+  expansions: number;
+  pairs: Record<PairState, number>;
+  /** True when the qrels hold no positive judgment for this query: excluded from means. */
+  noRelevant: boolean;
+}
+
+export interface ScoredExpansion {
+  expansion: ExpansionRecord;
+  /** Null until scored. */
+  score: ExpansionScore | null;
+}
+
+/** Everything the Review panel shows for one query. */
+export interface QueryReview {
+  qid: string;
+  text: string;
+  qrels: { judged: number; byGrade: Record<string, number> };
+  original: { ndcg10: number; recall: number; judged10: number; top10: string[] } | null;
+  expansions: ScoredExpansion[];
+  pairs: PairRecord[];
+}
+
+export interface ImportRequest {
+  /** Path to a QueryGym TSV, JSONL, or OpenAI Batch output file. */
+  file: string;
+  format?: 'querygym-tsv' | 'jsonl' | 'openai-batch-output';
+  model: string;
+  method: string;
+  role: ExpansionRecord['role'];
+  /** How the file's text was formed, so the generated part can be separated, default "query2doc". */
+  formulation?: string;
+}
+
+export type ExportFormat = 'trl-standard' | 'trl-conversational' | 'openai-preference' | 'llama-factory' | 'sft-messages';
+
+export interface ExportRequest {
+  format: ExportFormat;
+  /** Output file (JSONL); a manifest is written beside it as `<name>.manifest.json`. */
+  out: string;
+  /** Only pairs in these states, default ["auto", "accepted", "edited"]. */
+  states?: PairState[];
+  /** Override the leakage guard that refuses evaluation queries in training exports. */
+  allowEvalQueries?: boolean;
+}
+
+export interface ExportResult {
+  out: string;
+  manifest: string;
+  records: number;
+}
+
+export interface UndoResult {
+  /** What was undone, for a status message; null when nothing was left to undo. */
+  description: string | null;
+  qid: string | null;
+}
+
+/** The workspace: dataset + curation store, opened from a folder holding `qx.dataset.json`. */
+export interface WorkspaceApi {
+  readonly root: string;
+  readonly name: string;
+
+  listQueries(): QuerySummary[];
+  getQueryReview(qid: string): QueryReview;
+  getDocument(docid: string): CorpusDoc | undefined;
+
+  /** Build or reopen the BM25 index of the corpus. */
+  buildIndex(options: TaskOptions & { rebuild?: boolean }): Promise<void>;
+  importExpansions(request: ImportRequest, options: TaskOptions): Promise<{ imported: number; skipped: number }>;
+  /** Score every expansion not yet scored with the current retrieval settings. */
+  score(options: TaskOptions): Promise<{ scored: number }>;
+  buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<{ pairs: number }>;
+  exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult>;
+
+  /** Score a final retrieval string for a query without storing anything (live editing). */
+  previewScore(qid: string, finalText: string): Promise<ExpansionScore>;
+  /** Store a hand-edited copy of an expansion (generated text changed), scored; pairs that used it become "edited". */
+  editExpansion(expansionId: string, generated: string): Promise<ScoredExpansion>;
+  setPairState(pairId: string, state: PairState): PairRecord;
+  setPairNote(pairId: string, note: string): PairRecord;
+  swapPair(pairId: string): PairRecord;
+  createPair(qid: string, chosenId: string, rejectedId: string): PairRecord;
+  undo(): UndoResult;
+
+  close(): Promise<void>;
+}
