@@ -73,6 +73,42 @@ export interface ExportResult {
   records: number;
 }
 
+/** An OpenAI-compatible endpoint (OpenAI, DeepSeek, vLLM, Ollama, llama.cpp). The key is never here. */
+export interface EndpointSettings {
+  /** e.g. "https://api.deepseek.com/v1" or "http://127.0.0.1:8000/v1". */
+  baseUrl: string;
+  model: string;
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  seed?: number;
+  /** Samples per query (the `n` parameter, or separate calls where a server rejects n > 1). */
+  samples: number;
+  /** Extra body parameters passed through (vLLM's top_k, repetition_penalty, ...). */
+  extraBody?: Record<string, unknown>;
+}
+
+/** Typed settings handed to the core by the adapters (the extension reads `qx.*`, the CLI flags/env). */
+export interface QxSettings {
+  teacher: EndpointSettings;
+  /** The student: an OpenAI-compatible endpoint, or a local ONNX text-generation model folder. */
+  student: EndpointSettings & { kind: 'openai' | 'onnx'; modelPath?: string };
+  bm25: { k1: number; b: number; analyzer: 'english' | 'cjk' | 'whitespace'; luceneNorms: boolean; topK: number };
+  pairs: PairRules;
+  /** Max concurrent LLM requests. */
+  concurrency: number;
+  requestTimeoutMs: number;
+  maxRetries: number;
+}
+
+export interface ExpandRequest {
+  role: 'teacher' | 'student';
+  /** Template id, e.g. "query2doc-zs", "query2doc-fs". */
+  template: string;
+  /** Only these queries; default all. */
+  qids?: string[];
+}
+
 export interface UndoResult {
   /** What was undone, for a status message; null when nothing was left to undo. */
   description: string | null;
@@ -95,6 +131,10 @@ export interface WorkspaceApi {
   score(options: TaskOptions): Promise<{ scored: number }>;
   buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<{ pairs: number }>;
   exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult>;
+  /** Generate expansions with the teacher or student (cached: completed calls are never repeated). */
+  expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }>;
+  /** Write the report (Markdown + self-contained HTML) into `.qx/reports/`; returns the paths. */
+  writeReport(options: TaskOptions): Promise<{ markdown: string; html: string }>;
 
   /** Score a final retrieval string for a query without storing anything (live editing). */
   previewScore(qid: string, finalText: string): Promise<ExpansionScore>;
