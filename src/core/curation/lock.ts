@@ -1,0 +1,117 @@
+import { closeSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { QxError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** Contents of `.qx/lock`. */
+export interface LockInfo {
+  pid: number;
+  host: string;
+  /** ISO time the lock was taken. */
+  started: string;
+}
+
+/** A lock file younger than this that cannot be parsed is probably being written right now. */
+const unreadableGraceMs = 5000;
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readLock(file: string): LockInfo | null {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockInfo>;
+    if (typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.started === 'string') {
+      return { pid: v.pid, host: v.host, started: v.started };
+    }
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+/** An exclusive lock held by this process; `release()` removes the file if it is still ours. */
+export class StoreLock {
+  private released = false;
+  private readonly onExit = (): void => this.release();
+
+  private constructor(readonly file: string, readonly info: LockInfo) {
+    process.once('exit', this.onExit);
+  }
+
+  /**
+   * Creates `file` with O_EXCL. A lock left by a dead process on this host is taken over with a
+   * warning; a live one (or one from another host, which we cannot check) is a QxError('store').
+   */
+  static acquire(file: string, logger: Logger, now: () => Date = () => new Date()): StoreLock {
+    const info: LockInfo = { pid: process.pid, host: hostname(), started: now().toISOString() };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fd = openSync(file, 'wx');
+        try {
+          writeSync(fd, JSON.stringify(info) + '\n');
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        return new StoreLock(file, info);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const held = readLock(file);
+      if (held === null) {
+        let age = Infinity;
+        try {
+          age = Date.now() - statSync(file).mtimeMs;
+        } catch {
+          continue;
+        }
+        if (age < unreadableGraceMs) {
+          throw new QxError('store', 'the curation store is being opened by another process right now', {
+            file,
+            hint: 'Wait a moment and try again.',
+          });
+        }
+        logger.warn(`${file}: unreadable lock file, taking it over.`);
+      } else if (held.host !== info.host) {
+        throw new QxError('store', `the curation store is opened by process ${held.pid} on host ${held.host} since ${held.started}`, {
+          file,
+          hint: `Close it there, or delete ${file} if that process is gone.`,
+        });
+      } else if (pidAlive(held.pid)) {
+        throw new QxError('store', `the curation store is opened by process ${held.pid} since ${held.started}`, {
+          file,
+          hint: `Close it (the other VS Code window or qx command) or wait for it to finish; delete ${file} only if that process is not QX Studio.`,
+        });
+      } else {
+        logger.warn(`${file}: process ${held.pid} that locked the store since ${held.started} is gone; taking the lock over.`);
+      }
+      try {
+        unlinkSync(file);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    throw new QxError('store', 'could not take the curation store lock: another process keeps taking it', { file });
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    process.removeListener('exit', this.onExit);
+    const held = readLock(this.file);
+    if (held !== null && held.pid === this.info.pid && held.host === this.info.host && held.started === this.info.started) {
+      try {
+        unlinkSync(this.file);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

@@ -1,0 +1,525 @@
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { QxError } from '../errors.js';
+import type { ExpansionRecord } from '../expansion/types.js';
+import { type Logger, nullLogger } from '../logger.js';
+import { shortHash } from './hash.js';
+import { JournalWriter, readJournal } from './journal.js';
+import { StoreLock } from './lock.js';
+import type { ExpansionScore, PairRecord, PairState } from './types.js';
+
+/** The store schema this build writes and the newest it can read. */
+export const storeSchemaVersion = 1;
+
+/** Contents of `.qx/store.json`. */
+export interface StoreMeta {
+  schemaVersion: number;
+  /** ISO time the store was created. */
+  created: string;
+  /** Version of QX Studio that created the store. */
+  toolVersion: string;
+}
+
+/** Fields of a pair that an `update` event may change. */
+export type PairPatch = Partial<Pick<PairRecord, 'chosenId' | 'rejectedId' | 'margin' | 'state' | 'rulesHash' | 'origin'>>;
+
+/**
+ * One line of `pairs.jsonl`. The current pairs are the fold of these events in file order;
+ * nothing is ever rewritten, and undo appends the inverse event.
+ */
+export type PairEvent = { eid: string; at: string } & (
+  | { op: 'create'; pair: PairRecord }
+  | { op: 'setState'; pairId: string; state: PairState }
+  /** An empty note clears it. */
+  | { op: 'setNote'; pairId: string; note: string }
+  /** Exchanges chosen and rejected (margin changes sign); `state` is the state after the swap. */
+  | { op: 'swap'; pairId: string; state: PairState }
+  | { op: 'update'; pairId: string; patch: PairPatch }
+  | { op: 'delete'; pairId: string }
+);
+
+type PairEventBody = PairEvent extends infer E ? (E extends PairEvent ? Omit<E, 'eid' | 'at'> : never) : never;
+
+/** A line of `expansions.jsonl` that withdraws an earlier record (written by undo only). */
+interface ExpansionRetraction {
+  retract: string;
+  at: string;
+}
+
+/** A line of `scores.jsonl`. */
+interface ScoreLine {
+  /** Retrieval-settings key (see {@link retrievalSettingsKey}). */
+  key: string;
+  score: ExpansionScore;
+}
+
+export interface OpenStoreOptions {
+  logger?: Logger;
+  /** Open without the lock for viewing; every write throws. Default false. */
+  readOnly?: boolean;
+  /** Version of QX Studio, recorded when the store is created. Default "unknown". */
+  toolVersion?: string;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+/** What `undo()` undid, for a status message; both null when there was nothing to undo. */
+export interface StoreUndoResult {
+  description: string | null;
+  qid: string | null;
+}
+
+interface UndoEntry {
+  description: string;
+  qid: string | null;
+  pairEvents: PairEventBody[];
+  retractExpansions: string[];
+}
+
+/**
+ * Key of a retrieval configuration: a hash of whatever determines the scores (engine, analyzer,
+ * BM25 parameters, metric cut-offs). Scores are stored under it, so changing k1 or b leaves the
+ * old scores unused instead of mixing them with new ones.
+ */
+export function retrievalSettingsKey(settings: unknown): string {
+  return shortHash(settings);
+}
+
+/** The expansion id under which the score of the original (unexpanded) query of `qid` is stored. */
+export function originalScoreId(qid: string): string {
+  return `original:${qid}`;
+}
+
+function writeFileAtomicSync(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+/**
+ * The curation store of a workspace: `.qx/store.json` plus three append-only JSONL journals
+ * (`expansions.jsonl`, `scores.jsonl`, `pairs.jsonl`). Every acknowledged write is one appended
+ * line (or batch of lines) fsynced before the call returns. One process at a time holds
+ * `.qx/lock`; read-only viewers may open without it.
+ */
+export class CurationStore {
+  private readonly expansions = new Map<string, ExpansionRecord>();
+  private readonly expansionsByQid = new Map<string, ExpansionRecord[]>();
+  private readonly scores = new Map<string, Map<string, ExpansionScore>>();
+  private readonly pairs = new Map<string, PairRecord>();
+  private readonly undoStack: UndoEntry[] = [];
+  private openGroup: UndoEntry | null = null;
+  private writers: { expansions: JournalWriter; scores: JournalWriter; pairs: JournalWriter } | null = null;
+  private lock: StoreLock | null = null;
+  private closed = false;
+  private readonly now: () => Date;
+  private readonly logger: Logger;
+
+  private constructor(
+    readonly dir: string,
+    readonly meta: StoreMeta,
+    readonly readOnly: boolean,
+    options: OpenStoreOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.logger = options.logger ?? nullLogger;
+  }
+
+  /** The `.qx` folder of a workspace root. */
+  static storeDir(root: string): string {
+    return join(root, '.qx');
+  }
+
+  /**
+   * Opens (creating if needed) the store in `<root>/.qx`. Throws QxError('store') when another
+   * live process holds the lock, when the store was written by a newer schema, or when a journal
+   * is damaged in the middle. A torn last line left by a crash is cut off with a warning.
+   */
+  static open(root: string, options: OpenStoreOptions = {}): CurationStore {
+    const logger = options.logger ?? nullLogger;
+    const readOnly = options.readOnly ?? false;
+    const now = options.now ?? (() => new Date());
+    const dir = CurationStore.storeDir(root);
+    const metaFile = join(dir, 'store.json');
+    let meta: StoreMeta;
+    if (existsSync(metaFile)) {
+      meta = readMeta(metaFile);
+    } else {
+      if (readOnly) throw new QxError('store', 'there is no curation store here yet', { file: metaFile, hint: 'Open the workspace normally once to create it.' });
+      mkdirSync(dir, { recursive: true });
+      meta = { schemaVersion: storeSchemaVersion, created: now().toISOString(), toolVersion: options.toolVersion ?? 'unknown' };
+    }
+    const store = new CurationStore(dir, meta, readOnly, options);
+    if (!readOnly) {
+      store.lock = StoreLock.acquire(join(dir, 'lock'), logger, now);
+      if (!existsSync(metaFile)) writeFileAtomicSync(metaFile, JSON.stringify(meta, null, 2) + '\n');
+    }
+    try {
+      store.load(!readOnly);
+      if (!readOnly) {
+        store.writers = {
+          expansions: new JournalWriter(join(dir, 'expansions.jsonl')),
+          scores: new JournalWriter(join(dir, 'scores.jsonl')),
+          pairs: new JournalWriter(join(dir, 'pairs.jsonl')),
+        };
+      }
+    } catch (e) {
+      store.lock?.release();
+      throw e;
+    }
+    return store;
+  }
+
+  private load(repair: boolean): void {
+    const opts = { logger: this.logger, repair };
+    const exp = readJournal<ExpansionRecord | ExpansionRetraction>(join(this.dir, 'expansions.jsonl'), opts).entries;
+    for (const e of exp) {
+      if ('retract' in e) this.expansions.delete(e.retract);
+      else this.expansions.set(e.id, e);
+    }
+    for (const e of this.expansions.values()) this.indexExpansion(e);
+    for (const line of readJournal<ScoreLine>(join(this.dir, 'scores.jsonl'), opts).entries) this.setScore(line.key, line.score);
+    const pairsFile = join(this.dir, 'pairs.jsonl');
+    const events = readJournal<PairEvent>(pairsFile, opts).entries;
+    events.forEach((ev, i) => {
+      const problem = this.fold(ev);
+      if (problem !== null) this.logger.warn(`${pairsFile}:${i + 1}: ${problem}; event ignored.`);
+    });
+  }
+
+  private indexExpansion(e: ExpansionRecord): void {
+    let list = this.expansionsByQid.get(e.qid);
+    if (list === undefined) this.expansionsByQid.set(e.qid, (list = []));
+    list.push(e);
+  }
+
+  private setScore(key: string, score: ExpansionScore): void {
+    let m = this.scores.get(key);
+    if (m === undefined) this.scores.set(key, (m = new Map()));
+    m.set(score.expansionId, score);
+  }
+
+  /** Applies one event to the in-memory pairs; returns a problem description or null. */
+  private fold(ev: PairEvent): string | null {
+    if (ev.op === 'create') {
+      this.pairs.set(ev.pair.id, { ...ev.pair, updatedAt: ev.at });
+      return null;
+    }
+    const p = this.pairs.get(ev.pairId);
+    if (p === undefined) return `${ev.op} of unknown pair ${ev.pairId}`;
+    switch (ev.op) {
+      case 'setState':
+        p.state = ev.state;
+        break;
+      case 'setNote':
+        if (ev.note === '') delete p.note;
+        else p.note = ev.note;
+        break;
+      case 'swap':
+        [p.chosenId, p.rejectedId] = [p.rejectedId, p.chosenId];
+        p.margin = -p.margin;
+        p.state = ev.state;
+        break;
+      case 'update':
+        Object.assign(p, ev.patch);
+        break;
+      case 'delete':
+        this.pairs.delete(ev.pairId);
+        return null;
+    }
+    p.updatedAt = ev.at;
+    return null;
+  }
+
+  private writable(): { expansions: JournalWriter; scores: JournalWriter; pairs: JournalWriter } {
+    if (this.closed) throw new QxError('store', 'the curation store is closed');
+    if (this.writers === null) throw new QxError('store', 'the curation store was opened read-only', { hint: 'Open the workspace for editing to change it.' });
+    return this.writers;
+  }
+
+  private pushUndo(description: string, qid: string | null, pairEvents: PairEventBody[], retract: string[]): void {
+    if (this.openGroup !== null) {
+      this.openGroup.pairEvents.unshift(...pairEvents);
+      this.openGroup.retractExpansions.push(...retract);
+      return;
+    }
+    this.undoStack.push({ description, qid, pairEvents, retractExpansions: retract });
+  }
+
+  /** Writes pair events (one append, one fsync) and folds them in. */
+  private writePairEvents(bodies: PairEventBody[]): PairEvent[] {
+    const w = this.writable();
+    const at = this.now().toISOString();
+    const events = bodies.map((b) => ({ ...b, eid: randomUUID(), at }) as PairEvent);
+    w.pairs.append(events);
+    for (const ev of events) this.fold(ev);
+    return events;
+  }
+
+  /**
+   * Runs `fn` so that every edit it makes is undone by one `undo()`, e.g. an expansion edit
+   * together with the pairs re-pointed to the edited copy.
+   */
+  group<T>(description: string, qid: string | null, fn: () => T): T {
+    if (this.openGroup !== null) return fn();
+    const entry: UndoEntry = { description, qid, pairEvents: [], retractExpansions: [] };
+    this.openGroup = entry;
+    try {
+      return fn();
+    } finally {
+      this.openGroup = null;
+      if (entry.pairEvents.length > 0 || entry.retractExpansions.length > 0) this.undoStack.push(entry);
+    }
+  }
+
+  // ---- expansions ----
+
+  /** Every expansion, in the order first stored. */
+  listExpansions(): ExpansionRecord[] {
+    return [...this.expansions.values()];
+  }
+
+  getExpansion(id: string): ExpansionRecord | undefined {
+    return this.expansions.get(id);
+  }
+
+  /** Expansions of one query, in the order stored. */
+  expansionsForQuery(qid: string): ExpansionRecord[] {
+    return (this.expansionsByQid.get(qid) ?? []).filter((e) => this.expansions.has(e.id));
+  }
+
+  /**
+   * Stores expansions whose ids are new (one append, one fsync); returns how many were new.
+   * With `undoable` (for hand edits), one `undo()` withdraws them again.
+   */
+  addExpansions(records: readonly ExpansionRecord[], undoable?: { description: string }): number {
+    const w = this.writable();
+    const fresh: ExpansionRecord[] = [];
+    const seen = new Set<string>();
+    for (const r of records) {
+      if (this.expansions.has(r.id) || seen.has(r.id)) continue;
+      seen.add(r.id);
+      fresh.push(r);
+    }
+    w.expansions.append(fresh);
+    for (const r of fresh) {
+      this.expansions.set(r.id, r);
+      this.indexExpansion(r);
+    }
+    if (undoable !== undefined && fresh.length > 0) {
+      this.pushUndo(undoable.description, fresh[0]?.qid ?? null, [], fresh.map((r) => r.id));
+    }
+    return fresh.length;
+  }
+
+  // ---- scores ----
+
+  /** The score of an expansion under a retrieval-settings key, if scored with those settings. */
+  getScore(settingsKey: string, expansionId: string): ExpansionScore | undefined {
+    return this.scores.get(settingsKey)?.get(expansionId);
+  }
+
+  /** All scores under a settings key, by expansion id (original queries under {@link originalScoreId}). */
+  scoresFor(settingsKey: string): ReadonlyMap<string, ExpansionScore> {
+    return this.scores.get(settingsKey) ?? new Map();
+  }
+
+  /** Stores scores (one append, one fsync); a later score for the same expansion and key replaces the earlier. */
+  putScores(settingsKey: string, scores: readonly ExpansionScore[]): void {
+    const w = this.writable();
+    w.scores.append(scores.map((score) => ({ key: settingsKey, score }) satisfies ScoreLine));
+    for (const s of scores) this.setScore(settingsKey, s);
+  }
+
+  // ---- pairs ----
+
+  /** Current pairs (the fold of `pairs.jsonl`), in creation order. Returned objects are copies. */
+  listPairs(): PairRecord[] {
+    return [...this.pairs.values()].map((p) => ({ ...p }));
+  }
+
+  getPair(id: string): PairRecord | undefined {
+    const p = this.pairs.get(id);
+    return p === undefined ? undefined : { ...p };
+  }
+
+  private mustGet(id: string): PairRecord {
+    const p = this.pairs.get(id);
+    if (p === undefined) throw new QxError('store', `there is no pair ${id}`, { hint: 'It may have been removed by a rebuild; refresh the view.' });
+    return p;
+  }
+
+  /** Adds a pair (its id must be new). Undoable. */
+  createPair(pair: PairRecord): PairRecord {
+    if (this.pairs.has(pair.id)) throw new QxError('store', `pair ${pair.id} already exists`);
+    this.writePairEvents([{ op: 'create', pair }]);
+    this.pushUndo(`create pair ${pair.id}`, pair.qid, [{ op: 'delete', pairId: pair.id }], []);
+    return { ...this.mustGet(pair.id) };
+  }
+
+  /** Sets accepted/rejected/edited/auto. Undoable. */
+  setPairState(id: string, state: PairState): PairRecord {
+    const p = this.mustGet(id);
+    const prev = p.state;
+    this.writePairEvents([{ op: 'setState', pairId: id, state }]);
+    this.pushUndo(`mark pair ${state}`, p.qid, [{ op: 'setState', pairId: id, state: prev }], []);
+    return { ...p };
+  }
+
+  /** Sets the note; an empty string clears it. Undoable. */
+  setPairNote(id: string, note: string): PairRecord {
+    const p = this.mustGet(id);
+    const prev = p.note ?? '';
+    this.writePairEvents([{ op: 'setNote', pairId: id, note }]);
+    this.pushUndo('edit note', p.qid, [{ op: 'setNote', pairId: id, note: prev }], []);
+    return { ...p };
+  }
+
+  /**
+   * Exchanges chosen and rejected. The pair keeps its id; an "auto" pair becomes "edited" so a
+   * rebuild keeps the human decision. Undoable.
+   */
+  swapPair(id: string): PairRecord {
+    const p = this.mustGet(id);
+    const prev = p.state;
+    this.writePairEvents([{ op: 'swap', pairId: id, state: prev === 'auto' ? 'edited' : prev }]);
+    this.pushUndo('swap chosen and rejected', p.qid, [{ op: 'swap', pairId: id, state: prev }], []);
+    return { ...p };
+  }
+
+  /** Changes fields of a pair (e.g. re-points it to an edited expansion). Undoable. */
+  updatePair(id: string, patch: PairPatch): PairRecord {
+    const p = this.mustGet(id);
+    const prev: PairPatch = {};
+    for (const k of Object.keys(patch) as (keyof PairPatch)[]) (prev as Record<string, unknown>)[k] = p[k];
+    this.writePairEvents([{ op: 'update', pairId: id, patch }]);
+    this.pushUndo(`update pair ${id}`, p.qid, [{ op: 'update', pairId: id, patch: prev }], []);
+    return { ...p };
+  }
+
+  /** Removes a pair. Undoable. */
+  deletePair(id: string): void {
+    const p = { ...this.mustGet(id) };
+    this.writePairEvents([{ op: 'delete', pairId: id }]);
+    this.pushUndo(`delete pair ${id}`, p.qid, [{ op: 'create', pair: p }], []);
+  }
+
+  /**
+   * Replaces the pair set with `next` (the output of `buildPairs`) in one append: new ids are
+   * created, missing ones deleted, changed margins/rules/states updated. Undoable as one step.
+   */
+  applyPairs(next: readonly PairRecord[], description = 'rebuild pairs'): { created: number; updated: number; deleted: number } {
+    const bodies: PairEventBody[] = [];
+    const inverse: PairEventBody[] = [];
+    const nextIds = new Set<string>();
+    let created = 0;
+    let updated = 0;
+    let deleted = 0;
+    for (const n of next) {
+      nextIds.add(n.id);
+      const cur = this.pairs.get(n.id);
+      if (cur === undefined) {
+        bodies.push({ op: 'create', pair: n });
+        inverse.push({ op: 'delete', pairId: n.id });
+        created++;
+        continue;
+      }
+      const patch: PairPatch = {};
+      const prev: PairPatch = {};
+      for (const k of ['chosenId', 'rejectedId', 'margin', 'state', 'rulesHash', 'origin'] as const) {
+        if (cur[k] !== n[k]) {
+          (patch as Record<string, unknown>)[k] = n[k];
+          (prev as Record<string, unknown>)[k] = cur[k];
+        }
+      }
+      if (Object.keys(patch).length > 0) {
+        bodies.push({ op: 'update', pairId: n.id, patch });
+        inverse.push({ op: 'update', pairId: n.id, patch: prev });
+        updated++;
+      }
+      if ((cur.note ?? '') !== (n.note ?? '')) {
+        bodies.push({ op: 'setNote', pairId: n.id, note: n.note ?? '' });
+        inverse.push({ op: 'setNote', pairId: n.id, note: cur.note ?? '' });
+      }
+    }
+    for (const cur of this.pairs.values()) {
+      if (nextIds.has(cur.id)) continue;
+      bodies.push({ op: 'delete', pairId: cur.id });
+      inverse.push({ op: 'create', pair: { ...cur } });
+      deleted++;
+    }
+    if (bodies.length > 0) {
+      this.writePairEvents(bodies);
+      this.pushUndo(description, null, inverse.reverse(), []);
+    }
+    return { created, updated, deleted };
+  }
+
+  // ---- undo ----
+
+  /** True when `undo()` has something to undo (edits made since this store was opened). */
+  canUndo(): boolean {
+    return this.undoStack.length > 0;
+  }
+
+  /**
+   * Undoes the last edit of this session by appending inverse events (history is never rewritten).
+   * Returns what was undone, or nulls when nothing is left.
+   */
+  undo(): StoreUndoResult {
+    const w = this.writable();
+    const entry = this.undoStack.pop();
+    if (entry === undefined) return { description: null, qid: null };
+    if (entry.pairEvents.length > 0) this.writePairEvents(entry.pairEvents);
+    if (entry.retractExpansions.length > 0) {
+      const at = this.now().toISOString();
+      w.expansions.append(entry.retractExpansions.map((id) => ({ retract: id, at }) satisfies ExpansionRetraction));
+      for (const id of entry.retractExpansions) this.expansions.delete(id);
+    }
+    return { description: entry.description, qid: entry.qid };
+  }
+
+  /** Closes the journals and releases the lock. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.writers !== null) {
+      this.writers.expansions.close();
+      this.writers.scores.close();
+      this.writers.pairs.close();
+      this.writers = null;
+    }
+    this.lock?.release();
+    this.lock = null;
+  }
+}
+
+function readMeta(file: string): StoreMeta {
+  let v: Partial<StoreMeta>;
+  try {
+    v = JSON.parse(readFileSync(file, 'utf8')) as Partial<StoreMeta>;
+  } catch (e) {
+    throw new QxError('store', 'store.json is not valid JSON', { file, cause: e, hint: 'Restore .qx/store.json from version control or a backup.' });
+  }
+  if (typeof v.schemaVersion !== 'number' || !Number.isInteger(v.schemaVersion) || v.schemaVersion < 1) {
+    throw new QxError('store', `store.json has no valid schemaVersion (found ${JSON.stringify(v.schemaVersion)})`, {
+      file,
+      hint: 'Restore .qx/store.json from version control or a backup.',
+    });
+  }
+  if (v.schemaVersion > storeSchemaVersion) {
+    throw new QxError(
+      'store',
+      `the curation store has schema version ${v.schemaVersion}, newer than this QX Studio understands (up to ${storeSchemaVersion}); it was written by QX Studio ${v.toolVersion ?? 'unknown'}`,
+      { file, hint: 'Upgrade QX Studio to open it; nothing was changed.' },
+    );
+  }
+  return { schemaVersion: v.schemaVersion, created: String(v.created ?? ''), toolVersion: String(v.toolVersion ?? 'unknown') };
+}
