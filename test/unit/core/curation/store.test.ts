@@ -10,7 +10,7 @@ import type { Logger } from '../../../../src/core/logger.js';
 import type { PairRecord } from '../../../../src/core/curation/types.js';
 import { makeExpansion, makeScore } from '../../../fixtures/curation/makeData.js';
 
-const repoRoot = resolve(import.meta.dirname, '../../../..');
+const repoRoot = resolve(__dirname, '../../../..');
 const writerScript = join(repoRoot, 'test/fixtures/curation/storeWriter.ts');
 
 function tempRoot(): string {
