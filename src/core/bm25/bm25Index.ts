@@ -1,0 +1,519 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { QxError, throwIfAborted } from '../errors.js';
+import { nullLogger } from '../logger.js';
+import type { ProgressCallback } from '../progress.js';
+import type { Logger } from '../logger.js';
+import type { CorpusDoc, RunHit } from '../dataset/types.js';
+import type { Retriever, RetrieverInfo, SearchOptions } from '../retrieval/retriever.js';
+import { createAnalyzer, type Analyzer } from './analyzer.js';
+import { type DocStore, MemoryDocStore } from './docStore.js';
+import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
+import { type IndexArrays, newGeneration, openIndexFiles, commitGeneration, writeIndexArrays } from './indexFiles.js';
+
+/**
+ * How document length enters BM25:
+ * - `lucene` (default): the 1-byte SmallFloat norm Lucene 8 stores (lengths ≥ 24 rounded down to
+ *   4 significant bits) and Lucene's float32 arithmetic, so scores and tie order match
+ *   Lucene/Anserini/Pyserini runs (DL19 pool nDCG@10 to 4 decimals).
+ * - `exact`: the true token count and double arithmetic. Rankings differ slightly from Lucene.
+ */
+export type LengthMode = 'lucene' | 'exact';
+
+/** BM25 parameters. Defaults are Anserini's/Pyserini's: k1 = 0.9, b = 0.4, lengths 'lucene'. */
+export interface Bm25Params {
+  /** Term-frequency saturation, ≥ 0. Default 0.9. */
+  k1: number;
+  /** Length normalisation, 0 (none) – 1 (full). Default 0.4. */
+  b: number;
+  /** Default 'lucene'. */
+  lengths: LengthMode;
+}
+
+export const DEFAULT_BM25_PARAMS: Readonly<Bm25Params> = { k1: 0.9, b: 0.4, lengths: 'lucene' };
+
+/** Default number of hits per query. */
+export const DEFAULT_K = 1000;
+
+export interface BuildOptions {
+  signal?: AbortSignal;
+  /** Called every 1,000 documents; `total` is unknown while streaming. */
+  onProgress?: ProgressCallback;
+  logger?: Logger;
+  /** Analyzer name (see createAnalyzer). Default 'english'. */
+  analyzer?: string;
+  k1?: number;
+  b?: number;
+  lengths?: LengthMode;
+  /**
+   * Write the index here (created if missing). The new index becomes visible atomically at the
+   * end; if the build fails or the process dies, a previous index in `dir` stays usable.
+   * Without `dir` the index lives in memory only.
+   */
+  dir?: string;
+  /** In-memory builds only: keep document texts (needed by `doc()` and RM3). Default true. */
+  keepDocs?: boolean;
+}
+
+/** What a build met in the corpus. Policy: for duplicate ids the first document is kept. */
+export interface BuildReport {
+  /** Documents indexed (after dropping duplicates). */
+  numDocs: number;
+  /** Documents dropped because their id was seen before. */
+  duplicates: number;
+  /** Up to 10 of the duplicate ids. */
+  duplicateIds: string[];
+  /** Documents indexed with no terms (empty text, or only stop words/punctuation). */
+  emptyDocs: number;
+  /** Up to 10 of their ids. */
+  emptyIds: string[];
+  /** Build time in seconds. */
+  seconds: number;
+}
+
+/** Postings and statistics of an index; shared by the in-memory and on-disk forms. */
+export interface IndexData extends IndexArrays {
+  analyzer: string;
+  params: Bm25Params;
+  terms: string[];
+  docIds: string[];
+  /** Documents with at least one term (Lucene's docCount). */
+  docCount: number;
+  /** Total number of terms (Lucene's sumTotalTermFreq). */
+  sumTotalTermFreq: number;
+}
+
+class Chunked {
+  static readonly SIZE = 1 << 20;
+  private chunks: Int32Array[] = [];
+  private cur = new Int32Array(Chunked.SIZE);
+  private pos = 0;
+  length = 0;
+  push(v: number): void {
+    if (this.pos === Chunked.SIZE) {
+      this.chunks.push(this.cur);
+      this.cur = new Int32Array(Chunked.SIZE);
+      this.pos = 0;
+    }
+    this.cur[this.pos++] = v;
+    this.length++;
+  }
+  /** Visits values in order, releasing each chunk after it is read. */
+  drain(fn: (v: number) => void): void {
+    this.chunks.push(this.cur.subarray(0, this.pos));
+    const chunks = this.chunks;
+    this.chunks = [];
+    for (let c = 0; c < chunks.length; c++) {
+      const a = chunks[c]!;
+      for (let i = 0; i < a.length; i++) fn(a[i]!);
+      chunks[c] = new Int32Array(0);
+    }
+  }
+}
+
+const f = Math.fround;
+
+/**
+ * The embedded BM25 engine: ranks exactly like Lucene 8's BM25Similarity over Anserini's
+ * analyzer (see `LengthMode`). Scores: Σ over query terms of
+ * boost · idf · tf / (tf + k1·(1 − b + b·dl/avgdl)), idf = ln(1 + (N − df + 0.5)/(df + 0.5)),
+ * where N and avgdl count only documents with at least one term, and a query term repeated n
+ * times has boost n (Anserini's bag-of-words query). Lucene 8 dropped BM25's (k1 + 1) factor;
+ * so do we, so printed scores are comparable with Pyserini's.
+ */
+export class Bm25Index implements Retriever {
+  readonly analyzer: Analyzer;
+  readonly params: Bm25Params;
+  private readonly termIds: Map<string, number>;
+  private readonly normInv: Float32Array;
+  private readonly avgdl: number;
+  private acc: Float64Array | undefined;
+  private touched: Int32Array | undefined;
+  private docNoById: Map<string, number> | undefined;
+
+  private constructor(
+    readonly data: IndexData,
+    private readonly store: DocStore | undefined,
+    params?: Partial<Bm25Params>,
+  ) {
+    this.analyzer = createAnalyzer(data.analyzer);
+    this.params = { ...data.params, ...definedOnly(params ?? {}) };
+    validateParams(this.params);
+    this.termIds = new Map(data.terms.map((t, i) => [t, i]));
+    const n = data.docIds.length;
+    this.normInv = new Float32Array(n);
+    const { k1, b } = this.params;
+    if (this.params.lengths === 'lucene') {
+      this.avgdl = f(data.sumTotalTermFreq / Math.max(1, data.docCount));
+      const k1f = f(k1);
+      const bf = f(b);
+      const cache = new Float32Array(256);
+      for (let i = 0; i < 256; i++) cache[i] = f(1 / f(k1f * f(f(1 - bf) + f(f(bf * LENGTH_TABLE[i]!) / this.avgdl))));
+      for (let d = 0; d < n; d++) this.normInv[d] = cache[data.norms[d]!]!;
+    } else {
+      this.avgdl = data.sumTotalTermFreq / Math.max(1, data.docCount);
+      for (let d = 0; d < n; d++) this.normInv[d] = 1 / (k1 * (1 - b + (b * data.lengths[d]!) / this.avgdl));
+    }
+  }
+
+  /**
+   * Indexes a corpus streamed from any async iterable (see the dataset readers). Checks the
+   * signal and reports progress every 1,000 documents. Throws a `dataset` error for an empty
+   * corpus. Duplicate ids: the first document is kept, later ones are counted in the report.
+   */
+  static async build(docs: AsyncIterable<CorpusDoc> | Iterable<CorpusDoc>, options: BuildOptions = {}): Promise<{ index: Bm25Index; report: BuildReport }> {
+    const started = Date.now();
+    const logger = options.logger ?? nullLogger;
+    const analyzer = createAnalyzer(options.analyzer ?? 'english');
+    const params: Bm25Params = {
+      k1: options.k1 ?? DEFAULT_BM25_PARAMS.k1,
+      b: options.b ?? DEFAULT_BM25_PARAMS.b,
+      lengths: options.lengths ?? DEFAULT_BM25_PARAMS.lengths,
+    };
+    validateParams(params);
+    const gen = options.dir === undefined ? undefined : await newGeneration(options.dir);
+    let storeOut: WriteStream | undefined;
+    let storeOffsets: number[] | undefined;
+    let storeBytes = 0;
+    const memStore = gen === undefined && options.keepDocs !== false ? new MemoryDocStore() : undefined;
+    if (gen !== undefined) {
+      storeOut = createWriteStream(gen.storeFile);
+      storeOffsets = [0];
+    }
+    try {
+      const vocab = new Map<string, number>();
+      const terms: string[] = [];
+      const fwdTerm = new Chunked();
+      const fwdTf = new Chunked();
+      const uniqPerDoc = new Chunked();
+      const lengthsList = new Chunked();
+      const docIds: string[] = [];
+      const seen = new Set<string>();
+      const report: BuildReport = { numDocs: 0, duplicates: 0, duplicateIds: [], emptyDocs: 0, emptyIds: [], seconds: 0 };
+      let maxTf = 0;
+      let sum = 0;
+      let docCount = 0;
+      let read = 0;
+      const tally = new Map<number, number>();
+      for await (const doc of docs) {
+        read++;
+        if (read % 1000 === 0) {
+          throwIfAborted(options.signal);
+          options.onProgress?.({ done: read, unit: 'documents' });
+        }
+        if (seen.has(doc.id)) {
+          report.duplicates++;
+          if (report.duplicateIds.length < 10) report.duplicateIds.push(doc.id);
+          continue;
+        }
+        seen.add(doc.id);
+        const text = doc.title ? `${doc.title} ${doc.text ?? ''}` : (doc.text ?? '');
+        const toks = analyzer.analyze(text);
+        tally.clear();
+        for (const t of toks) {
+          let id = vocab.get(t);
+          if (id === undefined) {
+            id = terms.length;
+            vocab.set(t, id);
+            terms.push(t);
+          }
+          tally.set(id, (tally.get(id) ?? 0) + 1);
+        }
+        for (const [id, tf] of tally) {
+          fwdTerm.push(id);
+          fwdTf.push(tf);
+          if (tf > maxTf) maxTf = tf;
+        }
+        uniqPerDoc.push(tally.size);
+        lengthsList.push(toks.length);
+        sum += toks.length;
+        if (toks.length > 0) docCount++;
+        else {
+          report.emptyDocs++;
+          if (report.emptyIds.length < 10) report.emptyIds.push(doc.id);
+        }
+        docIds.push(doc.id);
+        memStore?.add(doc);
+        if (storeOut !== undefined && storeOffsets !== undefined) {
+          const line = JSON.stringify(doc.title === undefined ? { id: doc.id, text: doc.text ?? '' } : { id: doc.id, title: doc.title, text: doc.text ?? '' }) + '\n';
+          storeBytes += Buffer.byteLength(line);
+          storeOffsets.push(storeBytes);
+          if (!storeOut.write(line)) await new Promise<void>((r) => storeOut!.once('drain', () => r()));
+        }
+      }
+      throwIfAborted(options.signal);
+      options.onProgress?.({ done: read, total: read, unit: 'documents' });
+      if (docIds.length === 0) {
+        throw new QxError('dataset', 'the corpus has no documents', { hint: 'Check the corpus path and --format; the file is empty or holds no records.' });
+      }
+      report.numDocs = docIds.length;
+      if (report.duplicates > 0) {
+        logger.warn(`${report.duplicates} documents with an already seen id were skipped (first kept), e.g. ${report.duplicateIds.slice(0, 3).join(', ')}`);
+      }
+      if (report.emptyDocs > 0) {
+        logger.warn(`${report.emptyDocs} documents have no indexable text and can never match, e.g. ${report.emptyIds.slice(0, 3).join(', ')}`);
+      }
+
+      const n = docIds.length;
+      const lengths = new Uint32Array(n);
+      const norms = new Uint8Array(n);
+      {
+        let d = 0;
+        lengthsList.drain((len) => {
+          lengths[d] = len;
+          norms[d] = intToByte4(len);
+          d++;
+        });
+      }
+      const V = terms.length;
+      const offsets = new Uint32Array(V + 1);
+      {
+        let i = 0;
+        const termsSeq = new Int32Array(fwdTerm.length);
+        fwdTerm.drain((t) => {
+          termsSeq[i++] = t;
+          offsets[t + 1]!++;
+        });
+        for (let t = 0; t < V; t++) offsets[t + 1]! += offsets[t]!;
+        const postDocs = new Int32Array(fwdTf.length);
+        const postTfs = maxTf > 0xffff ? new Uint32Array(fwdTf.length) : new Uint16Array(fwdTf.length);
+        const fill = offsets.slice(0, V);
+        const uniq = new Int32Array(n);
+        {
+          let d = 0;
+          uniqPerDoc.drain((u) => (uniq[d++] = u));
+        }
+        let doc = 0;
+        let left = uniq[0] ?? 0;
+        let p = 0;
+        fwdTf.drain((tf) => {
+          while (left === 0) left = uniq[++doc]!;
+          const t = termsSeq[p++]!;
+          const at = fill[t]!++;
+          postDocs[at] = doc;
+          postTfs[at] = tf;
+          left--;
+        });
+        const data: IndexData = {
+          analyzer: analyzer.name,
+          params,
+          terms,
+          docIds,
+          docCount,
+          sumTotalTermFreq: sum,
+          offsets,
+          postDocs,
+          postTfs,
+          lengths,
+          norms,
+        };
+        report.seconds = (Date.now() - started) / 1000;
+        if (gen !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
+          await new Promise<void>((resolve, reject) => storeOut!.end((e?: Error | null) => (e ? reject(e) : resolve())));
+          storeOut = undefined;
+          throwIfAborted(options.signal);
+          await writeIndexArrays(gen, data, new Float64Array(storeOffsets), analyzer.info, report);
+          await commitGeneration(gen);
+          const opened = await Bm25Index.open(gen.root);
+          report.seconds = (Date.now() - started) / 1000;
+          return { index: opened, report };
+        }
+        return { index: new Bm25Index(data, memStore), report };
+      }
+    } catch (e) {
+      if (storeOut !== undefined) {
+        const out = storeOut;
+        await new Promise<void>((resolve) => {
+          out.on('error', () => resolve());
+          out.end(() => resolve());
+        });
+      }
+      if (gen !== undefined) await gen.abandon();
+      throw e;
+    }
+  }
+
+  /**
+   * Opens an index written by `build({dir})` without re-indexing. Throws an `index` error with a
+   * rebuild hint when the directory holds no index, an index of another format version, or a
+   * damaged one. `params` overrides k1/b/lengths for searching (norms are stored, not scores).
+   */
+  static async open(dir: string, params?: Partial<Bm25Params>): Promise<Bm25Index> {
+    const { data, store } = await openIndexFiles(dir);
+    return new Bm25Index(data, store, params);
+  }
+
+  /** Number of indexed documents. */
+  get numDocs(): number {
+    return this.data.docIds.length;
+  }
+
+  info(): RetrieverInfo {
+    return {
+      engine: 'qx-bm25',
+      analyzer: { ...this.analyzer.info },
+      params: { k1: this.params.k1, b: this.params.b, lengths: this.params.lengths },
+      numDocs: this.numDocs,
+    };
+  }
+
+  /** Query text → term → count (a term repeated n times gets weight n). */
+  queryTerms(query: string): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const t of this.analyzer.analyze(query)) m.set(t, (m.get(t) ?? 0) + 1);
+    return m;
+  }
+
+  /** Document frequency of an analyzed term (0 when unknown). */
+  docFreq(term: string): number {
+    const id = this.termIds.get(term);
+    return id === undefined ? 0 : this.data.offsets[id + 1]! - this.data.offsets[id]!;
+  }
+
+  async search(query: string, options: SearchOptions = {}): Promise<RunHit[]> {
+    throwIfAborted(options.signal);
+    return this.searchSync(query, options.k ?? DEFAULT_K);
+  }
+
+  /** Synchronous search for hot paths (re-scoring an edited expansion). k default 1000. */
+  searchSync(query: string, k: number = DEFAULT_K): RunHit[] {
+    return this.searchWeighted(this.queryTerms(query), k);
+  }
+
+  /**
+   * Scores a weighted query: analyzed term → boost (> 0; non-positive boosts are ignored), as a
+   * Lucene BooleanQuery of boosted TermQuery SHOULD clauses. Returns up to k hits sorted by score
+   * descending, ties by docid descending (trec_eval's order). Empty query → empty list.
+   */
+  searchWeighted(weights: ReadonlyMap<string, number>, k: number = DEFAULT_K): RunHit[] {
+    const n = this.numDocs;
+    if (k <= 0 || weights.size === 0) return [];
+    this.acc ??= new Float64Array(n);
+    this.touched ??= new Int32Array(n);
+    const acc = this.acc;
+    const touched = this.touched;
+    const { offsets, postDocs, postTfs } = this.data;
+    const normInv = this.normInv;
+    const N = this.data.docCount;
+    const lucene = this.params.lengths === 'lucene';
+    let nt = 0;
+    for (const [term, boost] of weights) {
+      if (!(boost > 0)) continue;
+      const id = this.termIds.get(term);
+      if (id === undefined) continue;
+      const start = offsets[id]!;
+      const end = offsets[id + 1]!;
+      const df = end - start;
+      if (lucene) {
+        const w = f(f(boost) * f(Math.log(1 + (N - df + 0.5) / (df + 0.5))));
+        for (let p = start; p < end; p++) {
+          const d = postDocs[p]!;
+          if (acc[d] === 0) touched[nt++] = d;
+          acc[d]! += f(w - f(w / f(1 + f(postTfs[p]! * normInv[d]!))));
+        }
+      } else {
+        const w = boost * Math.log(1 + (N - df + 0.5) / (df + 0.5));
+        for (let p = start; p < end; p++) {
+          const d = postDocs[p]!;
+          if (acc[d] === 0) touched[nt++] = d;
+          acc[d]! += w - w / (1 + postTfs[p]! * normInv[d]!);
+        }
+      }
+    }
+    return this.topK(nt, k, lucene);
+  }
+
+  private topK(nt: number, k: number, lucene: boolean): RunHit[] {
+    const acc = this.acc!;
+    const touched = this.touched!;
+    const ids = this.data.docIds;
+    const cap = Math.min(k, nt);
+    const hs = new Float64Array(cap);
+    const hd = new Int32Array(cap);
+    let size = 0;
+    // Min-heap on (score, docid): the root is the hit that would be dropped first.
+    const worse = (sa: number, da: number, sb: number, db: number): boolean => sa < sb || (sa === sb && ids[da]! < ids[db]!);
+    for (let i = 0; i < nt; i++) {
+      const d = touched[i]!;
+      const raw = acc[d]!;
+      if (raw === 0) continue;
+      acc[d] = 0;
+      const s = lucene ? f(raw) : raw;
+      if (size < cap) {
+        let j = size++;
+        while (j > 0) {
+          const parent = (j - 1) >> 1;
+          if (!worse(s, d, hs[parent]!, hd[parent]!)) break;
+          hs[j] = hs[parent]!;
+          hd[j] = hd[parent]!;
+          j = parent;
+        }
+        hs[j] = s;
+        hd[j] = d;
+      } else if (worse(hs[0]!, hd[0]!, s, d)) {
+        let j = 0;
+        for (;;) {
+          const l = 2 * j + 1;
+          if (l >= size) break;
+          const r = l + 1;
+          const c = r < size && worse(hs[r]!, hd[r]!, hs[l]!, hd[l]!) ? r : l;
+          if (!worse(hs[c]!, hd[c]!, s, d)) break;
+          hs[j] = hs[c]!;
+          hd[j] = hd[c]!;
+          j = c;
+        }
+        hs[j] = s;
+        hd[j] = d;
+      }
+    }
+    const hits: RunHit[] = new Array<RunHit>(size);
+    for (let i = 0; i < size; i++) hits[i] = { docid: ids[hd[i]!]!, score: hs[i]! };
+    hits.sort((a, b) => b.score - a.score || (a.docid < b.docid ? 1 : a.docid > b.docid ? -1 : 0));
+    for (let i = 0; i < size; i++) hits[i]!.rank = i + 1;
+    return hits;
+  }
+
+  /** Internal doc number of a docid, or undefined. */
+  docNo(docid: string): number | undefined {
+    this.docNoById ??= new Map(this.data.docIds.map((id, i) => [id, i]));
+    return this.docNoById.get(docid);
+  }
+
+  /**
+   * A document's stored id/title/text, read lazily from the document store. Undefined for an
+   * unknown docid; throws a `config` error when the index keeps no texts.
+   */
+  docSync(docid: string): CorpusDoc | undefined {
+    if (this.store === undefined) {
+      throw new QxError('config', 'this index keeps no document texts', { hint: 'Build it with a directory or keepDocs: true.' });
+    }
+    const no = this.docNo(docid);
+    return no === undefined ? undefined : this.store.get(no);
+  }
+
+  async doc(docid: string): Promise<CorpusDoc | undefined> {
+    return this.docSync(docid);
+  }
+
+  /** True when document texts are available (`doc()`, RM3). */
+  get hasDocStore(): boolean {
+    return this.store !== undefined;
+  }
+
+  async close(): Promise<void> {
+    this.store?.close();
+  }
+}
+
+function definedOnly(p: Partial<Bm25Params>): Partial<Bm25Params> {
+  const out: Partial<Bm25Params> = {};
+  if (p.k1 !== undefined) out.k1 = p.k1;
+  if (p.b !== undefined) out.b = p.b;
+  if (p.lengths !== undefined) out.lengths = p.lengths;
+  return out;
+}
+
+function validateParams(p: Bm25Params): void {
+  if (!(p.k1 >= 0) || !Number.isFinite(p.k1)) throw new QxError('config', `BM25 k1 must be a number ≥ 0, got ${p.k1}`);
+  if (!(p.b >= 0 && p.b <= 1)) throw new QxError('config', `BM25 b must be between 0 and 1, got ${p.b}`);
+  if (p.lengths !== 'lucene' && p.lengths !== 'exact') throw new QxError('config', `BM25 lengths must be "lucene" or "exact", got "${String(p.lengths)}"`);
+}

@@ -1,0 +1,168 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Bm25Index } from '../../../../src/core/bm25/bm25Index.js';
+import { byte4ToInt, intToByte4 } from '../../../../src/core/bm25/smallFloat.js';
+import { QxError, isCancellationError } from '../../../../src/core/errors.js';
+import type { CorpusDoc } from '../../../../src/core/dataset/types.js';
+import { expansions, meanNdcg10, poolDocs, qrels, topics } from './dl19Data.js';
+
+const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'qx-bm25-'));
+
+async function* stream(docs: CorpusDoc[]): AsyncGenerator<CorpusDoc> {
+  yield* docs;
+}
+
+test('Lucene norms: lengths below 24 are exact, longer ones keep 4 significant bits', () => {
+  for (let n = 0; n < 24; n++) assert.equal(byte4ToInt(intToByte4(n)), n);
+  assert.equal(byte4ToInt(intToByte4(100)), 96);
+  let prev = -1;
+  for (let n = 0; n < 5000; n++) {
+    const d = byte4ToInt(intToByte4(n));
+    assert.ok(d <= n && d >= prev, `decoded length of ${n} is ${d}`);
+    prev = d;
+  }
+});
+
+test('lucene mode reproduces Lucene BM25 nDCG@10 on the DL19 pool: 0.4644 original, 0.6421 query2doc', async () => {
+  const { index, report } = await Bm25Index.build(stream(poolDocs()));
+  assert.equal(report.numDocs, 5492);
+  const q = qrels();
+  const runOf = (qs: [string, string][]) => new Map(qs.map(([qid, text]) => [qid, index.searchSync(text)]));
+  assert.equal(meanNdcg10(q, runOf(topics())).toFixed(4), '0.4644');
+  assert.equal(meanNdcg10(q, runOf(expansions())).toFixed(4), '0.6421');
+  assert.deepEqual(index.info().params, { k1: 0.9, b: 0.4, lengths: 'lucene' });
+  assert.equal(index.info().analyzer.name, 'english');
+});
+
+test('exact-length mode ranks differently from Lucene but comparably well', async () => {
+  const { index } = await Bm25Index.build(poolDocs(), { lengths: 'exact' });
+  const q = qrels();
+  const orig = meanNdcg10(q, new Map(topics().map(([qid, text]) => [qid, index.searchSync(text)])));
+  assert.ok(orig > 0.45 && orig < 0.48, `exact mode nDCG@10 ${orig}`);
+  assert.notEqual(orig.toFixed(4), '0.4644');
+});
+
+test('hits come sorted by score desc, ties by docid desc; k caps the list; a repeated term counts again', async () => {
+  const docs = [
+    { id: 'a', text: 'apple pie' },
+    { id: 'c', text: 'apple pie' },
+    { id: 'b', text: 'apple pie' },
+    { id: 'd', text: 'banana split' },
+  ];
+  const { index } = await Bm25Index.build(docs, { analyzer: 'whitespace' });
+  assert.deepEqual(index.searchSync('apple').map((h) => h.docid), ['c', 'b', 'a']);
+  assert.deepEqual(index.searchSync('apple', 2).map((h) => h.docid), ['c', 'b']);
+  const once = index.searchSync('apple banana');
+  const twice = index.searchSync('apple banana banana');
+  assert.equal(twice[0]!.docid, 'd');
+  assert.ok(Math.abs(twice[0]!.score - 2 * once.find((h) => h.docid === 'd')!.score) < 1e-5);
+});
+
+test('a query that analyzes to no tokens returns an empty run', async () => {
+  const { index } = await Bm25Index.build([{ id: '1', text: 'the cat sat' }]);
+  assert.deepEqual(index.searchSync('the of and ...'), []);
+  assert.deepEqual(await index.search('zebra'), []);
+});
+
+test('empty corpus is a dataset error', async () => {
+  await assert.rejects(Bm25Index.build(stream([])), (e: unknown) => QxError.is(e, 'dataset') && /no documents/.test((e as Error).message));
+});
+
+test('duplicate ids: first document kept, the rest counted; text-less docs indexed as empty and reported', async () => {
+  const { index, report } = await Bm25Index.build([
+    { id: 'x', text: 'first copy' },
+    { id: 'x', text: 'second copy unique' },
+    { id: 'e', text: '' },
+    { id: 's', text: 'the and of' },
+  ]);
+  assert.equal(report.duplicates, 1);
+  assert.deepEqual(report.duplicateIds, ['x']);
+  assert.equal(report.emptyDocs, 2);
+  assert.deepEqual(report.emptyIds, ['e', 's']);
+  assert.equal(index.numDocs, 3);
+  assert.deepEqual(index.searchSync('unique'), []);
+  assert.equal(index.docSync('x')?.text, 'first copy');
+});
+
+test('on disk: reopened without re-indexing gives the same run, and doc texts are fetched lazily', async () => {
+  const dir = tmp();
+  try {
+    const docs = poolDocs().slice(0, 800);
+    const progress: number[] = [];
+    const { index: built } = await Bm25Index.build(stream(docs), { dir, onProgress: (p) => progress.push(p.done) });
+    assert.ok(progress.length >= 1 && progress.at(-1) === 800);
+    const reopened = await Bm25Index.open(dir);
+    const q = topics()[0]![1];
+    assert.deepEqual(reopened.searchSync(q, 50), built.searchSync(q, 50));
+    const top = reopened.searchSync(q, 1)[0]!;
+    assert.equal((await reopened.doc(top.docid))?.text, docs.find((d) => d.id === top.docid)!.text);
+    assert.equal(await reopened.doc('no-such-doc'), undefined);
+    await reopened.close();
+    await built.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an index of another format version is refused with a rebuild hint', async () => {
+  const dir = tmp();
+  try {
+    await Bm25Index.build([{ id: '1', text: 'hello world' }], { dir });
+    const gen = readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim();
+    const metaFile = path.join(dir, gen, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { version: number };
+    meta.version = 0;
+    writeFileSync(metaFile, JSON.stringify(meta));
+    await assert.rejects(Bm25Index.open(dir), (e: unknown) => {
+      assert.ok(QxError.is(e, 'index'));
+      assert.match(e.message, /version 0, this qx reads version 1/);
+      assert.match(e.message, /qx index --corpus/);
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a damaged index file is refused naming the file; a missing index says how to build one', async () => {
+  const dir = tmp();
+  try {
+    await Bm25Index.build([{ id: '1', text: 'hello world' }, { id: '2', text: 'hello there' }], { dir });
+    const gen = readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim();
+    const file = path.join(dir, gen, 'postdocs.i32');
+    const bytes = readFileSync(file);
+    bytes[0] = bytes[0]! ^ 0xff;
+    writeFileSync(file, bytes);
+    await assert.rejects(Bm25Index.open(dir), (e: unknown) => QxError.is(e, 'index') && /postdocs\.i32.*damaged.*Rebuild/.test((e as Error).message));
+    await assert.rejects(Bm25Index.open(path.join(dir, 'nope')), (e: unknown) => QxError.is(e, 'index') && /no index at .*qx index/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a cancelled rebuild leaves the previous index usable and no temp files behind', async () => {
+  const dir = tmp();
+  try {
+    await Bm25Index.build([{ id: 'old', text: 'previous generation' }], { dir });
+    const controller = new AbortController();
+    async function* slow(): AsyncGenerator<CorpusDoc> {
+      for (let i = 0; i < 5000; i++) {
+        if (i === 2500) controller.abort();
+        yield { id: String(i), text: `doc ${i}` };
+      }
+    }
+    await assert.rejects(Bm25Index.build(slow(), { dir, signal: controller.signal }), (e: unknown) => isCancellationError(e));
+    const index = await Bm25Index.open(dir);
+    assert.deepEqual(index.searchSync('previous').map((h) => h.docid), ['old']);
+    assert.equal(readdirSync(dir).filter((n) => n.endsWith('.tmp')).length, 0);
+    const rebuilt = await Bm25Index.build([{ id: 'new', text: 'next generation' }], { dir });
+    assert.deepEqual((await Bm25Index.open(dir)).searchSync('generation').map((h) => h.docid), ['new']);
+    assert.equal(readdirSync(dir).filter((n) => n.startsWith('gen-')).length, 1, 'old generation removed');
+    await rebuilt.index.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
