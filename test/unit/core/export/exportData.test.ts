@@ -1,0 +1,212 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportDataset, type ExportInput, type ExportManifest } from '../../../../src/core/export/exportData.js';
+import { recordSchemas, validateRecords } from '../../../../src/core/export/schemas.js';
+import { buildPairs } from '../../../../src/core/curation/pairs.js';
+import { defaultPairRules, type ExpansionScore } from '../../../../src/core/curation/types.js';
+import type { ExpansionRecord } from '../../../../src/core/expansion/types.js';
+import { QxError } from '../../../../src/core/errors.js';
+import type { ExportFormat } from '../../../../src/core/workspace/api.js';
+import { makeExpansion, makeScore } from '../../../fixtures/curation/makeData.js';
+
+const formats: ExportFormat[] = ['trl-standard', 'trl-conversational', 'openai-preference', 'llama-factory', 'sft-messages'];
+const signal = new AbortController().signal;
+
+function fixture(): ExportInput {
+  const expansions: ExpansionRecord[] = [];
+  const scores = new Map<string, ExpansionScore>();
+  const add = (qid: string, id: string, ndcg: number, original: number, role: 'teacher' | 'student', generated: string): void => {
+    const e = makeExpansion(qid, id, { role, method: role === 'teacher' ? 'query2doc-fs' : 'query2doc-zs', model: role === 'teacher' ? 'big-72b' : 'small-0.5b', generated });
+    expansions.push(e);
+    scores.set(id, makeScore(e, ndcg, original));
+  };
+  add('q2', 't2a', 0.8, 0.5, 'teacher', 'Paris is the capital of France "quoted"');
+  add('q2', 's2a', 0.3, 0.5, 'student', 'France is a country in Europe');
+  add('q1', 't1a', 0.9, 0.4, 'teacher', 'long teacher passage\nwith a newline');
+  add('q1', 't1b', 0.7, 0.4, 'teacher', 'another teacher passage');
+  add('q1', 's1a', 0.2, 0.4, 'student', 'short student text');
+  add('q3', 't3a', 0.6, 0.1, 'teacher', 'eval query teacher text');
+  add('q3', 's3a', 0.1, 0.1, 'student', 'eval query student text');
+  const byQid = new Map<string, { expansion: ExpansionRecord; score: ExpansionScore }[]>();
+  for (const e of expansions) {
+    const list = byQid.get(e.qid) ?? [];
+    list.push({ expansion: e, score: scores.get(e.id) as ExpansionScore });
+    byQid.set(e.qid, list);
+  }
+  const rules = { ...defaultPairRules, strategy: 'all' as const };
+  return {
+    datasetName: 'fixture-dl',
+    evalQids: ['q3'],
+    evalSplitName: 'test',
+    expansions,
+    scores,
+    pairs: buildPairs(byQid.values(), rules, [], { now: '2026-01-01T00:00:00.000Z' }),
+    rules,
+    renderStudentPrompt: (query) => ({ system: 'You expand search queries.', user: `Write a passage that answers the query.\nQuery: ${query}\nPassage:` }),
+    studentTemplate: { id: 'query2doc-zs', version: 1, hash: '0123456789abcdef' },
+    retrieval: { engine: 'qx-bm25', params: { k1: 0.9, b: 0.4 } },
+    sampling: { temperature: 1, maxTokens: 128 },
+    toolVersion: '0.1.0',
+    now: () => new Date('2026-02-02T00:00:00.000Z'),
+  };
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'qx-export-'));
+}
+
+function readJsonl(file: string): Record<string, unknown>[] {
+  const text = readFileSync(file, 'utf8');
+  assert.ok(text.endsWith('\n'));
+  return text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+for (const format of formats) {
+  test(`${format}: every record validates, texts are the generated text, manifest counts match`, async () => {
+    const dir = tmp();
+    try {
+      const input = fixture();
+      const out = join(dir, `train.${format}.jsonl`);
+      const res = await exportDataset(input, { format, out, allowEvalQueries: false, states: ['auto'] }, { signal }).catch((e: unknown) => e);
+      // q3 is in the test split: without the override the guard must refuse.
+      assert.ok(QxError.is(res, 'export'), String(res));
+      assert.equal(existsSync(out), false);
+      const ok = await exportDataset({ ...input, evalQids: [] }, { format, out }, { signal });
+      const records = readJsonl(out);
+      assert.equal(records.length, ok.records);
+      validateRecords(format, records);
+      const manifest = JSON.parse(readFileSync(ok.manifest, 'utf8')) as ExportManifest;
+      assert.equal(manifest.counts.records, records.length);
+      assert.equal(manifest.format, format);
+      const generated = new Set((input.expansions as ExpansionRecord[]).map((e) => e.generated));
+      const finals = new Set((input.expansions as ExpansionRecord[]).map((e) => e.final));
+      if (format === 'sft-messages') {
+        assert.deepEqual(records.map((r) => r.qid), ['q1', 'q2', 'q3'], 'one record per query with a winning teacher expansion, by qid');
+        const first = records[0] as { messages: { role: string; content: string }[]; expansion_id: string };
+        assert.equal(first.expansion_id, 't1a', 'the best teacher expansion is the target');
+        assert.deepEqual(first.messages.map((m) => m.role), ['system', 'user', 'assistant']);
+        assert.equal(first.messages[1]?.content, 'Write a passage that answers the query.\nQuery: query q1\nPassage:');
+        assert.ok(generated.has(first.messages[2]?.content ?? ''));
+      } else {
+        assert.equal(records.length, input.pairs.length);
+        assert.ok(manifest.margins !== null && manifest.margins.min >= defaultPairRules.minMargin - 1e-9);
+        assert.equal(manifest.leakage.overridden, false);
+        assert.deepEqual(manifest.qids, ['q1', 'q2', 'q3']);
+        assert.equal(manifest.provenance.length, records.length);
+        assert.ok(manifest.models.some((m) => m.model === 'big-72b'));
+        for (const r of records) {
+          const texts = JSON.stringify(r);
+          for (const f of finals) assert.ok(!texts.includes(JSON.stringify(f).slice(1, -1)), 'the final retrieval string is never exported');
+        }
+      }
+      if (format === 'trl-standard') {
+        const r = records[0] as Record<string, unknown>;
+        assert.equal(typeof r.prompt, 'string');
+        assert.ok(generated.has(r.chosen as string) && generated.has(r.rejected as string));
+        assert.equal(r.qid, 'q1');
+      }
+      if (format === 'openai-preference') {
+        for (const r of records) assert.deepEqual(Object.keys(r).sort(), ['input', 'non_preferred_output', 'preferred_output'], 'OpenAI gets no extra fields');
+      }
+      if (format === 'llama-factory') {
+        const info = JSON.parse(readFileSync(join(dir, 'dataset_info.json'), 'utf8')) as Record<string, { file_name: string; ranking: boolean; formatting: string }>;
+        const entry = info[`train.${format}`];
+        assert.equal(entry?.file_name, `train.${format}.jsonl`);
+        assert.equal(entry?.ranking, true);
+        assert.equal(entry?.formatting, 'sharegpt');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('malformed records are caught by the schemas', () => {
+  const good = { prompt: 'p', chosen: 'c', rejected: 'r', dataset: 'd', qid: 'q', pair_id: 'x', margin: 0.1, chosen_ndcg10: 0.5, rejected_ndcg10: 0.4, original_ndcg10: 0.3, chosen_model: 'm', rejected_model: 'm' };
+  validateRecords('trl-standard', [good]);
+  assert.throws(() => validateRecords('trl-standard', [good, { ...good, chosen: '' }]), (e: unknown) => QxError.is(e, 'export') && /record 2 .*\/chosen/.test(e.message));
+  assert.throws(() => validateRecords('trl-standard', [{ ...good, chosen_ndcg10: 1.5 }]), /chosen_ndcg10/);
+  const oa = { input: { messages: [{ role: 'user', content: 'q' }] }, preferred_output: [{ role: 'assistant', content: 'a' }], non_preferred_output: [{ role: 'assistant', content: 'b' }] };
+  validateRecords('openai-preference', [oa]);
+  assert.throws(() => validateRecords('openai-preference', [{ ...oa, qid: 'q1' }]), /must NOT have additional properties/);
+  assert.throws(() => validateRecords('openai-preference', [{ ...oa, preferred_output: [{ role: 'user', content: 'a' }] }]), /preferred_output/);
+  assert.throws(() => validateRecords('trl-conversational', [{ ...good, prompt: [{ role: 'assistant', content: 'x' }] }]), /prompt/);
+  assert.throws(() => validateRecords('sft-messages', [{ messages: [{ role: 'user', content: 'u' }], dataset: 'd', qid: 'q', expansion_id: 'e', model: 'm', ndcg10: 0.5, original_ndcg10: 0.1 }]), /messages/);
+  assert.ok(Object.keys(recordSchemas).length === formats.length);
+});
+
+test('exports are deterministic: same data in another order gives byte-identical files', async () => {
+  const dir = tmp();
+  try {
+    for (const format of formats) {
+      const a = fixture();
+      const b = fixture();
+      b.pairs = [...b.pairs].reverse();
+      b.expansions = [...(b.expansions as ExpansionRecord[])].reverse();
+      const ra = await exportDataset({ ...a, evalQids: [] }, { format, out: join(dir, `a-${format}.jsonl`) }, { signal });
+      const rb = await exportDataset({ ...b, evalQids: [] }, { format, out: join(dir, `b-${format}.jsonl`) }, { signal });
+      assert.ok(readFileSync(ra.out).equals(readFileSync(rb.out)), `${format} differs between runs`);
+      const ma = JSON.parse(readFileSync(ra.manifest, 'utf8')) as Record<string, unknown>;
+      const mb = JSON.parse(readFileSync(rb.manifest, 'utf8')) as Record<string, unknown>;
+      delete ma.file;
+      delete mb.file;
+      assert.deepEqual(ma, mb);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the leakage guard refuses evaluation queries and the override is recorded', async () => {
+  const dir = tmp();
+  try {
+    const out = join(dir, 'dpo.jsonl');
+    await assert.rejects(
+      exportDataset(fixture(), { format: 'trl-standard', out }, { signal }),
+      (e: unknown) => QxError.is(e, 'export') && /1 queries of this training export belong to the test split \(q3\)/.test(e.message) && /allowEvalQueries/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(dir), [], 'nothing is written when refused');
+    const res = await exportDataset(fixture(), { format: 'trl-standard', out, allowEvalQueries: true }, { signal });
+    const m = JSON.parse(readFileSync(res.manifest, 'utf8')) as ExportManifest;
+    assert.deepEqual(m.leakage, { evalSplit: 'test', evalQueriesInExport: ['q3'], overridden: true });
+    assert.ok(readJsonl(out).some((r) => r.qid === 'q3'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('zero pairs is a clear error and writes no file', async () => {
+  const dir = tmp();
+  try {
+    const out = join(dir, 'empty.jsonl');
+    await assert.rejects(
+      exportDataset({ ...fixture(), pairs: [] }, { format: 'openai-preference', out }, { signal }),
+      (e: unknown) => QxError.is(e, 'export') && /nothing to export/.test(e.message),
+    );
+    await assert.rejects(exportDataset(fixture(), { format: 'trl-standard', out, states: ['accepted'] }, { signal }), /no pair is in the exported states \(accepted\)/);
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('LLaMA-Factory export adds its entry to an existing dataset_info.json and keeps the others', async () => {
+  const dir = tmp();
+  try {
+    writeFileSync(join(dir, 'dataset_info.json'), JSON.stringify({ alpaca_en: { file_name: 'alpaca.json' } }));
+    await exportDataset({ ...fixture(), evalQids: [] }, { format: 'llama-factory', out: join(dir, 'qx_dpo.jsonl') }, { signal });
+    const info = JSON.parse(readFileSync(join(dir, 'dataset_info.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(info).sort(), ['alpaca_en', 'qx_dpo']);
+    writeFileSync(join(dir, 'dataset_info.json'), '[1,2');
+    await assert.rejects(
+      exportDataset({ ...fixture(), evalQids: [] }, { format: 'llama-factory', out: join(dir, 'other.jsonl') }, { signal }),
+      (e: unknown) => QxError.is(e, 'export') && /dataset_info\.json is not a JSON object/.test(e.message),
+    );
+    assert.equal(existsSync(join(dir, 'other.jsonl')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
