@@ -1,0 +1,155 @@
+import { formatP } from './markdown.js';
+import type { QxReport } from './report.js';
+
+/** Escapes text for HTML element content and double-quoted attributes. */
+export function escapeHtml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+const f3 = (x: number): string => x.toFixed(3);
+const palette = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const colorOf = (i: number): string => palette[i % palette.length] as string;
+
+function barChart(r: QxReport): string {
+  const rows = [{ label: 'original query', value: r.original.meanNdcg10, color: '#888888' }, ...r.methods.map((m, i) => ({ label: m.key, value: m.meanNdcg10, color: colorOf(i) }))];
+  const labelW = 330;
+  const plotW = 480;
+  const rowH = 24;
+  const h = rows.length * rowH + 40;
+  const max = Math.max(0.001, ...rows.map((x) => x.value));
+  const scale = (v: number): number => (v / max) * plotW;
+  const bars = rows
+    .map(
+      (row, i) =>
+        `<text x="${labelW - 6}" y="${20 + i * rowH + 15}" text-anchor="end">${escapeHtml(row.label)}</text>` +
+        `<rect x="${labelW}" y="${20 + i * rowH + 3}" width="${scale(row.value).toFixed(1)}" height="${rowH - 6}" fill="${row.color}"><title>${escapeHtml(row.label)}: ${f3(row.value)}</title></rect>` +
+        `<text x="${(labelW + scale(row.value) + 4).toFixed(1)}" y="${20 + i * rowH + 15}">${f3(row.value)}</text>`,
+    )
+    .join('');
+  return `<svg role="img" aria-label="Mean nDCG@10 per method" width="${labelW + plotW + 60}" height="${h}" viewBox="0 0 ${labelW + plotW + 60} ${h}" font-size="12">${bars}<line x1="${labelW}" y1="16" x2="${labelW}" y2="${h - 16}" stroke="#333"/></svg>`;
+}
+
+function histograms(r: QxReport): string {
+  const bins = 20;
+  let maxAbs = 0.1;
+  for (const q of r.perQuery) for (const v of Object.values(q.methods)) maxAbs = Math.max(maxAbs, Math.abs(v - q.original));
+  maxAbs = Math.ceil(maxAbs * 10) / 10;
+  const w = 300;
+  const h = 150;
+  const pad = 28;
+  return r.methods
+    .map((m, mi) => {
+      const counts = new Array<number>(bins).fill(0);
+      for (const q of r.perQuery) {
+        const v = q.methods[m.key];
+        if (v === undefined) continue;
+        const d = v - q.original;
+        const b = Math.min(bins - 1, Math.max(0, Math.floor(((d + maxAbs) / (2 * maxAbs)) * bins)));
+        counts[b] = (counts[b] ?? 0) + 1;
+      }
+      const top = Math.max(1, ...counts);
+      const bw = (w - 2 * pad) / bins;
+      const rects = counts
+        .map((c, i) => {
+          const bh = (c / top) * (h - 2 * pad);
+          const lo = -maxAbs + (i * 2 * maxAbs) / bins;
+          return `<rect x="${(pad + i * bw).toFixed(1)}" y="${(h - pad - bh).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${colorOf(mi)}"><title>Δ ${lo.toFixed(2)}…${(lo + (2 * maxAbs) / bins).toFixed(2)}: ${c}</title></rect>`;
+        })
+        .join('');
+      const zeroX = pad + (w - 2 * pad) / 2;
+      return (
+        `<figure><svg role="img" aria-label="Histogram of per-query delta for ${escapeHtml(m.key)}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-size="10">` +
+        `${rects}<line x1="${zeroX}" y1="${pad - 6}" x2="${zeroX}" y2="${h - pad}" stroke="#333" stroke-dasharray="3,2"/>` +
+        `<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#333"/>` +
+        `<text x="${pad}" y="${h - 10}">${(-maxAbs).toFixed(1)}</text><text x="${zeroX}" y="${h - 10}" text-anchor="middle">0</text><text x="${w - pad}" y="${h - 10}" text-anchor="end">+${maxAbs.toFixed(1)}</text>` +
+        `<text x="${pad}" y="14">max ${top}</text></svg><figcaption>${escapeHtml(m.key)}</figcaption></figure>`
+      );
+    })
+    .join('');
+}
+
+function scatter(r: QxReport): string {
+  const h = r.headline;
+  if (h === null) return '<p>No teacher and student methods to compare.</p>';
+  const size = 360;
+  const pad = 40;
+  const span = size - 2 * pad;
+  const pts = r.perQuery
+    .filter((q) => q.methods[h.teacher] !== undefined && q.methods[h.student] !== undefined)
+    .map((q) => {
+      const x = q.methods[h.teacher] as number;
+      const y = q.methods[h.student] as number;
+      return `<circle cx="${(pad + x * span).toFixed(1)}" cy="${(size - pad - y * span).toFixed(1)}" r="4" fill="#4e79a7" fill-opacity="0.7"><title>${escapeHtml(q.qid)}: teacher ${f3(x)}, student ${f3(y)}</title></circle>`;
+    })
+    .join('');
+  return (
+    `<svg role="img" aria-label="Teacher vs student nDCG@10 per query" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" font-size="11">` +
+    `<rect x="${pad}" y="${pad}" width="${span}" height="${span}" fill="none" stroke="#333"/>` +
+    `<line x1="${pad}" y1="${size - pad}" x2="${size - pad}" y2="${pad}" stroke="#999" stroke-dasharray="4,3"/>${pts}` +
+    `<text x="${size / 2}" y="${size - 8}" text-anchor="middle">teacher nDCG@10 (${escapeHtml(h.teacher)})</text>` +
+    `<text x="12" y="${size / 2}" text-anchor="middle" transform="rotate(-90 12 ${size / 2})">student nDCG@10</text>` +
+    `<text x="${pad - 4}" y="${size - pad + 12}" text-anchor="end">0</text><text x="${size - pad}" y="${size - pad + 12}" text-anchor="end">1</text><text x="${pad - 4}" y="${pad + 4}" text-anchor="end">1</text></svg>`
+  );
+}
+
+/**
+ * The report as one self-contained HTML page: no scripts, no external resources, inline SVG
+ * plots (mean nDCG@10 per method, per-query delta histograms, teacher-vs-student scatter).
+ * Every piece of data-derived text is escaped.
+ */
+export function renderReportHtml(r: QxReport): string {
+  const rows = r.methods
+    .map(
+      (m) =>
+        `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.method)}</td><td>${escapeHtml(m.model)}</td><td>${m.queries}</td><td>${f3(m.meanOriginalNdcg10)}</td><td>${f3(m.meanNdcg10)}</td>` +
+        `<td class="${m.meanDelta >= 0 ? 'pos' : 'neg'}">${m.meanDelta >= 0 ? '+' : ''}${f3(m.meanDelta)}</td><td>${f3(m.meanOriginalRecall)}</td><td>${f3(m.meanRecall)}</td>` +
+        `<td>${m.wins}/${m.ties}/${m.losses}</td><td>${formatP(m.tTest?.p)}</td><td>${formatP(m.permutation?.p)}</td></tr>`,
+    )
+    .join('\n');
+  const st = r.studentVsTeacher
+    .map(
+      (c) =>
+        `<tr><td>${escapeHtml(c.student)}</td><td>${escapeHtml(c.teacher)}</td><td>${c.queries}</td><td>${f3(c.studentNdcg10)}</td><td>${f3(c.teacherNdcg10)}</td><td>${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'}</td><td>${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'}</td></tr>`,
+    )
+    .join('\n');
+  const h = r.headline;
+  const headline =
+    h === null
+      ? ''
+      : `<p class="headline">Student <b>${escapeHtml(h.student)}</b> reaches <b>${h.percent === null ? 'n/a' : h.percent.toFixed(1) + '%'}</b> of teacher <b>${escapeHtml(h.teacher)}</b>'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)} over ${h.queries} queries; original ${f3(h.originalNdcg10)}).</p>`;
+  const excluded =
+    r.queries.excluded.length === 0
+      ? ''
+      : `<h2>Excluded queries (${r.queries.excluded.length})</h2><ul>${r.queries.excluded.map((q) => `<li>${escapeHtml(q.qid)}: ${escapeHtml(q.text)} — ${escapeHtml(q.reason)}</li>`).join('')}</ul>`;
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>QX Studio report — ${escapeHtml(r.dataset)}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#222;max-width:1150px}
+table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}th{background:#f2f2f2}
+.pos{color:#1a7f37}.neg{color:#b42318}.headline{font-size:1.15em;background:#eef4fb;padding:8px 12px;border-left:4px solid #4e79a7}
+.hists{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;text-align:center;max-width:300px;overflow-wrap:anywhere}
+.note{color:#555;font-size:.9em}
+</style></head><body>
+<h1>QX Studio report — ${escapeHtml(r.dataset)}</h1>
+<p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>
+${headline}
+<h2>Methods vs the original query</h2>
+<table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th><th>Δ</th><th>R@${r.recallK} orig</th><th>R@${r.recallK}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<h2>Mean nDCG@10</h2>
+${barChart(r)}
+<h2>Per-query Δ nDCG@10 vs the original</h2>
+<div class="hists">${histograms(r)}</div>
+${st === '' ? '' : `<h2>Student vs teacher</h2><table><thead><tr><th>Student</th><th>Teacher</th><th>Queries</th><th>Student nDCG@10</th><th>Teacher nDCG@10</th><th>Student/Teacher</th><th>Gain recovered</th></tr></thead><tbody>${st}</tbody></table>`}
+<h2>Teacher vs student per query</h2>
+${scatter(r)}
+${excluded}
+<p class="note">Queries with no positive judgment are excluded from every mean. A method's per-query score is the mean over its samples. W/T/L: above / within ${r.tieThreshold} of / below the original. p (t-test): paired two-sided t-test on per-query nDCG@10; p (perm.): paired sign-flip randomization test (exact for ≤ 16 queries, else 10,000 seeded flips).</p>
+</body></html>
+`;
+}
