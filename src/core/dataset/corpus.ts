@@ -1,0 +1,253 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse';
+import { datasetError, throwIfAborted } from '../errors.js';
+import { assertReadableFile, baseName, extensionOf, readDataFile } from './textFile.js';
+import type { CorpusDoc } from './types.js';
+
+/**
+ * Corpus formats:
+ * - `jsonl`: one JSON object per line with an id (`id`, `_id` or `docid`), the text (`contents`
+ *   or `text`) and an optional `title` (Pyserini/BEIR `corpus.jsonl`).
+ * - `tsv`: `id<TAB>text[<TAB>title]` (MS MARCO `collection.tsv`).
+ * - `csv`: a header row naming `id` (or `_id`/`docid`), `text` (or `contents`) and optionally
+ *   `title` columns; RFC 4180 quoting.
+ * - `rankllm-json`: rank_llm's `retrieve_results_*.json`, an array of
+ *   `{query, hits: [{content, qid, docid, rank, score}]}`; each docid is yielded once.
+ * - `cranfield`: SMART `cran.all.1400` (`.I` id, `.T` title, `.W` text; `.A`/`.B` skipped).
+ */
+export type CorpusFormat = 'jsonl' | 'tsv' | 'csv' | 'rankllm-json' | 'cranfield';
+
+export const CORPUS_FORMATS: readonly CorpusFormat[] = ['jsonl', 'tsv', 'csv', 'rankllm-json', 'cranfield'];
+
+export interface ReadCorpusOptions {
+  /** Checked between documents; aborting throws CancellationError. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Streams the documents of a corpus file in file order, without loading it whole (except
+ * `rankllm-json`, a single JSON array). Without `format` it is detected from the extension:
+ * `.jsonl` → jsonl, `.tsv` → tsv, `.csv` → csv, `.json` → rankllm-json, `cran.all*` → cranfield.
+ * A missing file fails before the first document; a malformed record throws a `dataset` QxError
+ * naming file and line when it is reached, so a consumer never mistakes a broken file for a
+ * complete one.
+ */
+export async function* readCorpus(path: string, format?: CorpusFormat, options: ReadCorpusOptions = {}): AsyncGenerator<CorpusDoc> {
+  await assertReadableFile(path, 'corpus');
+  const fmt = format ?? detectCorpusFormat(path);
+  switch (fmt) {
+    case 'jsonl':
+      yield* readJsonl(path, options.signal);
+      return;
+    case 'tsv':
+      yield* readTsv(path, options.signal);
+      return;
+    case 'csv':
+      yield* readCsv(path, options.signal);
+      return;
+    case 'rankllm-json':
+      yield* readRankLlm(path, options.signal, new Set());
+      return;
+    case 'cranfield':
+      yield* readCranfield(path, options.signal);
+      return;
+    default:
+      throw datasetError(path, undefined, `unknown corpus format "${String(fmt)}".`, `Use one of: ${CORPUS_FORMATS.join(', ')}.`);
+  }
+}
+
+/**
+ * Streams the union of several corpus files (e.g. the BM25 and BM25+RM3 rank_llm pools of one
+ * year), each docid once: the first file that holds a docid wins. Keeps a set of seen ids.
+ */
+export async function* readCorpusPool(paths: readonly string[], format?: CorpusFormat, options: ReadCorpusOptions = {}): AsyncGenerator<CorpusDoc> {
+  for (const p of paths) await assertReadableFile(p, 'corpus');
+  const seen = new Set<string>();
+  for (const p of paths) {
+    for await (const doc of readCorpus(p, format, options)) {
+      if (seen.has(doc.id)) continue;
+      seen.add(doc.id);
+      yield doc;
+    }
+  }
+}
+
+/** Guesses a corpus format from the file name. */
+export function detectCorpusFormat(path: string): CorpusFormat {
+  if (baseName(path).toLowerCase().startsWith('cran.all')) return 'cranfield';
+  switch (extensionOf(path)) {
+    case '.jsonl':
+      return 'jsonl';
+    case '.tsv':
+      return 'tsv';
+    case '.csv':
+      return 'csv';
+    case '.json':
+      return 'rankllm-json';
+    default:
+      throw datasetError(path, undefined, 'cannot tell the corpus format from the file name.', `Give the format explicitly (${CORPUS_FORMATS.join(', ')}).`);
+  }
+}
+
+async function* lines(path: string, signal: AbortSignal | undefined): AsyncGenerator<[string, number]> {
+  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const raw of rl) {
+      n++;
+      throwIfAborted(signal);
+      yield [n === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw, n];
+    }
+  } finally {
+    rl.close();
+  }
+}
+
+function pickString(o: Record<string, unknown>, keys: readonly string[]): string | undefined {
+  for (const k of keys) {
+    const v = o[k];
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number') return String(v);
+  }
+  return undefined;
+}
+
+async function* readJsonl(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
+  for await (const [raw, line] of lines(path, signal)) {
+    if (raw.trim() === '') continue;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(raw);
+    } catch (e) {
+      throw datasetError(path, line, `not valid JSON (${(e as Error).message}).`, 'Each line must be one JSON object like {"id": "d1", "contents": "..."}.');
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      throw datasetError(path, line, 'expected a JSON object.', 'Each line must be one JSON object like {"id": "d1", "contents": "..."}.');
+    }
+    const o = obj as Record<string, unknown>;
+    const id = pickString(o, ['id', '_id', 'docid']);
+    if (id === undefined || id === '') throw datasetError(path, line, 'missing document id ("id", "_id" or "docid").', 'Give each document an id.');
+    const text = pickString(o, ['contents', 'text']);
+    if (text === undefined) throw datasetError(path, line, `document "${id}" has no "contents" or "text" field.`, 'Give each document its text.');
+    const title = pickString(o, ['title']);
+    yield title ? { id, title, text } : { id, text };
+  }
+}
+
+async function* readTsv(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
+  for await (const [raw, line] of lines(path, signal)) {
+    if (raw.trim() === '') continue;
+    const cols = raw.split('\t');
+    if (cols.length < 2 || cols.length > 3) {
+      throw datasetError(path, line, `expected 2 or 3 TAB-separated columns (id text [title]), found ${cols.length}.`, 'Write each document as "id<TAB>text" (TABs inside the text must be replaced).');
+    }
+    const id = cols[0]!.trim();
+    if (id === '') throw datasetError(path, line, 'empty document id.', 'Start the line with the document id.');
+    const title = cols[2]?.trim();
+    yield title ? { id, title, text: cols[1]! } : { id, text: cols[1]! };
+  }
+}
+
+async function* readCsv(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
+  const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, info: true, relax_column_count: false }));
+  let header: { id: string; text: string; title?: string } | undefined;
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+      throwIfAborted(signal);
+      const { record, info } = rec;
+      if (header === undefined) {
+        const cols = Object.keys(record);
+        const id = cols.find((c) => ['id', '_id', 'docid'].includes(c));
+        const text = cols.find((c) => ['text', 'contents'].includes(c));
+        if (id === undefined || text === undefined) {
+          throw datasetError(path, 1, `the header (${cols.join(', ')}) has no id and text columns.`, 'Name the columns id, text and optionally title.');
+        }
+        header = cols.includes('title') ? { id, text, title: 'title' } : { id, text };
+      }
+      const id = (record[header.id] ?? '').trim();
+      if (id === '') throw datasetError(path, info.lines, 'empty document id.', 'Fill in the id column.');
+      const text = record[header.text] ?? '';
+      const title = header.title === undefined ? undefined : record[header.title];
+      yield title ? { id, title, text } : { id, text };
+    }
+  } catch (e) {
+    throw csvError(path, e);
+  }
+}
+
+/** Turns a csv-parse error into a `dataset` QxError with the line; passes our own errors through. */
+export function csvError(path: string, e: unknown): unknown {
+  const err = e as { code?: unknown; lines?: unknown; message?: unknown };
+  if (typeof err?.code !== 'string' || !err.code.startsWith('CSV_')) return e;
+  const line = typeof err.lines === 'number' ? err.lines : undefined;
+  if (err.code === 'CSV_QUOTE_NOT_CLOSED') {
+    return datasetError(path, line, 'a quoted value is never closed (unterminated ").', 'Close the quote, or double any " inside a quoted value ("").');
+  }
+  if (err.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH' || err.code === 'CSV_RECORD_DONT_MATCH_COLUMNS_LENGTH') {
+    return datasetError(path, line, 'wrong number of columns.', 'Every row needs the same columns as the header.');
+  }
+  return datasetError(path, line, `malformed CSV/TSV (${String(err.message)}).`, 'Quote values that contain the delimiter, quotes or line breaks.');
+}
+
+interface RankLlmHit {
+  content?: unknown;
+  docid?: unknown;
+}
+
+async function* readRankLlm(path: string, signal: AbortSignal | undefined, seen: Set<string>): AsyncGenerator<CorpusDoc> {
+  const text = await readDataFile(path, 'corpus');
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw datasetError(path, undefined, `not valid JSON (${(e as Error).message}).`, 'rank_llm files are one JSON array of {query, hits}.');
+  }
+  if (!Array.isArray(data)) throw datasetError(path, undefined, 'expected a JSON array of {query, hits}.', 'Pass a rank_llm retrieve_results_*.json file.');
+  for (let q = 0; q < data.length; q++) {
+    throwIfAborted(signal);
+    const entry = data[q] as { hits?: unknown } | null;
+    if (entry === null || typeof entry !== 'object' || !Array.isArray(entry.hits)) {
+      throw datasetError(path, undefined, `entry ${q} has no "hits" array.`, 'Each entry must be {query, hits: [...]}.');
+    }
+    for (let h = 0; h < entry.hits.length; h++) {
+      const hit = entry.hits[h] as RankLlmHit | null;
+      const id = typeof hit?.docid === 'string' || typeof hit?.docid === 'number' ? String(hit.docid) : undefined;
+      if (id === undefined || typeof hit?.content !== 'string') {
+        throw datasetError(path, undefined, `entry ${q}, hit ${h} lacks a "docid" or a "content" string.`, 'Each hit must carry docid and content.');
+      }
+      if (seen.has(id)) continue;
+      seen.add(id);
+      yield { id, text: hit.content };
+    }
+  }
+}
+
+async function* readCranfield(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
+  let cur: { id: string; line: number; title: string[]; text: string[]; field: string } | undefined;
+  const finish = (d: NonNullable<typeof cur>): CorpusDoc => {
+    const title = d.title.join(' ').replace(/\s+/g, ' ').trim();
+    const text = d.text.join(' ').replace(/\s+/g, ' ').trim();
+    return title ? { id: d.id, title, text } : { id: d.id, text };
+  };
+  for await (const [raw, line] of lines(path, signal)) {
+    const m = /^\.I\s+(\S+)/.exec(raw);
+    if (m) {
+      if (cur) yield finish(cur);
+      cur = { id: m[1]!, line, title: [], text: [], field: '' };
+      continue;
+    }
+    if (/^\.[A-Z]\s*$/.test(raw)) {
+      if (!cur) throw datasetError(path, line, `"${raw.trim()}" before the first .I line.`, 'A SMART file starts with ".I <id>".');
+      cur.field = raw.trim();
+      continue;
+    }
+    if (!cur) {
+      if (raw.trim() !== '') throw datasetError(path, line, 'text before the first .I line.', 'A SMART file starts with ".I <id>" (or pass the right corpus format).');
+      continue;
+    }
+    if (cur.field === '.T') cur.title.push(raw);
+    else if (cur.field === '.W') cur.text.push(raw);
+  }
+  if (cur) yield finish(cur);
+}

@@ -1,0 +1,100 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { QxError, datasetError } from '../errors.js';
+import { sortLikeTrecEval } from '../eval/trecOrder.js';
+import { readDataFile, splitLines } from './textFile.js';
+import type { Run, RunLine } from './types.js';
+
+/**
+ * Reads every line of a TREC run file, `qid Q0 docid rank score tag` (space- or TAB-separated,
+ * six columns), in file order. A line with another column count, a non-numeric rank or score, or
+ * the same docid twice for one query (trec_eval refuses that too) is a `dataset` QxError naming
+ * file and line; nothing is returned in that case.
+ */
+export async function readRunLines(path: string): Promise<RunLine[]> {
+  const text = await readDataFile(path, 'run');
+  const out: RunLine[] = [];
+  const seen = new Map<string, number>();
+  const lines = splitLines(text);
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    const line = i + 1;
+    if (raw.trim() === '') continue;
+    const cols = raw.trim().split(/\s+/);
+    if (cols.length !== 6) {
+      const missing = cols.length < 6 ? ` (is the ${['qid', 'Q0', 'docid', 'rank', 'score', 'tag'][cols.length]} missing?)` : '';
+      throw datasetError(path, line, `expected 6 columns (qid Q0 docid rank score tag), found ${cols.length}${missing}.`, 'Write each hit as "qid Q0 docid rank score tag".');
+    }
+    const [qid, , docid, rankText, scoreText, tag] = cols as [string, string, string, string, string, string];
+    const rank = Number(rankText);
+    if (!Number.isFinite(rank)) throw datasetError(path, line, `rank "${rankText}" is not a number.`, 'The 4th column must be the rank (1, 2, ...).');
+    const score = Number(scoreText);
+    if (!Number.isFinite(score)) throw datasetError(path, line, `score "${scoreText}" is not a number.`, 'The 5th column must be the retrieval score.');
+    const key = `${qid}\u0000${docid}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw datasetError(path, line, `docid "${docid}" appears twice for qid "${qid}" (first on line ${first}).`, 'Keep one line per query and document.');
+    }
+    seen.set(key, line);
+    out.push({ qid, docid, rank, score, tag });
+  }
+  if (out.length === 0) throw datasetError(path, undefined, 'the run file holds no results.', 'Check that this is the right file.');
+  return out;
+}
+
+/** Reads a TREC run into qid → hits (hits in file order; evaluation re-sorts them). */
+export async function readRun(path: string): Promise<Run> {
+  return runFromLines(await readRunLines(path));
+}
+
+/** Groups run lines by query, keeping first-seen query order and line order within a query. */
+export function runFromLines(lines: Iterable<RunLine>): Run {
+  const run: Run = new Map();
+  for (const l of lines) {
+    let hits = run.get(l.qid);
+    if (hits === undefined) run.set(l.qid, (hits = []));
+    hits.push({ docid: l.docid, score: l.score, rank: l.rank });
+  }
+  return run;
+}
+
+/**
+ * Formats a run as TREC run text, `qid Q0 docid rank score tag` per line. Queries keep the map's
+ * order; hits are sorted like trec_eval (score descending, docid descending by strcmp) and ranked
+ * 1..n, so the rank column agrees with what trec_eval evaluates. Scores are written in the
+ * shortest form that reads back to the same number.
+ * @param tag run tag (the 6th column): non-empty, no whitespace
+ */
+export function formatRun(run: Run, tag: string): string {
+  if (tag === '' || /\s/.test(tag)) throw new QxError('usage', `run tag "${tag}" must be non-empty and contain no whitespace.`);
+  const parts: string[] = [];
+  for (const [qid, hits] of run) {
+    if (/\s/.test(qid)) throw new QxError('internal', `qid "${qid}" contains whitespace and cannot be written to a run file.`);
+    sortLikeTrecEval(hits).forEach((h, i) => {
+      parts.push(`${qid} Q0 ${h.docid} ${i + 1} ${String(h.score)} ${tag}\n`);
+    });
+  }
+  return parts.join('');
+}
+
+/**
+ * Writes a run file (see {@link formatRun}) atomically: the text goes to a temporary file beside
+ * `path` which is then renamed over it, so a reader never sees half a run. Creates the folder.
+ */
+export async function writeRun(path: string, run: Run, tag: string): Promise<void> {
+  await writeFileAtomic(path, formatRun(run, tag));
+}
+
+/** Writes `text` to `path` through a temporary file and a rename. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, text, 'utf8');
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}

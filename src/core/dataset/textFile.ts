@@ -1,0 +1,51 @@
+import { readFile, stat } from 'node:fs/promises';
+import { datasetError } from '../errors.js';
+
+/**
+ * Reads a whole UTF-8 data file (a UTF-8 byte-order mark is dropped). A missing file, a folder
+ * or an unreadable file is a `dataset` QxError naming the path, never a raw ENOENT.
+ * @param path file to read
+ * @param what what the file should hold, for the message (e.g. "qrels", "run")
+ */
+export async function readDataFile(path: string, what: string): Promise<string> {
+  await assertReadableFile(path, what);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw datasetError(path, undefined, `cannot read the ${what} file (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, 'Check its permissions.');
+  }
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** Throws a `dataset` QxError unless `path` is an existing regular file. */
+export async function assertReadableFile(path: string, what: string): Promise<void> {
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw datasetError(path, undefined, `the ${what} path is a folder, not a file.`, `Point it at the ${what} file itself.`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw datasetError(path, undefined, `${what} file not found.`, 'Check the path (relative paths are resolved from the current folder or, in a manifest, from the manifest\'s folder).');
+    }
+    throw e;
+  }
+}
+
+/** Splits text into lines, accepting LF and CRLF endings; a final newline makes no empty last line. */
+export function splitLines(text: string): string[] {
+  const lines = text.split(/\r?\n/);
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
+/** Lower-case file extension including the dot, "" when the name has none. */
+export function extensionOf(path: string): string {
+  const base = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+  const dot = base.lastIndexOf('.');
+  return dot <= 0 ? '' : base.slice(dot).toLowerCase();
+}
+
+/** Base name of a path (after the last slash or backslash). */
+export function baseName(path: string): string {
+  return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
