@@ -55,18 +55,72 @@ function typeOf(text: string): TokenType {
   return 'word';
 }
 
+// Word_Break classes of ASCII characters (UAX#29): the fast path below handles them directly.
+const AL = 1; // ALetter
+const NU = 2; // Numeric
+const EX = 3; // ExtendNumLet "_"
+const ML = 4; // MidLetter ":"
+const MNL = 5; // MidNumLet "." and Single_Quote "'"
+const MN = 6; // MidNum "," ";"
+const asciiClass = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  asciiClass[c] = /[A-Za-z]/.test(ch) ? AL : /[0-9]/.test(ch) ? NU : ch === '_' ? EX : ch === ':' ? ML : ch === '.' || ch === "'" ? MNL : ch === ',' || ch === ';' ? MN : 0;
+}
+
+/** UAX#29 word tokens of pure-ASCII text, as Lucene emits them (same output as the ICU path). */
+function asciiTokens(text: string, out: Token[]): void {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c0 = asciiClass[text.charCodeAt(i)]!;
+    if (c0 !== AL && c0 !== NU && c0 !== EX) {
+      i++;
+      continue;
+    }
+    let j = i;
+    let wordy = c0 !== EX;
+    for (;;) {
+      const c = asciiClass[text.charCodeAt(j)]!;
+      if (j + 1 >= n) break;
+      const nx = asciiClass[text.charCodeAt(j + 1)]!;
+      if (nx === AL || nx === NU || nx === EX) {
+        if (nx !== EX) wordy = true;
+        j++;
+        continue;
+      }
+      if (j + 2 < n) {
+        const nn = asciiClass[text.charCodeAt(j + 2)]!;
+        if (c === AL && nn === AL && (nx === ML || nx === MNL)) {
+          j += 2;
+          continue;
+        }
+        if (c === NU && nn === NU && (nx === MN || nx === MNL)) {
+          j += 2;
+          continue;
+        }
+      }
+      break;
+    }
+    if (wordy) out.push({ text: text.slice(i, j + 1), type: 'word' });
+    i = j + 1;
+  }
+}
+
 /**
- * UAX#29 word tokens as Lucene's StandardTokenizer emits them: ICU's word segmentation
- * (`Intl.Segmenter`) adjusted where Lucene differs — each Han ideograph and Hiragana character is
- * its own token, Thai/Lao/Khmer/Myanmar runs stay whole, emoji sequences are tokens, runs of
- * underscores are not.
+ * Token texts of the ICU path alone (no ASCII fast path): the reference the fast path is tested
+ * against.
  */
-export function standardTokens(text: string): Token[] {
-  // U+00B8 (cedilla) is ALetter in today's ICU but "Other" in the Unicode version Lucene 8 uses: it
-  // splits words there (mojibake like "à¸" is common in MS MARCO).
+export function icuStandardTokens(text: string): string[] {
   const out: Token[] = [];
+  icuTokens(text, out);
+  return out.map((t) => t.text);
+}
+
+/** ICU-based tokens of one whitespace-free run (any script). */
+function icuTokens(run: string, out: Token[]): void {
   let prevEnd = -1;
-  for (const s of segmenter.segment(text.includes('\u00B8') ? text.replace(/\u00B8/g, ' ') : text)) {
+  for (const s of segmenter.segment(run)) {
     const seg = s.segment;
     if (s.isWordLike) {
       if (onlyConnectors.test(seg)) continue;
@@ -83,6 +137,32 @@ export function standardTokens(text: string): Token[] {
       out.push({ text: seg, type: 'emoji' });
       prevEnd = s.index + seg.length;
     }
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const nonAscii = /[^\x00-\x7F]/;
+
+/**
+ * UAX#29 word tokens as Lucene's StandardTokenizer emits them. Text is cut at ASCII whitespace
+ * (always a word boundary); pure-ASCII runs take a direct UAX#29 scanner, others ICU's word
+ * segmentation (`Intl.Segmenter`) adjusted where Lucene differs — each Han ideograph and Hiragana
+ * character is its own token, Thai/Lao/Khmer/Myanmar runs stay whole, emoji sequences are tokens,
+ * runs of underscores are not.
+ */
+export function standardTokens(text: string): Token[] {
+  const out: Token[] = [];
+  if (!nonAscii.test(text)) {
+    asciiTokens(text, out);
+    return out;
+  }
+  // U+00B8 (cedilla) is ALetter in today's ICU but "Other" in the Unicode version Lucene 8 uses: it
+  // splits words there (mojibake like "à¸" is common in MS MARCO).
+  const clean = text.includes('\u00B8') ? text.replace(/\u00B8/g, ' ') : text;
+  for (const run of clean.split(/[ \t\n\r\f\v]+/)) {
+    if (run === '') continue;
+    if (nonAscii.test(run)) icuTokens(run, out);
+    else asciiTokens(run, out);
   }
   return out;
 }

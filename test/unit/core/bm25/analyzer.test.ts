@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createAnalyzer, javaLowerCase, LUCENE_ENGLISH_STOP_WORDS } from '../../../../src/core/bm25/analyzer.js';
+import fc from 'fast-check';
+import { createAnalyzer, icuStandardTokens, javaLowerCase, LUCENE_ENGLISH_STOP_WORDS, standardTokens } from '../../../../src/core/bm25/analyzer.js';
 import { GOLDEN, expansions, goldenLines, poolDocs, topics } from './dl19Data.js';
 
 const english = createAnalyzer('english');
@@ -49,4 +50,13 @@ test('cjk analyzer makes overlapping bigrams of CJK runs and keeps Latin words',
 test('whitespace analyzer splits on whitespace only; unknown analyzer is a clear config error', () => {
   assert.deepEqual(createAnalyzer('whitespace').analyze(' a  B\tc\n'), ['a', 'B', 'c']);
   assert.throws(() => createAnalyzer('klingon'), (e: Error) => /unknown analyzer "klingon".*english, cjk, whitespace/.test(e.message));
+});
+
+test('the ASCII fast path tokenizes exactly like the ICU path (random strings of tricky characters)', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom('a', 'Z', 'e', '0', '7', '_', '.', ',', ':', ';', "'", ' ', '-', '/', '@', '$', '\n'), maxLength: 40 }), (s) => {
+      assert.deepEqual(standardTokens(s).map((t) => t.text), icuStandardTokens(s));
+    }),
+    { numRuns: 3000, seed: 42 },
+  );
 });
