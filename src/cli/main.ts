@@ -14,6 +14,7 @@ interface CommandEntry {
  * Each lives in src/cli/commands/<name>.ts and exports `run`.
  */
 const commands: Record<string, CommandEntry> = {
+  eval: { summary: 'evaluate a TREC run against qrels, printing trec_eval\'s format (nDCG@k, recall, MAP, MRR)', load: async () => (await import('./commands/eval.js')).run },
 };
 
 /** Exit codes: 0 ok, 1 failure, 2 usage, 3 bad data/config, 4 auth/network, 130 cancelled. */

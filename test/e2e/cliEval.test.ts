@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/io.js';
+
+const repo = resolve(__dirname, '../..');
+const data = resolve(repo, '../shared/data');
+const qrels = join(data, 'trec-dl-topics-qrels/qrels.dl19-passage.txt');
+const bm25 = join(data, 'msmarco-dl-bm25-top100-rankllm/trec_results_dl19.txt');
+const reference = readFileSync(join(data, 'reference-outputs/trec_eval.ndcg_cut_10.perquery.bm25.dl19.txt'), 'utf8');
+
+async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, isTTY: false, env: {}, cwd: repo };
+  const code = await main(argv, io, new AbortController().signal);
+  return { code, stdout, stderr };
+}
+
+test('qx eval -c -q -m ndcg_cut.10 on DL19 BM25 prints exactly trec_eval\'s reference output', async () => {
+  const r = await qx(['eval', '-c', '-q', '-m', 'ndcg_cut.10', qrels, bm25]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trimEnd(), reference.trimEnd());
+});
+
+test('qx eval without -q prints only the all line; trec_eval-style -mX and -l2 are accepted', async () => {
+  const r = await qx(['eval', '-c', '-mndcg_cut.10', '-m', 'recall.100', '-l2', qrels, bm25]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'recall_100            \tall\t0.4910\nndcg_cut_10           \tall\t0.5058\n');
+});
+
+test('qx eval --json gives the per-query values and means', async () => {
+  const r = await qx(['eval', '--json', '-m', 'ndcg_cut.10', qrels, bm25]);
+  const json = JSON.parse(r.stdout) as { mean: Record<string, number>; perQuery: Array<{ qid: string }> };
+  assert.equal(json.perQuery.length, 43);
+  assert.equal(json.mean.ndcg_cut_10!.toFixed(4), '0.5058');
+});
+
+test('bad input: exit code 3 and a message naming file and line; usage errors exit 2', async () => {
+  const bad = join(repo, 'test/fixtures/dataset/qrels-3-columns.txt');
+  const r = await qx(['eval', bad, bm25]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, '', 'nothing partial is printed');
+  assert.match(r.stderr, /qrels-3-columns\.txt:3: expected 4 columns/);
+  const missing = await qx(['eval', qrels, 'no/such/run.txt']);
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /run\.txt: run file not found/);
+  assert.equal((await qx(['eval', qrels])).code, 2);
+  const unknown = await qx(['eval', '-m', 'bpref', qrels, bm25]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unsupported measure "bpref"/);
+});
+
+test('the real entry point: node src/cli/main.ts eval, relative paths from the cwd', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'eval', '-c', '-q', '-m', 'ndcg_cut.10',
+    '../shared/data/trec-dl-topics-qrels/qrels.dl19-passage.txt', '../shared/data/msmarco-dl-bm25-top100-rankllm/trec_results_dl19.txt'], { cwd: repo, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trimEnd(), reference.trimEnd());
+});
