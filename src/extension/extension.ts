@@ -1,14 +1,107 @@
 import * as vscode from 'vscode';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { QxError, errorMessage } from '../core/errors.js';
+import { registerCommands, manifestName } from './commands.js';
+import { classifyChange, readSettings } from './config.js';
+import { DocumentProvider, docScheme } from './docProvider.js';
+import { ChannelLogger } from './logger.js';
+import { QueryTreeProvider } from './queryTree.js';
+import { ReviewViewProvider } from './reviewView.js';
+import { reportError } from './runCommand.js';
+import { ApiKeys } from './secrets.js';
+import { Session, type WorkspaceModule } from './session.js';
 
-let log: vscode.LogOutputChannel | undefined;
+/** What `activate` returns: lets the integration tests reach the live objects. */
+export interface QxExtensionApi {
+  session: Session;
+  tree: QueryTreeProvider;
+  review: ReviewViewProvider;
+}
 
-export function activate(context: vscode.ExtensionContext): void {
-  log = vscode.window.createOutputChannel('QX Studio', { log: true });
-  context.subscriptions.push(log);
-  context.subscriptions.push(vscode.commands.registerCommand('qx.showLog', () => log?.show()));
-  log.info('QX Studio activated');
+let logger: ChannelLogger | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<QxExtensionApi | undefined> {
+  const channel = vscode.window.createOutputChannel('QX Studio', { log: true });
+  context.subscriptions.push(channel);
+  const log = new ChannelLogger(channel);
+  logger = log;
+  try {
+    return await activateInner(context, log);
+  } catch (e) {
+    log.error('Activation failed');
+    log.error(e instanceof Error ? e : new Error(String(e)));
+    void vscode.window.showErrorMessage(`QX Studio failed to start: ${errorMessage(e)}`, 'Show Log').then((c) => {
+      if (c === 'Show Log') channel.show();
+    });
+    return undefined;
+  }
+}
+
+async function activateInner(context: vscode.ExtensionContext, log: ChannelLogger): Promise<QxExtensionApi> {
+  const started = Date.now();
+  const keys = new ApiKeys(context.secrets, log);
+  const load = (): Promise<WorkspaceModule> => Promise.reject(new QxError('internal', 'The workspace engine is not part of this build yet.'));
+  const session = new Session(load, () => ({
+    settings: readSettings(),
+    logger: log,
+    getApiKey: (baseUrl: string) => keys.getOrPrompt(baseUrl),
+    cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath,
+  }));
+  const tree = new QueryTreeProvider();
+  const treeView = vscode.window.createTreeView('qx.queries', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false });
+  const reveal = (qid: string) => {
+    const q = tree.find(qid);
+    if (q !== undefined && treeView.visible) void treeView.reveal(q, { select: true, focus: false }).then(undefined, () => undefined);
+  };
+  const review = new ReviewViewProvider(context.extensionUri, session, tree, log, reveal);
+
+  const updateTitle = () => {
+    const ws = session.workspace;
+    treeView.description = ws === undefined ? undefined : `${ws.name} · ${tree.rows().length}/${tree.totalCount}`;
+  };
+  context.subscriptions.push(
+    session,
+    treeView,
+    review,
+    vscode.window.registerWebviewViewProvider(ReviewViewProvider.viewId, review),
+    vscode.workspace.registerTextDocumentContentProvider(docScheme, new DocumentProvider(session)),
+    session.onDidChange((e) => {
+      if (e.kind !== 'data') tree.setWorkspace(session.workspace);
+      else tree.refresh();
+      updateTitle();
+    }),
+    tree.onDidChangeTreeData(() => updateTitle()),
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
+      const change = classifyChange(e);
+      if (change === null) return;
+      log.info(`Settings changed (${Object.entries(change).filter(([, v]) => v).map(([k]) => k).join(', ')})`);
+      if (change.retrieval && session.workspace !== undefined) {
+        try {
+          await session.reopen();
+        } catch (err) {
+          await reportError(err, log, 'Reopening the workspace with the new retrieval settings');
+        }
+      }
+    }),
+    ...registerCommands({ context, session, tree, treeView: treeView as vscode.TreeView<unknown>, review, keys, logger: log }),
+  );
+  await vscode.commands.executeCommand('setContext', 'qx.workspaceOpen', false);
+
+  const folderRoot = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath).find((p) => existsSync(path.join(p, manifestName)));
+  const lastRoot = context.workspaceState.get<string>('qx.lastRoot');
+  const root = folderRoot ?? (lastRoot !== undefined && existsSync(path.join(lastRoot, manifestName)) ? lastRoot : undefined);
+  log.info(`QX Studio activated in ${Date.now() - started} ms`);
+  if (root !== undefined) {
+    // Opening reads the dataset: don't hold activation for it.
+    session.open(root).then(
+      (ws) => log.info(`Opened workspace ${ws.name} at ${root}`),
+      (e: unknown) => void reportError(e, log, `Opening the workspace at ${root}`),
+    );
+  }
+  return { session, tree, review };
 }
 
 export function deactivate(): void {
-  log = undefined;
+  logger = undefined;
 }

@@ -1,6 +1,11 @@
 import type { ExpansionScore, PairRecord, PairState } from '../core/curation/types.js';
 import type { QueryReview, ScoredExpansion, UndoResult } from '../core/workspace/api.js';
 
+/** The data types that cross the protocol, re-exported so the webview imports only src/protocol. */
+export type { DocMove, ExpansionScore, PairRecord, PairState } from '../core/curation/types.js';
+export type { ExpansionRecord } from '../core/expansion/types.js';
+export type { QueryReview, QuerySummary, ScoredExpansion, UndoResult } from '../core/workspace/api.js';
+
 /**
  * The typed protocol between the extension host and the Review webview. Only plain JSON crosses:
  * no class instances, Maps or Uris. Renaming a method here breaks both sides at compile time.
@@ -59,6 +64,8 @@ export interface RequestMap {
   'edit/undo': [Record<string, never>, UndoResult];
   'plots/get': [Record<string, never>, PlotData];
   'commands/run': [{ command: WebviewCommand }, null];
+  /** Keyboard focus entered or left the panel: drives the `qx.reviewFocused` context key. */
+  'ui/focus': [{ focused: boolean }, null];
 }
 
 /** Host → webview notifications. */
@@ -89,6 +96,7 @@ export const requestMethods: readonly RequestMethod[] = [
   'edit/undo',
   'plots/get',
   'commands/run',
+  'ui/focus',
 ];
 
 export const notificationMethods: readonly NotificationMethod[] = [
@@ -198,6 +206,8 @@ export function paramsProblem(method: RequestMethod, params: unknown): string | 
     case 'edit/undo':
     case 'plots/get':
       return null;
+    case 'ui/focus':
+      return typeof params.focused === 'boolean' ? null : '"focused" must be true or false';
     case 'commands/run':
       return typeof params.command === 'string' && (webviewCommands as readonly string[]).includes(params.command) ? null : '"command" is not a command the panel may run';
   }

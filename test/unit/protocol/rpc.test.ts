@@ -26,6 +26,7 @@ function handlers(overrides: Partial<RequestHandlers>): RequestHandlers {
     'edit/undo': unexpected,
     'plots/get': unexpected,
     'commands/run': unexpected,
+    'ui/focus': unexpected,
   };
   return { ...base, ...overrides };
 }

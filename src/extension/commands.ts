@@ -1,0 +1,341 @@
+import * as vscode from 'vscode';
+import { existsSync, statSync } from 'node:fs';
+import { cp, mkdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import { QxError } from '../core/errors.js';
+import type { ExpansionRole } from '../core/expansion/types.js';
+import type { ExportFormat, ImportRequest, WorkspaceApi } from '../core/workspace/api.js';
+import { readSettings } from './config.js';
+import type { ChannelLogger } from './logger.js';
+import { withTask } from './progress.js';
+import { type SortKey, parseFilter, sortLabels } from './queryFilter.js';
+import type { QueryTreeProvider } from './queryTree.js';
+import type { ReviewViewProvider } from './reviewView.js';
+import { runCommand } from './runCommand.js';
+import type { ApiKeys } from './secrets.js';
+import type { Session } from './session.js';
+
+export const manifestName = 'qx.dataset.json';
+
+export interface CommandContext {
+  context: vscode.ExtensionContext;
+  session: Session;
+  tree: QueryTreeProvider;
+  treeView: vscode.TreeView<unknown>;
+  review: ReviewViewProvider;
+  keys: ApiKeys;
+  logger: ChannelLogger;
+}
+
+export const dpoFormats: { format: ExportFormat; label: string; detail: string }[] = [
+  { format: 'trl-standard', label: 'TRL standard', detail: '{"prompt", "chosen", "rejected"} as plain strings (trl DPOTrainer)' },
+  { format: 'trl-conversational', label: 'TRL conversational', detail: 'prompt/chosen/rejected as chat message lists (trl DPOTrainer)' },
+  { format: 'openai-preference', label: 'OpenAI preference', detail: 'input / preferred_output / non_preferred_output (OpenAI DPO fine-tuning)' },
+  { format: 'llama-factory', label: 'LLaMA-Factory', detail: 'conversations / chosen / rejected (ShareGPT ranking format)' },
+];
+
+function requireWorkspace(session: Session): WorkspaceApi {
+  const ws = session.workspace;
+  if (ws === undefined) {
+    throw new QxError('config', 'No QX workspace is open.', { hint: 'Run "QX: Open Sample Workspace" or "QX: Open Workspace…" first.' });
+  }
+  return ws;
+}
+
+/** A folder, or a `qx.dataset.json` inside it, as the workspace root; a clear error otherwise. */
+export function workspaceRootOf(picked: string): string {
+  if (!existsSync(picked)) throw new QxError('config', `${picked} does not exist.`, { hint: 'Pick a folder that holds qx.dataset.json.' });
+  const root = statSync(picked).isDirectory() ? picked : path.dirname(picked);
+  if (!existsSync(path.join(root, manifestName))) {
+    throw new QxError('config', `${root} is not a QX workspace: it has no ${manifestName}.`, { hint: 'Use "QX: Create Workspace from Dataset Manifest…" to make one, or open the sample.' });
+  }
+  return root;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function arg(a: unknown, key: string): string | undefined {
+  return typeof a === 'object' && a !== null && key in a ? str((a as Record<string, unknown>)[key]) : undefined;
+}
+
+/** Every command of the extension. Arguments are optional: with none, the user is asked. */
+export function registerCommands(c: CommandContext): vscode.Disposable[] {
+  const { session, tree, review, keys, logger } = c;
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) => runCommand(id, logger, fn);
+
+  const openRoot = async (root: string) => {
+    const ws = await withTask(`Opening ${path.basename(root)}`, logger, async () => session.open(root));
+    await c.context.workspaceState.update('qx.lastRoot', root);
+    logger.info(`Opened workspace ${ws.name} at ${root} (${ws.listQueries().length} queries)`);
+    await vscode.commands.executeCommand('workbench.view.extension.qx');
+    return ws;
+  };
+
+  const exportWith = async (format: ExportFormat, a: unknown) => {
+    const ws = requireWorkspace(session);
+    let out = arg(a, 'out');
+    if (out === undefined) {
+      const picked = await vscode.window.showSaveDialog({
+        title: `Export ${format}`,
+        defaultUri: vscode.Uri.file(path.join(ws.root, 'exports', `${ws.name}.${format}.jsonl`)),
+        filters: { 'JSON Lines': ['jsonl'] },
+      });
+      if (picked === undefined) return undefined;
+      out = picked.fsPath;
+    }
+    const target = out;
+    const result = await withTask(`Exporting ${format}`, logger, (o) => ws.exportData({ format, out: target }, o));
+    logger.info(`Exported ${result.records} records to ${result.out} (manifest ${result.manifest})`);
+    void vscode.window.showInformationMessage(`QX: exported ${result.records} records to ${path.basename(result.out)}.`, 'Open File', 'Reveal').then(async (choice) => {
+      if (choice === 'Open File') await vscode.window.showTextDocument(vscode.Uri.file(result.out));
+      if (choice === 'Reveal') await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.out));
+    });
+    return result;
+  };
+
+  const expand = async (role: 'teacher' | 'student', template: string) => {
+    const ws = requireWorkspace(session);
+    const s = readSettings();
+    const endpoint = role === 'teacher' ? s.teacher : s.student;
+    if (role === 'teacher' || s.student.kind === 'openai') {
+      if (endpoint.baseUrl.length === 0 || endpoint.model.length === 0) {
+        throw new QxError('config', `The ${role} endpoint is not configured (qx.${role}.baseUrl and qx.${role}.model).`, { hint: 'Set them in Settings → QX Studio.' });
+      }
+    }
+    const r = await withTask(`Expanding with ${role} (${template})`, logger, (o) => ws.expand({ role, template }, o));
+    session.changed(`expanded with ${role}`);
+    void vscode.window.showInformationMessage(`QX: ${r.generated} expansions generated, ${r.cached} from cache${r.failed > 0 ? `, ${r.failed} failed (see log)` : ''}.`);
+    return r;
+  };
+
+  return [
+    reg('qx.showLog', () => logger.channel.show()),
+    reg('qx.openSample', async () => {
+      const bundled = vscode.Uri.joinPath(c.context.extensionUri, 'samples', 'dl19').fsPath;
+      if (!existsSync(path.join(bundled, manifestName))) {
+        throw new QxError('config', 'The bundled DL19 sample is missing from this installation.', { hint: 'Reinstall QX Studio.' });
+      }
+      // The install folder is replaced on update and may be read-only: work on a copy.
+      const copy = vscode.Uri.joinPath(c.context.globalStorageUri, 'samples', 'dl19').fsPath;
+      if (!existsSync(path.join(copy, manifestName))) {
+        await mkdir(path.dirname(copy), { recursive: true });
+        await cp(bundled, copy, { recursive: true, filter: (src) => !src.split(path.sep).includes('.qx') });
+      }
+      return openRoot(copy);
+    }),
+    reg('qx.openWorkspace', async (a) => {
+      let picked = str(a) ?? arg(a, 'path');
+      if (picked === undefined) {
+        const uris = await vscode.window.showOpenDialog({ title: 'Open QX workspace (a folder with qx.dataset.json, or the manifest itself)', canSelectFolders: true, canSelectFiles: true, canSelectMany: false, filters: { 'QX dataset manifest': ['json'] } });
+        if (uris?.[0] === undefined) return undefined;
+        picked = uris[0].fsPath;
+      }
+      return openRoot(workspaceRootOf(picked));
+    }),
+    reg('qx.createWorkspace', async (a) => {
+      let manifest = arg(a, 'manifest');
+      if (manifest === undefined) {
+        const uris = await vscode.window.showOpenDialog({ title: 'Dataset manifest (qx.dataset.json) describing corpus, topics and qrels', canSelectFiles: true, canSelectMany: false, filters: { 'Dataset manifest': ['json'] } });
+        if (uris?.[0] === undefined) return undefined;
+        manifest = uris[0].fsPath;
+      }
+      if (!existsSync(manifest)) throw new QxError('config', `Manifest ${manifest} does not exist.`, { hint: 'Pick an existing dataset manifest file.' });
+      let root = arg(a, 'root');
+      if (root === undefined) {
+        const uris = await vscode.window.showOpenDialog({ title: 'Folder for the new workspace', canSelectFolders: true, canSelectFiles: false, canSelectMany: false, defaultUri: vscode.Uri.file(path.dirname(manifest)) });
+        if (uris?.[0] === undefined) return undefined;
+        root = uris[0].fsPath;
+      }
+      const mod = await session.module();
+      const target = root;
+      const source = manifest;
+      await withTask('Creating workspace', logger, async () => mod.createWorkspace(target, source));
+      return openRoot(target);
+    }),
+    reg('qx.buildIndex', async (a) => {
+      const ws = requireWorkspace(session);
+      await withTask('Building BM25 index', logger, (o) => ws.buildIndex({ ...o, rebuild: arg(a, 'rebuild') === 'true' }));
+      void vscode.window.setStatusBarMessage('QX: BM25 index ready', 4000);
+    }),
+    reg('qx.expandTeacherZeroShot', () => expand('teacher', 'query2doc-zs')),
+    reg('qx.expandTeacherFewShot', () => expand('teacher', 'query2doc-fs')),
+    reg('qx.expandStudent', () => expand('student', 'query2doc-zs')),
+    reg('qx.importExpansions', async (a) => {
+      const ws = requireWorkspace(session);
+      let file = arg(a, 'file');
+      if (file === undefined) {
+        const uris = await vscode.window.showOpenDialog({ title: 'Expansions to import', canSelectFiles: true, canSelectMany: false, filters: { Expansions: ['tsv', 'jsonl', 'json'] } });
+        if (uris?.[0] === undefined) return undefined;
+        file = uris[0].fsPath;
+      }
+      let role = arg(a, 'role') as ExpansionRole | undefined;
+      if (role === undefined) {
+        const pick = await vscode.window.showQuickPick(
+          [
+            { label: 'teacher', detail: 'Written by the large teacher model' },
+            { label: 'student', detail: 'Written by the small student model' },
+            { label: 'imported', detail: 'Any other source' },
+          ],
+          { title: 'Who wrote these expansions?' },
+        );
+        if (pick === undefined) return undefined;
+        role = pick.label as ExpansionRole;
+      }
+      const model = arg(a, 'model') ?? (await vscode.window.showInputBox({ title: 'Model name', prompt: 'Model that wrote the expansions, e.g. Qwen2.5-72B-Instruct', validateInput: (v) => (v.trim() ? undefined : 'Enter a model name.') }));
+      if (model === undefined) return undefined;
+      const method = arg(a, 'method') ?? (await vscode.window.showInputBox({ title: 'Method label', value: 'query2doc-zs', prompt: 'Label shown in the review, e.g. query2doc-zs', validateInput: (v) => (v.trim() ? undefined : 'Enter a method label.') }));
+      if (method === undefined) return undefined;
+      const format = arg(a, 'format') as ImportRequest['format'];
+      const req: ImportRequest = { file, model: model.trim(), method: method.trim(), role, ...(format === undefined ? {} : { format }) };
+      const r = await withTask(`Importing ${path.basename(file)}`, logger, (o) => ws.importExpansions(req, o));
+      session.changed('imported');
+      void vscode.window.showInformationMessage(`QX: imported ${r.imported} expansions${r.skipped > 0 ? `, skipped ${r.skipped}` : ''}.`);
+      return r;
+    }),
+    reg('qx.score', async () => {
+      const ws = requireWorkspace(session);
+      const r = await withTask('Scoring expansions', logger, (o) => ws.score(o));
+      tree.refresh();
+      session.changed('scored');
+      void vscode.window.setStatusBarMessage(`QX: scored ${r.scored} expansions`, 5000);
+      return r;
+    }),
+    reg('qx.buildPairs', async () => {
+      const ws = requireWorkspace(session);
+      const r = await withTask('Building pairs', logger, (o) => ws.buildPairs(readSettings().pairs, o));
+      tree.refresh();
+      session.changed('pairs built');
+      void vscode.window.setStatusBarMessage(`QX: ${r.pairs} pairs`, 5000);
+      return r;
+    }),
+    reg('qx.exportDpo', async (a) => {
+      let format = arg(a, 'format') as ExportFormat | undefined;
+      if (format === undefined) {
+        const pick = await vscode.window.showQuickPick(dpoFormats.map((f) => ({ label: f.label, detail: f.detail, format: f.format })), { title: 'DPO export format' });
+        if (pick === undefined) return undefined;
+        format = pick.format;
+      }
+      if (!dpoFormats.some((f) => f.format === format)) throw new QxError('usage', `Unknown DPO format "${format}".`, { hint: `Use one of ${dpoFormats.map((f) => f.format).join(', ')}.` });
+      return exportWith(format, a);
+    }),
+    reg('qx.exportSft', (a) => exportWith('sft-messages', a)),
+    reg('qx.openReport', async () => {
+      const ws = requireWorkspace(session);
+      const r = await withTask('Writing report', logger, (o) => ws.writeReport(o));
+      await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(r.markdown));
+      return r;
+    }),
+    reg('qx.setApiKey', async (a) => {
+      const s = readSettings();
+      let baseUrl = arg(a, 'baseUrl');
+      if (baseUrl === undefined) {
+        const choices = [...new Set([s.teacher.baseUrl, s.student.baseUrl].filter((u) => u.length > 0))];
+        const pick = await vscode.window.showQuickPick(
+          [...choices.map((u) => ({ label: u, description: u === s.teacher.baseUrl ? 'teacher' : 'student' })), { label: 'Other endpoint…', description: '' }],
+          { title: 'Set the API key of which endpoint?' },
+        );
+        if (pick === undefined) return undefined;
+        baseUrl = pick.label === 'Other endpoint…' ? await vscode.window.showInputBox({ title: 'Endpoint base URL', placeHolder: 'https://api.example.com/v1' }) : pick.label;
+        if (baseUrl === undefined || baseUrl.trim().length === 0) return undefined;
+      }
+      const key = arg(a, 'key');
+      if (key !== undefined) await keys.set(baseUrl, key);
+      else if ((await keys.prompt(baseUrl)) === undefined) return undefined;
+      void vscode.window.showInformationMessage(`QX: API key saved for ${baseUrl} in the OS keychain.`);
+      return true;
+    }),
+    reg('qx.clearApiKey', async (a) => {
+      const s = readSettings();
+      let baseUrl = arg(a, 'baseUrl');
+      if (baseUrl === undefined) {
+        const choices = [...new Set([s.teacher.baseUrl, s.student.baseUrl].filter((u) => u.length > 0))];
+        baseUrl = (await vscode.window.showQuickPick(choices, { title: 'Clear the API key of which endpoint?' })) ?? undefined;
+        if (baseUrl === undefined) return undefined;
+      }
+      await keys.clear(baseUrl);
+      void vscode.window.showInformationMessage(`QX: API key cleared for ${baseUrl}.`);
+      return true;
+    }),
+    reg('qx.filterQueries', async () => {
+      requireWorkspace(session);
+      const box = vscode.window.createInputBox();
+      box.title = 'Filter queries';
+      box.value = tree.currentFilterText;
+      box.placeholder = 'words  state:auto  method:fs  delta>0.1  judged>=0.5  scored:no';
+      box.prompt = 'Free words match qid or text; combine state:, method:, delta<>, judged<>, scored: (Enter to apply, empty to clear)';
+      const done = new Promise<void>((resolve) => {
+        box.onDidChangeValue((v) => {
+          const f = parseFilter(v);
+          box.validationMessage = typeof f === 'string' ? f : undefined;
+        });
+        box.onDidAccept(() => {
+          const f = parseFilter(box.value);
+          if (typeof f === 'string') return;
+          tree.setFilter(box.value.trim(), f);
+          c.treeView.message = box.value.trim().length === 0 ? undefined : `Filter: ${box.value.trim()} — ${tree.rows().length} of ${tree.totalCount} queries`;
+          box.hide();
+        });
+        box.onDidHide(() => {
+          box.dispose();
+          resolve();
+        });
+      });
+      box.show();
+      await done;
+    }),
+    reg('qx.clearQueryFilter', () => {
+      const f = parseFilter('');
+      if (typeof f !== 'string') tree.setFilter('', f);
+      c.treeView.message = undefined;
+    }),
+    reg('qx.sortQueries', async (a) => {
+      let key = arg(a, 'key') as SortKey | undefined;
+      if (key === undefined) {
+        const pick = await vscode.window.showQuickPick(
+          (Object.keys(sortLabels) as SortKey[]).map((k) => ({ label: sortLabels[k], key: k, picked: k === tree.currentSort, ...(k === tree.currentSort ? { description: 'current' } : {}) })),
+          { title: 'Sort queries by' },
+        );
+        if (pick === undefined) return;
+        key = pick.key;
+      }
+      if (!(key in sortLabels)) throw new QxError('usage', `Unknown sort "${key}".`);
+      tree.setSort(key);
+    }),
+    reg('qx.refreshQueries', () => {
+      tree.refresh();
+      session.changed('refresh');
+    }),
+    reg('qx.reviewQuery', async (qid: unknown) => {
+      const id = str(qid) ?? (typeof qid === 'object' && qid !== null && 'qid' in qid ? str((qid as { qid: unknown }).qid) : undefined);
+      if (id === undefined) return;
+      await review.show(id);
+    }),
+    ...(['accept', 'reject'] as const).map((verb) =>
+      reg(verb === 'accept' ? 'qx.acceptAutoPairs' : 'qx.rejectAutoPairs', async (clicked: unknown, selected: unknown) => {
+        const ws = requireWorkspace(session);
+        const pickQid = (x: unknown) => (typeof x === 'object' && x !== null && 'qid' in x ? str((x as { qid: unknown }).qid) : str(x));
+        const qids = [...new Set((Array.isArray(selected) && selected.length > 0 ? selected : [clicked]).map(pickQid).filter((q): q is string => q !== undefined))];
+        let changed = 0;
+        for (const qid of qids) {
+          for (const p of ws.getQueryReview(qid).pairs) {
+            if (p.state !== 'auto') continue;
+            ws.setPairState(p.id, verb === 'accept' ? 'accepted' : 'rejected');
+            changed++;
+          }
+        }
+        tree.refresh();
+        session.changed(`${verb}ed auto pairs`);
+        void vscode.window.setStatusBarMessage(`QX: ${verb}ed ${changed} auto pairs of ${qids.length} ${qids.length === 1 ? 'query' : 'queries'}`, 5000);
+        return changed;
+      }),
+    ),
+    reg('qx.acceptPair', () => review.action('accept')),
+    reg('qx.rejectPair', () => review.action('reject')),
+    reg('qx.swapPair', () => review.action('swap')),
+    reg('qx.nextQuery', () => review.action('next')),
+    reg('qx.previousQuery', () => review.action('previous')),
+    reg('qx.undo', () => review.undo()),
+  ];
+}

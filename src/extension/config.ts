@@ -1,0 +1,91 @@
+import * as vscode from 'vscode';
+import type { EndpointSettings, QxSettings } from '../core/workspace/api.js';
+import type { PairRules } from '../core/curation/types.js';
+
+/**
+ * Typed reader of the `qx.*` settings. The `contributes.configuration` schema owns the defaults;
+ * the fallbacks here only guard against a user writing a value of the wrong type.
+ */
+export const configSection = 'qx';
+
+type Get = <T>(key: string, fallback: T) => T;
+
+function getter(config: vscode.WorkspaceConfiguration): Get {
+  return <T>(key: string, fallback: T): T => {
+    const v = config.get<unknown>(key);
+    if (v === undefined || v === null) return fallback;
+    if (Array.isArray(fallback)) return (Array.isArray(v) ? v : fallback) as T;
+    return (typeof v === typeof fallback ? v : fallback) as T;
+  };
+}
+
+function finite(v: number, fallback: number): number {
+  return Number.isFinite(v) ? v : fallback;
+}
+
+function endpoint(get: Get, who: 'teacher' | 'student'): EndpointSettings {
+  const seed = get<number | null>(`${who}.seed`, null as number | null);
+  const extra = get<Record<string, unknown>>(`${who}.extraBody`, {});
+  return {
+    baseUrl: get(`${who}.baseUrl`, '').trim().replace(/\/+$/, ''),
+    model: get(`${who}.model`, '').trim(),
+    temperature: finite(get(`${who}.temperature`, 1), 1),
+    topP: finite(get(`${who}.topP`, 1), 1),
+    maxTokens: Math.max(1, Math.round(get(`${who}.maxTokens`, 128))),
+    ...(typeof seed === 'number' && Number.isInteger(seed) ? { seed } : {}),
+    samples: Math.max(1, Math.round(get(`${who}.samples`, 1))),
+    ...(typeof extra === 'object' && Object.keys(extra).length > 0 ? { extraBody: extra } : {}),
+  };
+}
+
+/** Reads every `qx.*` setting into the plain object the core takes. */
+export function readSettings(config: vscode.WorkspaceConfiguration = vscode.workspace.getConfiguration(configSection)): QxSettings {
+  const get = getter(config);
+  const modelPath = get('student.modelPath', '').trim();
+  const analyzer = get<string>('bm25.analyzer', 'english');
+  const pairs: PairRules = {
+    pools: get<string[]>('pairs.pools', []).filter((p): p is string => typeof p === 'string'),
+    minMargin: finite(get('pairs.minMargin', 0.05), 0.05),
+    strategy: get<string>('pairs.strategy', 'best-worst') === 'all' ? 'all' : 'best-worst',
+    maxPairsPerQuery: Math.max(1, Math.round(get('pairs.maxPairsPerQuery', 5))),
+    tiePolicy: get<string>('pairs.tiePolicy', 'skip') === 'prefer-shorter' ? 'prefer-shorter' : 'skip',
+    requireChosenBeatsOriginal: get('pairs.requireChosenBeatsOriginal', true),
+  };
+  return {
+    teacher: endpoint(get, 'teacher'),
+    student: {
+      ...endpoint(get, 'student'),
+      kind: get<string>('student.kind', 'openai') === 'onnx' ? 'onnx' : 'openai',
+      ...(modelPath.length > 0 ? { modelPath } : {}),
+    },
+    bm25: {
+      k1: finite(get('bm25.k1', 0.9), 0.9),
+      b: finite(get('bm25.b', 0.4), 0.4),
+      analyzer: analyzer === 'cjk' || analyzer === 'whitespace' ? analyzer : 'english',
+      luceneNorms: get('bm25.luceneNorms', true),
+      topK: Math.max(10, Math.round(get('bm25.topK', 1000))),
+    },
+    pairs,
+    concurrency: Math.max(1, Math.round(get('concurrency', 4))),
+    requestTimeoutMs: Math.max(1000, Math.round(get('requestTimeoutMs', 60000))),
+    maxRetries: Math.max(0, Math.round(get('maxRetries', 4))),
+  };
+}
+
+/** Which parts of the pipeline a configuration change invalidates. */
+export interface SettingsChange {
+  /** Retrieval settings changed: the workspace must be reopened so scores use the new BM25. */
+  retrieval: boolean;
+  /** Endpoint or request settings changed: picked up at the next expansion. */
+  endpoints: boolean;
+  pairs: boolean;
+}
+
+export function classifyChange(e: vscode.ConfigurationChangeEvent): SettingsChange | null {
+  const change: SettingsChange = {
+    retrieval: e.affectsConfiguration('qx.bm25'),
+    endpoints: ['qx.teacher', 'qx.student', 'qx.concurrency', 'qx.requestTimeoutMs', 'qx.maxRetries'].some((s) => e.affectsConfiguration(s)),
+    pairs: e.affectsConfiguration('qx.pairs'),
+  };
+  return change.retrieval || change.endpoints || change.pairs ? change : null;
+}

@@ -1,0 +1,136 @@
+import * as vscode from 'vscode';
+import type { QuerySummary, WorkspaceApi } from '../core/workspace/api.js';
+import { type QueryFilter, type SortKey, emptyFilter, formatDelta, formatPairCounts, isEmptyFilter, matchesFilter, sortQueries } from './queryFilter.js';
+
+/** The query browser (`qx.queries`): a flat list of queries in the current filter and sort. */
+export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> {
+  private readonly changed = new vscode.EventEmitter<QuerySummary | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+
+  private workspace: WorkspaceApi | undefined;
+  private all: QuerySummary[] | undefined;
+  private visible: QuerySummary[] | undefined;
+  private filter: QueryFilter = emptyFilter;
+  private filterText = '';
+  private sort: SortKey = 'qid';
+
+  setWorkspace(ws: WorkspaceApi | undefined): void {
+    this.workspace = ws;
+    this.refresh();
+  }
+
+  /** Data changed: drop the caches and redraw. */
+  refresh(): void {
+    this.all = undefined;
+    this.visible = undefined;
+    this.changed.fire(undefined);
+  }
+
+  get currentFilterText(): string {
+    return this.filterText;
+  }
+
+  get currentSort(): SortKey {
+    return this.sort;
+  }
+
+  setFilter(text: string, filter: QueryFilter): void {
+    this.filterText = text;
+    this.filter = filter;
+    void vscode.commands.executeCommand('setContext', 'qx.queriesFiltered', !isEmptyFilter(filter));
+    this.visible = undefined;
+    this.changed.fire(undefined);
+  }
+
+  setSort(key: SortKey): void {
+    this.sort = key;
+    this.visible = undefined;
+    this.changed.fire(undefined);
+  }
+
+  /** The queries in display order. */
+  rows(): QuerySummary[] {
+    if (this.workspace === undefined) return [];
+    this.all ??= this.workspace.listQueries();
+    this.visible ??= sortQueries(isEmptyFilter(this.filter) ? this.all : this.all.filter((q) => matchesFilter(q, this.filter)), this.sort);
+    return this.visible;
+  }
+
+  get totalCount(): number {
+    this.rows();
+    return this.all?.length ?? 0;
+  }
+
+  find(qid: string): QuerySummary | undefined {
+    return this.rows().find((q) => q.qid === qid) ?? this.all?.find((q) => q.qid === qid);
+  }
+
+  /** Position of a query in display order: -1 when filtered out. */
+  indexOf(qid: string): number {
+    return this.rows().findIndex((q) => q.qid === qid);
+  }
+
+  /** The query after/before `qid` in display order (the first one when `qid` is not shown). */
+  neighbour(qid: string | undefined, direction: 'next' | 'previous'): QuerySummary | undefined {
+    const rows = this.rows();
+    if (rows.length === 0) return undefined;
+    const i = qid === undefined ? -1 : this.indexOf(qid);
+    if (i < 0) return direction === 'next' ? rows[0] : rows[rows.length - 1];
+    const j = direction === 'next' ? i + 1 : i - 1;
+    return rows[Math.max(0, Math.min(rows.length - 1, j))];
+  }
+
+  getChildren(element?: QuerySummary): QuerySummary[] {
+    return element === undefined ? this.rows() : [];
+  }
+
+  getParent(): undefined {
+    return undefined;
+  }
+
+  getTreeItem(q: QuerySummary): vscode.TreeItem {
+    const item = new vscode.TreeItem(q.text, vscode.TreeItemCollapsibleState.None);
+    item.id = q.qid;
+    const method = q.bestMethod === null ? '' : ` · ${q.bestMethod}`;
+    const pairs = q.pairs.auto + q.pairs.accepted + q.pairs.edited + q.pairs.rejected > 0 ? ` · ${formatPairCounts(q.pairs)}` : '';
+    item.description = q.bestDelta === null ? `${q.qid} · not scored` : `${q.qid} · Δ ${formatDelta(q.bestDelta)}${method}${pairs}`;
+    item.iconPath = iconFor(q);
+    item.contextValue = q.pairs.auto > 0 ? 'query autoPairs' : 'query';
+    item.command = { command: 'qx.reviewQuery', title: 'Review Query', arguments: [q.qid] };
+    item.accessibilityInformation = { label: `Query ${q.qid}: ${q.text}. ${q.bestDelta === null ? 'Not scored' : `Best delta ${formatDelta(q.bestDelta)}`}. ${formatPairCounts(q.pairs)}.` };
+    item.tooltip = tooltip(q);
+    return item;
+  }
+}
+
+function iconFor(q: QuerySummary): vscode.ThemeIcon {
+  if (q.noRelevant) return new vscode.ThemeIcon('circle-slash', new vscode.ThemeColor('disabledForeground'));
+  if (q.bestDelta === null) return new vscode.ThemeIcon('circle-outline', new vscode.ThemeColor('descriptionForeground'));
+  if (q.bestDelta > 0) return new vscode.ThemeIcon('arrow-up', new vscode.ThemeColor('testing.iconPassed'));
+  if (q.bestDelta < 0) return new vscode.ThemeIcon('arrow-down', new vscode.ThemeColor('testing.iconFailed'));
+  return new vscode.ThemeIcon('dash', new vscode.ThemeColor('descriptionForeground'));
+}
+
+function fmt(v: number | null, digits = 3): string {
+  return v === null ? '–' : v.toFixed(digits);
+}
+
+function tooltip(q: QuerySummary): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`**Query ${escapeMd(q.qid)}**\n\n`);
+  md.appendText(q.text);
+  md.appendMarkdown('\n\n');
+  md.appendMarkdown(`| | |\n|---|---|\n`);
+  md.appendMarkdown(`| Judged documents | ${q.judged} (${q.relevant} relevant) |\n`);
+  md.appendMarkdown(`| Original nDCG@10 | ${fmt(q.baseNdcg10)} |\n`);
+  md.appendMarkdown(`| Best delta | ${formatDelta(q.bestDelta)}${q.bestMethod === null ? '' : ` (${escapeMd(q.bestMethod)})`} |\n`);
+  md.appendMarkdown(`| Mean Judged@10 | ${q.judged10 === null ? '–' : `${Math.round(q.judged10 * 100)}%`} |\n`);
+  md.appendMarkdown(`| Expansions | ${q.expansions} |\n`);
+  md.appendMarkdown(`| Pairs | ${formatPairCounts(q.pairs)} |\n`);
+  if (q.noRelevant) md.appendMarkdown('\n$(warning) No relevant judgment: excluded from means.');
+  return md;
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}

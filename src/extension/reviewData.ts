@@ -1,0 +1,34 @@
+import type { ExpansionRecord } from '../core/expansion/types.js';
+import type { WorkspaceApi } from '../core/workspace/api.js';
+import type { PlotData } from '../protocol/messages.js';
+
+/**
+ * The retrieval string of a hand edit: the original final string with its generated part
+ * replaced, so the edit keeps the expansion's formulation (e.g. query2doc's repeated query).
+ * When the generated text cannot be found in the final string, the query is prepended.
+ */
+export function finalWithGenerated(e: ExpansionRecord, generated: string): string {
+  const at = e.generated.length > 0 ? e.final.lastIndexOf(e.generated) : -1;
+  if (at < 0) return `${e.query} ${generated}`;
+  return e.final.slice(0, at) + generated + e.final.slice(at + e.generated.length);
+}
+
+/** Deltas per method and best teacher vs best student nDCG@10 per query, over the whole workspace. */
+export function computePlotData(ws: Pick<WorkspaceApi, 'listQueries' | 'getQueryReview'>): PlotData {
+  const deltasByMethod: Record<string, number[]> = {};
+  const teacherVsStudent: PlotData['teacherVsStudent'] = [];
+  for (const q of ws.listQueries()) {
+    if (q.expansions === 0 || q.bestDelta === null) continue;
+    const review = ws.getQueryReview(q.qid);
+    let teacher = -1;
+    let student = -1;
+    for (const { expansion, score } of review.expansions) {
+      if (score === null) continue;
+      (deltasByMethod[expansion.method] ??= []).push(score.delta);
+      if (expansion.role === 'teacher') teacher = Math.max(teacher, score.ndcg10);
+      if (expansion.role === 'student') student = Math.max(student, score.ndcg10);
+    }
+    if (teacher >= 0 && student >= 0) teacherVsStudent.push({ qid: q.qid, teacher, student });
+  }
+  return { deltasByMethod, teacherVsStudent };
+}

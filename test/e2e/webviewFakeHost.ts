@@ -1,0 +1,425 @@
+// A fake extension host for the Review webview in headless Chromium: the real protocol endpoint
+// (HostEndpoint) over an in-memory WorkspaceApi with synthetic data. Test and benchmark code only.
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as esbuild from 'esbuild';
+import type { Browser, Page } from 'playwright-core';
+import type { DocMove, ExpansionScore, PairRecord, PairState } from '../../src/core/curation/types.js';
+import type { ExpansionRecord } from '../../src/core/expansion/types.js';
+import type { CorpusDoc } from '../../src/core/dataset/types.js';
+import type { QueryReview, QuerySummary, ScoredExpansion, UndoResult, WorkspaceApi } from '../../src/core/workspace/api.js';
+import type { RequestHandlers } from '../../src/protocol/messages.js';
+import { HostEndpoint } from '../../src/protocol/rpc.js';
+
+export const repoRoot = path.resolve(__dirname, '../..');
+
+/** Deterministic PRNG (mulberry32) so synthetic workspaces are identical run to run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+const words = ['rainfall', 'amazon', 'basin', 'protein', 'synthesis', 'cell', 'tax', 'credit', 'solar', 'panel', 'efficiency', 'roman', 'empire', 'decline', 'vitamin', 'deficiency', 'symptoms', 'neural', 'network', 'training'];
+
+export const hostileText = 'Passage with <script>window.__xss = 1</script> and <img src=x onerror="window.__xss = 2"> markup.';
+
+/** An in-memory WorkspaceApi: the calls the Review panel makes, with real state changes and undo. */
+export class FakeWorkspace implements WorkspaceApi {
+  readonly root = '/fake';
+  readonly name: string;
+  private readonly topics: { qid: string; text: string; base: number; judged: number; byGrade: Record<string, number> }[] = [];
+  private readonly expansions = new Map<string, ScoredExpansion[]>();
+  private readonly pairs = new Map<string, PairRecord[]>();
+  private readonly docs = new Map<string, CorpusDoc>();
+  private readonly undoStack: { description: string; qid: string; undo: () => void }[] = [];
+  private editCount = 0;
+  /** Every previewScore call, for tests that check the debounce. */
+  previewCalls: string[] = [];
+
+  constructor(n: number, seed = 7, name = 'synthetic') {
+    this.name = name;
+    const rand = prng(seed);
+    for (let i = 0; i < n; i++) {
+      const qid = String(1000 + i);
+      const text = Array.from({ length: 3 + Math.floor(rand() * 3) }, () => words[Math.floor(rand() * words.length)]).join(' ');
+      const base = Math.round(rand() * 700) / 1000;
+      this.topics.push({ qid, text, base, judged: 40 + Math.floor(rand() * 100), byGrade: { '3': 2 + Math.floor(rand() * 4), '2': 5, '1': 9, '0': 30 } });
+      const list: ScoredExpansion[] = [];
+      const specs: [string, ExpansionRecord['role'], string][] = [
+        ['query2doc-zs', 'teacher', 'Qwen2.5-72B-Instruct'],
+        ['query2doc-fs', 'teacher', 'Qwen2.5-72B-Instruct'],
+        ['query2doc-zs', 'student', 'Qwen2.5-7B-Instruct'],
+      ];
+      for (const [method, role, model] of specs) {
+        const generated = i === 0 && role === 'student' ? hostileText : `${text} refers to ${words[Math.floor(rand() * words.length)]} and ${words[Math.floor(rand() * words.length)]}; studies report how ${text} varies across regions and over time.`;
+        const final = `${text} ${text} ${text} ${text} ${text} ${generated}`;
+        const e: ExpansionRecord = { id: `${qid}-${method}-${role}`, qid, query: text, method, role, model, provider: 'import', sampleIndex: 0, generated, formulation: 'query2doc', final, createdAt: '2026-11-23T00:00:00Z' };
+        const ndcg = Math.round(Math.min(1, Math.max(0, base + (rand() - 0.4) * 0.5)) * 1000) / 1000;
+        list.push({ expansion: e, score: this.makeScore(e.id, qid, ndcg, base, rand) });
+      }
+      this.expansions.set(qid, list);
+      const scored = [...list].sort((a, b) => (b.score?.ndcg10 ?? 0) - (a.score?.ndcg10 ?? 0));
+      const best = scored[0];
+      const worst = scored[scored.length - 1];
+      const ps: PairRecord[] = [];
+      if (best?.score && worst?.score && best.score.ndcg10 - worst.score.ndcg10 >= 0.05 && best.score.delta > 0) {
+        ps.push({ id: `p-${qid}-1`, qid, chosenId: best.expansion.id, rejectedId: worst.expansion.id, margin: best.score.ndcg10 - worst.score.ndcg10, state: 'auto', origin: 'auto', createdAt: 't', updatedAt: 't' });
+      }
+      this.pairs.set(qid, ps);
+    }
+    this.docs.set('D1', { id: 'D1', title: 'A hostile passage', text: hostileText });
+  }
+
+  private makeScore(expansionId: string, qid: string, ndcg10: number, base: number, rand: () => number): ExpansionScore {
+    const move = (k: number, entered: boolean): DocMove => {
+      const g = rand();
+      return { docid: `D${1 + Math.floor(rand() * 9000)}`, grade: g < 0.3 ? null : g < 0.6 ? 0 : Math.ceil(g * 3) - 1, rank: entered ? 1 + k * 3 : 2 + k * 2 };
+    };
+    const entered = Array.from({ length: Math.floor(rand() * 4) }, (_, k) => move(k, true));
+    const left = Array.from({ length: Math.floor(rand() * 3) }, (_, k) => move(k, false));
+    return { expansionId, qid, ndcg10, delta: Math.round((ndcg10 - base) * 1000) / 1000, recall: Math.round(rand() * 1000) / 1000, recallK: 1000, judged10: Math.round((0.6 + rand() * 0.4) * 10) / 10, entered, left, unjudgedFlag: entered.some((m) => m.grade === null), top10: [] };
+  }
+
+  private topic(qid: string) {
+    const t = this.topics.find((x) => x.qid === qid);
+    if (t === undefined) throw Object.assign(new Error(`Unknown query ${qid}.`), { code: 'dataset' });
+    return t;
+  }
+
+  private findPair(pairId: string): PairRecord {
+    for (const list of this.pairs.values()) {
+      const p = list.find((x) => x.id === pairId);
+      if (p !== undefined) return p;
+    }
+    throw Object.assign(new Error(`Pair ${pairId} does not exist.`), { code: 'store' });
+  }
+
+  listQueries(): QuerySummary[] {
+    return this.topics.map((t) => {
+      const exps = this.expansions.get(t.qid) ?? [];
+      const best = exps.reduce<ScoredExpansion | undefined>((b, s) => (s.score !== null && (b?.score == null || s.score.delta > b.score.delta) ? s : b), undefined);
+      const counts: Record<PairState, number> = { auto: 0, accepted: 0, rejected: 0, edited: 0 };
+      for (const p of this.pairs.get(t.qid) ?? []) counts[p.state]++;
+      return { qid: t.qid, text: t.text, judged: t.judged, relevant: 10, baseNdcg10: t.base, bestDelta: best?.score?.delta ?? null, bestMethod: best?.expansion.method ?? null, judged10: 0.8, expansions: exps.length, pairs: counts, noRelevant: false };
+    });
+  }
+
+  getQueryReview(qid: string): QueryReview {
+    const t = this.topic(qid);
+    return {
+      qid,
+      text: t.text,
+      qrels: { judged: t.judged, byGrade: t.byGrade },
+      original: { ndcg10: t.base, recall: 0.61, judged10: 0.9, top10: [] },
+      expansions: structuredClone(this.expansions.get(qid) ?? []),
+      pairs: structuredClone(this.pairs.get(qid) ?? []),
+    };
+  }
+
+  getDocument(docid: string): CorpusDoc | undefined {
+    return this.docs.get(docid) ?? (/^D\d+$/.test(docid) ? { id: docid, text: `Text of ${docid}.` } : undefined);
+  }
+
+  async previewScore(qid: string, finalText: string): Promise<ExpansionScore> {
+    this.previewCalls.push(finalText);
+    const t = this.topic(qid);
+    const ndcg10 = (hash(finalText) % 1000) / 1000;
+    return { expansionId: 'preview', qid, ndcg10, delta: Math.round((ndcg10 - t.base) * 1000) / 1000, recall: 0.5, recallK: 1000, judged10: 0.9, entered: [], left: [], unjudgedFlag: false, top10: [] };
+  }
+
+  async editExpansion(expansionId: string, generated: string): Promise<ScoredExpansion> {
+    const qid = expansionId.split('-')[0] ?? '';
+    const list = this.expansions.get(qid) ?? [];
+    const old = list.find((s) => s.expansion.id === expansionId);
+    if (old === undefined) throw Object.assign(new Error(`Expansion ${expansionId} not found.`), { code: 'store' });
+    const final = old.expansion.final.replace(old.expansion.generated, generated);
+    const e: ExpansionRecord = { ...old.expansion, id: `${expansionId}-edit${++this.editCount}`, method: 'edited', provider: 'edit', generated, final, editedFrom: expansionId };
+    const score = { ...(await this.previewScore(qid, final)), expansionId: e.id };
+    const added: ScoredExpansion = { expansion: e, score };
+    list.push(added);
+    const before = structuredClone(this.pairs.get(qid) ?? []);
+    for (const p of this.pairs.get(qid) ?? []) {
+      if (p.chosenId === expansionId || p.rejectedId === expansionId) {
+        if (p.chosenId === expansionId) p.chosenId = e.id;
+        else p.rejectedId = e.id;
+        p.state = 'edited';
+      }
+    }
+    this.undoStack.push({ description: 'expansion edit', qid, undo: () => { list.splice(list.indexOf(added), 1); this.pairs.set(qid, before); } });
+    return structuredClone(added);
+  }
+
+  private mutatePair(pairId: string, description: string, change: (p: PairRecord) => void): PairRecord {
+    const p = this.findPair(pairId);
+    const before = { ...p };
+    change(p);
+    p.updatedAt = new Date().toISOString();
+    this.undoStack.push({ description, qid: p.qid, undo: () => Object.assign(p, before) });
+    return { ...p };
+  }
+
+  setPairState(pairId: string, state: PairState): PairRecord {
+    return this.mutatePair(pairId, `pair ${state}`, (p) => { p.state = state; });
+  }
+
+  setPairNote(pairId: string, note: string): PairRecord {
+    return this.mutatePair(pairId, 'note', (p) => { p.note = note; });
+  }
+
+  swapPair(pairId: string): PairRecord {
+    return this.mutatePair(pairId, 'swap', (p) => {
+      [p.chosenId, p.rejectedId] = [p.rejectedId, p.chosenId];
+      p.margin = -p.margin;
+      p.state = 'edited';
+    });
+  }
+
+  createPair(qid: string, chosenId: string, rejectedId: string): PairRecord {
+    const list = this.pairs.get(qid) ?? [];
+    const score = (id: string) => (this.expansions.get(qid) ?? []).find((s) => s.expansion.id === id)?.score?.ndcg10 ?? 0;
+    const p: PairRecord = { id: `p-${qid}-m${list.length + 1}`, qid, chosenId, rejectedId, margin: score(chosenId) - score(rejectedId), state: 'accepted', origin: 'manual', createdAt: 't', updatedAt: 't' };
+    list.push(p);
+    this.pairs.set(qid, list);
+    this.undoStack.push({ description: 'new pair', qid, undo: () => list.splice(list.indexOf(p), 1) });
+    return { ...p };
+  }
+
+  undo(): UndoResult {
+    const last = this.undoStack.pop();
+    if (last === undefined) return { description: null, qid: null };
+    last.undo();
+    return { description: last.description, qid: last.qid };
+  }
+
+  pairsOf(qid: string): PairRecord[] {
+    return structuredClone(this.pairs.get(qid) ?? []);
+  }
+
+  buildIndex(): Promise<void> {
+    return Promise.reject(new Error('FakeWorkspace: the pipeline is not part of the Review panel tests.'));
+  }
+  importExpansions(): Promise<{ imported: number; skipped: number }> {
+    return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
+  }
+  score(): Promise<{ scored: number }> {
+    return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
+  }
+  buildPairs(): Promise<{ pairs: number }> {
+    return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
+  }
+  exportData(): Promise<never> {
+    return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
+  }
+  expand(): Promise<never> {
+    return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
+  }
+  writeReport(): Promise<never> {
+    return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
+  }
+  async close(): Promise<void> {}
+}
+
+/** Theme variables as VS Code sets them on the webview's root (a representative subset). */
+export const themes: Record<'dark' | 'light' | 'highContrast', Record<string, string>> = {
+  dark: {
+    'font-family': 'system-ui, "Segoe UI", Ubuntu, sans-serif', 'font-size': '13px', 'editor-font-family': 'monospace', 'editor-font-size': '12px',
+    foreground: '#cccccc', descriptionForeground: '#9d9d9d', disabledForeground: '#6b6b6b', errorForeground: '#f85149', focusBorder: '#0078d4',
+    'sideBar-background': '#181818', 'editor-background': '#1f1f1f', 'panel-border': '#2b2b2b', 'widget-border': '#313131', contrastBorder: 'transparent',
+    'button-background': '#0078d4', 'button-foreground': '#ffffff', 'button-hoverBackground': '#026ec1', 'button-secondaryBackground': '#313131', 'button-secondaryForeground': '#cccccc', 'button-secondaryHoverBackground': '#3c3c3c', 'button-border': '#ffffff12',
+    'badge-background': '#616161', 'badge-foreground': '#f8f8f8', 'input-background': '#313131', 'input-foreground': '#cccccc', 'input-border': '#3c3c3c', 'input-placeholderForeground': '#989898',
+    'list-hoverBackground': '#2a2d2e', 'list-inactiveSelectionBackground': '#37373d', 'textLink-foreground': '#4daafc', 'textCodeBlock-background': '#2b2b2b',
+    'testing-iconPassed': '#73c991', 'testing-iconFailed': '#f14c4c', 'editorWarning-foreground': '#cca700', 'inputValidation-errorBorder': '#be1100',
+    'charts-blue': '#3794ff', 'charts-orange': '#d18616', 'charts-green': '#89d185', 'charts-purple': '#b180d7', 'charts-yellow': '#cca700', 'charts-red': '#f14c4c',
+    'keybindingLabel-background': '#8080802b', 'keybindingLabel-foreground': '#cccccc', 'keybindingLabel-border': '#33333399',
+    'sideBarSectionHeader-background': '#181818', 'sideBarTitle-foreground': '#cccccc', 'icon-foreground': '#cccccc', 'settings-textInputBackground': '#313131', 'settings-textInputForeground': '#cccccc', 'settings-textInputBorder': '#3c3c3c',
+  },
+  light: {
+    'font-family': 'system-ui, "Segoe UI", Ubuntu, sans-serif', 'font-size': '13px', 'editor-font-family': 'monospace', 'editor-font-size': '12px',
+    foreground: '#3b3b3b', descriptionForeground: '#3b3b3b', disabledForeground: '#6e7681', errorForeground: '#f85149', focusBorder: '#005fb8',
+    'sideBar-background': '#f8f8f8', 'editor-background': '#ffffff', 'panel-border': '#e5e5e5', 'widget-border': '#e5e5e5', contrastBorder: 'transparent',
+    'button-background': '#005fb8', 'button-foreground': '#ffffff', 'button-hoverBackground': '#0258a8', 'button-secondaryBackground': '#e5e5e5', 'button-secondaryForeground': '#3b3b3b', 'button-secondaryHoverBackground': '#cccccc', 'button-border': '#0000001a',
+    'badge-background': '#cccccc', 'badge-foreground': '#3b3b3b', 'input-background': '#ffffff', 'input-foreground': '#3b3b3b', 'input-border': '#cecece', 'input-placeholderForeground': '#767676',
+    'list-hoverBackground': '#f2f2f2', 'list-inactiveSelectionBackground': '#e4e6f1', 'textLink-foreground': '#005fb8', 'textCodeBlock-background': '#f2f2f2',
+    'testing-iconPassed': '#388a34', 'testing-iconFailed': '#f14c4c', 'editorWarning-foreground': '#bf8803', 'inputValidation-errorBorder': '#be1100',
+    'charts-blue': '#1a85ff', 'charts-orange': '#d18616', 'charts-green': '#388a34', 'charts-purple': '#652d90', 'charts-yellow': '#bf8803', 'charts-red': '#e51400',
+    'keybindingLabel-background': '#dddddd66', 'keybindingLabel-foreground': '#555555', 'keybindingLabel-border': '#cccccc66',
+    'sideBarSectionHeader-background': '#f8f8f8', 'sideBarTitle-foreground': '#3b3b3b', 'icon-foreground': '#3b3b3b', 'settings-textInputBackground': '#ffffff', 'settings-textInputForeground': '#3b3b3b', 'settings-textInputBorder': '#cecece',
+  },
+  highContrast: {
+    'font-family': 'system-ui, "Segoe UI", Ubuntu, sans-serif', 'font-size': '13px', 'editor-font-family': 'monospace', 'editor-font-size': '12px',
+    foreground: '#ffffff', descriptionForeground: '#ffffffb3', disabledForeground: '#a5a5a5', errorForeground: '#f48771', focusBorder: '#f38518',
+    'sideBar-background': '#000000', 'editor-background': '#000000', 'panel-border': '#6fc3df', 'widget-border': '#6fc3df', contrastBorder: '#6fc3df',
+    'button-background': '#000000', 'button-foreground': '#ffffff', 'button-hoverBackground': '#000000', 'button-secondaryBackground': '#000000', 'button-secondaryForeground': '#ffffff', 'button-secondaryHoverBackground': '#000000', 'button-border': '#6fc3df',
+    'badge-background': '#000000', 'badge-foreground': '#ffffff', 'input-background': '#000000', 'input-foreground': '#ffffff', 'input-border': '#6fc3df', 'input-placeholderForeground': '#ffffffb3',
+    'list-hoverBackground': '#000000', 'list-inactiveSelectionBackground': '#000000', 'textLink-foreground': '#21a6ff', 'textCodeBlock-background': '#000000',
+    'testing-iconPassed': '#73c991', 'testing-iconFailed': '#f48771', 'editorWarning-foreground': '#ffd370', 'inputValidation-errorBorder': '#6fc3df',
+    'charts-blue': '#3794ff', 'charts-orange': '#d18616', 'charts-green': '#89d185', 'charts-purple': '#b180d7', 'charts-yellow': '#cca700', 'charts-red': '#f14c4c',
+    'keybindingLabel-background': '#00000000', 'keybindingLabel-foreground': '#ffffff', 'keybindingLabel-border': '#6fc3df',
+    'sideBarSectionHeader-background': '#000000', 'sideBarTitle-foreground': '#ffffff', 'icon-foreground': '#ffffff', 'settings-textInputBackground': '#000000', 'settings-textInputForeground': '#ffffff', 'settings-textInputBorder': '#6fc3df',
+  },
+};
+
+export type ThemeName = keyof typeof themes;
+
+let bundled: string | undefined;
+
+/** Bundles webview/main.ts once per process, as the real build does, into a temp folder. */
+export async function bundleWebview(): Promise<string> {
+  if (bundled !== undefined) return bundled;
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'qx-webview-')), 'webview.js');
+  await esbuild.build({ entryPoints: [path.join(repoRoot, 'webview/main.ts')], outfile: out, bundle: true, platform: 'browser', format: 'esm', target: 'es2022', logLevel: 'error' });
+  bundled = readFileSync(out, 'utf8');
+  return bundled;
+}
+
+export interface PageServer {
+  url: (theme: ThemeName) => string;
+  close: () => Promise<void>;
+}
+
+/** Serves the panel's page with the same CSP as the extension, plus a stub acquireVsCodeApi. */
+export async function servePanel(): Promise<PageServer> {
+  const js = await bundleWebview();
+  const css = readFileSync(path.join(repoRoot, 'media/review.css'), 'utf8');
+  const server: Server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    if (u.pathname === '/webview.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
+    if (u.pathname === '/review.css') return void res.writeHead(200, { 'content-type': 'text/css' }).end(css);
+    if (u.pathname === '/theme.css') {
+      const t = themes[(u.searchParams.get('theme') ?? 'dark') as ThemeName] ?? themes.dark;
+      const vars = Object.entries(t).map(([k, v]) => `--vscode-${k}: ${v};`).join(' ');
+      return void res.writeHead(200, { 'content-type': 'text/css' }).end(`:root { ${vars} }`);
+    }
+    const theme = u.searchParams.get('theme') ?? 'dark';
+    const nonce = randomBytes(16).toString('base64').replace(/[+/=]/g, '');
+    const csp = `default-src 'none'; style-src ${origin}; img-src ${origin} data:; font-src ${origin}; script-src 'nonce-${nonce}'`;
+    res.writeHead(200, { 'content-type': 'text/html' }).end(`<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<link rel="stylesheet" href="/theme.css?theme=${theme}"><link rel="stylesheet" href="/review.css"></head>
+<body data-theme="${theme}"><main id="app"><p class="loading">Loading…</p></main>
+<script nonce="${nonce}">
+  let state;
+  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.qxToHost(JSON.stringify(m)), getState: () => state, setState: (s) => { state = s; } });
+</script>
+<script type="module" nonce="${nonce}" src="/webview.js"></script></body></html>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: (theme) => `http://127.0.0.1:${port}/?theme=${theme}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface FakeHost {
+  endpoint: HostEndpoint;
+  /** Requests received, by method, in order. */
+  requests: string[];
+  opened: string[];
+  commands: string[];
+  show(qid: string): void;
+  current(): string | undefined;
+}
+
+/** Wires a page to a HostEndpoint whose handlers drive `ws` the way ReviewViewProvider does. */
+export async function attachHost(page: Page, ws: FakeWorkspace): Promise<FakeHost> {
+  let qid: string | undefined;
+  const order = () => ws.listQueries().map((q) => q.qid);
+  const requests: string[] = [];
+  const opened: string[] = [];
+  const commands: string[] = [];
+  const position = (id: string) => ({ index: order().indexOf(id), total: order().length });
+  const push = () => {
+    if (qid !== undefined) endpoint.notify('review/show', { review: ws.getQueryReview(qid), position: position(qid) });
+  };
+  const handlers: RequestHandlers = {
+    'review/get': (p) => {
+      qid = p.qid;
+      return { review: ws.getQueryReview(p.qid), position: position(p.qid) };
+    },
+    'queries/select': (p) => {
+      const ids = order();
+      const i = qid === undefined ? -1 : ids.indexOf(qid);
+      const next = 'qid' in p ? p.qid : ids[Math.max(0, Math.min(ids.length - 1, p.direction === 'next' ? i + 1 : i - 1))];
+      if (next === undefined) return null;
+      qid = next;
+      push();
+      return { qid: next };
+    },
+    'pairs/setState': (p) => { const r = ws.setPairState(p.pairId, p.state); push(); return r; },
+    'pairs/swap': (p) => { const r = ws.swapPair(p.pairId); push(); return r; },
+    'pairs/create': (p) => { const r = ws.createPair(p.qid, p.chosenId, p.rejectedId); push(); return r; },
+    'pairs/note': (p) => { const r = ws.setPairNote(p.pairId, p.note); push(); return r; },
+    'expansions/preview': async (p) => {
+      const e = ws.getQueryReview(qid ?? '').expansions.find((s) => s.expansion.id === p.expansionId)?.expansion;
+      if (e === undefined) throw Object.assign(new Error('not on screen'), { code: 'store' });
+      const final = e.final.replace(e.generated, p.generated);
+      return { final, score: await ws.previewScore(e.qid, final) };
+    },
+    'expansions/save': async (p) => { const r = await ws.editExpansion(p.expansionId, p.generated); push(); return r; },
+    'docs/open': (p) => { opened.push(p.docid); return { opened: true }; },
+    'edit/undo': () => { const r = ws.undo(); if (r.qid !== null) qid = r.qid; push(); return r; },
+    'plots/get': () => {
+      const deltasByMethod: Record<string, number[]> = {};
+      const teacherVsStudent: { qid: string; teacher: number; student: number }[] = [];
+      for (const q of ws.listQueries()) {
+        let t = -1;
+        let s = -1;
+        for (const x of ws.getQueryReview(q.qid).expansions) {
+          if (x.score === null) continue;
+          (deltasByMethod[`${x.expansion.role} ${x.expansion.method}`] ??= []).push(x.score.delta);
+          if (x.expansion.role === 'teacher') t = Math.max(t, x.score.ndcg10);
+          if (x.expansion.role === 'student') s = Math.max(s, x.score.ndcg10);
+        }
+        if (t >= 0 && s >= 0) teacherVsStudent.push({ qid: q.qid, teacher: t, student: s });
+      }
+      return { deltasByMethod, teacherVsStudent };
+    },
+    'commands/run': (p) => { commands.push(p.command); return null; },
+    'ui/focus': () => null,
+  };
+  const endpoint: HostEndpoint = new HostEndpoint(
+    (m) => void page.evaluate((data) => window.dispatchEvent(new MessageEvent('message', { data: JSON.parse(data) })), JSON.stringify(m)).catch(() => undefined),
+    handlers,
+    (e) => ({ code: typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'internal', message: e instanceof Error ? e.message : String(e) }),
+  );
+  await page.exposeFunction('qxToHost', async (json: string) => {
+    const m: unknown = JSON.parse(json);
+    if (typeof m === 'object' && m !== null && 'method' in m) requests.push(String((m as { method: unknown }).method));
+    await endpoint.receive(m);
+  });
+  return {
+    endpoint,
+    requests,
+    opened,
+    commands,
+    show: (id: string) => { qid = id; push(); },
+    current: () => qid,
+  };
+}
+
+export async function launchChromium(): Promise<Browser | undefined> {
+  const { chromium } = await import('playwright-core');
+  const executablePath = process.env.QX_CHROMIUM ?? '/usr/bin/chromium';
+  try {
+    return await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  } catch {
+    return undefined;
+  }
+}
