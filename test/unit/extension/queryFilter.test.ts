@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { QuerySummary } from '../../../src/core/workspace/api.js';
+import { formatDelta, matchesFilter, parseFilter, sortQueries } from '../../../src/extension/queryFilter.js';
+
+function q(qid: string, text: string, bestDelta: number | null, extra: Partial<QuerySummary> = {}): QuerySummary {
+  return { qid, text, judged: 50, relevant: 10, baseNdcg10: 0.4, bestDelta, bestMethod: bestDelta === null ? null : 'query2doc-fs', judged10: 0.8, expansions: 3, pairs: { auto: 0, accepted: 0, rejected: 0, edited: 0 }, noRelevant: false, ...extra };
+}
+
+const rows = [
+  q('10', 'how long is a day on mars', 0.12, { pairs: { auto: 1, accepted: 0, rejected: 0, edited: 0 } }),
+  q('2', 'causes of the roman empire decline', -0.05, { bestMethod: 'query2doc-zs', judged10: 0.4 }),
+  q('33', 'vitamin d deficiency symptoms', null),
+  q('4', 'what is a tax credit', 0, { pairs: { auto: 0, accepted: 2, rejected: 1, edited: 0 } }),
+];
+
+function filter(text: string): string[] {
+  const f = parseFilter(text);
+  assert.ok(typeof f !== 'string', `filter "${text}" parses: ${String(f)}`);
+  return rows.filter((r) => matchesFilter(r, f)).map((r) => r.qid);
+}
+
+test('free words match the qid or the text, all words required', () => {
+  assert.deepEqual(filter('roman'), ['2']);
+  assert.deepEqual(filter('ROMAN decline'), ['2']);
+  assert.deepEqual(filter('roman mars'), []);
+  assert.deepEqual(filter('33'), ['33']);
+  assert.deepEqual(filter(''), ['10', '2', '33', '4']);
+});
+
+test('state, method, delta, judged and scored filters', () => {
+  assert.deepEqual(filter('state:auto'), ['10']);
+  assert.deepEqual(filter('state:none'), ['2', '33']);
+  assert.deepEqual(filter('state:accepted state:auto'), ['10', '4']);
+  assert.deepEqual(filter('method:zs'), ['2']);
+  assert.deepEqual(filter('delta>0'), ['10']);
+  assert.deepEqual(filter('delta<=0'), ['2', '4']);
+  assert.deepEqual(filter('judged<0.5'), ['2']);
+  assert.deepEqual(filter('scored:no'), ['33']);
+});
+
+test('malformed filters are refused with a sentence saying how to fix them', () => {
+  assert.match(String(parseFilter('state:done')), /Unknown pair state "done": use auto/);
+  assert.match(String(parseFilter('delta>>1')), /not a comparison like delta>0.1/);
+  assert.match(String(parseFilter('scored:maybe')), /takes yes or no/);
+  assert.match(String(parseFilter('method:')), /needs a value/);
+});
+
+test('sorting: unscored queries go last, ties break by natural qid order', () => {
+  assert.deepEqual(sortQueries(rows, 'qid').map((r) => r.qid), ['2', '4', '10', '33']);
+  assert.deepEqual(sortQueries(rows, 'deltaDesc').map((r) => r.qid), ['10', '4', '2', '33']);
+  assert.deepEqual(sortQueries(rows, 'deltaAsc').map((r) => r.qid), ['2', '4', '10', '33']);
+  assert.deepEqual(sortQueries(rows, 'state').map((r) => r.qid)[0], '10');
+  assert.deepEqual(sortQueries(rows, 'judged').map((r) => r.qid)[0], '2');
+});
+
+test('deltas read as signed three-decimal numbers', () => {
+  assert.equal(formatDelta(0.1234), '+0.123');
+  assert.equal(formatDelta(-0.0315), '−0.031');
+  assert.equal(formatDelta(0.0001), '0.000');
+  assert.equal(formatDelta(null), '–');
+});
