@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { datasetError, throwIfAborted } from '../errors.js';
+import type { ProgressCallback } from '../progress.js';
 import { assertReadableFile, baseName, extensionOf, readDataFile } from './textFile.js';
 import type { CorpusDoc } from './types.js';
 
@@ -18,11 +19,16 @@ import type { CorpusDoc } from './types.js';
  */
 export type CorpusFormat = 'jsonl' | 'tsv' | 'csv' | 'rankllm-json' | 'cranfield';
 
+/** Every corpus format, for validation and help texts. */
 export const CORPUS_FORMATS: readonly CorpusFormat[] = ['jsonl', 'tsv', 'csv', 'rankllm-json', 'cranfield'];
 
 export interface ReadCorpusOptions {
   /** Checked between documents; aborting throws CancellationError. */
   signal?: AbortSignal;
+  /** Called every `progressEvery` documents and once at the end, with the count so far (unit "documents", no total). */
+  onProgress?: ProgressCallback;
+  /** Documents between progress reports; default 10,000. */
+  progressEvery?: number;
 }
 
 /**
@@ -36,25 +42,34 @@ export interface ReadCorpusOptions {
 export async function* readCorpus(path: string, format?: CorpusFormat, options: ReadCorpusOptions = {}): AsyncGenerator<CorpusDoc> {
   await assertReadableFile(path, 'corpus');
   const fmt = format ?? detectCorpusFormat(path);
+  const { signal, onProgress } = options;
+  const every = Math.max(1, options.progressEvery ?? 10_000);
+  let docs: AsyncGenerator<CorpusDoc>;
   switch (fmt) {
     case 'jsonl':
-      yield* readJsonl(path, options.signal);
-      return;
+      docs = readJsonl(path, signal);
+      break;
     case 'tsv':
-      yield* readTsv(path, options.signal);
-      return;
+      docs = readTsv(path, signal);
+      break;
     case 'csv':
-      yield* readCsv(path, options.signal);
-      return;
+      docs = readCsv(path, signal);
+      break;
     case 'rankllm-json':
-      yield* readRankLlm(path, options.signal, new Set());
-      return;
+      docs = readRankLlm(path, signal, new Set());
+      break;
     case 'cranfield':
-      yield* readCranfield(path, options.signal);
-      return;
+      docs = readCranfield(path, signal);
+      break;
     default:
       throw datasetError(path, undefined, `unknown corpus format "${String(fmt)}".`, `Use one of: ${CORPUS_FORMATS.join(', ')}.`);
   }
+  let n = 0;
+  for await (const d of docs) {
+    yield d;
+    if (++n % every === 0) onProgress?.({ done: n, unit: 'documents' });
+  }
+  onProgress?.({ done: n, unit: 'documents', message: 'done' });
 }
 
 /**
@@ -65,12 +80,14 @@ export async function* readCorpusPool(paths: readonly string[], format?: CorpusF
   for (const p of paths) await assertReadableFile(p, 'corpus');
   const seen = new Set<string>();
   for (const p of paths) {
-    for await (const doc of readCorpus(p, format, options)) {
+    for await (const doc of readCorpus(p, format, { signal: options.signal })) {
       if (seen.has(doc.id)) continue;
       seen.add(doc.id);
       yield doc;
+      if (options.onProgress && seen.size % Math.max(1, options.progressEvery ?? 10_000) === 0) options.onProgress({ done: seen.size, unit: 'documents' });
     }
   }
+  options.onProgress?.({ done: seen.size, unit: 'documents', message: 'done' });
 }
 
 /** Guesses a corpus format from the file name. */

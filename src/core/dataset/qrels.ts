@@ -13,6 +13,7 @@ import type { Judgment, Qrels } from './types.js';
  */
 export type QrelsFormat = 'trec' | 'beir-tsv' | 'cranfield';
 
+/** Every qrels format, for validation and help texts. */
 export const QRELS_FORMATS: readonly QrelsFormat[] = ['trec', 'beir-tsv', 'cranfield'];
 
 /**

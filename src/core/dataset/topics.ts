@@ -12,6 +12,7 @@ import type { Topic } from './types.js';
  */
 export type TopicsFormat = 'tsv' | 'beir-jsonl' | 'trec' | 'cranfield';
 
+/** Every topics format, for validation and help texts. */
 export const TOPICS_FORMATS: readonly TopicsFormat[] = ['tsv', 'beir-jsonl', 'trec', 'cranfield'];
 
 /**

@@ -77,3 +77,10 @@ test('an aborted signal stops the stream with a cancellation', async () => {
   }, (e: unknown) => isCancellationError(e));
   assert.ok(n < 1400);
 });
+
+test('progress: reported every N documents and once at the end with the total', async () => {
+  const reports: number[] = [];
+  const docs = await all(readCorpus(join(data, 'cranfield/cran.all.1400'), 'cranfield', { onProgress: (p) => reports.push(p.done), progressEvery: 500 }));
+  assert.equal(docs.length, 1400);
+  assert.deepEqual(reports, [500, 1000, 1400]);
+});

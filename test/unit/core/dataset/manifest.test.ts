@@ -82,3 +82,15 @@ test('corpus.paths and trainTopics are loaded', async () => {
   const ds = await loadDataset(m);
   assert.equal(ds.trainTopics?.length, 43);
 });
+
+test('the embedded DL19 sample (samples/dl19) loads: 43 topics, qrels, 5,492-passage corpus', async () => {
+  const { readCorpus } = await import('../../../../src/core/dataset/corpus.js');
+  const m = await loadManifest(resolve(__dirname, '../../../../samples/dl19'));
+  assert.equal(m.relevanceLevel, 2);
+  const ds = await loadDataset(m);
+  assert.equal(ds.topics.length, 43);
+  assert.equal(ds.qrels.size, 43);
+  let n = 0;
+  for await (const _ of readCorpus(m.corpus.paths[0]!, m.corpus.format)) n++;
+  assert.equal(n, 5492);
+});
