@@ -9,7 +9,7 @@ export interface CachedGeneration {
   key: string;
   text: string;
   usage?: TokenUsage;
-  /** Wall time of the original call, ms (shared by the samples of one call). */
+  /** Wall time of the original call, ms, divided by the samples the call returned. */
   latencyMs?: number;
   /** ISO time of the original call. */
   createdAt: string;

@@ -148,7 +148,7 @@ export async function runExpansions(options: RunExpansionsOptions): Promise<RunE
           for (let j = 0; j < indices.length; j++) {
             const i = indices[j] as number;
             const usage = o.usage[j];
-            const g: CachedGeneration = { key: p.keys[i] as string, text: o.texts[j] ?? '', ...(usage === undefined ? {} : { usage }), latencyMs: o.latencyMs, createdAt };
+            const g: CachedGeneration = { key: p.keys[i] as string, text: o.texts[j] ?? '', ...(usage === undefined ? {} : { usage }), latencyMs: Math.round(o.latencyMs / indices.length), createdAt };
             await cache.put(g);
             p.found[i] = g;
             generated++;
