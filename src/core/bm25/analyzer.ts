@@ -140,7 +140,6 @@ function icuTokens(run: string, out: Token[]): void {
   }
 }
 
-// eslint-disable-next-line no-control-regex
 const nonAscii = /[^\x00-\x7F]/;
 
 /**
