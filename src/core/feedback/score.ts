@@ -1,0 +1,179 @@
+import type { DocMove, ExpansionScore } from '../curation/types.js';
+import { originalScoreId } from '../curation/store.js';
+import type { RunHit } from '../dataset/types.js';
+import { judgeRanking, judgedOf, ndcgCutOf, recallOf, type QueryJudgments } from '../eval/measures.js';
+import { isTrecEvalSorted, sortLikeTrecEval } from '../eval/trecOrder.js';
+import { throwIfAborted } from '../errors.js';
+import type { ExpansionRecord } from '../expansion/types.js';
+import type { TaskOptions } from '../progress.js';
+
+/** nDCG, Judged and the entered/left lists are all taken at this cut-off. */
+export const FEEDBACK_CUTOFF = 10;
+
+/**
+ * A synchronous ranker: query string → hits sorted in trec_eval order (score desc, docid desc).
+ * The embedded BM25 engine's `searchSync` is one.
+ */
+export type SyncSearch = (query: string, k: number) => RunHit[];
+
+/** What a score depends on besides the query string. */
+export interface FeedbackSettings {
+  /** Documents retrieved per query, and the k of Recall@k. Integer >= 10; default 1000 (TREC DL). */
+  topK: number;
+  /** Minimum grade counted relevant for Recall@k (trec_eval `-l`); default 2 (TREC DL). */
+  relevanceLevel: number;
+}
+
+/** The original (unexpanded) query's ranking, against which expansions are compared. */
+export interface Baseline {
+  ndcg10: number;
+  /** Top 10 docids in rank order. */
+  top10: string[];
+}
+
+/**
+ * Retrieval feedback of one ranking (hits in any order; they are re-sorted like trec_eval).
+ *
+ * - `ndcg10`: trec_eval `ndcg_cut.10` (linear gains, all positive grades), in [0, 1];
+ * - `delta`: ndcg10 minus `baseline.ndcg10` (0 for the original itself, where baseline is null);
+ * - `recall`: Recall@`topK` counting grades >= `relevanceLevel` (trec_eval `-l`), in [0, 1];
+ * - `judged10`: fraction of the top 10 with a qrels entry (grade >= 0), in [0, 1];
+ * - `entered`/`left`: documents in the expanded top 10 but not the original's, and the reverse,
+ *   with their grade (null = unjudged) and their rank in the ranking that holds them;
+ * - `unjudgedFlag`: some document that entered the top 10 is unjudged, so the delta may be an
+ *   artefact of incomplete judgments rather than a real gain or loss.
+ *
+ * A query with no positive judgment scores 0 everywhere; callers report it and leave it out of
+ * means (see {@link hasPositiveJudgment}).
+ */
+export function scoreRanking(
+  expansionId: string,
+  qid: string,
+  hits: readonly RunHit[],
+  judgments: QueryJudgments,
+  settings: FeedbackSettings,
+  baseline: Baseline | null,
+): ExpansionScore {
+  const judged = judgeRanking(hits, judgments, settings.relevanceLevel);
+  const ndcg10 = ndcgCutOf(judged, FEEDBACK_CUTOFF);
+  const sorted = isTrecEvalSorted(hits) ? hits : sortLikeTrecEval(hits);
+  const top10 = sorted.slice(0, FEEDBACK_CUTOFF).map((h) => h.docid);
+  const grade = (docid: string): number | null => {
+    const g = judgments?.get(docid);
+    return g === undefined ? null : g;
+  };
+  const entered: DocMove[] = [];
+  const left: DocMove[] = [];
+  if (baseline !== null) {
+    const before = new Set(baseline.top10);
+    const after = new Set(top10);
+    top10.forEach((d, i) => {
+      if (!before.has(d)) entered.push({ docid: d, grade: grade(d), rank: i + 1 });
+    });
+    baseline.top10.forEach((d, i) => {
+      if (!after.has(d)) left.push({ docid: d, grade: grade(d), rank: i + 1 });
+    });
+  }
+  return {
+    expansionId,
+    qid,
+    ndcg10,
+    delta: baseline === null ? 0 : ndcg10 - baseline.ndcg10,
+    recall: recallOf(judged, settings.topK),
+    recallK: settings.topK,
+    judged10: judgedOf(judged, FEEDBACK_CUTOFF),
+    entered,
+    left,
+    unjudgedFlag: entered.some((m) => m.grade === null),
+    top10,
+  };
+}
+
+/** True when the query has at least one judgment with grade > 0 (else nDCG is 0 whatever is retrieved). */
+export function hasPositiveJudgment(judgments: QueryJudgments): boolean {
+  if (judgments === undefined) return false;
+  for (const g of judgments.values()) if (g > 0) return true;
+  return false;
+}
+
+/** Scores the original query of `qid` (its delta is 0 and it has no entered/left documents). */
+export function scoreOriginal(search: SyncSearch, qid: string, query: string, judgments: QueryJudgments, settings: FeedbackSettings): ExpansionScore {
+  return scoreRanking(originalScoreId(qid), qid, search(query, settings.topK), judgments, settings, null);
+}
+
+/** Scores one final retrieval string of `qid` against the original's score. */
+export function scoreFinal(
+  search: SyncSearch,
+  expansionId: string,
+  qid: string,
+  final: string,
+  judgments: QueryJudgments,
+  settings: FeedbackSettings,
+  original: ExpansionScore,
+): ExpansionScore {
+  return scoreRanking(expansionId, qid, search(final, settings.topK), judgments, settings, { ndcg10: original.ndcg10, top10: original.top10 });
+}
+
+/** One query's work for {@link scoreQueries}. */
+export interface QueryToScore {
+  qid: string;
+  text: string;
+  /** The stored score of the original query, or undefined to compute it. */
+  original?: ExpansionScore;
+  /** Expansions of this query that have no score yet. */
+  expansions: readonly ExpansionRecord[];
+}
+
+export interface ScoreQueriesOptions extends TaskOptions {
+  /**
+   * Receives the new scores (originals included) in batches; awaited before they count, so a
+   * cancelled run keeps everything it reported. Called at least every `batchSize` queries.
+   */
+  onScores: (scores: ExpansionScore[]) => void | Promise<void>;
+  /** Queries per `onScores` batch, default 25. */
+  batchSize?: number;
+}
+
+/**
+ * Retrieves with every expansion's final string and scores it against the original query
+ * (see {@link scoreRanking}). Checks the signal between queries; on cancellation the pending
+ * batch is handed to `onScores` before the CancellationError is thrown. Progress is in queries.
+ * Returns how many expansion scores (not counting originals) were computed.
+ */
+export async function scoreQueries(search: SyncSearch, qrels: ReadonlyMap<string, QueryJudgments>, queries: readonly QueryToScore[], settings: FeedbackSettings, options: ScoreQueriesOptions): Promise<{ scored: number; originals: number }> {
+  const batchSize = Math.max(1, options.batchSize ?? 25);
+  let pending: ExpansionScore[] = [];
+  let inBatch = 0;
+  let scored = 0;
+  let originals = 0;
+  const flush = async (): Promise<void> => {
+    if (pending.length > 0) {
+      const out = pending;
+      pending = [];
+      await options.onScores(out);
+    }
+    inBatch = 0;
+  };
+  try {
+    for (let i = 0; i < queries.length; i++) {
+      throwIfAborted(options.signal);
+      const q = queries[i]!;
+      const judgments = qrels.get(q.qid);
+      let original = q.original;
+      if (original === undefined) {
+        original = scoreOriginal(search, q.qid, q.text, judgments, settings);
+        pending.push(original);
+        originals++;
+      }
+      for (const e of q.expansions) {
+        pending.push(scoreFinal(search, e.id, q.qid, e.final, judgments, settings, original));
+        scored++;
+      }
+      options.onProgress?.({ done: i + 1, total: queries.length, unit: 'queries' });
+      if (++inBatch >= batchSize) await flush();
+    }
+  } finally {
+    await flush();
+  }
+  return { scored, originals };
+}

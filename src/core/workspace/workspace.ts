@@ -1,0 +1,756 @@
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { Bm25Index } from '../bm25/bm25Index.js';
+import { CurationStore, originalScoreId, retrievalSettingsKey } from '../curation/store.js';
+import { buildPairs as buildPairRecords, pairId, type ScoredCandidate } from '../curation/pairs.js';
+import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
+import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
+import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
+import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
+import { QxError, errorMessage, throwIfAborted } from '../errors.js';
+import { ExpansionCache } from '../expansion/cache.js';
+import { formulate, type FormulationName, checkFormulation } from '../expansion/formulation.js';
+import { importExpansionFile } from '../expansion/importers.js';
+import { OpenAiExpander } from '../expansion/openAiExpander.js';
+import { expansionId as makeExpansionId } from '../expansion/records.js';
+import { runExpansions } from '../expansion/runner.js';
+import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type FewShotExample, type PromptTemplate } from '../expansion/templates.js';
+import type { ExpansionRecord } from '../expansion/types.js';
+import { writeFileAtomic } from '../export/atomicWrite.js';
+import { exportDataset, type ExportInput } from '../export/exportData.js';
+import { hasPositiveJudgment, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
+import type { Logger } from '../logger.js';
+import type { TaskOptions } from '../progress.js';
+import { renderReportHtml } from '../report/html.js';
+import { renderReportMarkdown } from '../report/markdown.js';
+import { buildReport, type QxReport } from '../report/report.js';
+import type {
+  ExpandRequest,
+  ExportRequest,
+  ExportResult,
+  ImportRequest,
+  QueryReview,
+  QuerySummary,
+  QxSettings,
+  ScoredExpansion,
+  UndoResult,
+  WorkspaceApi,
+} from './api.js';
+
+/** What differs between the hosts that open a workspace (the extension, the CLI, tests). */
+export interface WorkspaceDeps {
+  settings: QxSettings;
+  logger: Logger;
+  /** The API key of an endpoint, from SecretStorage (extension) or the environment (CLI). */
+  getApiKey: (baseUrl: string) => Promise<string | undefined>;
+  /** Where generations are cached; default `<root>/.qx/cache`. */
+  cacheDir?: string;
+  /** QX Studio version recorded in exports and new stores; default "dev". */
+  toolVersion?: string;
+}
+
+/** What an import did; `unknownQids` and `problems` explain every skipped row. */
+export interface ImportSummary {
+  imported: number;
+  /** Rows not imported: unknown query ids, rows of the wrong shape, and records already stored. */
+  skipped: number;
+  /** Records already in the store (re-imports), counted in `skipped`. */
+  duplicates: number;
+  /** Distinct query ids of the file that are not in the dataset (all of them, sorted as met). */
+  unknownQids: string[];
+  /** Up to 5 messages of the rows skipped for another reason (`file:line: problem`). */
+  problems: string[];
+}
+
+/** What a pair rebuild did. */
+export interface PairsSummary {
+  pairs: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  rules: PairRules;
+}
+
+/** Scoring counts: `scored` expansions (originals not counted) and queries with no positive judgment. */
+export interface ScoreSummary {
+  scored: number;
+  originals: number;
+  /** Query ids with no judgment of grade > 0: scored, but left out of every mean. */
+  noRelevant: string[];
+}
+
+const INDEX_DIR = join('.qx', 'index');
+const REPORT_DIR = join('.qx', 'reports');
+const STUDENT_PROMPT_TEMPLATE = 'query2doc-zs';
+
+/**
+ * Makes `root` a workspace: writes `qx.dataset.json` from `manifest` (the JSON object of a dataset
+ * manifest; relative paths are relative to `root`), validates it with the dataset loader, and
+ * creates the `.qx/` folder. Refuses a folder that already holds a manifest. On a validation
+ * error nothing is left behind. Returns the manifest's path.
+ */
+export async function createWorkspace(root: string, manifest: Record<string, unknown>): Promise<string> {
+  const dir = resolve(root);
+  const file = join(dir, MANIFEST_FILE);
+  if (existsSync(file)) {
+    throw new QxError('config', `${dir} is already a QX workspace`, { file, hint: 'Open it instead, or remove qx.dataset.json to start over.' });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n');
+  try {
+    const m = await loadManifest(file);
+    await loadDataset(m);
+  } catch (e) {
+    const { unlinkSync } = await import('node:fs');
+    unlinkSync(file);
+    throw e;
+  }
+  mkdirSync(join(dir, '.qx'), { recursive: true });
+  return file;
+}
+
+/**
+ * Opens the workspace in `root` (a folder with `qx.dataset.json`): loads the dataset's topics and
+ * qrels, opens the curation store in `.qx/` (taking its lock) and, when one exists, the BM25 index
+ * in `.qx/index/`. Throws QxError('config') "no QX workspace in <folder>" for a folder without a
+ * manifest, and the dataset loader's and store's errors (newer store schema, locked store) as they
+ * are. Close it with `close()`.
+ */
+export async function openWorkspace(root: string, deps: WorkspaceDeps): Promise<Workspace> {
+  const dir = resolve(root);
+  const file = join(dir, MANIFEST_FILE);
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir || !existsSync(file)) {
+    throw new QxError('config', `no QX workspace in ${dir}: run \`qx init\` / QX: Create Workspace`, {
+      hint: `A workspace is a folder holding ${MANIFEST_FILE}; pass --workspace DIR to use another folder.`,
+    });
+  }
+  const manifest = await loadManifest(file);
+  const dataset = await loadDataset(manifest);
+  const store = CurationStore.open(dir, { logger: deps.logger, toolVersion: deps.toolVersion ?? 'dev' });
+  const ws = new Workspace(dir, manifest, dataset.topics, dataset.qrels, dataset.trainTopics ?? [], store, deps);
+  try {
+    await ws.openIndexIfPresent();
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  return ws;
+}
+
+interface QueryCache {
+  summaries: QuerySummary[];
+  pairsByQid: Map<string, PairRecord[]>;
+}
+
+/**
+ * A workspace: a dataset manifest, its curation store and its BM25 index. Implements the
+ * adapters' contract ({@link WorkspaceApi}) plus `report()` and `settingsKey` for the CLI.
+ *
+ * Scores are stored under a key of the retrieval settings (engine, analyzer, k1, b, norms, topK,
+ * relevance level): changing any of them makes every expansion "unscored" again, and old scores
+ * are kept for when the settings come back.
+ *
+ * Queries with no judgment of grade > 0 are scored (everything is 0) but flagged `noRelevant`,
+ * reported, and left out of every mean, unlike `trec_eval -c`, which would count them as 0.
+ */
+export class Workspace implements WorkspaceApi {
+  readonly name: string;
+  private index: Bm25Index | undefined;
+  private readonly topicById: Map<string, Topic>;
+  private cache: QueryCache | null = null;
+  private readonly previewOriginals = new Map<string, ExpansionScore>();
+
+  /** @internal use {@link openWorkspace} */
+  constructor(
+    readonly root: string,
+    readonly manifest: DatasetManifest,
+    readonly topics: readonly Topic[],
+    readonly qrels: Qrels,
+    readonly trainTopics: readonly Topic[],
+    private readonly store: CurationStore,
+    private readonly deps: WorkspaceDeps,
+  ) {
+    this.name = manifest.name;
+    this.topicById = new Map(topics.map((t) => [t.qid, t]));
+  }
+
+  get settings(): QxSettings {
+    return this.deps.settings;
+  }
+
+  /** What the scores depend on; recorded in exports. */
+  get retrievalSettings(): Record<string, string | number | boolean> {
+    const b = this.deps.settings.bm25;
+    return { engine: 'qx-bm25', analyzer: b.analyzer, k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact', topK: b.topK, relevanceLevel: this.manifest.relevanceLevel, ndcgCutoff: 10 };
+  }
+
+  /** Key of the current retrieval settings in the store. */
+  get settingsKey(): string {
+    return retrievalSettingsKey(this.retrievalSettings);
+  }
+
+  private get feedback(): FeedbackSettings {
+    return { topK: this.deps.settings.bm25.topK, relevanceLevel: this.manifest.relevanceLevel };
+  }
+
+  private get indexDir(): string {
+    return join(this.root, INDEX_DIR);
+  }
+
+  /** @internal opens `.qx/index` when it exists and matches the analyzer. */
+  async openIndexIfPresent(): Promise<void> {
+    if (!existsSync(this.indexDir)) return;
+    try {
+      const idx = await this.openIndex();
+      if (idx.data.analyzer !== this.deps.settings.bm25.analyzer) {
+        this.deps.logger.info(`The index in ${this.indexDir} uses the ${idx.data.analyzer} analyzer; settings ask for ${this.deps.settings.bm25.analyzer}: it will be rebuilt when needed.`);
+        await idx.close();
+        return;
+      }
+      this.index = idx;
+    } catch (e) {
+      if (!QxError.is(e, 'index')) throw e;
+      this.deps.logger.warn(`${errorMessage(e)} It will be rebuilt when needed.`);
+    }
+  }
+
+  private openIndex(): Promise<Bm25Index> {
+    const b = this.deps.settings.bm25;
+    return Bm25Index.open(this.indexDir, { k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact' });
+  }
+
+  private async ensureIndex(options: TaskOptions): Promise<Bm25Index> {
+    if (this.index !== undefined) return this.index;
+    await this.buildIndex(options);
+    return this.index as unknown as Bm25Index;
+  }
+
+  private invalidate(): void {
+    this.cache = null;
+  }
+
+  // ---- reading ----
+
+  listQueries(): QuerySummary[] {
+    return this.queryCache().summaries;
+  }
+
+  private queryCache(): QueryCache {
+    if (this.cache !== null) return this.cache;
+    const scores = this.store.scoresFor(this.settingsKey);
+    const pairsByQid = new Map<string, PairRecord[]>();
+    for (const p of this.store.listPairs()) {
+      let list = pairsByQid.get(p.qid);
+      if (list === undefined) pairsByQid.set(p.qid, (list = []));
+      list.push(p);
+    }
+    const summaries = this.topics.map((t): QuerySummary => {
+      const judgments = this.qrels.get(t.qid);
+      let relevant = 0;
+      if (judgments) for (const g of judgments.values()) if (g > 0) relevant++;
+      const orig = scores.get(originalScoreId(t.qid));
+      let bestDelta: number | null = null;
+      let bestMethod: string | null = null;
+      let judgedSum = 0;
+      let judgedN = 0;
+      const exps = this.store.expansionsForQuery(t.qid);
+      for (const e of exps) {
+        const s = scores.get(e.id);
+        if (s === undefined) continue;
+        judgedSum += s.judged10;
+        judgedN++;
+        if (bestDelta === null || s.delta > bestDelta) {
+          bestDelta = s.delta;
+          bestMethod = e.method;
+        }
+      }
+      const pairs: Record<PairState, number> = { auto: 0, accepted: 0, rejected: 0, edited: 0 };
+      for (const p of pairsByQid.get(t.qid) ?? []) pairs[p.state]++;
+      return {
+        qid: t.qid,
+        text: t.text,
+        judged: judgments?.size ?? 0,
+        relevant,
+        baseNdcg10: orig?.ndcg10 ?? null,
+        bestDelta,
+        bestMethod,
+        judged10: judgedN === 0 ? null : judgedSum / judgedN,
+        expansions: exps.length,
+        pairs,
+        noRelevant: relevant === 0,
+      };
+    });
+    this.cache = { summaries, pairsByQid };
+    return this.cache;
+  }
+
+  private topic(qid: string): Topic {
+    const t = this.topicById.get(qid);
+    if (t === undefined) throw new QxError('usage', `query ${qid} is not in dataset ${this.name}`, { hint: 'Pick a query id from the topics file.' });
+    return t;
+  }
+
+  getQueryReview(qid: string): QueryReview {
+    const t = this.topic(qid);
+    const key = this.settingsKey;
+    const judgments = this.qrels.get(qid);
+    const byGrade: Record<string, number> = {};
+    if (judgments) for (const g of judgments.values()) byGrade[String(g)] = (byGrade[String(g)] ?? 0) + 1;
+    const o = this.store.getScore(key, originalScoreId(qid));
+    return {
+      qid,
+      text: t.text,
+      qrels: { judged: judgments?.size ?? 0, byGrade },
+      original: o === undefined ? null : { ndcg10: o.ndcg10, recall: o.recall, judged10: o.judged10, top10: o.top10 },
+      expansions: this.store.expansionsForQuery(qid).map((expansion) => ({ expansion, score: this.store.getScore(key, expansion.id) ?? null })),
+      pairs: (this.queryCache().pairsByQid.get(qid) ?? []).map((p) => ({ ...p })),
+    };
+  }
+
+  getDocument(docid: string): CorpusDoc | undefined {
+    return this.index?.docSync(docid);
+  }
+
+  // ---- pipeline ----
+
+  /**
+   * Builds the BM25 index of the manifest's corpus into `.qx/index/` (atomically: a previous index
+   * stays usable until the new one is complete), or reopens the existing one unless `rebuild`.
+   * An index built with another analyzer is rebuilt. Progress is in documents.
+   */
+  async buildIndex(options: TaskOptions & { rebuild?: boolean }): Promise<void> {
+    const logger = options.logger ?? this.deps.logger;
+    if (options.rebuild !== true) {
+      if (this.index !== undefined) return;
+      await this.openIndexIfPresent();
+      if (this.index !== undefined) return;
+    }
+    const b = this.deps.settings.bm25;
+    const paths = this.manifest.corpus.paths;
+    const docs = paths.length === 1 ? readCorpus(paths[0]!, this.manifest.corpus.format, { signal: options.signal }) : readCorpusPool(paths, this.manifest.corpus.format, { signal: options.signal });
+    const { index, report } = await Bm25Index.build(docs, {
+      dir: this.indexDir,
+      signal: options.signal,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      logger,
+      analyzer: b.analyzer,
+      k1: b.k1,
+      b: b.b,
+      lengths: b.luceneNorms ? 'lucene' : 'exact',
+    });
+    await index.close();
+    if (this.index !== undefined) await this.index.close();
+    this.index = await this.openIndex();
+    this.previewOriginals.clear();
+    logger.info(`Indexed ${report.numDocs} documents in ${report.seconds.toFixed(1)} s (${report.duplicates} duplicate ids skipped, ${report.emptyDocs} without indexable text).`);
+  }
+
+  /**
+   * Imports a QueryGym TSV, JSONL or OpenAI Batch output file (format from the extension when not
+   * given; `.jsonl` files holding `custom_id` lines are batch output). Records already stored are
+   * skipped, so importing a file twice imports nothing the second time. Rows for query ids not in
+   * the dataset are skipped and listed; a file where no row fits is an error.
+   */
+  async importExpansions(request: ImportRequest, options: TaskOptions): Promise<ImportSummary> {
+    throwIfAborted(options.signal);
+    const file = resolve(this.root, request.file);
+    const format = request.format ?? (await detectImportFormat(file));
+    const formulation: FormulationName = checkFormulation(request.formulation ?? 'query2doc');
+    const queries = new Map(this.topics.map((t) => [t.qid, t.text]));
+    const source = relative(this.root, file).startsWith('..') ? file : relative(this.root, file);
+    const templates = format === 'openai-batch-output' ? await this.templates() : undefined;
+    const result = await importExpansionFile(file, format, {
+      model: request.model,
+      method: request.method,
+      role: request.role,
+      formulation,
+      queries,
+      source,
+      ...(templates === undefined ? {} : { templates }),
+    });
+    throwIfAborted(options.signal);
+    const unknownQids: string[] = [];
+    const problems: string[] = [];
+    for (const p of result.problems) {
+      if (p.qid !== undefined && !queries.has(p.qid)) {
+        if (!unknownQids.includes(p.qid)) unknownQids.push(p.qid);
+      } else if (problems.length < 5) problems.push(p.message);
+    }
+    if (result.records.length === 0) {
+      const first = result.problems[0]?.message ?? 'the file holds no expansion';
+      throw new QxError('dataset', `nothing to import from ${file}: ${first}${unknownQids.length > 0 ? ` (${unknownQids.length} query ids are not in dataset ${this.name}, e.g. ${unknownQids.slice(0, 5).join(', ')})` : ''}`, {
+        hint: 'Check that the file belongs to this dataset and that --formulation matches how its text was built.',
+      });
+    }
+    const imported = this.store.addExpansions(result.records);
+    this.invalidate();
+    options.onProgress?.({ done: result.records.length, total: result.records.length, unit: 'expansions' });
+    const duplicates = result.records.length - imported;
+    if (unknownQids.length > 0) {
+      (options.logger ?? this.deps.logger).warn(
+        `Skipped ${result.problems.filter((p) => p.qid !== undefined && !queries.has(p.qid)).length} rows of ${unknownQids.length} query ids not in dataset ${this.name}: ${unknownQids.slice(0, 5).join(', ')}${unknownQids.length > 5 ? ', …' : ''}.`,
+      );
+    }
+    return { imported, skipped: result.problems.length + duplicates, duplicates, unknownQids, problems };
+  }
+
+  /**
+   * Scores every expansion (and original query) not yet scored under the current retrieval
+   * settings: retrieve the top `bm25.topK` with the final string, then nDCG@10, its delta against
+   * the original, Recall@topK at the manifest's relevance level, Judged@10 and the documents that
+   * entered/left the top 10. Builds the index first if there is none. Scores are stored every 25
+   * queries, so an interrupted run keeps what it stored and a rerun does only the rest.
+   */
+  async score(options: TaskOptions): Promise<ScoreSummary> {
+    const index = await this.ensureIndex(options);
+    const key = this.settingsKey;
+    const have = this.store.scoresFor(key);
+    const work: QueryToScore[] = [];
+    const noRelevant: string[] = [];
+    for (const t of this.topics) {
+      if (!hasPositiveJudgment(this.qrels.get(t.qid))) noRelevant.push(t.qid);
+      const original = have.get(originalScoreId(t.qid));
+      const expansions = this.store.expansionsForQuery(t.qid).filter((e) => !have.has(e.id));
+      if (original !== undefined && expansions.length === 0) continue;
+      work.push({ qid: t.qid, text: t.text, ...(original === undefined ? {} : { original }), expansions });
+    }
+    const search = (q: string, k: number) => index.searchSync(q, k);
+    try {
+      const r = await scoreQueries(search, this.qrels, work, this.feedback, {
+        ...options,
+        onScores: (scores) => {
+          this.store.putScores(key, scores);
+        },
+      });
+      return { ...r, noRelevant };
+    } finally {
+      this.invalidate();
+    }
+  }
+
+  /**
+   * Rebuilds the auto pairs from the current scores with `rules` over the workspace's pair
+   * settings, keeping every human decision (see curation `buildPairs`); one undoable step.
+   * The same scores and rules always yield the same pairs.
+   */
+  async buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<PairsSummary> {
+    throwIfAborted(options.signal);
+    const merged: PairRules = { ...this.deps.settings.pairs, ...rules };
+    const scores = this.store.scoresFor(this.settingsKey);
+    const groups: ScoredCandidate[][] = [];
+    for (const t of this.topics) {
+      const group: ScoredCandidate[] = [];
+      for (const e of this.store.expansionsForQuery(t.qid)) {
+        const score = scores.get(e.id);
+        if (score !== undefined) group.push({ expansion: e, score });
+      }
+      if (group.length > 0) groups.push(group);
+    }
+    const next = buildPairRecords(groups, merged, this.store.listPairs());
+    const r = this.store.applyPairs(next);
+    this.invalidate();
+    return { pairs: next.length, ...r, rules: merged };
+  }
+
+  private async templates(): Promise<Map<string, PromptTemplate>> {
+    const workspaceDir = join(this.root, '.qx', 'templates');
+    return loadTemplates({ shippedDir: locateShippedTemplates(), ...(existsSync(workspaceDir) ? { workspaceDir } : {}) });
+  }
+
+  /** Query ids exports must not use as training data: all topics unless the manifest says train/dev. */
+  private evalQids(): string[] {
+    const split = this.manifest.split;
+    return split === 'train' || split === 'dev' ? [] : this.topics.map((t) => t.qid);
+  }
+
+  /**
+   * Writes a training export (see export `exportDataset`): DPO pairs in the requested states, or
+   * SFT records of the best teacher expansion per query. The prompt is the student's zero-shot
+   * query2doc prompt. Refuses evaluation queries unless `allowEvalQueries`, and writes nothing
+   * when there would be zero records. `out` is resolved against the workspace root.
+   */
+  async exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult> {
+    const templates = await this.templates();
+    const t = templates.get(STUDENT_PROMPT_TEMPLATE);
+    if (t === undefined) throw new QxError('template', `the student prompt template ${STUDENT_PROMPT_TEMPLATE} is missing`, { hint: 'Reinstall QX Studio, or put it in .qx/templates/.' });
+    const expansions = new Map(this.store.listExpansions().map((e) => [e.id, e]));
+    const out = resolve(this.root, request.out);
+    mkdirSync(dirname(out), { recursive: true });
+    const input: ExportInput = {
+      datasetName: this.name,
+      evalQids: this.evalQids(),
+      evalSplitName: this.manifest.split ?? 'unspecified (not marked train)',
+      expansions,
+      scores: this.store.scoresFor(this.settingsKey),
+      pairs: this.store.listPairs(),
+      rules: this.deps.settings.pairs,
+      renderStudentPrompt: (query, qid) => {
+        const messages = renderTemplate(t, { qid, query });
+        const system = messages.find((m) => m.role === 'system')?.content;
+        const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? query;
+        return system === undefined ? { user } : { system, user };
+      },
+      studentTemplate: templateRef(t),
+      retrieval: this.retrievalSettings,
+      sampling: { teacher: samplingOf(this.deps.settings.teacher), student: samplingOf(this.deps.settings.student) },
+      toolVersion: this.deps.toolVersion ?? 'dev',
+    };
+    return exportDataset(input, { ...request, out }, { ...options, logger: options.logger ?? this.deps.logger });
+  }
+
+  /**
+   * Generates expansions with the teacher or student endpoint of the settings, one template, all
+   * (or the given) queries. Completed generations are cached on disk and never requested again;
+   * records are stored at the end (a rerun after an interruption takes them from the cache).
+   */
+  async expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }> {
+    const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
+    if (request.role === 'student' && this.deps.settings.student.kind === 'onnx') {
+      throw new QxError('config', 'the local ONNX student is not available from the workspace pipeline in this build', { hint: 'Serve the student with vLLM/Ollama/llama.cpp and set the student kind to "openai".' });
+    }
+    const templates = await this.templates();
+    const template = templates.get(request.template);
+    if (template === undefined) throw new QxError('usage', `unknown template "${request.template}"`, { hint: `Known templates: ${[...templates.keys()].sort().join(', ')}.` });
+    const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
+    const index = template.needs.passages || template.needs.examples ? await this.ensureIndex(options) : this.index;
+    const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(ep.baseUrl);
+    const expander = new OpenAiExpander({
+      role: request.role,
+      baseUrl: ep.baseUrl,
+      model: ep.model,
+      getApiKey: () => this.deps.getApiKey(ep.baseUrl),
+      requireApiKey: !local,
+      sampling: { temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, ...(ep.seed === undefined ? {} : { seed: ep.seed }) },
+      ...(ep.extraBody === undefined ? {} : { extraBody: ep.extraBody }),
+      concurrency: this.deps.settings.concurrency,
+      timeoutMs: this.deps.settings.requestTimeoutMs,
+      retry: { maxRetries: this.deps.settings.maxRetries },
+    });
+    const examples = template.needs.examples ? this.fewShotPool() : undefined;
+    const result = await runExpansions({
+      expander,
+      template,
+      queries,
+      samples: ep.samples,
+      cache: new ExpansionCache(this.deps.cacheDir ?? join(this.root, '.qx', 'cache')),
+      method: template.id,
+      signal: options.signal,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      logger: options.logger ?? this.deps.logger,
+      ...(examples === undefined ? {} : { examples }),
+      ...(index === undefined ? {} : { retriever: index, getDocText: (d: string) => index.docSync(d)?.text }),
+    });
+    this.store.addExpansions(result.results.flatMap((r) => r.records));
+    this.invalidate();
+    return { generated: result.generated, cached: result.cached, failed: result.failed };
+  }
+
+  /** Few-shot exemplars: each training topic with its highest-graded judged passage. */
+  private fewShotPool(): FewShotExample[] {
+    const pool: FewShotExample[] = [];
+    for (const t of this.trainTopics) {
+      const j = this.qrels.get(t.qid);
+      if (!j) continue;
+      let best: [string, number] | undefined;
+      for (const [d, g] of j) if (g > 0 && (best === undefined || g > best[1])) best = [d, g];
+      const text = best === undefined ? undefined : this.index?.docSync(best[0])?.text;
+      if (text !== undefined) pool.push({ qid: t.qid, query: t.text, passage: text });
+    }
+    return pool;
+  }
+
+  /** The per-method comparison over the current scores (see report `buildReport`). */
+  report(): QxReport {
+    const key = this.settingsKey;
+    const scores = this.store.scoresFor(key);
+    const originals = new Map<string, ExpansionScore>();
+    for (const t of this.topics) {
+      const s = scores.get(originalScoreId(t.qid));
+      if (s !== undefined) originals.set(t.qid, s);
+    }
+    return buildReport({
+      datasetName: this.name,
+      queries: this.listQueries().map((q) => ({ qid: q.qid, text: q.text, relevant: q.relevant })),
+      expansions: this.store.listExpansions(),
+      scores,
+      originals,
+    });
+  }
+
+  async writeReport(options: TaskOptions): Promise<{ markdown: string; html: string }> {
+    throwIfAborted(options.signal);
+    const r = this.report();
+    const dir = join(this.root, REPORT_DIR);
+    mkdirSync(dir, { recursive: true });
+    const markdown = join(dir, 'report.md');
+    const html = join(dir, 'report.html');
+    writeFileAtomic(markdown, renderReportMarkdown(r));
+    writeFileAtomic(html, renderReportHtml(r));
+    return { markdown, html };
+  }
+
+  // ---- live editing ----
+
+  private originalFor(qid: string, index: Bm25Index): ExpansionScore {
+    const stored = this.store.getScore(this.settingsKey, originalScoreId(qid));
+    if (stored !== undefined) return stored;
+    let s = this.previewOriginals.get(qid);
+    if (s === undefined) {
+      s = scoreOriginal((q, k) => index.searchSync(q, k), qid, this.topic(qid).text, this.qrels.get(qid), this.feedback);
+      this.previewOriginals.set(qid, s);
+    }
+    return s;
+  }
+
+  async previewScore(qid: string, finalText: string): Promise<ExpansionScore> {
+    const index = this.index ?? (await this.ensureIndex({ signal: new AbortController().signal }));
+    return this.previewSync(index, qid, finalText, 'preview');
+  }
+
+  private previewSync(index: Bm25Index, qid: string, finalText: string, id: string): ExpansionScore {
+    const original = this.originalFor(qid, index);
+    return scoreFinal((q, k) => index.searchSync(q, k), id, qid, finalText, this.qrels.get(qid), this.feedback, original);
+  }
+
+  async editExpansion(expansionId: string, generated: string): Promise<ScoredExpansion> {
+    const e = this.store.getExpansion(expansionId);
+    if (e === undefined) throw new QxError('store', `there is no expansion ${expansionId}`, { hint: 'Refresh the view.' });
+    const index = this.index ?? (await this.ensureIndex({ signal: new AbortController().signal }));
+    const final = formulate(checkFormulation(e.formulation), e.query, generated);
+    const base = { qid: e.qid, method: e.method, model: e.model, sampleIndex: e.sampleIndex, final, ...(e.template === undefined ? {} : { template: e.template }) };
+    const { usage: _usage, latencyMs: _latency, ...rest } = e;
+    const edited: ExpansionRecord = { ...rest, ...base, id: makeExpansionId(base), provider: 'edit', generated, editedFrom: e.id, createdAt: new Date().toISOString() };
+    const key = this.settingsKey;
+    const original = this.originalFor(e.qid, index);
+    const score = this.previewSync(index, e.qid, final, edited.id);
+    this.store.group('edit expansion', e.qid, () => {
+      this.store.addExpansions([edited], { description: 'edit expansion' });
+      if (this.store.getScore(key, originalScoreId(e.qid)) === undefined) this.store.putScores(key, [original]);
+      this.store.putScores(key, [score]);
+      for (const p of this.store.listPairs()) {
+        if (p.chosenId !== e.id && p.rejectedId !== e.id) continue;
+        const chosenId = p.chosenId === e.id ? edited.id : p.chosenId;
+        const rejectedId = p.rejectedId === e.id ? edited.id : p.rejectedId;
+        const c = chosenId === edited.id ? score : this.store.getScore(key, chosenId);
+        const r = rejectedId === edited.id ? score : this.store.getScore(key, rejectedId);
+        this.store.updatePair(p.id, { chosenId, rejectedId, state: 'edited', ...(c && r ? { margin: c.ndcg10 - r.ndcg10 } : {}) });
+      }
+    });
+    this.invalidate();
+    return { expansion: edited, score };
+  }
+
+  setPairState(pairId: string, state: PairState): PairRecord {
+    const p = this.store.setPairState(pairId, state);
+    this.invalidate();
+    return p;
+  }
+
+  setPairNote(pairId: string, note: string): PairRecord {
+    const p = this.store.setPairNote(pairId, note);
+    this.invalidate();
+    return p;
+  }
+
+  swapPair(pairId: string): PairRecord {
+    const p = this.store.swapPair(pairId);
+    this.invalidate();
+    return p;
+  }
+
+  createPair(qid: string, chosenId: string, rejectedId: string): PairRecord {
+    this.topic(qid);
+    for (const id of [chosenId, rejectedId]) {
+      const e = this.store.getExpansion(id);
+      if (e === undefined || e.qid !== qid) throw new QxError('usage', `expansion ${id} is not an expansion of query ${qid}`, { hint: 'Pick two expansions of the same query.' });
+    }
+    if (chosenId === rejectedId) throw new QxError('usage', 'a pair needs two different expansions');
+    const key = this.settingsKey;
+    const c = this.store.getScore(key, chosenId);
+    const r = this.store.getScore(key, rejectedId);
+    const now = new Date().toISOString();
+    const p = this.store.createPair({
+      id: pairId(qid, chosenId, rejectedId),
+      qid,
+      chosenId,
+      rejectedId,
+      margin: c && r ? c.ndcg10 - r.ndcg10 : 0,
+      state: 'accepted',
+      origin: 'manual',
+      createdAt: now,
+      updatedAt: now,
+    });
+    this.invalidate();
+    return p;
+  }
+
+  undo(): UndoResult {
+    const r = this.store.undo();
+    this.invalidate();
+    return r;
+  }
+
+  async close(): Promise<void> {
+    this.store.close();
+    if (this.index !== undefined) await this.index.close();
+    this.index = undefined;
+  }
+}
+
+function samplingOf(ep: QxSettings['teacher']): Record<string, unknown> {
+  return { model: ep.model, temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, samples: ep.samples, ...(ep.seed === undefined ? {} : { seed: ep.seed }) };
+}
+
+/**
+ * The shipped prompt templates: beside the core module in the sources, `dist/templates` in a
+ * bundle; a bundle run from a source checkout falls back to the sources' folder.
+ */
+function locateShippedTemplates(): string {
+  const candidates = [shippedTemplateDir(), resolve(__dirname, '..', 'src', 'core', 'expansion', 'templates')];
+  return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
+}
+
+async function detectImportFormat(file: string): Promise<NonNullable<ImportRequest['format']>> {
+  const lower = file.toLowerCase();
+  if (lower.endsWith('.tsv') || lower.endsWith('.txt')) return 'querygym-tsv';
+  if (lower.endsWith('.jsonl') || lower.endsWith('.json')) {
+    let head = '';
+    try {
+      head = (await readFile(file, 'utf8')).slice(0, 4096);
+    } catch {
+      return 'jsonl';
+    }
+    return /"custom_id"\s*:/.test(head) && /"response"\s*:/.test(head) ? 'openai-batch-output' : 'jsonl';
+  }
+  throw new QxError('usage', `cannot tell the format of ${file} from its extension`, { hint: 'Pass --format querygym-tsv, jsonl or openai-batch-output.' });
+}
+
+/** Resolves a manifest's relative paths against `fromDir` and rewrites them relative to `toDir`. */
+export function rebaseManifestPaths(manifest: Record<string, unknown>, fromDir: string, toDir: string): Record<string, unknown> {
+  const rebase = (p: unknown): unknown => (typeof p === 'string' ? relativeOrAbsolute(toDir, isAbsolute(p) ? p : resolve(fromDir, p)) : p);
+  const out: Record<string, unknown> = { ...manifest };
+  for (const k of ['topics', 'qrels', 'trainTopics']) {
+    const v = out[k];
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...(v as Record<string, unknown>), path: rebase((v as Record<string, unknown>).path) };
+  }
+  const c = out.corpus;
+  if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
+    const co = { ...(c as Record<string, unknown>) };
+    if (co.path !== undefined) co.path = rebase(co.path);
+    if (Array.isArray(co.paths)) co.paths = co.paths.map(rebase);
+    out.corpus = co;
+  }
+  return out;
+}
+
+function relativeOrAbsolute(from: string, to: string): string {
+  const r = relative(from, to);
+  return r.startsWith('..') && r.split(/[\\/]/).filter((s) => s === '..').length > 2 ? to : r.split('\\').join('/');
+}
