@@ -1,5 +1,5 @@
 import type { RunHit } from '../dataset/types.js';
-import { sortLikeTrecEval } from './trecOrder.js';
+import { compareTrecEval, isTrecEvalSorted, sortLikeTrecEval } from './trecOrder.js';
 
 /** Relevance value of a retrieved document that has no qrels entry (trec_eval RELVALUE_NONPOOL). */
 export const REL_NOT_JUDGED = -1;
@@ -34,7 +34,7 @@ export interface JudgedRanking {
  *   (trec_eval `-l`); default 1
  */
 export function judgeRanking(hits: readonly RunHit[], judgments: QueryJudgments, relevanceLevel = 1): JudgedRanking {
-  const sorted = sortLikeTrecEval(hits);
+  const sorted = isTrecEvalSorted(hits) ? hits : sortLikeTrecEval(hits);
   const rels = new Array<number>(sorted.length);
   let numRelRet = 0;
   for (let i = 0; i < sorted.length; i++) {
@@ -188,7 +188,39 @@ export function judgedOf(r: JudgedRanking, k: number): number {
  * @returns a value in [0, 1]
  */
 export function ndcgAt(hits: readonly RunHit[], judgments: QueryJudgments, k = 10): number {
-  return ndcgCutOf(judgeRanking(hits, judgments), k);
+  if (!judgments) return 0;
+  const top = topKLikeTrecEval(hits, k);
+  let dcg = 0;
+  for (let i = 0; i < top.length; i++) {
+    const g = judgments.get(top[i]!.docid);
+    if (g !== undefined && g > 0) dcg += g / Math.log2(i + 2);
+  }
+  if (dcg === 0) return 0;
+  const ideal = idealDcgAt(judgments, k);
+  return ideal > 0 ? dcg / ideal : 0;
+}
+
+/**
+ * The first k hits in trec_eval's order without sorting the whole list: O(n) when the input is
+ * already in that order (as Retriever results are), O(n log k)-ish otherwise.
+ */
+export function topKLikeTrecEval<T extends RunHit>(hits: readonly T[], k: number): T[] {
+  if (k < 1) return [];
+  if (isTrecEvalSorted(hits)) return hits.slice(0, k);
+  const top: T[] = [];
+  for (const h of hits) {
+    if (top.length === k && compareTrecEval(h, top[k - 1]!) >= 0) continue;
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compareTrecEval(top[mid]!, h) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    top.splice(lo, 0, h);
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 /** Ideal DCG of a query at cutoff k (the nDCG denominator); 0 when no grade is positive. */

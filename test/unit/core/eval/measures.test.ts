@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { readQrels } from '../../../../src/core/dataset/qrels.js';
 import { readRun } from '../../../../src/core/dataset/runs.js';
 import { evaluate } from '../../../../src/core/eval/evaluate.js';
-import { idealDcgAt, judgedAt, ndcgAt, recallAt, reciprocalRankAt } from '../../../../src/core/eval/measures.js';
+import { idealDcgAt, judgeRanking, judgedAt, ndcgAt, ndcgCutOf, recallAt, reciprocalRankAt, topKLikeTrecEval } from '../../../../src/core/eval/measures.js';
+import { sortLikeTrecEval } from '../../../../src/core/eval/trecOrder.js';
 import type { RunHit } from '../../../../src/core/dataset/types.js';
 
 const data = resolve(__dirname, '../../../../../shared/data');
@@ -61,6 +62,16 @@ test('property: any permutation of the hits (ties included) gives the same value
       && recallAt(hits, judgments, q.k, 2) === recallAt(shuffled, judgments, q.k, 2)
       && judgedAt(hits, judgments, q.k) === judgedAt(shuffled, judgments, q.k)
       && reciprocalRankAt(hits, judgments, q.k) === reciprocalRankAt(shuffled, judgments, q.k);
+  }), { numRuns: 500 });
+});
+
+test('property: the fast ndcgAt (top-k selection) equals the full-sort path, and topK equals sort+slice', () => {
+  fc.assert(fc.property(queryArb, (q) => {
+    const { hits, judgments } = build(q);
+    const full = ndcgCutOf(judgeRanking(hits, judgments), q.k);
+    const top = topKLikeTrecEval(hits, q.k).map((h) => h.docid);
+    const ref = sortLikeTrecEval(hits).slice(0, q.k).map((h) => h.docid);
+    return Math.abs(ndcgAt(hits, judgments, q.k) - full) < 1e-12 && JSON.stringify(top) === JSON.stringify(ref);
   }), { numRuns: 500 });
 });
 
