@@ -104,8 +104,10 @@ export function matchesFilter(q: QuerySummary, f: QueryFilter): boolean {
 }
 
 /** Natural order of qids: "2" before "10", numeric ids before others. */
+const qidCollator = new Intl.Collator('en', { numeric: true });
+
 export function compareQid(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+  return qidCollator.compare(a, b);
 }
 
 function nullsLast(a: number | null, b: number | null, dir: 1 | -1): number {
@@ -147,4 +149,84 @@ export function formatDelta(d: number | null): string {
 export function formatPairCounts(p: Record<PairState, number>): string {
   const parts = (['auto', 'accepted', 'edited', 'rejected'] as const).filter((s) => p[s] > 0).map((s) => `${p[s]} ${s}`);
   return parts.length === 0 ? 'no pairs' : parts.join(' · ');
+}
+
+/**
+ * The browser's rows: the workspace's query list, filtered and sorted, cached until `invalidate`.
+ * Kept apart from the TreeDataProvider so it runs (and is benchmarked) outside VS Code.
+ */
+export class QueryList {
+  private all: QuerySummary[] | undefined;
+  private visible: QuerySummary[] | undefined;
+  private filter: QueryFilter = emptyFilter;
+  private sort: SortKey = 'qid';
+  private index: Map<string, number> | undefined;
+
+  constructor(private source: (() => QuerySummary[]) | undefined = undefined) {}
+
+  setSource(source: (() => QuerySummary[]) | undefined): void {
+    this.source = source;
+    this.invalidate();
+  }
+
+  invalidate(): void {
+    this.all = undefined;
+    this.visible = undefined;
+    this.index = undefined;
+  }
+
+  setFilter(f: QueryFilter): void {
+    this.filter = f;
+    this.visible = undefined;
+    this.index = undefined;
+  }
+
+  get filterIsEmpty(): boolean {
+    return isEmptyFilter(this.filter);
+  }
+
+  setSort(key: SortKey): void {
+    this.sort = key;
+    this.visible = undefined;
+    this.index = undefined;
+  }
+
+  get sortKey(): SortKey {
+    return this.sort;
+  }
+
+  rows(): QuerySummary[] {
+    if (this.source === undefined) return [];
+    this.all ??= this.source();
+    this.visible ??= sortQueries(isEmptyFilter(this.filter) ? this.all : this.all.filter((q) => matchesFilter(q, this.filter)), this.sort);
+    return this.visible;
+  }
+
+  get total(): number {
+    this.rows();
+    return this.all?.length ?? 0;
+  }
+
+  /** Position in display order, -1 when filtered out. O(1) after the first call. */
+  indexOf(qid: string): number {
+    if (this.index === undefined) {
+      this.index = new Map();
+      this.rows().forEach((q, i) => this.index?.set(q.qid, i));
+    }
+    return this.index.get(qid) ?? -1;
+  }
+
+  find(qid: string): QuerySummary | undefined {
+    const i = this.indexOf(qid);
+    return i >= 0 ? this.rows()[i] : this.all?.find((q) => q.qid === qid);
+  }
+
+  /** The query after/before `qid` in display order (the first/last when `qid` is not shown). */
+  neighbour(qid: string | undefined, direction: 'next' | 'previous'): QuerySummary | undefined {
+    const rows = this.rows();
+    if (rows.length === 0) return undefined;
+    const i = qid === undefined ? -1 : this.indexOf(qid);
+    if (i < 0) return direction === 'next' ? rows[0] : rows[rows.length - 1];
+    return rows[Math.max(0, Math.min(rows.length - 1, direction === 'next' ? i + 1 : i - 1))];
+  }
 }

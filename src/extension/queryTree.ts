@@ -1,28 +1,23 @@
 import * as vscode from 'vscode';
 import type { QuerySummary, WorkspaceApi } from '../core/workspace/api.js';
-import { type QueryFilter, type SortKey, emptyFilter, formatDelta, formatPairCounts, isEmptyFilter, matchesFilter, sortQueries } from './queryFilter.js';
+import { type QueryFilter, QueryList, type SortKey, formatDelta, formatPairCounts } from './queryFilter.js';
 
 /** The query browser (`qx.queries`): a flat list of queries in the current filter and sort. */
 export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> {
   private readonly changed = new vscode.EventEmitter<QuerySummary | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
-  private workspace: WorkspaceApi | undefined;
-  private all: QuerySummary[] | undefined;
-  private visible: QuerySummary[] | undefined;
-  private filter: QueryFilter = emptyFilter;
+  private readonly list = new QueryList();
   private filterText = '';
-  private sort: SortKey = 'qid';
 
   setWorkspace(ws: WorkspaceApi | undefined): void {
-    this.workspace = ws;
-    this.refresh();
+    this.list.setSource(ws === undefined ? undefined : () => ws.listQueries());
+    this.changed.fire(undefined);
   }
 
   /** Data changed: drop the caches and redraw. */
   refresh(): void {
-    this.all = undefined;
-    this.visible = undefined;
+    this.list.invalidate();
     this.changed.fire(undefined);
   }
 
@@ -31,53 +26,41 @@ export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> 
   }
 
   get currentSort(): SortKey {
-    return this.sort;
+    return this.list.sortKey;
   }
 
   setFilter(text: string, filter: QueryFilter): void {
     this.filterText = text;
-    this.filter = filter;
-    void vscode.commands.executeCommand('setContext', 'qx.queriesFiltered', !isEmptyFilter(filter));
-    this.visible = undefined;
+    this.list.setFilter(filter);
+    void vscode.commands.executeCommand('setContext', 'qx.queriesFiltered', !this.list.filterIsEmpty);
     this.changed.fire(undefined);
   }
 
   setSort(key: SortKey): void {
-    this.sort = key;
-    this.visible = undefined;
+    this.list.setSort(key);
     this.changed.fire(undefined);
   }
 
   /** The queries in display order. */
   rows(): QuerySummary[] {
-    if (this.workspace === undefined) return [];
-    this.all ??= this.workspace.listQueries();
-    this.visible ??= sortQueries(isEmptyFilter(this.filter) ? this.all : this.all.filter((q) => matchesFilter(q, this.filter)), this.sort);
-    return this.visible;
+    return this.list.rows();
   }
 
   get totalCount(): number {
-    this.rows();
-    return this.all?.length ?? 0;
+    return this.list.total;
   }
 
   find(qid: string): QuerySummary | undefined {
-    return this.rows().find((q) => q.qid === qid) ?? this.all?.find((q) => q.qid === qid);
+    return this.list.find(qid);
   }
 
   /** Position of a query in display order: -1 when filtered out. */
   indexOf(qid: string): number {
-    return this.rows().findIndex((q) => q.qid === qid);
+    return this.list.indexOf(qid);
   }
 
-  /** The query after/before `qid` in display order (the first one when `qid` is not shown). */
   neighbour(qid: string | undefined, direction: 'next' | 'previous'): QuerySummary | undefined {
-    const rows = this.rows();
-    if (rows.length === 0) return undefined;
-    const i = qid === undefined ? -1 : this.indexOf(qid);
-    if (i < 0) return direction === 'next' ? rows[0] : rows[rows.length - 1];
-    const j = direction === 'next' ? i + 1 : i - 1;
-    return rows[Math.max(0, Math.min(rows.length - 1, j))];
+    return this.list.neighbour(qid, direction);
   }
 
   getChildren(element?: QuerySummary): QuerySummary[] {

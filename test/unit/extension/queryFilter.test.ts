@@ -60,3 +60,23 @@ test('deltas read as signed three-decimal numbers', () => {
   assert.equal(formatDelta(0.0001), '0.000');
   assert.equal(formatDelta(null), '–');
 });
+
+test('the query list navigates in display order and follows filter changes', async () => {
+  const { QueryList } = await import('../../../src/extension/queryFilter.js');
+  let calls = 0;
+  const list = new QueryList(() => { calls++; return rows; });
+  list.setSort('deltaDesc');
+  assert.deepEqual(list.rows().map((r) => r.qid), ['10', '4', '2', '33']);
+  assert.equal(list.neighbour('4', 'next')?.qid, '2');
+  assert.equal(list.neighbour('4', 'previous')?.qid, '10');
+  assert.equal(list.neighbour('33', 'next')?.qid, '33', 'the last query stays last');
+  const f = parseFilter('state:none');
+  assert.ok(typeof f !== 'string');
+  list.setFilter(f);
+  assert.equal(list.indexOf('10'), -1);
+  assert.equal(list.neighbour('10', 'next')?.qid, '2', 'a filtered-out query continues from the first visible one');
+  assert.equal(calls, 1, 'filtering and sorting reuse the fetched list');
+  list.invalidate();
+  list.rows();
+  assert.equal(calls, 2);
+});
