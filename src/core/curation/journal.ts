@@ -20,14 +20,13 @@ export interface JournalReadResult<T> {
 export function readJournal<T>(file: string, options: { logger: Logger; repair: boolean; label?: string }): JournalReadResult<T> {
   if (!existsSync(file)) return { entries: [], droppedBytes: 0 };
   const buf = readFileSync(file);
-  const text = buf.toString('utf8');
   const entries: T[] = [];
-  const lastNl = text.lastIndexOf('\n');
-  const complete = lastNl < 0 ? '' : text.slice(0, lastNl);
-  let keepBytes = lastNl < 0 ? 0 : Buffer.byteLength(complete, 'utf8') + 1;
+  // Work on bytes: a torn write may end inside a multi-byte character, and decoding only the
+  // complete part avoids copying a large string once more.
+  const lastNl = buf.lastIndexOf(0x0a);
+  let keepBytes = lastNl + 1;
   let dropped = buf.length - keepBytes;
-
-  const lines = complete.length === 0 && lastNl < 0 ? [] : complete.split('\n');
+  const lines = lastNl < 0 ? [] : buf.toString('utf8', 0, lastNl).split('\n');
   const name = options.label ?? basename(file);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;
