@@ -22,7 +22,7 @@ export async function readDataFile(path: string, what: string): Promise<string> 
 export async function assertReadableFile(path: string, what: string): Promise<void> {
   try {
     const s = await stat(path);
-    if (!s.isFile()) throw datasetError(path, undefined, `the ${what} path is a folder, not a file.`, `Point it at the ${what} file itself.`);
+    if (!s.isFile()) throw datasetError(path, undefined, `the ${what} path is ${s.isDirectory() ? 'a folder' : 'not a regular file'}.`, `Point it at the ${what} file itself.`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       throw datasetError(path, undefined, `${what} file not found.`, 'Check the path (relative paths are resolved from the current folder or, in a manifest, from the manifest\'s folder).');
