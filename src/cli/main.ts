@@ -14,6 +14,14 @@ interface CommandEntry {
  * Each lives in src/cli/commands/<name>.ts and exports `run`.
  */
 const commands: Record<string, CommandEntry> = {
+  init: { summary: 'make a folder a QX workspace from a dataset manifest or topics/qrels/corpus files', load: async () => (await import('./commands/init.js')).run },
+  expand: { summary: 'generate expansions with the teacher or student LLM (cached, resumable)', load: async () => (await import('./commands/expand.js')).run },
+  import: { summary: 'import expansions from a QueryGym TSV, JSONL or OpenAI Batch output file', load: async () => (await import('./commands/import.js')).run },
+  score: { summary: 'score every unscored expansion by BM25 retrieval feedback (nDCG@10 delta, Recall, Judged@10)', load: async () => (await import('./commands/score.js')).run },
+  pairs: { summary: 'rebuild chosen/rejected pairs from the scores (margin, strategy, pools)', load: async () => (await import('./commands/pairs.js')).run },
+  export: { summary: 'export DPO pairs (TRL, OpenAI, LLaMA-Factory) or SFT messages as JSONL with a manifest', load: async () => (await import('./commands/export.js')).run },
+  report: { summary: 'print the per-method table and write the Markdown/HTML report', load: async () => (await import('./commands/report.js')).run },
+  demo: { summary: 'run the whole pipeline on the embedded TREC DL 2019 sample, offline', load: async () => (await import('./commands/demo.js')).run },
   index: { summary: 'build an on-disk BM25 index from a corpus (Lucene-exact English analyzer by default)', load: async () => (await import('./commands/index.js')).run },
   search: { summary: 'search an index with a topics file and write a TREC run (BM25, optional RM3)', load: async () => (await import('./commands/search.js')).run },
   'bench-search': { summary: 'time an in-memory BM25 build and search over a corpus and queries; prints one JSON line', load: async () => (await import('./commands/benchSearch.js')).run },

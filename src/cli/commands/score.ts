@@ -1,0 +1,37 @@
+import { parseArgs } from '../args.js';
+import { type CliIo, progressBar } from '../io.js';
+import { WORKSPACE_HELP, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
+
+const HELP = `usage: qx score [--workspace DIR] [--k1 .. --b .. --top-k ..]
+
+Scores every expansion not yet scored with the current retrieval settings (BM25 retrieval
+feedback): retrieves the top k with the expansion's final string and records nDCG@10, its delta
+against the original query, Recall@k (relevance level from the manifest, default 2), Judged@10
+and the documents that entered/left the top 10. Builds the index first if there is none.
+Ctrl-C stops after the current query; everything scored so far is kept and a rerun does the rest.
+Queries with no positive judgment are scored, reported, and left out of every mean.
+
+${WORKSPACE_HELP}`;
+
+export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
+  const args = parseArgs(argv, { valued: workspaceValued, flags: workspaceFlags });
+  if (args.flags.has('help')) {
+    io.stdout(HELP);
+    return 0;
+  }
+  const r = await withWorkspace(args, io, async (ws) => {
+    const bar = progressBar(io, 'scoring');
+    const out = await ws.score({ signal, onProgress: bar.update });
+    bar.done();
+    return { ...out, settingsKey: ws.settingsKey, retrieval: ws.retrievalSettings };
+  });
+  if (args.flags.has('json')) {
+    printJson(io, r);
+  } else {
+    io.stdout(`scored ${r.scored} new expansions (${r.originals} original queries) with ${JSON.stringify(r.retrieval)}\n`);
+    if (r.noRelevant.length > 0) {
+      io.stdout(`${r.noRelevant.length} queries have no positive judgment and are left out of every mean: ${r.noRelevant.slice(0, 10).join(', ')}${r.noRelevant.length > 10 ? ', …' : ''}\n`);
+    }
+  }
+  return 0;
+}
