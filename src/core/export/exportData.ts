@@ -245,11 +245,40 @@ export interface ExportManifest {
   provenance: Provenance[];
 }
 
+/** A short human-readable dataset card (Markdown) summarizing a manifest; written as `<out>.card.md`. */
+export function renderDatasetCard(m: ExportManifest): string {
+  const esc = (x: string): string => x.replace(/[|<>]/g, (c) => `\\${c}`);
+  const lines = [
+    `# ${esc(m.file)}`,
+    '',
+    `QX Studio ${esc(m.toolVersion)} export of dataset **${esc(m.dataset)}** in format \`${m.format}\`, created ${m.createdAt}.`,
+    '',
+    `- Records: ${m.counts.records} over ${m.counts.queries} queries` +
+      (Object.keys(m.counts.byState).length > 0 ? ` (by state: ${Object.entries(m.counts.byState).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''),
+    `- Text: ${m.textSource}`,
+    m.margins === null ? '- Margins: n/a' : `- nDCG@10 margins: min ${m.margins.min.toFixed(4)}, mean ${m.margins.mean.toFixed(4)}, max ${m.margins.max.toFixed(4)}`,
+    `- Student prompt template: ${m.studentPrompt.template === null ? 'n/a' : `${esc(m.studentPrompt.template.id)} v${m.studentPrompt.template.version} (${m.studentPrompt.template.hash})`}, zero-shot`,
+    `- Models: ${m.models.map((x) => `${x.role} ${esc(x.model)} (${esc(x.method)}${x.template === null ? '' : `, template ${x.template.hash}`})`).join('; ')}`,
+    `- Retrieval: ${m.retrieval === null ? 'n/a' : esc(JSON.stringify(m.retrieval))}`,
+    `- Sampling: ${m.sampling === null ? 'n/a' : esc(JSON.stringify(m.sampling))}`,
+    `- Pair rules: ${m.rules === null ? 'n/a' : esc(JSON.stringify(m.rules))}`,
+    m.leakage.overridden
+      ? `- **Leakage override:** ${m.leakage.evalQueriesInExport.length} queries of the ${esc(m.leakage.evalSplit)} split are included on purpose.`
+      : `- No query of the ${esc(m.leakage.evalSplit)} split is included.`,
+    `- sha256 of the data file: ${m.sha256}`,
+    '',
+    'Per-record provenance (models, templates, nDCG@10 before and after) is in the `.manifest.json` beside this file.',
+    '',
+  ];
+  return lines.join('\n');
+}
+
 /**
- * Writes a training export and its manifest. Records are in a stable order (qid, then pair id;
+ * Writes a training export and its manifest (and a Markdown card, `<out>.card.md`). Records are in a stable order (qid, then pair id;
  * SFT by qid), validated against the format's JSON Schema before anything is written, and each
  * file is written atomically; two exports of the same data are byte-identical (the manifest
- * differs only in `createdAt`). Chosen/rejected and SFT targets are the expansions' generated
+ * differs only in `createdAt`). In "trl-standard" the prompt string is the system text, a blank
+ * line, then the user text (other formats keep the system message separate). Chosen/rejected and SFT targets are the expansions' generated
  * text (what the student must learn to write), not the final retrieval string.
  *
  * Throws QxError('export'), writing nothing, when there are zero records, when a record would
@@ -363,6 +392,7 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
   throwIfAborted(options.signal);
   writeFileAtomic(request.out, jsonl);
   writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+  writeFileAtomic(`${request.out}.card.md`, renderDatasetCard(manifest));
   if (datasetInfo !== null) writeFileAtomic(datasetInfo.file, datasetInfo.text);
   options.onProgress?.({ done: built.records.length, total: built.records.length, unit: 'records' });
   return { out: request.out, manifest: manifestPath, records: built.records.length };

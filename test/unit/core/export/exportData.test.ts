@@ -173,6 +173,7 @@ test('the leakage guard refuses evaluation queries and the override is recorded'
     const m = JSON.parse(readFileSync(res.manifest, 'utf8')) as ExportManifest;
     assert.deepEqual(m.leakage, { evalSplit: 'test', evalQueriesInExport: ['q3'], overridden: true });
     assert.ok(readJsonl(out).some((r) => r.qid === 'q3'));
+    assert.match(readFileSync(`${out}.card.md`, 'utf8'), /Leakage override:\*\* 1 queries of the test split/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
