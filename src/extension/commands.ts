@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { existsSync, statSync } from 'node:fs';
-import { cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { QxError } from '../core/errors.js';
 import type { ExpansionRole } from '../core/expansion/types.js';
@@ -149,9 +149,18 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
         root = uris[0].fsPath;
       }
       const mod = await session.module();
-      const target = root;
-      const source = manifest;
-      await withTask('Creating workspace', logger, async () => mod.createWorkspace(target, source));
+      const target = path.resolve(root);
+      const source = path.resolve(manifest);
+      if (path.dirname(source) === target && path.basename(source) === manifestName) return openRoot(target);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(await readFile(source, 'utf8'));
+      } catch (e) {
+        throw new QxError('config', `${source} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`, { file: source, hint: 'Fix the manifest (see samples/dl19/qx.dataset.json for an example).' });
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new QxError('config', `${source} is not a dataset manifest (expected a JSON object).`, { file: source });
+      const rebased = mod.rebaseManifestPaths(parsed as Record<string, unknown>, path.dirname(source), target);
+      await withTask('Creating workspace', logger, async () => mod.createWorkspace(target, rebased));
       return openRoot(target);
     }),
     reg('qx.buildIndex', async (a) => {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { QxError, errorMessage } from '../core/errors.js';
+import { errorMessage } from '../core/errors.js';
 import { registerCommands, manifestName } from './commands.js';
 import { classifyChange, readSettings } from './config.js';
 import { DocumentProvider, docScheme } from './docProvider.js';
@@ -41,12 +41,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<QxExte
 async function activateInner(context: vscode.ExtensionContext, log: ChannelLogger): Promise<QxExtensionApi> {
   const started = Date.now();
   const keys = new ApiKeys(context.secrets, log);
-  const load = (): Promise<WorkspaceModule> => Promise.reject(new QxError('internal', 'The workspace engine is not part of this build yet.'));
+  const load = (): Promise<WorkspaceModule> => import('../core/workspace/workspace.js');
   const session = new Session(load, () => ({
     settings: readSettings(),
     logger: log,
     getApiKey: (baseUrl: string) => keys.getOrPrompt(baseUrl),
     cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath,
+    toolVersion: `qx-studio ${String((context.extension.packageJSON as { version?: unknown }).version ?? 'dev')}`,
   }));
   const tree = new QueryTreeProvider();
   const treeView = vscode.window.createTreeView('qx.queries', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false });

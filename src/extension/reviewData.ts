@@ -1,13 +1,15 @@
+import { formulate, isFormulationName } from '../core/expansion/formulation.js';
 import type { ExpansionRecord } from '../core/expansion/types.js';
 import type { WorkspaceApi } from '../core/workspace/api.js';
 import type { PlotData } from '../protocol/messages.js';
 
 /**
- * The retrieval string of a hand edit: the original final string with its generated part
- * replaced, so the edit keeps the expansion's formulation (e.g. query2doc's repeated query).
- * When the generated text cannot be found in the final string, the query is prepended.
+ * The retrieval string of a hand edit, built by the core's formulation so the live preview scores
+ * exactly the string "Save edit" will store. An unknown formulation (a record from a newer tool)
+ * falls back to replacing the generated part inside the original final string.
  */
 export function finalWithGenerated(e: ExpansionRecord, generated: string): string {
+  if (isFormulationName(e.formulation)) return formulate(e.formulation, e.query, generated);
   const at = e.generated.length > 0 ? e.final.lastIndexOf(e.generated) : -1;
   if (at < 0) return `${e.query} ${generated}`;
   return e.final.slice(0, at) + generated + e.final.slice(at + e.generated.length);
@@ -24,7 +26,7 @@ export function computePlotData(ws: Pick<WorkspaceApi, 'listQueries' | 'getQuery
     let student = -1;
     for (const { expansion, score } of review.expansions) {
       if (score === null) continue;
-      (deltasByMethod[expansion.method] ??= []).push(score.delta);
+      (deltasByMethod[`${expansion.role} · ${expansion.method}`] ??= []).push(score.delta);
       if (expansion.role === 'teacher') teacher = Math.max(teacher, score.ndcg10);
       if (expansion.role === 'student') student = Math.max(student, score.ndcg10);
     }

@@ -3,10 +3,19 @@ import type { WorkspaceApi } from '../core/workspace/api.js';
 import type { QxSettings } from '../core/workspace/api.js';
 import type { Logger } from '../core/logger.js';
 
-/** What the core's workspace module offers the adapters (src/core/workspace/workspace.ts). */
+export interface OpenDeps {
+  settings: QxSettings;
+  logger: Logger;
+  getApiKey: (baseUrl: string) => Promise<string | undefined>;
+  cacheDir: string;
+  toolVersion: string;
+}
+
+/** What the extension uses of the core's workspace module (src/core/workspace/workspace.ts). */
 export interface WorkspaceModule {
-  openWorkspace(root: string, deps: { settings: QxSettings; logger: Logger; getApiKey: (baseUrl: string) => Promise<string | undefined>; cacheDir: string }): Promise<WorkspaceApi>;
-  createWorkspace(root: string, manifestPath: string): Promise<unknown>;
+  openWorkspace(root: string, deps: OpenDeps): Promise<WorkspaceApi>;
+  createWorkspace(root: string, manifest: Record<string, unknown>): Promise<string>;
+  rebaseManifestPaths(manifest: Record<string, unknown>, fromDir: string, toDir: string): Record<string, unknown>;
 }
 
 export type SessionEvent = { kind: 'opened' | 'closed' } | { kind: 'data'; reason: string; qid?: string };
@@ -23,7 +32,7 @@ export class Session implements vscode.Disposable {
 
   constructor(
     private readonly load: () => Promise<WorkspaceModule>,
-    private readonly deps: () => { settings: QxSettings; logger: Logger; getApiKey: (baseUrl: string) => Promise<string | undefined>; cacheDir: string },
+    private readonly deps: () => OpenDeps,
   ) {}
 
   get workspace(): WorkspaceApi | undefined {
