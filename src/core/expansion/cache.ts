@@ -39,6 +39,8 @@ export function cacheKey(parts: CacheKeyParts): string {
  * entries count as misses.
  */
 export class ExpansionCache {
+  private readonly made = new Set<string>();
+
   constructor(readonly dir: string) {}
 
   private path(key: string): string {
@@ -62,10 +64,21 @@ export class ExpansionCache {
 
   async put(entry: CachedGeneration): Promise<void> {
     const file = this.path(entry.key);
-    await mkdir(join(this.dir, entry.key.slice(0, 2), entry.key.slice(2, 4)), { recursive: true });
+    const sub = join(this.dir, entry.key.slice(0, 2), entry.key.slice(2, 4));
+    if (!this.made.has(sub)) {
+      await mkdir(sub, { recursive: true });
+      this.made.add(sub);
+    }
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, JSON.stringify(entry), 'utf8');
+      try {
+        await writeFile(tmp, JSON.stringify(entry), 'utf8');
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+        // The folder was removed while we ran (a cleared cache): make it again.
+        await mkdir(sub, { recursive: true });
+        await writeFile(tmp, JSON.stringify(entry), 'utf8');
+      }
       await rename(tmp, file);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);

@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import OpenAI from 'openai';
 import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import { CancellationError, QxError, type QxErrorCode, errorMessage, isCancellationError, throwIfAborted } from '../errors.js';
@@ -90,6 +91,8 @@ export class OpenAiExpander implements Expander {
     const logger = options.logger ?? nullLogger;
     throwIfAborted(signal);
     const client = await this.getClient();
+    // One listener per request in flight (and per backoff sleep) sits on the caller's signal.
+    setMaxListeners(Math.max(getMaxListeners(signal), 2 * this.concurrency + 10), signal);
     let done = 0;
     return mapLimit(requests, this.concurrency, signal, async (request) => {
       throwIfAborted(signal);
@@ -178,14 +181,21 @@ export class OpenAiExpander implements Expander {
       ...(seed === undefined ? {} : { seed }),
     };
     let response: OpenAI.Chat.Completions.ChatCompletion;
+    // The client leaves a listener on the signal it gets; give it a per-call one so a long batch
+    // does not pile listeners onto the caller's signal.
+    const call = new AbortController();
+    const forward = (): void => call.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
     try {
       response = await client.chat.completions.create(body as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, {
-        signal,
+        signal: call.signal,
         timeout: this.timeoutMs,
         maxRetries: 0,
       });
     } catch (e) {
       throw classify(e, signal, this.timeoutMs);
+    } finally {
+      signal.removeEventListener('abort', forward);
     }
     const choices: unknown = (response as { choices?: unknown }).choices;
     if (!Array.isArray(choices) || choices.length === 0) throw new CallFailure('badResponse', 'the server returned no choices', false);
