@@ -2,7 +2,7 @@
 // use (dist/workspace.js), the CLI (node, with a shebang) and the webview (browser). `vscode` and
 // native addons stay external and are loaded at run time.
 import * as esbuild from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, cpSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -31,3 +31,5 @@ for (const t of targets) {
   else await esbuild.build(t);
 }
 if (!watch) chmodSync('dist/cli.js', 0o755);
+// Shipped prompt templates are read at run time from <bundle dir>/templates (see shippedTemplateDir()).
+cpSync('src/core/expansion/templates', 'dist/templates', { recursive: true });
