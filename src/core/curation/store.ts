@@ -292,7 +292,7 @@ export class CurationStore {
 
   /** Expansions of one query, in the order stored. */
   expansionsForQuery(qid: string): ExpansionRecord[] {
-    return (this.expansionsByQid.get(qid) ?? []).filter((e) => this.expansions.has(e.id));
+    return [...(this.expansionsByQid.get(qid) ?? [])];
   }
 
   /**
@@ -481,7 +481,13 @@ export class CurationStore {
     if (entry.retractExpansions.length > 0) {
       const at = this.now().toISOString();
       w.expansions.append(entry.retractExpansions.map((id) => ({ retract: id, at }) satisfies ExpansionRetraction));
-      for (const id of entry.retractExpansions) this.expansions.delete(id);
+      for (const id of entry.retractExpansions) {
+        const e = this.expansions.get(id);
+        this.expansions.delete(id);
+        if (e === undefined) continue;
+        const list = this.expansionsByQid.get(e.qid);
+        if (list !== undefined) this.expansionsByQid.set(e.qid, list.filter((x) => x.id !== id));
+      }
     }
     return { description: entry.description, qid: entry.qid };
   }

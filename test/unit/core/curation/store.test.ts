@@ -81,6 +81,10 @@ test('undo appends inverse events and is itself persistent', () => {
     assert.deepEqual(s.undo(), { description: 'edit expansion', qid: 'q1' });
     assert.equal(s.getPair('p1')?.chosenId, 'a');
     assert.equal(s.getExpansion('e9'), undefined);
+    assert.deepEqual(s.expansionsForQuery('q1'), []);
+    s.addExpansions([makeExpansion('q1', 'e9')], { description: 'edit again' });
+    assert.deepEqual(s.expansionsForQuery('q1').map((e) => e.id), ['e9'], 'the same edit made again is listed once');
+    assert.equal(s.undo().description, 'edit again');
     s.undo();
     assert.equal(s.getPair('p1'), undefined);
     assert.deepEqual(s.undo(), { description: null, qid: null });
