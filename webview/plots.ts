@@ -22,9 +22,9 @@ export function deltaHistogram(data: PlotData): HTMLElement {
   const all = methods.flatMap((m) => data.deltasByMethod[m] ?? []);
   const range = Math.max(0.1, Math.ceil(Math.max(...all.map((v) => Math.abs(v))) * 10) / 10);
   const step = range / 10;
-  const w = 320;
+  const w = 380;
   const rowH = 46;
-  const left = 110;
+  const left = 150;
   const plotW = w - left - 8;
   const h = methods.length * rowH + 24;
   const root = svg('svg', { viewBox: `0 0 ${w} ${h}`, class: 'plot', role: 'img', 'aria-label': `Histogram of nDCG@10 deltas for ${methods.length} methods` });
@@ -36,7 +36,7 @@ export function deltaHistogram(data: PlotData): HTMLElement {
     const top = row * rowH + 4;
     const base = top + rowH - 10;
     const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
-    root.appendChild(svgText(left - 6, top + 16, m, { class: 'label', 'text-anchor': 'end' }));
+    root.appendChild(svgText(left - 6, top + 16, m.length > 26 ? `${m.slice(0, 25)}…` : m, { class: 'label', 'text-anchor': 'end' }));
     root.appendChild(svgText(left - 6, top + 30, `n=${values.length} · mean ${formatDelta(mean)}`, { class: 'label small', 'text-anchor': 'end' }));
     bins.forEach((count, i) => {
       if (count === 0) return;

@@ -52,6 +52,18 @@ export function workspaceRootOf(picked: string): string {
   return root;
 }
 
+/** The sample's demo.json import plan, checked field by field. */
+export function sampleImports(plan: unknown): { file: string; model: string; method: string; role: ExpansionRole }[] {
+  const imports = typeof plan === 'object' && plan !== null && Array.isArray((plan as { imports?: unknown }).imports) ? (plan as { imports: unknown[] }).imports : [];
+  return imports.flatMap((x) => {
+    if (typeof x !== 'object' || x === null) return [];
+    const r = x as Record<string, unknown>;
+    const role = r.role;
+    if (typeof r.file !== 'string' || typeof r.model !== 'string' || typeof r.method !== 'string' || (role !== 'teacher' && role !== 'student' && role !== 'imported')) return [];
+    return [{ file: r.file, model: r.model, method: r.method, role }];
+  });
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
@@ -119,11 +131,26 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       }
       // The install folder is replaced on update and may be read-only: work on a copy.
       const copy = vscode.Uri.joinPath(c.context.globalStorageUri, 'samples', 'dl19').fsPath;
-      if (!existsSync(path.join(copy, manifestName))) {
+      const fresh = !existsSync(path.join(copy, manifestName));
+      if (fresh) {
         await mkdir(path.dirname(copy), { recursive: true });
         await cp(bundled, copy, { recursive: true, filter: (src) => !src.split(path.sep).includes('.qx') });
       }
-      return openRoot(copy);
+      const ws = await openRoot(copy);
+      const plan = path.join(copy, 'demo.json');
+      if (fresh && existsSync(plan)) {
+        // The sample ships real QueryGym generations: import them once so the walkthrough can go
+        // straight to index → score → pairs.
+        const imports = sampleImports(JSON.parse(await readFile(plan, 'utf8')));
+        await withTask('Importing the sample expansions', logger, async (o) => {
+          for (const [i, imp] of imports.entries()) {
+            o.onProgress?.({ done: i, total: imports.length, unit: 'files', message: `${imp.model} ${imp.method}` });
+            await ws.importExpansions({ ...imp, file: path.join(copy, imp.file), format: 'querygym-tsv' }, o);
+          }
+        });
+        session.changed('sample imported');
+      }
+      return ws;
     }),
     reg('qx.openWorkspace', async (a) => {
       let picked = str(a) ?? arg(a, 'path');

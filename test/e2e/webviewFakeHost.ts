@@ -13,6 +13,7 @@ import type { CorpusDoc } from '../../src/core/dataset/types.js';
 import type { QueryReview, QuerySummary, ScoredExpansion, UndoResult, WorkspaceApi } from '../../src/core/workspace/api.js';
 import type { RequestHandlers } from '../../src/protocol/messages.js';
 import { HostEndpoint } from '../../src/protocol/rpc.js';
+import { computePlotData } from '../../src/extension/reviewData.js';
 
 export const repoRoot = path.resolve(__dirname, '../..');
 
@@ -338,7 +339,7 @@ export interface FakeHost {
 }
 
 /** Wires a page to a HostEndpoint whose handlers drive `ws` the way ReviewViewProvider does. */
-export async function attachHost(page: Page, ws: FakeWorkspace): Promise<FakeHost> {
+export async function attachHost(page: Page, ws: WorkspaceApi): Promise<FakeHost> {
   let qid: string | undefined;
   const order = () => ws.listQueries().map((q) => q.qid);
   const requests: string[] = [];
@@ -375,22 +376,7 @@ export async function attachHost(page: Page, ws: FakeWorkspace): Promise<FakeHos
     'expansions/save': async (p) => { const r = await ws.editExpansion(p.expansionId, p.generated); push(); return r; },
     'docs/open': (p) => { opened.push(p.docid); return { opened: true }; },
     'edit/undo': () => { const r = ws.undo(); if (r.qid !== null) qid = r.qid; push(); return r; },
-    'plots/get': () => {
-      const deltasByMethod: Record<string, number[]> = {};
-      const teacherVsStudent: { qid: string; teacher: number; student: number }[] = [];
-      for (const q of ws.listQueries()) {
-        let t = -1;
-        let s = -1;
-        for (const x of ws.getQueryReview(q.qid).expansions) {
-          if (x.score === null) continue;
-          (deltasByMethod[`${x.expansion.role} ${x.expansion.method}`] ??= []).push(x.score.delta);
-          if (x.expansion.role === 'teacher') t = Math.max(t, x.score.ndcg10);
-          if (x.expansion.role === 'student') s = Math.max(s, x.score.ndcg10);
-        }
-        if (t >= 0 && s >= 0) teacherVsStudent.push({ qid: q.qid, teacher: t, student: s });
-      }
-      return { deltasByMethod, teacherVsStudent };
-    },
+    'plots/get': () => computePlotData(ws),
     'commands/run': (p) => { commands.push(p.command); return null; },
     'ui/focus': () => null,
   };

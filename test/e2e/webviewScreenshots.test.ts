@@ -1,0 +1,83 @@
+// The Review panel on the real DL19 sample workspace (real Workspace, real scores), in the dark,
+// light and high-contrast themes. Writes docs/screenshots/review-<theme>.png when QX_SCREENSHOTS=1.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { nullLogger } from '../../src/core/logger.js';
+import { defaultSettings } from '../../src/core/workspace/settings.js';
+import { openWorkspace } from '../../src/core/workspace/workspace.js';
+import type { WorkspaceApi } from '../../src/core/workspace/api.js';
+import { type PageServer, type ThemeName, attachHost, launchChromium, repoRoot, servePanel } from './webviewFakeHost.js';
+
+const sample = path.join(repoRoot, 'samples/dl19');
+const chromium = process.env.QX_CHROMIUM ?? '/usr/bin/chromium';
+const skip = !existsSync(chromium) ? 'Chromium is not installed (apt-get install chromium, or set QX_CHROMIUM)' : !existsSync(path.join(sample, 'qx.dataset.json')) ? 'samples/dl19 is missing' : false;
+
+describe('Review panel on the DL19 sample', { skip, timeout: 300_000 }, () => {
+  let browser: Browser | undefined;
+  let server: PageServer;
+  let ws: WorkspaceApi;
+  let dir: string;
+  let qid: string;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'qx-shot-'));
+    cpSync(sample, dir, { recursive: true, filter: (src) => !src.split(path.sep).includes('.qx') });
+    ws = await openWorkspace(dir, { settings: defaultSettings, logger: nullLogger, getApiKey: async () => undefined, cacheDir: path.join(dir, '.qx-cache') });
+    const signal = new AbortController().signal;
+    await ws.buildIndex({ signal });
+    const plan = JSON.parse(readFileSync(path.join(dir, 'demo.json'), 'utf8')) as { imports: { file: string; model: string; method: string; role: 'teacher' | 'student' }[] };
+    for (const imp of plan.imports) await ws.importExpansions({ ...imp, file: path.join(dir, imp.file), format: 'querygym-tsv' }, { signal });
+    await ws.score({ signal });
+    await ws.buildPairs({}, { signal });
+    // A query that shows everything: pairs, several expansions, documents moving in and out.
+    const candidates = ws.listQueries().filter((q) => q.pairs.auto > 0 && q.expansions >= 4);
+    const pick = candidates.find((q) => ws.getQueryReview(q.qid).expansions.some((s) => (s.score?.entered.length ?? 0) >= 2)) ?? candidates[0];
+    assert.ok(pick, 'the sample has a query with auto pairs after building pairs');
+    qid = pick.qid;
+    browser = await launchChromium();
+    server = await servePanel();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await ws?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const theme of ['dark', 'light', 'highContrast'] as ThemeName[]) {
+    test(`${theme}: the panel shows the real scores of a sample query`, async () => {
+      if (browser === undefined) throw new Error('Chromium did not start');
+      const page = await browser.newPage({ viewport: { width: 1100, height: 1500 }, deviceScaleFactor: 1 });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const host = await attachHost(page, ws);
+      await page.goto(server.url(theme));
+      for (let i = 0; i < 200 && !host.endpoint.isReady; i++) await new Promise((r) => setTimeout(r, 20));
+      host.show(qid);
+      await page.waitForFunction((id) => document.body.dataset.qid === id, qid);
+      const review = ws.getQueryReview(qid);
+      const best = [...review.expansions].sort((a, b) => (b.score?.delta ?? -1) - (a.score?.delta ?? -1))[0];
+      const shownDelta = await page.getByTestId('delta').first().textContent();
+      const d = Math.round((best?.score?.delta ?? 0) * 1000) / 1000;
+      assert.equal(shownDelta, `Δ ${d > 0 ? '+' : d < 0 ? '−' : ''}${Math.abs(d).toFixed(3)}`);
+      assert.equal(await page.locator('tr.pair').count(), review.pairs.length);
+      await page.locator('vscode-collapsible.plots').click({ position: { x: 30, y: 10 } });
+      await page.waitForSelector('svg.scatter');
+      // Open the first expansion's retrieval string and an editor, as a reviewer would.
+      await page.locator('details.final').first().evaluate((d) => ((d as HTMLDetailsElement).open = true));
+      assert.deepEqual(errors, []);
+      if (process.env.QX_SCREENSHOTS === '1') {
+        const out = path.join(repoRoot, 'docs/screenshots');
+        mkdirSync(out, { recursive: true });
+        await page.evaluate(() => window.scrollTo(0, 0));
+        await page.screenshot({ path: path.join(out, `review-${theme}.png`), fullPage: true });
+      }
+      await page.close();
+    });
+  }
+});
