@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { datasetError, throwIfAborted } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
-import { assertReadableFile, baseName, extensionOf, readDataFile } from './textFile.js';
+import { assertReadableFile, baseName, extensionOf, lineBatches, readDataFile } from './textFile.js';
 import type { CorpusDoc } from './types.js';
 
 /**
@@ -108,16 +107,8 @@ export function detectCorpusFormat(path: string): CorpusFormat {
 }
 
 async function* lines(path: string, signal: AbortSignal | undefined): AsyncGenerator<[string, number]> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  try {
-    for await (const raw of rl) {
-      n++;
-      throwIfAborted(signal);
-      yield [n === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw, n];
-    }
-  } finally {
-    rl.close();
+  for await (const batch of lineBatches(path, signal)) {
+    for (let i = 0; i < batch.lines.length; i++) yield [batch.lines[i]!, batch.first + i];
   }
 }
 

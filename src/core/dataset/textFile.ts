@@ -1,5 +1,6 @@
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { datasetError } from '../errors.js';
+import { datasetError, throwIfAborted } from '../errors.js';
 
 /**
  * Reads a whole UTF-8 data file (a UTF-8 byte-order mark is dropped). A missing file, a folder
@@ -48,4 +49,30 @@ export function extensionOf(path: string): string {
 /** Base name of a path (after the last slash or backslash). */
 export function baseName(path: string): string {
   return path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+}
+
+/**
+ * Streams a UTF-8 text file as batches of lines (LF or CRLF endings stripped, BOM dropped), for
+ * files too big for one string. Several times faster than `readline`. `first` is the 1-based
+ * number of the batch's first line. Checks `signal` between batches.
+ */
+export async function* lineBatches(path: string, signal?: AbortSignal): AsyncGenerator<{ lines: string[]; first: number }> {
+  let rest = '';
+  let next = 1;
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    throwIfAborted(signal);
+    let text = rest + (chunk as string);
+    if (next === 1 && rest === '' && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    const lines = text.split('\n');
+    rest = lines.pop()!;
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
+    }
+    if (lines.length > 0) {
+      yield { lines, first: next };
+      next += lines.length;
+    }
+  }
+  if (rest !== '') yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], first: next };
 }
