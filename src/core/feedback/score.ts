@@ -127,11 +127,14 @@ export interface QueryToScore {
 export interface ScoreQueriesOptions extends TaskOptions {
   /**
    * Receives the new scores (originals included) in batches; awaited before they count, so a
-   * cancelled run keeps everything it reported. Called at least every `batchSize` queries.
+   * cancelled run keeps everything it reported. Progress is reported only after a batch is
+   * handed over: a query counted as done is a query whose scores are stored.
    */
   onScores: (scores: ExpansionScore[]) => void | Promise<void>;
-  /** Queries per `onScores` batch, default 25. */
+  /** Flush at least every this many queries, default 25. */
   batchSize?: number;
+  /** ...and at least every this many milliseconds, default 250. */
+  batchMs?: number;
 }
 
 /**
@@ -142,8 +145,11 @@ export interface ScoreQueriesOptions extends TaskOptions {
  */
 export async function scoreQueries(search: SyncSearch, qrels: ReadonlyMap<string, QueryJudgments>, queries: readonly QueryToScore[], settings: FeedbackSettings, options: ScoreQueriesOptions): Promise<{ scored: number; originals: number }> {
   const batchSize = Math.max(1, options.batchSize ?? 25);
+  const batchMs = options.batchMs ?? 250;
   let pending: ExpansionScore[] = [];
   let inBatch = 0;
+  let done = 0;
+  let lastFlush = Date.now();
   let scored = 0;
   let originals = 0;
   const flush = async (): Promise<void> => {
@@ -152,7 +158,12 @@ export async function scoreQueries(search: SyncSearch, qrels: ReadonlyMap<string
       pending = [];
       await options.onScores(out);
     }
+    done += inBatch;
     inBatch = 0;
+    lastFlush = Date.now();
+    options.onProgress?.({ done, total: queries.length, unit: 'queries' });
+    // Scoring is synchronous: without a macrotask turn, a SIGINT or a cancel click is never seen.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   };
   try {
     for (let i = 0; i < queries.length; i++) {
@@ -169,11 +180,11 @@ export async function scoreQueries(search: SyncSearch, qrels: ReadonlyMap<string
         pending.push(scoreFinal(search, e.id, q.qid, e.final, judgments, settings, original));
         scored++;
       }
-      options.onProgress?.({ done: i + 1, total: queries.length, unit: 'queries' });
-      if (++inBatch >= batchSize) await flush();
+      inBatch++;
+      if (inBatch >= batchSize || Date.now() - lastFlush >= batchMs) await flush();
     }
   } finally {
-    await flush();
+    if (inBatch > 0 || pending.length > 0) await flush();
   }
   return { scored, originals };
 }
