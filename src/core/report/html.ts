@@ -30,7 +30,8 @@ function barChart(r: QxReport): string {
 }
 
 function histograms(r: QxReport): string {
-  const bins = 20;
+  // An odd number of bins centred on 0, so ties (delta 0) get a bin of their own in the middle.
+  const bins = 21;
   let maxAbs = 0.1;
   for (const q of r.perQuery) for (const v of Object.values(q.methods)) maxAbs = Math.max(maxAbs, Math.abs(v - q.original));
   maxAbs = Math.ceil(maxAbs * 10) / 10;
@@ -44,7 +45,7 @@ function histograms(r: QxReport): string {
         const v = q.methods[m.key];
         if (v === undefined) continue;
         const d = v - q.original;
-        const b = Math.min(bins - 1, Math.max(0, Math.floor(((d + maxAbs) / (2 * maxAbs)) * bins)));
+        const b = Math.min(bins - 1, Math.max(0, Math.round((d / (2 * maxAbs)) * (bins - 1)) + (bins - 1) / 2));
         counts[b] = (counts[b] ?? 0) + 1;
       }
       const top = Math.max(1, ...counts);
@@ -52,8 +53,9 @@ function histograms(r: QxReport): string {
       const rects = counts
         .map((c, i) => {
           const bh = (c / top) * (h - 2 * pad);
-          const lo = -maxAbs + (i * 2 * maxAbs) / bins;
-          return `<rect x="${(pad + i * bw).toFixed(1)}" y="${(h - pad - bh).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${colorOf(mi)}"><title>Δ ${lo.toFixed(2)}…${(lo + (2 * maxAbs) / bins).toFixed(2)}: ${c}</title></rect>`;
+          const step = (2 * maxAbs) / (bins - 1);
+          const mid = (i - (bins - 1) / 2) * step;
+          return `<rect x="${(pad + i * bw).toFixed(1)}" y="${(h - pad - bh).toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="${colorOf(mi)}"><title>Δ ${(mid - step / 2).toFixed(2)}…${(mid + step / 2).toFixed(2)}: ${c}</title></rect>`;
         })
         .join('');
       const zeroX = pad + (w - 2 * pad) / 2;
@@ -61,7 +63,7 @@ function histograms(r: QxReport): string {
         `<figure><svg role="img" aria-label="Histogram of per-query delta for ${escapeHtml(m.key)}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-size="10">` +
         `${rects}<line x1="${zeroX}" y1="${pad - 6}" x2="${zeroX}" y2="${h - pad}" stroke="#333" stroke-dasharray="3,2"/>` +
         `<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#333"/>` +
-        `<text x="${pad}" y="${h - 10}">${(-maxAbs).toFixed(1)}</text><text x="${zeroX}" y="${h - 10}" text-anchor="middle">0</text><text x="${w - pad}" y="${h - 10}" text-anchor="end">+${maxAbs.toFixed(1)}</text>` +
+        `<text x="${(pad + bw / 2).toFixed(1)}" y="${h - 10}" text-anchor="middle">${(-maxAbs).toFixed(1)}</text><text x="${zeroX}" y="${h - 10}" text-anchor="middle">0</text><text x="${(w - pad - bw / 2).toFixed(1)}" y="${h - 10}" text-anchor="middle">+${maxAbs.toFixed(1)}</text>` +
         `<text x="${pad}" y="14">max ${top}</text></svg><figcaption>${escapeHtml(m.key)}</figcaption></figure>`
       );
     })
@@ -131,21 +133,21 @@ table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #ccc;pad
 td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}th{background:#f2f2f2}
 .pos{color:#1a7f37}.neg{color:#b42318}.headline{font-size:1.15em;background:#eef4fb;padding:8px 12px;border-left:4px solid #4e79a7}
 .hists{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;text-align:center;max-width:300px;overflow-wrap:anywhere}
-.note{color:#555;font-size:.9em}
+.note{color:#555;font-size:.9em}.tw{overflow-x:auto}
 </style></head><body>
 <h1>QX Studio report — ${escapeHtml(r.dataset)}</h1>
 <p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>
 ${headline}
 <h2>Methods vs the original query</h2>
-<table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th><th>Δ</th><th>R@${r.recallK} orig</th><th>R@${r.recallK}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th></tr></thead>
+<div class="tw"><table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th><th>Δ</th><th>R@${r.recallK} orig</th><th>R@${r.recallK}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th></tr></thead>
 <tbody>
 ${rows}
-</tbody></table>
+</tbody></table></div>
 <h2>Mean nDCG@10</h2>
 ${barChart(r)}
 <h2>Per-query Δ nDCG@10 vs the original</h2>
 <div class="hists">${histograms(r)}</div>
-${st === '' ? '' : `<h2>Student vs teacher</h2><table><thead><tr><th>Student</th><th>Teacher</th><th>Queries</th><th>Student nDCG@10</th><th>Teacher nDCG@10</th><th>Student/Teacher</th><th>Gain recovered</th></tr></thead><tbody>${st}</tbody></table>`}
+${st === '' ? '' : `<h2>Student vs teacher</h2><div class="tw"><table><thead><tr><th>Student</th><th>Teacher</th><th>Queries</th><th>Student nDCG@10</th><th>Teacher nDCG@10</th><th>Student/Teacher</th><th>Gain recovered</th></tr></thead><tbody>${st}</tbody></table></div>`}
 <h2>Teacher vs student per query</h2>
 ${scatter(r)}
 ${excluded}
