@@ -97,6 +97,23 @@ class Chunked {
     this.cur[this.pos++] = v;
     this.length++;
   }
+  /** Visits the values of two equally long lists in lockstep, releasing chunks as it goes. */
+  static drainBoth(a: Chunked, b: Chunked, fn: (x: number, y: number) => void): void {
+    a.chunks.push(a.cur.subarray(0, a.pos));
+    b.chunks.push(b.cur.subarray(0, b.pos));
+    const ca = a.chunks;
+    const cb = b.chunks;
+    a.chunks = [];
+    b.chunks = [];
+    for (let c = 0; c < ca.length; c++) {
+      const x = ca[c]!;
+      const y = cb[c]!;
+      for (let i = 0; i < x.length; i++) fn(x[i]!, y[i]!);
+      ca[c] = new Int32Array(0);
+      cb[c] = new Int32Array(0);
+    }
+  }
+
   /** Visits values in order, releasing each chunk after it is read. */
   drain(fn: (v: number) => void): void {
     this.chunks.push(this.cur.subarray(0, this.pos));
@@ -111,6 +128,10 @@ class Chunked {
 }
 
 const f = Math.fround;
+const TABLE_TF_BITS = 4;
+const TABLE_TF = 1 << TABLE_TF_BITS;
+// Tabulating costs 256·16 score computations: only worth it for long posting lists.
+const TABLE_MIN_DF = 16_384;
 
 /**
  * The embedded BM25 engine: ranks exactly like Lucene 8's BM25Similarity over Anserini's
@@ -125,6 +146,7 @@ export class Bm25Index implements Retriever {
   readonly params: Bm25Params;
   private readonly termIds: Map<string, number>;
   private readonly normInv: Float32Array;
+  private readonly normCache = new Float32Array(256);
   private readonly avgdl: number;
   private acc: Float64Array | undefined;
   private touched: Int32Array | undefined;
@@ -146,7 +168,7 @@ export class Bm25Index implements Retriever {
       this.avgdl = f(data.sumTotalTermFreq / Math.max(1, data.docCount));
       const k1f = f(k1);
       const bf = f(b);
-      const cache = new Float32Array(256);
+      const cache = this.normCache;
       for (let i = 0; i < 256; i++) cache[i] = f(1 / f(k1f * f(f(1 - bf) + f(f(bf * LENGTH_TABLE[i]!) / this.avgdl))));
       for (let d = 0; d < n; d++) this.normInv[d] = cache[data.norms[d]!]!;
     } else {
@@ -193,7 +215,11 @@ export class Bm25Index implements Retriever {
       let sum = 0;
       let docCount = 0;
       let read = 0;
-      const tally = new Map<number, number>();
+      // Per-document term counting without a Map: lastDoc[t] marks terms already seen in this doc.
+      let lastDoc: Int32Array = new Int32Array(1024).fill(-1);
+      let count: Int32Array = new Int32Array(1024);
+      let df: Int32Array = new Int32Array(1024);
+      const docTerms: number[] = [];
       for await (const doc of docs) {
         read++;
         if (read % 1000 === 0) {
@@ -206,24 +232,41 @@ export class Bm25Index implements Retriever {
           continue;
         }
         seen.add(doc.id);
+        const docNo = docIds.length;
         const text = doc.title ? `${doc.title} ${doc.text ?? ''}` : (doc.text ?? '');
         const toks = analyzer.analyze(text);
-        tally.clear();
+        docTerms.length = 0;
         for (const t of toks) {
           let id = vocab.get(t);
           if (id === undefined) {
             id = terms.length;
             vocab.set(t, id);
             terms.push(t);
+            if (id >= lastDoc.length) {
+              const grow = (a: Int32Array, fill: number): Int32Array => {
+                const b = new Int32Array(a.length * 2).fill(fill);
+                b.set(a);
+                return b;
+              };
+              lastDoc = grow(lastDoc, -1);
+              count = grow(count, 0);
+              df = grow(df, 0);
+            }
           }
-          tally.set(id, (tally.get(id) ?? 0) + 1);
+          if (lastDoc[id] !== docNo) {
+            lastDoc[id] = docNo;
+            count[id] = 1;
+            docTerms.push(id);
+          } else count[id]!++;
         }
-        for (const [id, tf] of tally) {
+        for (const id of docTerms) {
+          const tf = count[id]!;
           fwdTerm.push(id);
           fwdTf.push(tf);
+          df[id]!++;
           if (tf > maxTf) maxTf = tf;
         }
-        uniqPerDoc.push(tally.size);
+        uniqPerDoc.push(docTerms.length);
         lengthsList.push(toks.length);
         sum += toks.length;
         if (toks.length > 0) docCount++;
@@ -267,13 +310,7 @@ export class Bm25Index implements Retriever {
       const V = terms.length;
       const offsets = new Uint32Array(V + 1);
       {
-        let i = 0;
-        const termsSeq = new Int32Array(fwdTerm.length);
-        fwdTerm.drain((t) => {
-          termsSeq[i++] = t;
-          offsets[t + 1]!++;
-        });
-        for (let t = 0; t < V; t++) offsets[t + 1]! += offsets[t]!;
+        for (let t = 0; t < V; t++) offsets[t + 1] = offsets[t]! + df[t]!;
         const postDocs = new Int32Array(fwdTf.length);
         const postTfs = maxTf > 0xffff ? new Uint32Array(fwdTf.length) : new Uint16Array(fwdTf.length);
         const fill = offsets.slice(0, V);
@@ -284,10 +321,8 @@ export class Bm25Index implements Retriever {
         }
         let doc = 0;
         let left = uniq[0] ?? 0;
-        let p = 0;
-        fwdTf.drain((tf) => {
+        Chunked.drainBoth(fwdTerm, fwdTf, (t, tf) => {
           while (left === 0) left = uniq[++doc]!;
-          const t = termsSeq[p++]!;
           const at = fill[t]!++;
           postDocs[at] = doc;
           postTfs[at] = tf;
@@ -391,11 +426,12 @@ export class Bm25Index implements Retriever {
     this.touched ??= new Int32Array(n);
     const acc = this.acc;
     const touched = this.touched;
-    const { offsets, postDocs, postTfs } = this.data;
+    const { offsets, postDocs, postTfs, norms } = this.data;
     const normInv = this.normInv;
     const N = this.data.docCount;
     const lucene = this.params.lengths === 'lucene';
-    let nt = 0;
+    const plan: { start: number; end: number; w: number }[] = [];
+    let postings = 0;
     for (const [term, boost] of weights) {
       if (!(boost > 0)) continue;
       const id = this.termIds.get(term);
@@ -403,23 +439,58 @@ export class Bm25Index implements Retriever {
       const start = offsets[id]!;
       const end = offsets[id + 1]!;
       const df = end - start;
-      if (lucene) {
-        const w = f(f(boost) * f(Math.log(1 + (N - df + 0.5) / (df + 0.5))));
+      const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+      plan.push({ start, end, w: lucene ? f(f(boost) * f(idf)) : boost * idf });
+      postings += df;
+    }
+    // Long queries touch most documents: then skip per-posting bookkeeping and scan all accumulators.
+    const dense = postings > n >> 3;
+    let nt = 0;
+    for (const { start, end, w } of plan) {
+      if (lucene && end - start > TABLE_MIN_DF) {
+        // Lucene's per-posting float formula depends only on (norm byte, tf): tabulate small tfs.
+        const table = this.scoreTable(w);
         for (let p = start; p < end; p++) {
           const d = postDocs[p]!;
-          if (acc[d] === 0) touched[nt++] = d;
+          const tf = postTfs[p]!;
+          const s = tf < TABLE_TF ? table[(norms[d]! << TABLE_TF_BITS) | tf]! : f(w - f(w / f(1 + f(tf * normInv[d]!))));
+          if (!dense && acc[d] === 0) touched[nt++] = d;
+          acc[d]! += s;
+        }
+      } else if (lucene) {
+        for (let p = start; p < end; p++) {
+          const d = postDocs[p]!;
+          if (!dense && acc[d] === 0) touched[nt++] = d;
           acc[d]! += f(w - f(w / f(1 + f(postTfs[p]! * normInv[d]!))));
         }
       } else {
-        const w = boost * Math.log(1 + (N - df + 0.5) / (df + 0.5));
         for (let p = start; p < end; p++) {
           const d = postDocs[p]!;
-          if (acc[d] === 0) touched[nt++] = d;
+          if (!dense && acc[d] === 0) touched[nt++] = d;
           acc[d]! += w - w / (1 + postTfs[p]! * normInv[d]!);
         }
       }
     }
+    if (dense) {
+      for (let d = 0; d < n; d++) touched[d] = d;
+      nt = n;
+    }
     return this.topK(nt, k, lucene);
+  }
+
+  private tableBuf = new Float32Array(256 << TABLE_TF_BITS);
+
+  /** score(w, tf, norm) for every norm byte and tf < TABLE_TF, computed exactly as Lucene does. */
+  private scoreTable(w: number): Float32Array {
+    const t = this.tableBuf;
+    const cache = this.normCache;
+    for (let b = 0; b < 256; b++) {
+      const ni = cache[b]!;
+      const row = b << TABLE_TF_BITS;
+      t[row] = 0;
+      for (let tf = 1; tf < TABLE_TF; tf++) t[row | tf] = f(w - f(w / f(1 + f(tf * ni))));
+    }
+    return t;
   }
 
   private topK(nt: number, k: number, lucene: boolean): RunHit[] {

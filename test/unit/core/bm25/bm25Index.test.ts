@@ -181,3 +181,40 @@ test('Cranfield (complete collection, graded qrels): nDCG@10 and MAP of the engi
   assert.ok(r.mean['ndcg_cut_10']! >= 0.35, `nDCG@10 ${r.mean['ndcg_cut_10']}`);
   assert.ok(r.mean['map']! >= 0.285, `MAP ${r.mean['map']}`);
 });
+
+test('scores equal Lucene 8 BM25Similarity float arithmetic, also on the tabulated path for long posting lists', async () => {
+  // 20,000 documents so that the common term's posting list takes the tabulated fast path.
+  let seed = 3;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const docs = Array.from({ length: 20_000 }, (_, i) => {
+    const words: string[] = [];
+    const len = 1 + Math.floor(rnd() * 300);
+    for (let j = 0; j < len; j++) words.push(rnd() < 0.05 ? 'common' : rnd() < 0.01 ? 'rare' : `w${Math.floor(rnd() * 500)}`);
+    return { id: `d${i}`, text: words.join(' ') };
+  });
+  const { index } = await Bm25Index.build(docs, { analyzer: 'whitespace' });
+  const f = Math.fround;
+  const N = docs.filter((d) => d.text.length > 0).length;
+  const lengths = docs.map((d) => d.text.split(' ').length);
+  const avgdl = f(lengths.reduce((s, l) => s + l, 0) / N);
+  const expected = (term: string, boost: number): Map<string, number> => {
+    const tfs = docs.map((d) => d.text.split(' ').filter((w) => w === term).length);
+    const df = tfs.filter((t) => t > 0).length;
+    const w = f(f(boost) * f(Math.log(1 + (N - df + 0.5) / (df + 0.5))));
+    const out = new Map<string, number>();
+    docs.forEach((d, i) => {
+      if (tfs[i] === 0) return;
+      const dl = byte4ToInt(intToByte4(lengths[i]!));
+      const ni = f(1 / f(f(0.9) * f(f(1 - f(0.4)) + f(f(f(0.4) * dl) / avgdl))));
+      out.set(d.id, f(w - f(w / f(1 + f(tfs[i]! * ni)))));
+    });
+    return out;
+  };
+  for (const [term, boost] of [['common', 2], ['rare', 1]] as const) {
+    const want = expected(term, boost);
+    assert.ok(term === 'rare' || want.size > 16_384, 'common term must take the tabulated path');
+    const hits = index.searchWeighted(new Map([[term, boost]]), 100_000);
+    assert.equal(hits.length, want.size);
+    for (const h of hits) assert.equal(h.score, want.get(h.docid), `${term} ${h.docid}`);
+  }
+});
