@@ -94,14 +94,34 @@ export class OpenAiExpander implements Expander {
     // One listener per request in flight (and per backoff sleep) sits on the caller's signal.
     setMaxListeners(Math.max(getMaxListeners(signal), 2 * this.concurrency + 10), signal);
     let done = 0;
-    return mapLimit(requests, this.concurrency, signal, async (request) => {
-      throwIfAborted(signal);
-      const outcome = await this.generate(client, request, signal, logger);
-      await options.onResult?.(outcome);
-      done++;
-      options.onProgress?.({ done, total: requests.length, unit: 'requests' });
-      return outcome;
-    });
+    // A finished call frees its slot at once; its onResult (a cache write) runs beside the next
+    // call and is awaited before expand settles, also when it settles by cancellation.
+    const handled: Promise<void>[] = [];
+    let handlerFailure: { error: unknown } | undefined;
+    let outcomes: GenerationOutcome[];
+    try {
+      outcomes = await mapLimit(requests, this.concurrency, signal, async (request) => {
+        throwIfAborted(signal);
+        // A result that cannot be stored (disk full) stops the batch before more calls are paid for.
+        if (handlerFailure !== undefined) throw handlerFailure.error;
+        const outcome = await this.generate(client, request, signal, logger);
+        const h = (async () => {
+          await options.onResult?.(outcome);
+          done++;
+          options.onProgress?.({ done, total: requests.length, unit: 'requests' });
+        })();
+        h.catch((error: unknown) => {
+          handlerFailure ??= { error };
+        });
+        handled.push(h);
+        return outcome;
+      });
+    } catch (e) {
+      await Promise.allSettled(handled);
+      throw e;
+    }
+    await Promise.all(handled);
+    return outcomes;
   }
 
   private async getClient(): Promise<OpenAI> {

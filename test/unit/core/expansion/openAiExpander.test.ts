@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -150,6 +150,24 @@ describe('OpenAiExpander against a local chat-completions server', () => {
     assert.equal(b?.top_k, 20);
     assert.equal(b?.repetition_penalty, 1.1);
     assert.equal(b?.model, 'fake-72b');
+  });
+});
+
+describe('a cache that cannot be written', () => {
+  it('stops the batch with the write error before paying for more calls', async () => {
+    const server = await startFakeChatServer({ latencyMs: 20 });
+    try {
+      const file = join(tmp, 'not-a-dir');
+      await writeFile(file, 'x');
+      const queries = Array.from({ length: 20 }, (_, i) => ({ qid: `w${i}`, text: `write fails ${i}` }));
+      await assert.rejects(
+        runExpansions({ expander: expander(server.baseUrl, { concurrency: 2 }), template, queries, cache: new ExpansionCache(join(file, 'cache')), signal: new AbortController().signal }),
+        (e: unknown) => (e as { code?: string }).code === 'ENOTDIR',
+      );
+      assert.ok(server.requests <= 4, `${server.requests} calls made`);
+    } finally {
+      await server.close();
+    }
   });
 });
 
