@@ -183,6 +183,11 @@ export interface EvalResult {
  * A run query present with an empty hit list is evaluated (all 0). Non-integer grades are used as
  * they are (trec_eval would truncate them).
  *
+ * Not implemented (a `usage` error names the supported ones): runid, gm_map, bpref,
+ * iprec_at_recall, relstring, infAP, gm_bpref, Rprec_mult, utility, 11pt_avg, binG, G, ndcg_rel,
+ * Rndcg, relative_P, set_*, num_nonrel_judged_ret, rbp and the prefs/jg families: query-expansion
+ * scoring needs none of them, and each would need its own golden test.
+ *
  * Throws a `dataset` QxError when no query is in both run and qrels (trec_eval refuses too).
  */
 export function evaluate(qrels: Qrels, run: Run, measures: readonly string[], options: EvalOptions = {}): EvalResult {
