@@ -156,6 +156,7 @@ export class OpenAiExpander implements Expander {
         }
       }
       const texts = result.flatMap((r) => r.texts);
+      logger.trace(`${request.key} prompt: ${JSON.stringify(request.messages)} → ${JSON.stringify(texts)}`);
       const usage = result.flatMap((r) => splitUsage(r.usage, r.texts.length));
       return { key: request.key, ok: true, texts, usage, latencyMs: Date.now() - start };
     } catch (e) {
