@@ -1,0 +1,142 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/io.js';
+
+const repo = resolve(__dirname, '../..');
+const sample = join(repo, 'samples', 'dl19');
+const tmp = mkdtempSync(join(tmpdir(), 'qx-cli-e2e-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    isTTY: false,
+    env: {},
+    cwd: tmp,
+  };
+  const code = await main(argv, io, new AbortController().signal);
+  return { code, stdout, stderr };
+}
+
+const teacherFs = join(sample, 'expansions', 'Qwen2.5-72B-Instruct.query2doc-fs.0656857b.queries.tsv');
+const studentFs = join(sample, 'expansions', 'Qwen2.5-7B-Instruct.query2doc-fs.79962ac6.queries.tsv');
+
+describe('qx on a workspace made with qx init', () => {
+  const ws = join(tmp, 'ws');
+  before(async () => {
+    const r = await qx(['init', '--manifest', join(sample, 'qx.dataset.json'), '--workspace', ws]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  test('a command outside a workspace says how to make one (exit 3)', async () => {
+    const r = await qx(['score', '--workspace', join(tmp)]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /no QX workspace in .*qx init/);
+  });
+
+  test('qx export before any pair: clear message, exit 3, no file', async () => {
+    const out = join(tmp, 'empty.jsonl');
+    const r = await qx(['export', '--workspace', ws, '--format', 'trl-standard', '--out', out, '--allow-eval-queries']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /nothing to export.*no file was written/);
+    assert.equal(existsSync(out), false);
+  });
+
+  test('import, score and pairs are idempotent', async () => {
+    const imp = async (file: string, role: string, model: string) =>
+      JSON.parse((await qx(['import', file, '--workspace', ws, '--model', model, '--method', 'query2doc-fs', '--role', role, '--json'])).stdout) as { imported: number; duplicates: number };
+    assert.equal((await imp(teacherFs, 'teacher', 'Qwen2.5-72B-Instruct')).imported, 43);
+    assert.equal((await imp(studentFs, 'student', 'Qwen2.5-7B-Instruct')).imported, 43);
+    assert.deepEqual(await imp(teacherFs, 'teacher', 'Qwen2.5-72B-Instruct'), { ...(await imp(teacherFs, 'teacher', 'Qwen2.5-72B-Instruct')), imported: 0, duplicates: 43 });
+
+    const score = async () => JSON.parse((await qx(['score', '--workspace', ws, '--json'])).stdout) as { scored: number; originals: number };
+    assert.deepEqual(await score().then((s) => [s.scored, s.originals]), [86, 43]);
+    assert.deepEqual(await score().then((s) => [s.scored, s.originals]), [0, 0]);
+
+    const pairs = async () => JSON.parse((await qx(['pairs', '--workspace', ws, '--json'])).stdout) as { pairs: number; created: number; updated: number; deleted: number };
+    const first = await pairs();
+    assert.ok(first.pairs > 0);
+    assert.equal(first.created, first.pairs);
+    const second = await pairs();
+    assert.deepEqual(second, { ...first, created: 0, updated: 0, deleted: 0 });
+    const exported = async (): Promise<string> => {
+      const out = join(tmp, 'dpo.jsonl');
+      const r = await qx(['export', '--workspace', ws, '--format', 'trl-standard', '--out', out, '--allow-eval-queries']);
+      assert.equal(r.code, 0, r.stderr);
+      return readFileSync(out, 'utf8');
+    };
+    assert.equal(await exported(), await exported(), 'the same pairs export byte-identically');
+  });
+
+  test('exports refuse evaluation queries without the override (exit 3)', async () => {
+    const out = join(tmp, 'leak.jsonl');
+    const r = await qx(['export', '--workspace', ws, '--format', 'openai-preference', '--out', out]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /leak the evaluation set/);
+    assert.equal(existsSync(out), false);
+  });
+
+  test('qx report prints the table with the original and each method', async () => {
+    const r = await qx(['report', '--workspace', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^original BM25\s.*0\.4644/m);
+    assert.match(r.stdout, /^query2doc-fs\s+student\s+Qwen2\.5-7B-Instruct\s.*% \(query2doc-fs\)$/m);
+    assert.ok(existsSync(join(ws, '.qx', 'reports', 'report.html')));
+  });
+
+  test('rows for unknown query ids are skipped and named', async () => {
+    const file = join(tmp, 'mixed.jsonl');
+    writeFileSync(file, [JSON.stringify({ qid: '1037798', generated: 'robert gray' }), JSON.stringify({ qid: '999999999', generated: 'x' })].join('\n') + '\n');
+    const r = await qx(['import', file, '--workspace', ws, '--model', 'm', '--method', 'hand', '--role', 'imported']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /imported 1 new/);
+    assert.match(r.stdout, /1 query ids not in the dataset: 999999999/);
+  });
+
+  test('bad usage exits 2 and names the problem', async () => {
+    const r = await qx(['pairs', '--workspace', ws, '--strategy', 'random']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--strategy must be best-worst or all/);
+  });
+});
+
+test('a workspace whose store has a newer schema is refused (exit 3), untouched', async () => {
+  const ws = join(tmp, 'newer');
+  assert.equal((await qx(['init', '--manifest', join(sample, 'qx.dataset.json'), '--workspace', ws])).code, 0);
+  assert.equal((await qx(['report', '--workspace', ws])).code, 0);
+  const metaFile = join(ws, '.qx', 'store.json');
+  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
+  const newer = JSON.stringify({ ...meta, schemaVersion: 99 });
+  writeFileSync(metaFile, newer);
+  const r = await qx(['score', '--workspace', ws]);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /schema/i);
+  assert.equal(readFileSync(metaFile, 'utf8'), newer);
+});
+
+test('a query without any positive judgment is reported and left out of the means', async () => {
+  const ws = join(tmp, 'norel');
+  assert.equal((await qx(['init', '--manifest', join(sample, 'qx.dataset.json'), '--workspace', ws])).code, 0);
+  const manifest = JSON.parse(readFileSync(join(ws, 'qx.dataset.json'), 'utf8')) as { qrels: { path: string } };
+  const qrelsFile = join(ws, 'qrels.txt');
+  const victim = '1037798';
+  writeFileSync(qrelsFile, readFileSync(resolve(ws, manifest.qrels.path), 'utf8').split('\n').map((l) => (l.startsWith(`${victim} `) ? l.replace(/\s\d+\s*$/, ' 0') : l)).join('\n'));
+  writeFileSync(join(ws, 'qx.dataset.json'), JSON.stringify({ ...manifest, qrels: { path: 'qrels.txt' } }));
+  assert.equal((await qx(['import', teacherFs, '--workspace', ws, '--model', 'M', '--method', 'q2d', '--role', 'teacher'])).code, 0);
+  const s = await qx(['score', '--workspace', ws]);
+  assert.match(s.stdout, new RegExp(`1 queries have no positive judgment and are left out of every mean: ${victim}`));
+  const r = await qx(['report', '--workspace', ws]);
+  assert.match(r.stdout, /^original BM25\s+-\s+-\s+42\s/m);
+  assert.match(r.stdout, new RegExp(`excluded from means: 1 queries \\(${victim}: no positive judgment\\)`));
+});

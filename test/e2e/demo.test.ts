@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { validateRecords } from '../../src/core/export/schemas.js';
+import type { ExportFormat } from '../../src/core/workspace/api.js';
+
+const repo = resolve(__dirname, '../..');
+
+test('qx demo runs the whole pipeline offline: table, pairs, valid exports, report', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'qx-demo-e2e-'));
+  try {
+    const out = join(tmp, 'ws');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'demo', '--out', out], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, QX_API_KEY: '', OPENAI_API_KEY: '', DEEPSEEK_API_KEY: '' },
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    const row = (re: RegExp): string => {
+      const l = lines.find((x) => re.test(x));
+      assert.ok(l !== undefined, `no line matching ${re} in:\n${r.stdout}`);
+      return l;
+    };
+    // Lucene BM25 on this pool gives 0.4644 (original) and 0.6421 (query2doc-fs, Qwen2.5-72B): shared/data SOURCES.md.
+    assert.match(row(/^original BM25\s/), /\s43\s+0\.4644\s/);
+    assert.match(row(/^query2doc-fs\s+teacher\s+Qwen2\.5-72B-Instruct/), /\s43\s+0\.6421\s+\+0\.1777\s/);
+    for (const method of ['query2doc-zs', 'query2doc-fs', 'query2doc-cot']) {
+      assert.match(row(new RegExp(`^${method}\\s+teacher\\s+Qwen2\\.5-72B-Instruct\\s`)), /\d+\/\d+\/\d+/);
+      assert.match(row(new RegExp(`^${method}\\s+student\\s+Qwen2\\.5-7B-Instruct\\s`)), new RegExp(`\\d+\\.\\d% \\(${method}\\)$`));
+    }
+    assert.match(row(/^headline: /), /% of teacher/);
+    const pairs = Number(/^pairs: (\d+) chosen\/rejected pairs/m.exec(r.stdout)?.[1]);
+    assert.ok(pairs > 0, 'pair count printed');
+    assert.match(r.stdout, /evaluation queries .*--allow-eval-queries/s);
+
+    const formats: ExportFormat[] = ['trl-standard', 'trl-conversational', 'openai-preference', 'llama-factory', 'sft-messages'];
+    for (const f of formats) {
+      const file = join(out, 'exports', `dl19.${f}.jsonl`);
+      assert.ok(r.stdout.includes(file), `${file} is listed`);
+      const records = readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
+      if (f !== 'sft-messages') assert.equal(records.length, pairs, `${f}: one record per pair`);
+      else assert.ok(records.length > 0);
+      validateRecords(f, records);
+      const manifest = JSON.parse(readFileSync(`${file}.manifest.json`, 'utf8')) as { counts: { records: number }; leakage: { overridden: boolean } };
+      assert.equal(manifest.counts.records, records.length);
+      assert.equal(manifest.leakage.overridden, true, 'the eval-query override is recorded');
+    }
+    assert.ok(existsSync(join(out, '.qx', 'reports', 'report.md')));
+    assert.ok(existsSync(join(out, '.qx', 'reports', 'report.html')));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
