@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   const concurrency = arg('concurrency', 32);
   const requests = arg('requests', 960);
   const ideal = (concurrency * 1000) / latency;
+  const load0 = loadavg().map((x) => x.toFixed(2)).join(' ');
   const server = await startChildServer(latency);
   const dir = await mkdtemp(join(tmpdir(), 'qx-bench-'));
   const template = parseTemplate(['---', 'id: bench', 'version: 1', 'formulation: query2doc', '---', '[user]', 'Query: {{query}}', ''].join('\n'), 'bench.tmpl');
@@ -66,9 +67,12 @@ async function main(): Promise<void> {
     // Warm-up: open the connection pool.
     await make().expand(Array.from({ length: concurrency }, (_, i) => ({ key: `w${i}`, messages: [{ role: 'user' as const, content: `Query: warm ${i}` }], n: 1 })), { signal: new AbortController().signal });
 
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await make().expand(Array.from({ length: requests }, (_, i) => ({ key: `r${i}`, messages: [{ role: 'user' as const, content: `Query: raw ${i}` }], n: 1 })), { signal: new AbortController().signal });
     const rawS = (performance.now() - t0) / 1000;
+    const c1 = process.cpuUsage(c0);
+    const cpuPerRequest = (c1.user + c1.system) / 1000 / requests;
 
     const queries = Array.from({ length: requests }, (_, i) => ({ qid: `q${i}`, text: `bench query ${i}` }));
     const cache = new ExpansionCache(join(dir, 'cache'));
@@ -85,9 +89,10 @@ async function main(): Promise<void> {
     const fmt = (x: number): string => x.toFixed(1);
     const rawRps = requests / rawS;
     const runRps = requests / runS;
+    console.log(`load average at the start: ${load0}`);
     console.log(`machine: ${cpus().length} cores, Node ${process.version}; server latency ${latency} ms, concurrency ${concurrency}, ${requests} requests`);
     console.log(`ideal: ${fmt(ideal)} req/s`);
-    console.log(`expander only:           ${fmt(rawRps)} req/s (${fmt((100 * rawRps) / ideal)}% of ideal, ${rawS.toFixed(2)} s)`);
+    console.log(`expander only:           ${fmt(rawRps)} req/s (${fmt((100 * rawRps) / ideal)}% of ideal, ${rawS.toFixed(2)} s, client CPU ${cpuPerRequest.toFixed(2)} ms/request)`);
     console.log(`runExpansions + cache:   ${fmt(runRps)} req/s (${fmt((100 * runRps) / ideal)}% of ideal, ${runS.toFixed(2)} s)`);
     console.log(`rerun from cache:        ${requests} expansions in ${cachedS.toFixed(2)} s, ${(await server.requests()) - concurrency - 2 * requests} extra requests`);
     console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
