@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { QxError, throwIfAborted } from '../errors.js';
 import type { ExpansionRecord, TemplateRef } from '../expansion/types.js';
@@ -390,6 +390,7 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
   }
 
   throwIfAborted(options.signal);
+  mkdirSync(dirname(request.out), { recursive: true });
   writeFileAtomic(request.out, jsonl);
   writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
   writeFileAtomic(`${request.out}.card.md`, renderDatasetCard(manifest));

@@ -169,11 +169,11 @@ test('the leakage guard refuses evaluation queries and the override is recorded'
       (e: unknown) => QxError.is(e, 'export') && /1 queries of this training export belong to the test split \(q3\)/.test(e.message) && /allowEvalQueries/.test(e.message),
     );
     assert.deepEqual(readdirSync(dir), [], 'nothing is written when refused');
-    const res = await exportDataset(fixture(), { format: 'trl-standard', out, allowEvalQueries: true }, { signal });
+    const res = await exportDataset(fixture(), { format: 'trl-standard', out: join(dir, 'new', 'dpo.jsonl'), allowEvalQueries: true }, { signal });
     const m = JSON.parse(readFileSync(res.manifest, 'utf8')) as ExportManifest;
     assert.deepEqual(m.leakage, { evalSplit: 'test', evalQueriesInExport: ['q3'], overridden: true });
-    assert.ok(readJsonl(out).some((r) => r.qid === 'q3'));
-    assert.match(readFileSync(`${out}.card.md`, 'utf8'), /Leakage override:\*\* 1 queries of the test split/);
+    assert.ok(readJsonl(res.out).some((r) => r.qid === 'q3'), 'written, into a folder created on the way');
+    assert.match(readFileSync(`${res.out}.card.md`, 'utf8'), /Leakage override:\*\* 1 queries of the test split/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
