@@ -5,6 +5,7 @@ import { CancellationError, QxError, type QxErrorCode, errorMessage, isCancellat
 import { type Logger, nullLogger } from '../logger.js';
 import type { ChatMessage, ExpandOptions, Expander, GenerationOutcome, GenerationRequest, SamplingParams } from './expander.js';
 import { type RetryPolicy, backoffDelay, defaultRetryPolicy, mapLimit, parseRetryAfter, sleep } from './retry.js';
+import { type FetchLike, createHttpFetch } from './httpFetch.js';
 import { countTokens } from './tokenCount.js';
 import type { TokenUsage } from './types.js';
 
@@ -34,6 +35,8 @@ export interface OpenAiExpanderOptions {
   /** Per-request timeout, ms, default 60 000. */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** The HTTP client; default a keep-alive node:http client sized to `concurrency` (see createHttpFetch). */
+  fetch?: FetchLike;
   /** Counts tokens where the server reports no usage; default the Qwen3 tokenizer. */
   countTokens?: (text: string) => Promise<number>;
 }
@@ -132,7 +135,13 @@ export class OpenAiExpander implements Expander {
         hint: this.options.missingKeyHint ?? 'Set QX_API_KEY (or OPENAI_API_KEY), or run "QX: Set API Key".',
       });
     }
-    this.client = new OpenAI({ apiKey: key === undefined || key === '' ? 'none' : key, baseURL: this.options.baseUrl, maxRetries: 0, timeout: this.timeoutMs });
+    this.client = new OpenAI({
+      apiKey: key === undefined || key === '' ? 'none' : key,
+      baseURL: this.options.baseUrl,
+      maxRetries: 0,
+      timeout: this.timeoutMs,
+      fetch: this.options.fetch ?? createHttpFetch(this.concurrency),
+    });
     return this.client;
   }
 
