@@ -3,7 +3,10 @@
 // VS Code server inside code-server into .tools/cs, and checks Debian's chromium and libkrb5-dev.
 // Idempotent: a stamp file records what was installed from which manifests; a rerun with the same
 // manifests only checks that the binaries are still there.
-// Usage: node scripts/setupTools.mjs [--force] [--check]   (--check: report, install nothing)
+// Usage: node scripts/setupTools.mjs [--deps] [--force] [--check]
+//   --deps   first `npm ci` the project itself when node_modules is missing (a fresh clone)
+//   --force  reinstall the tools even when the stamp says they are current
+//   --check  install nothing; fail with the command to run when something is missing
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,6 +134,12 @@ function toolVersions() {
   };
 }
 
+/** `npm ci` for the project when node_modules is missing, as on a fresh clone. */
+export function ensureProjectDeps() {
+  if (existsSync(join(repoRoot, 'node_modules', '.package-lock.json'))) return;
+  run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repoRoot, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+}
+
 /** Installs what is missing; returns the recorded versions. Throws with a fix when it cannot. */
 export function setupTools({ force = false, check = false } = {}) {
   const started = Date.now();
@@ -156,6 +165,7 @@ function formatVersions(v) {
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
+    if (process.argv.includes('--deps')) ensureProjectDeps();
     setupTools({ force: process.argv.includes('--force'), check: process.argv.includes('--check') });
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));

@@ -1,0 +1,38 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { describe, test } from '../runner.js';
+import { activateQx, qxExtension, waitFor } from '../util.js';
+
+interface ContributedCommand {
+  command: string;
+}
+
+describe('activation', () => {
+  test('it activates on its own in a folder holding qx.dataset.json, without an activation error', async () => {
+    const manifests = await vscode.workspace.findFiles('qx.dataset.json', undefined, 1);
+    assert.equal(manifests.length, 1, 'the test workspace folder should contain qx.dataset.json');
+    // No activate() call here: the workspaceContains activation event must do it.
+    await waitFor(() => qxExtension().isActive, 'workspaceContains:qx.dataset.json activation', 20_000);
+    // activate() catches its own failures, shows them and returns undefined.
+    assert.notEqual(qxExtension().exports, undefined, 'activate() returned undefined: activation failed (see the QX Studio log)');
+  });
+
+  test('every command contributed in package.json is registered', async () => {
+    await activateQx();
+    const contributed = ((qxExtension().packageJSON as { contributes?: { commands?: ContributedCommand[] } }).contributes?.commands ?? []).map((c) => c.command);
+    assert.ok(contributed.length > 0, 'package.json contributes no commands');
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const missing = contributed.filter((c) => !registered.has(c));
+    assert.deepEqual(missing, [], `contributed in package.json but never registered by activate(): ${missing.join(', ')}`);
+  });
+
+  test('the QX Studio log channel exists and shows the log', async () => {
+    await activateQx();
+    await vscode.commands.executeCommand('qx.showLog');
+    const doc = await waitFor(
+      () => vscode.workspace.textDocuments.find((d) => d.uri.scheme === 'output' && decodeURIComponent(d.uri.toString()).includes('QX Studio')),
+      'an output document of the QX Studio channel',
+    );
+    assert.ok(doc.uri.toString().length > 0);
+  });
+});
