@@ -471,11 +471,7 @@ export class Bm25Index implements Retriever {
         }
       }
     }
-    if (dense) {
-      for (let d = 0; d < n; d++) touched[d] = d;
-      nt = n;
-    }
-    return this.topK(nt, k, lucene);
+    return this.topK(dense ? -1 : nt, k, lucene);
   }
 
   private tableBuf = new Float32Array(256 << TABLE_TF_BITS);
@@ -493,18 +489,21 @@ export class Bm25Index implements Retriever {
     return t;
   }
 
+  /** Top k of the accumulators, resetting them; `nt` = -1 means scan every document. */
   private topK(nt: number, k: number, lucene: boolean): RunHit[] {
     const acc = this.acc!;
     const touched = this.touched!;
     const ids = this.data.docIds;
-    const cap = Math.min(k, nt);
+    const dense = nt < 0;
+    const count = dense ? this.numDocs : nt;
+    const cap = Math.min(k, count);
     const hs = new Float64Array(cap);
     const hd = new Int32Array(cap);
     let size = 0;
     // Min-heap on (score, docid): the root is the hit that would be dropped first.
     const worse = (sa: number, da: number, sb: number, db: number): boolean => sa < sb || (sa === sb && ids[da]! < ids[db]!);
-    for (let i = 0; i < nt; i++) {
-      const d = touched[i]!;
+    for (let i = 0; i < count; i++) {
+      const d = dense ? i : touched[i]!;
       const raw = acc[d]!;
       if (raw === 0) continue;
       acc[d] = 0;
