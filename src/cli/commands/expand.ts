@@ -5,6 +5,7 @@ import { WORKSPACE_HELP, listOpt, printJson, withWorkspace, workspaceFlags, work
 
 const HELP = `usage: qx expand --role teacher|student --template query2doc-zs [--qids 1,2,...]
                  [--base-url URL] [--model M] [--samples N] [--temperature T] [--max-tokens N]
+                 [--model-path DIR]   (student only: a local ONNX model folder run in-process)
 
 Generates expansions with the teacher or student (any OpenAI-compatible endpoint: DeepSeek,
 OpenAI, vLLM, Ollama, llama.cpp) and stores them in the workspace. Completed generations are
@@ -15,7 +16,7 @@ The key is read from QX_API_KEY / DEEPSEEK_API_KEY / OPENAI_API_KEY (local serve
 ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: [...workspaceValued, 'role', 'template', 'qids', 'base-url', 'model', 'samples', 'temperature', 'max-tokens'], flags: workspaceFlags });
+  const args = parseArgs(argv, { valued: [...workspaceValued, 'role', 'template', 'qids', 'base-url', 'model', 'samples', 'temperature', 'max-tokens', 'model-path'], flags: workspaceFlags });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
@@ -32,6 +33,12 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     if (baseUrl !== undefined) ep.baseUrl = baseUrl;
     const model = opt(args, 'model');
     if (model !== undefined) ep.model = model;
+    const modelPath = opt(args, 'model-path');
+    if (modelPath !== undefined) {
+      if (role !== 'student') throw new QxError('usage', '--model-path is for a local ONNX student (--role student)');
+      ws.settings.student.kind = 'onnx';
+      ws.settings.student.modelPath = (await import('node:path')).resolve(io.cwd, modelPath);
+    }
     ep.samples = numOpt(args, 'samples', ep.samples);
     ep.temperature = numOpt(args, 'temperature', ep.temperature);
     ep.maxTokens = numOpt(args, 'max-tokens', ep.maxTokens);

@@ -12,6 +12,8 @@ import { QxError, errorMessage, throwIfAborted } from '../errors.js';
 import { ExpansionCache } from '../expansion/cache.js';
 import { formulate, type FormulationName, checkFormulation } from '../expansion/formulation.js';
 import { importExpansionFile } from '../expansion/importers.js';
+import type { Expander } from '../expansion/expander.js';
+import { OnnxExpander } from '../expansion/onnxExpander.js';
 import { OpenAiExpander } from '../expansion/openAiExpander.js';
 import { expansionId as makeExpansionId } from '../expansion/records.js';
 import { runExpansions } from '../expansion/runner.js';
@@ -512,27 +514,34 @@ export class Workspace implements WorkspaceApi {
    */
   async expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }> {
     const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
-    if (request.role === 'student' && this.deps.settings.student.kind === 'onnx') {
-      throw new QxError('config', 'the local ONNX student is not available from the workspace pipeline in this build', { hint: 'Serve the student with vLLM/Ollama/llama.cpp and set the student kind to "openai".' });
-    }
     const templates = await this.templates();
     const template = templates.get(request.template);
     if (template === undefined) throw new QxError('usage', `unknown template "${request.template}"`, { hint: `Known templates: ${[...templates.keys()].sort().join(', ')}.` });
     const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
     const index = template.needs.passages || template.needs.examples ? await this.ensureIndex(options) : this.index;
-    const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(ep.baseUrl);
-    const expander = new OpenAiExpander({
-      role: request.role,
-      baseUrl: ep.baseUrl,
-      model: ep.model,
-      getApiKey: () => this.deps.getApiKey(ep.baseUrl),
-      requireApiKey: !local,
-      sampling: { temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, ...(ep.seed === undefined ? {} : { seed: ep.seed }) },
-      ...(ep.extraBody === undefined ? {} : { extraBody: ep.extraBody }),
-      concurrency: this.deps.settings.concurrency,
-      timeoutMs: this.deps.settings.requestTimeoutMs,
-      retry: { maxRetries: this.deps.settings.maxRetries },
-    });
+    const sampling = { temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, ...(ep.seed === undefined ? {} : { seed: ep.seed }) };
+    const student = this.deps.settings.student;
+    let expander: Expander;
+    if (request.role === 'student' && student.kind === 'onnx') {
+      if (student.modelPath === undefined || student.modelPath.trim() === '') {
+        throw new QxError('config', 'the student kind is "onnx" but no model folder is set', { hint: 'Set the student model path (qx.student.modelPath) to a folder with config.json, tokenizer.json and onnx/.' });
+      }
+      expander = new OnnxExpander({ role: 'student', modelPath: resolve(this.root, student.modelPath), sampling });
+    } else {
+      const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(ep.baseUrl);
+      expander = new OpenAiExpander({
+        role: request.role,
+        baseUrl: ep.baseUrl,
+        model: ep.model,
+        getApiKey: () => this.deps.getApiKey(ep.baseUrl),
+        requireApiKey: !local,
+        sampling,
+        ...(ep.extraBody === undefined ? {} : { extraBody: ep.extraBody }),
+        concurrency: this.deps.settings.concurrency,
+        timeoutMs: this.deps.settings.requestTimeoutMs,
+        retry: { maxRetries: this.deps.settings.maxRetries },
+      });
+    }
     const examples = template.needs.examples ? this.fewShotPool() : undefined;
     const result = await runExpansions({
       expander,
