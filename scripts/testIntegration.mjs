@@ -16,35 +16,28 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { chromiumArgs, chromiumPath, isolatedEnv, node24, repoRoot, serverMain, setupTools } from './setupTools.mjs';
 
-const { values: opts } = parseArgs({
-  options: {
-    folder: { type: 'string', default: join(repoRoot, 'samples', 'dl19') },
-    grep: { type: 'string', default: process.env.QX_IT_GREP ?? '' },
-    timeout: { type: 'string', default: process.env.QX_IT_TIMEOUT_S ?? '600' },
-    keep: { type: 'boolean', default: false },
-    verbose: { type: 'boolean', default: process.env.QX_IT_VERBOSE === '1' },
-  },
-});
-const timeoutMs = Number(opts.timeout) * 1000;
+let opts;
+let timeoutMs;
 const resultsDir = join(repoRoot, 'test-results');
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const say = (line) => console.log(`integration: ${line}`);
 
-function fail(message) {
+export function fail(message) {
   console.error(`integration: ${message}`);
   console.log('0 passed, 1 failed (integration: the suite did not complete)');
   process.exit(1);
 }
 
 /** Bundles index.ts with every suite/*.test.ts so the extension host loads one CommonJS file. */
-async function bundleSuite() {
+export async function bundleSuite() {
   const dir = join(repoRoot, 'test', 'integration');
   const suiteDir = join(dir, 'suite');
   const files = existsSync(suiteDir) ? readdirSync(suiteDir).filter((f) => f.endsWith('.test.ts')).sort() : [];
@@ -103,7 +96,24 @@ function consoleText(msg) {
   return msg.text().replace(/^%c\s*\w+ color: #[0-9a-f]+ /i, '');
 }
 
+/** A temp copy of the workspace folder (without its .qx state), so tests never change the original. */
+export function copyWorkspace(folder, tmp) {
+  const workspace = join(tmp, 'workspace', basename(folder));
+  cpSync(folder, workspace, { recursive: true, filter: (src) => src !== join(folder, '.qx') });
+  return workspace;
+}
+
 async function main() {
+  ({ values: opts } = parseArgs({
+    options: {
+      folder: { type: 'string', default: join(repoRoot, 'samples', 'dl19') },
+      grep: { type: 'string', default: process.env.QX_IT_GREP ?? '' },
+      timeout: { type: 'string', default: process.env.QX_IT_TIMEOUT_S ?? '600' },
+      keep: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: process.env.QX_IT_VERBOSE === '1' },
+    },
+  }));
+  timeoutMs = Number(opts.timeout) * 1000;
   if (!existsSync(join(repoRoot, 'dist', 'extension.js'))) fail('dist/extension.js is missing: run `npm run build` first.');
   if (!existsSync(opts.folder)) fail(`workspace folder ${opts.folder} does not exist.`);
   try {
@@ -115,8 +125,7 @@ async function main() {
   say(`bundled ${files.length} test file(s) → ${relative(repoRoot, outfile)} (${elapsed()})`);
 
   const tmp = mkdtempSync(join(tmpdir(), 'qx-it-'));
-  const workspace = join(tmp, 'workspace', basename(opts.folder));
-  cpSync(opts.folder, workspace, { recursive: true, filter: (src) => !src.includes(`${join(opts.folder, '.qx')}`) });
+  const workspace = copyWorkspace(opts.folder, tmp);
   for (const d of ['user-data', 'server-data', 'extensions']) mkdirSync(join(tmp, d));
   mkdirSync(resultsDir, { recursive: true });
 
@@ -210,4 +219,4 @@ async function main() {
   process.exit(exitCode);
 }
 
-await main();
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
