@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { QxError } from '../../../../src/core/errors.js';
+import { QxError, isCancellationError } from '../../../../src/core/errors.js';
 import { ExpansionCache } from '../../../../src/core/expansion/cache.js';
 import { OnnxExpander } from '../../../../src/core/expansion/onnxExpander.js';
 import { runExpansions } from '../../../../src/core/expansion/runner.js';
@@ -37,6 +37,30 @@ describe('OnnxExpander (a tiny causal LM built by the test)', () => {
     const e = new OnnxExpander({ role: 'student', modelPath: folder, sampling: { ...greedy, maxTokens: 2 } });
     const out = await e.expand([{ key: 'a', messages: [{ role: 'user', content: 'flea' }], n: 1 }], { signal });
     assert.deepEqual(out[0]?.ok === true ? out[0].texts : null, ['fleas live']);
+  });
+
+  it('samples when the temperature is above 0 (this model is sure of every step, so the text stays the same)', async () => {
+    const e = new OnnxExpander({ role: 'student', modelPath: folder, sampling: { temperature: 0.8, topP: 0.95, maxTokens: 16 } });
+    const out = await e.expand([{ key: 'a', messages: [{ role: 'user', content: 'flea' }], n: 2 }], { signal });
+    assert.deepEqual(out[0]?.ok === true ? out[0].texts : null, ['fleas live about three months', 'fleas live about three months']);
+  });
+
+  it('stops between requests when cancelled, keeping what was reported', async () => {
+    const e = new OnnxExpander({ role: 'student', modelPath: folder, sampling: greedy });
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const requests = ['a', 'b', 'c'].map((key) => ({ key, messages: [{ role: 'user' as const, content: 'flea' }], n: 1 }));
+    await assert.rejects(
+      e.expand(requests, {
+        signal: ac.signal,
+        onResult: (o) => {
+          seen.push(o.key);
+          ac.abort();
+        },
+      }),
+      (err: unknown) => isCancellationError(err),
+    );
+    assert.deepEqual(seen, ['a']);
   });
 
   it('runs in the batch runner and caches like the API teacher', async () => {
