@@ -69,7 +69,7 @@ for (let c = 0; c < 128; c++) {
 }
 
 /** UAX#29 word tokens of pure-ASCII text, as Lucene emits them (same output as the ICU path). */
-function asciiTokens(text: string, out: Token[]): void {
+function asciiTokens(text: string, emit: (token: string, type: TokenType) => void): void {
   const n = text.length;
   let i = 0;
   while (i < n) {
@@ -102,7 +102,7 @@ function asciiTokens(text: string, out: Token[]): void {
       }
       break;
     }
-    if (wordy) out.push({ text: text.slice(i, j + 1), type: 'word' });
+    if (wordy) emit(text.slice(i, j + 1), 'word');
     i = j + 1;
   }
 }
@@ -143,26 +143,35 @@ function icuTokens(run: string, out: Token[]): void {
 const nonAscii = /[^\x00-\x7F]/;
 
 /**
- * UAX#29 word tokens as Lucene's StandardTokenizer emits them. Text is cut at ASCII whitespace
- * (always a word boundary); pure-ASCII runs take a direct UAX#29 scanner, others ICU's word
- * segmentation (`Intl.Segmenter`) adjusted where Lucene differs — each Han ideograph and Hiragana
- * character is its own token, Thai/Lao/Khmer/Myanmar runs stay whole, emoji sequences are tokens,
- * runs of underscores are not.
+ * Calls `emit` for each UAX#29 word token as Lucene's StandardTokenizer emits them. Text is cut
+ * at ASCII whitespace (always a word boundary); pure-ASCII runs take a direct UAX#29 scanner,
+ * others ICU's word segmentation (`Intl.Segmenter`) adjusted where Lucene differs — each Han
+ * ideograph and Hiragana character is its own token, Thai/Lao/Khmer/Myanmar runs stay whole, emoji
+ * sequences are tokens, runs of underscores are not.
  */
-export function standardTokens(text: string): Token[] {
-  const out: Token[] = [];
+function forEachToken(text: string, emit: (token: string, type: TokenType) => void): void {
   if (!nonAscii.test(text)) {
-    asciiTokens(text, out);
-    return out;
+    asciiTokens(text, emit);
+    return;
   }
   // U+00B8 (cedilla) is ALetter in today's ICU but "Other" in the Unicode version Lucene 8 uses: it
   // splits words there (mojibake like "à¸" is common in MS MARCO).
   const clean = text.includes('\u00B8') ? text.replace(/\u00B8/g, ' ') : text;
+  const buf: Token[] = [];
   for (const run of clean.split(/[ \t\n\r\f\v]+/)) {
     if (run === '') continue;
-    if (nonAscii.test(run)) icuTokens(run, out);
-    else asciiTokens(run, out);
+    if (nonAscii.test(run)) {
+      buf.length = 0;
+      icuTokens(run, buf);
+      for (const t of buf) emit(t.text, t.type);
+    } else asciiTokens(run, emit);
   }
+}
+
+/** The word tokens of `text` with their StandardTokenizer class (see forEachToken). */
+export function standardTokens(text: string): Token[] {
+  const out: Token[] = [];
+  forEachToken(text, (t, type) => out.push({ text: t, type }));
   return out;
 }
 
@@ -192,6 +201,9 @@ function stripPossessive(t: string): string {
 }
 
 const stemCache = new Map<string, string>();
+// Token as found in the text → its term ('' for a stop word): one lookup instead of lowercasing,
+// a stop-word check and stemming per token.
+const rawTermCache = new Map<string, string>();
 const STEM_CACHE_MAX = 200_000;
 
 /** Porter stemming as Lucene's PorterStemFilter applies it (cached: corpora repeat words a lot). */
@@ -217,11 +229,16 @@ class EnglishAnalyzer implements Analyzer {
 
   analyze(text: string): string[] {
     const out: string[] = [];
-    for (const tok of standardTokens(text)) {
-      const t = javaLowerCase(stripPossessive(tok.text));
-      if (t.length === 0 || LUCENE_ENGLISH_STOP_WORDS.has(t)) continue;
-      out.push(porter(t));
-    }
+    forEachToken(text, (raw) => {
+      let term = rawTermCache.get(raw);
+      if (term === undefined) {
+        const t = javaLowerCase(stripPossessive(raw));
+        term = t.length === 0 || LUCENE_ENGLISH_STOP_WORDS.has(t) ? '' : porter(t);
+        if (rawTermCache.size >= STEM_CACHE_MAX) rawTermCache.clear();
+        rawTermCache.set(raw, term);
+      }
+      if (term !== '') out.push(term);
+    });
     return out;
   }
 }
