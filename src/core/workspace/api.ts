@@ -146,5 +146,12 @@ export interface WorkspaceApi {
   createPair(qid: string, chosenId: string, rejectedId: string): PairRecord;
   undo(): UndoResult;
 
+  /**
+   * Applies changed settings without reopening (optional: added after the first contract). Scores
+   * are keyed to the retrieval settings, so new BM25 settings make expansions unscored until
+   * the next `score`.
+   */
+  updateSettings?(settings: QxSettings): Promise<void>;
+
   close(): Promise<void>;
 }

@@ -146,6 +146,20 @@ export async function openWorkspace(root: string, deps: WorkspaceDeps): Promise<
   return ws;
 }
 
+/**
+ * Builds (or with `rebuild`, rebuilds) the BM25 index of a workspace's corpus into
+ * `<root>/.qx/index/` with the given settings' analyzer and BM25 parameters, then closes the
+ * workspace. For `qx index` run inside a workspace without `--corpus`.
+ */
+export async function buildWorkspaceIndex(root: string, deps: WorkspaceDeps, options: TaskOptions & { rebuild?: boolean }): Promise<void> {
+  const ws = await openWorkspace(root, deps);
+  try {
+    await ws.buildIndex({ ...options, rebuild: options.rebuild ?? true });
+  } finally {
+    await ws.close();
+  }
+}
+
 interface QueryCache {
   summaries: QuerySummary[];
   pairsByQid: Map<string, PairRecord[]>;
@@ -185,6 +199,25 @@ export class Workspace implements WorkspaceApi {
 
   get settings(): QxSettings {
     return this.deps.settings;
+  }
+
+  /**
+   * Applies new settings (the extension calls this on a configuration change). New BM25 k1/b/norms
+   * reopen the index with them (norms are stored, so no rebuild); a new analyzer drops the index
+   * until it is rebuilt. Scores under the old retrieval settings stay stored but no longer show.
+   */
+  async updateSettings(settings: QxSettings): Promise<void> {
+    const before = this.deps.settings.bm25;
+    this.deps.settings = settings;
+    this.cache = null;
+    this.previewOriginals.clear();
+    const after = settings.bm25;
+    if (this.index === undefined) return;
+    if (after.analyzer !== before.analyzer || after.k1 !== before.k1 || after.b !== before.b || after.luceneNorms !== before.luceneNorms) {
+      await this.index.close();
+      this.index = undefined;
+      await this.openIndexIfPresent();
+    }
   }
 
   /** What the scores depend on; recorded in exports. */

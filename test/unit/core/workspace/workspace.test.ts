@@ -174,6 +174,16 @@ test('changing retrieval settings invalidates scores (they are keyed to analyzer
   ws = await open(dir);
   try {
     assert.equal((await ws.score({ signal })).scored, 0, 'the old scores are still there for the old settings');
+    const before = ws.listQueries()[0]!.baseNdcg10;
+    const beforeAll = ws.listQueries().map((q) => q.baseNdcg10);
+    await ws.updateSettings(withSettings({ bm25: { b: 0.75 } }));
+    assert.equal(ws.listQueries()[0]!.baseNdcg10, null, 'a live settings change shows expansions unscored');
+    assert.equal((await ws.score({ signal })).scored, 43);
+    assert.notEqual(ws.listQueries()[0]!.baseNdcg10, null);
+    assert.notDeepEqual(ws.listQueries().map((q) => q.baseNdcg10), beforeAll, 'b = 0.75 ranks differently');
+    await ws.updateSettings(withSettings());
+    assert.equal(ws.listQueries()[0]!.baseNdcg10, before);
+    assert.equal((await ws.score({ signal })).scored, 0);
   } finally {
     await ws.close();
   }
