@@ -140,3 +140,18 @@ test('a query without any positive judgment is reported and left out of the mean
   assert.match(r.stdout, /^original BM25\s+-\s+-\s+42\s/m);
   assert.match(r.stdout, new RegExp(`excluded from means: 1 queries \\(${victim}: no positive judgment\\)`));
 });
+
+test('qx init from topics, qrels and corpus files makes a workspace that scores', async () => {
+  const ws = join(tmp, 'fromfiles');
+  const r = await qx(['init', '--workspace', ws, '--name', 'dl19-files', '--split', 'test', '--topics', join(sample, 'topics.dl19-passage.txt'), '--qrels', join(sample, 'qrels.dl19-passage.txt'), '--corpus', join(sample, 'corpus.dl19-pool.jsonl'), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const manifest = JSON.parse(readFileSync(join(ws, 'qx.dataset.json'), 'utf8')) as { name: string; split: string; corpus: { paths: string[] } };
+  assert.deepEqual([manifest.name, manifest.split], ['dl19-files', 'test']);
+  assert.equal(resolve(ws, manifest.corpus.paths[0]!), join(sample, 'corpus.dl19-pool.jsonl'), 'paths resolve from the workspace');
+  const s = await qx(['score', '--workspace', ws, '--json']);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal((JSON.parse(s.stdout) as { originals: number }).originals, 43);
+  const again = await qx(['init', '--workspace', ws, '--manifest', join(ws, 'qx.dataset.json')]);
+  assert.equal(again.code, 3);
+  assert.match(again.stderr, /already a QX workspace/);
+});
