@@ -43,8 +43,13 @@ export class QxError extends Error {
     if (options.hint !== undefined) this.hint = options.hint;
   }
 
+  /**
+   * True for a QxError (of `code`, when given). Also recognises one thrown by another bundle of
+   * this code (the extension loads the pipeline as a separate file), where `instanceof` fails.
+   */
   static is(e: unknown, code?: QxErrorCode): e is QxError {
-    return e instanceof QxError && (code === undefined || e.code === code);
+    const isQx = e instanceof QxError || (e instanceof Error && e.name === 'QxError' && typeof (e as { code?: unknown }).code === 'string');
+    return isQx && (code === undefined || (e as QxError).code === code);
   }
 }
 
@@ -70,6 +75,7 @@ export class CancellationError extends Error {
 /** True for our CancellationError and for the platform's AbortError (fetch, timers, openai). */
 export function isCancellationError(e: unknown): boolean {
   if (e instanceof CancellationError) return true;
+  if (e instanceof Error && e.name === 'CancellationError') return true;
   if (e instanceof Error) {
     if (e.name === 'AbortError' || e.name === 'APIUserAbortError') return true;
     if (e.cause !== undefined && e.cause !== e) return isCancellationError(e.cause);

@@ -98,7 +98,21 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       out = picked.fsPath;
     }
     const target = out;
-    const result = await withTask(`Exporting ${format}`, logger, (o) => ws.exportData({ format, out: target }, o));
+    const run = (allowEvalQueries: boolean) => withTask(`Exporting ${format}`, logger, (o) => ws.exportData({ format, out: target, ...(allowEvalQueries ? { allowEvalQueries } : {}) }, o));
+    let result;
+    try {
+      result = await run(typeof a === 'object' && a !== null && (a as { allowEvalQueries?: unknown }).allowEvalQueries === true);
+    } catch (e) {
+      if (!(QxError.is(e, 'export') && e.message.includes('leak the evaluation set'))) throw e;
+      // The sample and most public sets are evaluation data: say so plainly and let the user decide.
+      const choice = await vscode.window.showWarningMessage(
+        'These pairs come from evaluation queries.',
+        { modal: true, detail: `${e.message.split(';')[0] ?? e.message}. Training on them leaks the evaluation set. Export anyway? The manifest will record it.` },
+        'Export Anyway',
+      );
+      if (choice !== 'Export Anyway') return undefined;
+      result = await run(true);
+    }
     logger.info(`Exported ${result.records} records to ${result.out} (manifest ${result.manifest})`);
     void vscode.window.showInformationMessage(`QX: exported ${result.records} records to ${path.basename(result.out)}.`, 'Open File', 'Reveal').then(async (choice) => {
       if (choice === 'Open File') await vscode.window.showTextDocument(vscode.Uri.file(result.out));

@@ -74,7 +74,7 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
 
 /** Which parts of the pipeline a configuration change invalidates. */
 export interface SettingsChange {
-  /** Retrieval settings changed: the workspace must be reopened so scores use the new BM25. */
+  /** Retrieval settings changed: scores are keyed by them, so the views must be redrawn. */
   retrieval: boolean;
   /** Endpoint or request settings changed: picked up at the next expansion. */
   endpoints: boolean;

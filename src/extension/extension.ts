@@ -17,6 +17,8 @@ export interface QxExtensionApi {
   session: Session;
   tree: QueryTreeProvider;
   review: ReviewViewProvider;
+  /** Folders the extension writes to: its log folder and its global storage. */
+  paths: { logs: string; globalStorage: string };
 }
 
 let logger: ChannelLogger | undefined;
@@ -42,8 +44,13 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
   const started = Date.now();
   const keys = new ApiKeys(context.secrets, log);
   const load = (): Promise<WorkspaceModule> => import('../core/workspace/workspace.js');
+  // The workspace reads `deps.settings` at each operation: a getter over a cache refreshed on
+  // configuration changes lets endpoint and retrieval edits apply without reopening anything.
+  let settings = readSettings();
   const session = new Session(load, () => ({
-    settings: readSettings(),
+    get settings() {
+      return settings;
+    },
     logger: log,
     getApiKey: (baseUrl: string) => keys.getOrPrompt(baseUrl),
     cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath,
@@ -73,17 +80,13 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
       updateTitle();
     }),
     tree.onDidChangeTreeData(() => updateTitle()),
-    vscode.workspace.onDidChangeConfiguration(async (e) => {
+    vscode.workspace.onDidChangeConfiguration((e) => {
       const change = classifyChange(e);
       if (change === null) return;
+      settings = readSettings();
       log.info(`Settings changed (${Object.entries(change).filter(([, v]) => v).map(([k]) => k).join(', ')})`);
-      if (change.retrieval && session.workspace !== undefined) {
-        try {
-          await session.reopen();
-        } catch (err) {
-          await reportError(err, log, 'Reopening the workspace with the new retrieval settings');
-        }
-      }
+      // New retrieval settings make every score "not scored" until the next Score run: redraw.
+      if (change.retrieval && session.workspace !== undefined) session.changed('retrieval settings changed');
     }),
     ...registerCommands({ context, session, tree, treeView: treeView as vscode.TreeView<unknown>, review, keys, logger: log }),
   );
@@ -100,7 +103,7 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
       (e: unknown) => void reportError(e, log, `Opening the workspace at ${root}`),
     );
   }
-  return { session, tree, review };
+  return { session, tree, review, paths: { logs: context.logUri.fsPath, globalStorage: context.globalStorageUri.fsPath } };
 }
 
 export function deactivate(): void {

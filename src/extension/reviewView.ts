@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import { QxError } from '../core/errors.js';
 import type { QueryReview } from '../core/workspace/api.js';
-import type { EmptyState, PlotData, RequestHandlers, ReviewAction, ReviewPosition } from '../protocol/messages.js';
+import { type EmptyState, type PlotData, type RequestHandlers, type RequestMethod, type RequestParams, type RequestResult, type ReviewAction, type ReviewPosition, paramsProblem } from '../protocol/messages.js';
 import { HostEndpoint } from '../protocol/rpc.js';
 import { docUri } from './docProvider.js';
 import type { ChannelLogger } from './logger.js';
@@ -67,6 +67,7 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
   static readonly viewId = 'qx.review';
   private view: vscode.WebviewView | undefined;
   private readonly endpoint: HostEndpoint;
+  private readonly handlerMap: RequestHandlers;
   private qid: string | undefined;
   private plots: PlotData | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -80,7 +81,8 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
     private readonly logger: ChannelLogger,
     private readonly reveal: (qid: string) => void,
   ) {
-    this.endpoint = new HostEndpoint((m) => this.view?.webview.postMessage(m), this.handlers(), (e) => {
+    this.handlerMap = this.handlers();
+    this.endpoint = new HostEndpoint((m) => this.view?.webview.postMessage(m), this.handlerMap, (e) => {
       if (!QxError.is(e)) this.logger.error(e instanceof Error ? e : new Error(String(e)));
       return toErrorPayload(e);
     });
@@ -106,6 +108,14 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
 
   get isReady(): boolean {
     return this.endpoint.isReady;
+  }
+
+  /** Runs a request through the handlers the webview's requests reach (automation, tests). */
+  async handle<M extends RequestMethod>(method: M, params: RequestParams<M>): Promise<RequestResult<M>> {
+    const problem = paramsProblem(method, params);
+    if (problem !== null) throw new QxError('usage', `${method}: ${problem}`);
+    const handler = this.handlerMap[method] as (p: RequestParams<M>) => Promise<RequestResult<M>> | RequestResult<M>;
+    return handler(params);
   }
 
   /** Resolves once the webview is loaded and listening. */

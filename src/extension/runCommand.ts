@@ -74,7 +74,8 @@ export function runCommand<A extends unknown[]>(id: string, logger: ChannelLogge
     try {
       return await fn(...args);
     } catch (e) {
-      await reportError(e, logger, id);
+      // Not awaited: the message waits for the user, the command must not.
+      void reportError(e, logger, id);
       return undefined;
     }
   });
