@@ -8,8 +8,6 @@ import { runRegistered, summaryLine } from './runner.js';
  * name contains it.
  */
 export async function run(): Promise<void> {
-  // Stack traces then point at test/integration/*.ts rather than the bundle.
-  process.setSourceMapsEnabled(true);
   // The offline launcher reads the suite's lines out of the workbench console, among the
   // workbench's own chatter: it asks for a marker on each line.
   const mark = process.env.QX_IT_MARK ?? '';
