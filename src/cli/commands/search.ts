@@ -4,21 +4,24 @@ import { Bm25Index, type Bm25Params, type LengthMode } from '../../core/bm25/bm2
 import { rm3Search } from '../../core/bm25/rm3.js';
 import { TOPICS_FORMATS, type TopicsFormat, readTopics } from '../../core/dataset/topics.js';
 import { formatRun, writeFileAtomic } from '../../core/dataset/runs.js';
+import { readExpansionFile } from '../../core/dataset/expansionFile.js';
 import type { Run } from '../../core/dataset/types.js';
 import { numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar } from '../io.js';
 
-const HELP = `usage: qx search --index DIR --topics FILE [--topics-format F] [--k 1000] [--out RUN]
+const HELP = `usage: qx search --index DIR (--topics FILE [--topics-format F] | --queries FILE) [--k 1000] [--out RUN]
                  [--rm3 [--fb-docs 10] [--fb-terms 10] [--orig-weight 0.5]]
                  [--k1 K1] [--b B] [--lengths lucene|exact] [--tag TAG]
 
+--queries reads expanded queries (QueryGym TSV with RFC-4180 quoting, or JSONL {qid, text});
+the first row of each qid is searched.
 Searches every topic and writes a TREC run (stdout without --out). With --out, the engine,
 analyzer and BM25 parameters are written beside the run as RUN.meta.json.
 `;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const args = parseArgs(argv, {
-    valued: ['index', 'topics', 'topics-format', 'k', 'out', 'fb-docs', 'fb-terms', 'orig-weight', 'k1', 'b', 'lengths', 'tag'],
+    valued: ['index', 'topics', 'queries', 'topics-format', 'k', 'out', 'fb-docs', 'fb-terms', 'orig-weight', 'k1', 'b', 'lengths', 'tag'],
     flags: ['rm3', 'help'],
   });
   if (args.flags.has('help')) {
@@ -26,8 +29,9 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     return 0;
   }
   const dir = opt(args, 'index');
-  const topicsFile = opt(args, 'topics');
-  if (dir === undefined || topicsFile === undefined) throw new QxError('usage', 'qx search needs --index DIR and --topics FILE', { hint: 'See qx search --help.' });
+  const queriesFile = opt(args, 'queries');
+  const topicsFile = opt(args, 'topics') ?? queriesFile;
+  if (dir === undefined || topicsFile === undefined) throw new QxError('usage', 'qx search needs --index DIR and --topics FILE (or --queries FILE)', { hint: 'See qx search --help.' });
   const topicsFormat = opt(args, 'topics-format') as TopicsFormat | undefined;
   if (topicsFormat !== undefined && !TOPICS_FORMATS.includes(topicsFormat)) {
     throw new QxError('usage', `--topics-format must be one of ${TOPICS_FORMATS.join(', ')}`);
@@ -39,7 +43,10 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   if (opt(args, 'b') !== undefined) params.b = numOpt(args, 'b', 0.4);
   if (opt(args, 'lengths') !== undefined) params.lengths = opt(args, 'lengths') as LengthMode;
   const index = await Bm25Index.open(path.resolve(io.cwd, dir), params);
-  const topics = await readTopics(path.resolve(io.cwd, topicsFile), topicsFormat);
+  const topics =
+    queriesFile !== undefined
+      ? [...new Map((await readExpansionFile(path.resolve(io.cwd, queriesFile))).reverse().map((r) => [r.qid, { qid: r.qid, text: r.text }])).values()].reverse()
+      : await readTopics(path.resolve(io.cwd, topicsFile), topicsFormat);
   const rm3 = args.flags.has('rm3');
   const rm3Options = { fbDocs: numOpt(args, 'fb-docs', 10), fbTerms: numOpt(args, 'fb-terms', 10), originalQueryWeight: numOpt(args, 'orig-weight', 0.5), k };
   const bar = progressBar(io, rm3 ? 'searching (BM25+RM3)' : 'searching');
