@@ -35,6 +35,12 @@ export interface RunExpansionsOptions extends TaskOptions, TemplateContext {
   cache: ExpansionCache;
   /** Method label of the records, default the template id. */
   method?: string;
+  /**
+   * Make one expansion per query from all its samples, texts joined by a space (MuGI: several
+   * generated passages behind one adaptively repeated query). Only queries whose samples all
+   * succeeded get a record; usage and wall time are summed. Default false: one record per sample.
+   */
+  joinSamples?: boolean;
 }
 
 /** One sample that could not be generated. */
@@ -187,7 +193,34 @@ export async function runExpansions(options: RunExpansionsOptions): Promise<RunE
         createdAt: g.createdAt,
       });
     });
-    return { qid: p.query.qid, records, failures: p.failures.sort((a, b) => a.sampleIndex - b.sampleIndex) };
+    const failures = p.failures.sort((a, b) => a.sampleIndex - b.sampleIndex);
+    if (options.joinSamples !== true || records.length <= 1) return { qid: p.query.qid, records, failures };
+    if (failures.length > 0) return { qid: p.query.qid, records: [], failures };
+    const generatedText = records.map((r) => r.generated).join(' ');
+    const final = formulate(template.formulation, p.query.text, generatedText);
+    const base = { qid: p.query.qid, method, model: expander.model, template: ref, sampleIndex: 0, final };
+    const usages = records.flatMap((r) => (r.usage === undefined ? [] : [r.usage]));
+    const joined: ExpansionRecord = {
+      id: expansionId(base),
+      ...base,
+      query: p.query.text,
+      role: expander.role,
+      provider: expander.provider,
+      generated: generatedText,
+      formulation: template.formulation,
+      ...(usages.length === records.length
+        ? {
+            usage: {
+              promptTokens: usages.reduce((a, u) => a + u.promptTokens, 0),
+              completionTokens: usages.reduce((a, u) => a + u.completionTokens, 0),
+              ...(usages.some((u) => u.estimated === true) ? { estimated: true } : {}),
+            },
+          }
+        : {}),
+      latencyMs: records.reduce((a, r) => a + (r.latencyMs ?? 0), 0),
+      createdAt: records[records.length - 1]?.createdAt ?? new Date().toISOString(),
+    };
+    return { qid: p.query.qid, records: [joined], failures };
   });
   const failed = results.reduce((s, r) => s + r.failures.length, 0);
   return { results, generated, cached, failed };

@@ -10,7 +10,7 @@ import { ExpansionCache } from '../../../../src/core/expansion/cache.js';
 import { OpenAiExpander, type OpenAiExpanderOptions } from '../../../../src/core/expansion/openAiExpander.js';
 import { backoffDelay, parseRetryAfter } from '../../../../src/core/expansion/retry.js';
 import { runExpansions } from '../../../../src/core/expansion/runner.js';
-import { parseTemplate } from '../../../../src/core/expansion/templates.js';
+import { loadTemplates, parseTemplate } from '../../../../src/core/expansion/templates.js';
 import { type FakeChatServer, startFakeChatServer } from '../../../fixtures/llm/fakeChatServer.js';
 
 const template = parseTemplate(['---', 'id: test-q2d', 'version: 1', 'formulation: query2doc', '---', '[user]', 'Query: {{query}}', ''].join('\n'), 'test-q2d.tmpl');
@@ -302,6 +302,28 @@ describe('cancellation', () => {
       assert.equal(server.requests - sent, queries.length - kept, 'the rerun requests only the rest');
       assert.equal(rerun.cached, kept);
       assert.equal(rerun.results.filter((r) => r.records.length === 1).length, queries.length);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('joined samples (MuGI)', () => {
+  it('makes one expansion of all passages behind the adaptively repeated query', async () => {
+    const server = await startFakeChatServer();
+    try {
+      const mugi = (await loadTemplates()).get('mugi')!;
+      const cache = new ExpansionCache(join(tmp, 'mugi'));
+      const q = 'flea';
+      const res = await runExpansions({ expander: expander(server.baseUrl), template: mugi, queries: [{ qid: 'm', text: q }], samples: 3, joinSamples: true, cache, signal: new AbortController().signal });
+      const recs = res.results[0]?.records ?? [];
+      assert.equal(recs.length, 1);
+      const r = recs[0]!;
+      assert.equal(r.generated.split(' passage r').length, 4, 'three passages joined');
+      const reps = Math.floor(Math.floor(r.generated.length / q.length) / 5);
+      assert.ok(reps >= 2);
+      assert.equal(r.final, `${Array<string>(reps).fill(q).join(' ')} ${r.generated}`);
+      assert.deepEqual(r.usage, { promptTokens: 30, completionTokens: 15 });
     } finally {
       await server.close();
     }
