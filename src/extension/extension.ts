@@ -44,13 +44,8 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
   const started = Date.now();
   const keys = new ApiKeys(context.secrets, log);
   const load = (): Promise<WorkspaceModule> => import('../core/workspace/workspace.js');
-  // The workspace reads `deps.settings` at each operation: a getter over a cache refreshed on
-  // configuration changes lets endpoint and retrieval edits apply without reopening anything.
-  let settings = readSettings();
   const session = new Session(load, () => ({
-    get settings() {
-      return settings;
-    },
+    settings: readSettings(),
     logger: log,
     getApiKey: (baseUrl: string) => keys.getOrPrompt(baseUrl),
     cacheDir: vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath,
@@ -80,13 +75,20 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
       updateTitle();
     }),
     tree.onDidChangeTreeData(() => updateTitle()),
-    vscode.workspace.onDidChangeConfiguration((e) => {
+    vscode.workspace.onDidChangeConfiguration(async (e) => {
       const change = classifyChange(e);
-      if (change === null) return;
-      settings = readSettings();
+      const ws = session.workspace;
+      if (change === null || ws === undefined) return;
       log.info(`Settings changed (${Object.entries(change).filter(([, v]) => v).map(([k]) => k).join(', ')})`);
-      // New retrieval settings make every score "not scored" until the next Score run: redraw.
-      if (change.retrieval && session.workspace !== undefined) session.changed('retrieval settings changed');
+      try {
+        // Scores are keyed by the retrieval settings: new BM25 settings show as "not scored" until
+        // the next Score run, and the old scores come back with the old settings.
+        if (ws.updateSettings !== undefined) await ws.updateSettings(readSettings());
+        else await session.reopen();
+        if (change.retrieval) session.changed('retrieval settings changed');
+      } catch (err) {
+        await reportError(err, log, 'Applying the new settings');
+      }
     }),
     ...registerCommands({ context, session, tree, treeView: treeView as vscode.TreeView<unknown>, review, keys, logger: log }),
   );

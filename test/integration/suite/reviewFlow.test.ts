@@ -113,6 +113,20 @@ describe('review flow on the sample', () => {
     assert.ok(existsSync(result.manifest));
   }, { timeout: 60_000 });
 
+  test('changing qx.bm25.k1 shows every query as not scored; restoring it brings the scores back', async () => {
+    const { tree } = await api();
+    const c = vscode.workspace.getConfiguration('qx');
+    const scoredBefore = tree.getChildren().filter((q) => q.bestDelta !== null).length;
+    assert.ok(scoredBefore > 0);
+    await c.update('bm25.k1', 1.2, vscode.ConfigurationTarget.Global);
+    try {
+      await waitFor(() => tree.getChildren().every((q) => q.bestDelta === null), 'scores keyed by the old k1 to disappear', 20_000);
+    } finally {
+      await c.update('bm25.k1', undefined, vscode.ConfigurationTarget.Global);
+    }
+    await waitFor(() => tree.getChildren().filter((q) => q.bestDelta !== null).length === scoredBefore, 'the k1 0.9 scores to come back', 20_000);
+  }, { timeout: 60_000 });
+
   test('filter and sort of the query browser', async () => {
     const { tree } = await api();
     await vscode.commands.executeCommand('qx.sortQueries', { key: 'deltaDesc' });
