@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QxError, isCancellationError } from '../../../../src/core/errors.js';
+import { nullLogger } from '../../../../src/core/logger.js';
 import { ExpansionCache } from '../../../../src/core/expansion/cache.js';
 import { OpenAiExpander, type OpenAiExpanderOptions } from '../../../../src/core/expansion/openAiExpander.js';
 import { backoffDelay, parseRetryAfter } from '../../../../src/core/expansion/retry.js';
@@ -241,10 +242,14 @@ describe('bad configuration', () => {
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const t0 = Date.now();
+    const warnings: string[] = [];
+    const logger = { ...nullLogger, warn: (m: string) => warnings.push(m) };
     const out = await expander(`http://127.0.0.1:${port}/v1`, { retry: { maxRetries: 2, baseDelayMs: 5, maxDelayMs: 20 } }).expand(
       [{ key: 'k', messages: [{ role: 'user', content: 'Query: x' }], n: 1 }],
-      { signal: new AbortController().signal },
+      { signal: new AbortController().signal, logger },
     );
+    assert.equal(warnings.length, 2, 'two retries were made and logged');
+    assert.match(warnings[1] ?? '', /retry 2\/2/);
     const o = out[0];
     assert.equal(o?.ok, false);
     assert.equal(o?.ok === false ? o.code : '', 'network');
