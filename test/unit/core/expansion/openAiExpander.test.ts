@@ -108,6 +108,19 @@ describe('OpenAiExpander against a local chat-completions server', () => {
     );
   });
 
+  it('gives up after the retries with the code of the last failure', async () => {
+    const prompts = ['Query: always limited [429x9]', 'Query: always down [500x9]', 'Query: always slow [slowx9]'];
+    const out = await expander(server.baseUrl, { retry: { maxRetries: 2, baseDelayMs: 5, maxDelayMs: 20 }, timeoutMs: 200 }).expand(
+      prompts.map((content, i) => ({ key: `g${i}`, messages: [{ role: 'user' as const, content }], n: 1 })),
+      { signal: new AbortController().signal },
+    );
+    assert.deepEqual(
+      out.map((o) => (o.ok ? 'ok' : o.code)),
+      ['rateLimit', 'network', 'timeout'],
+    );
+    for (const p of prompts) assert.equal(server.attempts.get(p), 3, `${p}: 1 attempt + 2 retries`);
+  });
+
   it('a second run of a clean batch makes zero requests', async () => {
     const queries = Array.from({ length: 12 }, (_, i) => ({ qid: `c${i}`, text: `clean query ${i}` }));
     const cache = new ExpansionCache(join(tmp, 'clean'));
