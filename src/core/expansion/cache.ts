@@ -47,6 +47,7 @@ export class ExpansionCache {
     return join(this.dir, key.slice(0, 2), key.slice(2, 4), `${key}.json`);
   }
 
+  /** The cached sample, or undefined when absent or unreadable. */
   async get(key: string): Promise<CachedGeneration | undefined> {
     let text: string;
     try {
@@ -62,6 +63,7 @@ export class ExpansionCache {
     }
   }
 
+  /** Stores a finished sample atomically (temp file + rename); an existing entry is replaced. */
   async put(entry: CachedGeneration): Promise<void> {
     const file = this.path(entry.key);
     const sub = join(this.dir, entry.key.slice(0, 2), entry.key.slice(2, 4));

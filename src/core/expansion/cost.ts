@@ -58,6 +58,7 @@ export function parsePriceTable(text: string, file: string): PriceTable {
   return v as PriceTable;
 }
 
+/** Reads and validates a price table file (see `PriceTable`). */
 export async function loadPriceTable(file: string): Promise<PriceTable> {
   return parsePriceTable(await readFile(file, 'utf8'), file);
 }

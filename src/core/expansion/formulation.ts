@@ -14,6 +14,7 @@ import { QxError } from '../errors.js';
  */
 export type FormulationName = 'query2doc' | 'mugi' | 'csqe' | 'concat' | 'keywords';
 
+/** Every formulation, in the order shown to users. */
 export const formulationNames: readonly FormulationName[] = ['query2doc', 'mugi', 'csqe', 'concat', 'keywords'];
 
 /** Query repetitions of the `query2doc` formulation. */
@@ -21,6 +22,7 @@ export const QUERY2DOC_REPEATS = 5;
 /** MuGI's beta: the query is repeated so that its length is about 1/beta of the passages'. */
 export const MUGI_BETA = 5;
 
+/** True when `name` is a known formulation. */
 export function isFormulationName(name: string): name is FormulationName {
   return (formulationNames as readonly string[]).includes(name);
 }

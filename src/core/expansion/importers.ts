@@ -184,6 +184,7 @@ export function formatCustomId(id: BatchCustomId): string {
   return `qx:${encodeURIComponent(id.qid)}:${encodeURIComponent(id.templateId)}:${id.sampleIndex}`;
 }
 
+/** The parts of a custom id made by `formatCustomId`, or undefined for any other id. */
 export function parseCustomId(s: string): BatchCustomId | undefined {
   const m = /^qx:([^:]+):([^:]+):(\d+)$/.exec(s);
   if (m === null) return undefined;

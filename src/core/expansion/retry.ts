@@ -10,6 +10,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** 4 retries, 0.5 s doubling per retry, 30 s cap. */
 export const defaultRetryPolicy: RetryPolicy = { maxRetries: 4, baseDelayMs: 500, maxDelayMs: 30_000 };
 
 /**

@@ -55,6 +55,7 @@ export interface PromptTemplate {
   origin: 'shipped' | 'workspace';
 }
 
+/** The placeholders a template may use. */
 export const knownPlaceholders = ['query', 'examples', 'passages'] as const;
 
 /** The folder of the default templates: next to this module in the sources, `dist/templates` in bundles. */
