@@ -76,7 +76,8 @@ export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> 
     item.id = q.qid;
     const method = q.bestMethod === null ? '' : ` · ${q.bestMethod}`;
     const pairs = q.pairs.auto + q.pairs.accepted + q.pairs.edited + q.pairs.rejected > 0 ? ` · ${formatPairCounts(q.pairs)}` : '';
-    item.description = q.bestDelta === null ? `${q.qid} · not scored` : `${q.qid} · Δ ${formatDelta(q.bestDelta)}${method}${pairs}`;
+    // Delta first: it is what a reviewer scans for, and the sidebar truncates from the right.
+    item.description = q.bestDelta === null ? `not scored · ${q.qid}` : `Δ ${formatDelta(q.bestDelta)}${method}${pairs} · ${q.qid}`;
     item.iconPath = iconFor(q);
     item.contextValue = q.pairs.auto > 0 ? 'query autoPairs' : 'query';
     item.command = { command: 'qx.reviewQuery', title: 'Review Query', arguments: [q.qid] };
