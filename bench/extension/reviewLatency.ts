@@ -2,8 +2,14 @@
 // getQueryReview + message round trip + render, measured in headless Chromium), and the query
 // browser's rows (list, filter, sort) for 10k queries.
 // Run: node --import tsx bench/extension/reviewLatency.ts [--queries 10000] [--runs 60]
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { nullLogger } from '../../src/core/logger.js';
+import { defaultSettings } from '../../src/core/workspace/settings.js';
+import { openWorkspace } from '../../src/core/workspace/workspace.js';
 import { parseFilter, QueryList } from '../../src/extension/queryFilter.js';
-import { FakeWorkspace, attachHost, launchChromium, servePanel } from '../../test/e2e/webviewFakeHost.js';
+import { FakeWorkspace, attachHost, launchChromium, repoRoot, servePanel } from '../../test/e2e/webviewFakeHost.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -59,6 +65,8 @@ async function main(): Promise<void> {
   }
   console.log(`host getQueryReview: median ${fmt(stats(host).median)}`);
 
+  await realSample(runs);
+
   const browser = await launchChromium();
   if (browser === undefined) {
     console.log('Chromium not found (apt-get install chromium, or set QX_CHROMIUM): browser figures skipped');
@@ -96,6 +104,41 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
     await server.close();
+  }
+}
+
+/** getQueryReview of the real Workspace on the DL19 sample (43 queries × 6 scored expansions, pairs built). */
+async function realSample(runs: number): Promise<void> {
+  const sample = path.join(repoRoot, 'samples/dl19');
+  if (!existsSync(path.join(sample, 'qx.dataset.json'))) return;
+  const dir = mkdtempSync(path.join(tmpdir(), 'qx-bench-review-'));
+  try {
+    cpSync(sample, dir, { recursive: true, filter: (src) => !src.split(path.sep).includes('.qx') });
+    const ws = await openWorkspace(dir, { settings: defaultSettings, logger: nullLogger, getApiKey: async () => undefined, cacheDir: path.join(dir, '.cache') });
+    const signal = new AbortController().signal;
+    await ws.buildIndex({ signal });
+    const plan = JSON.parse(readFileSync(path.join(dir, 'demo.json'), 'utf8')) as { imports: { file: string; model: string; method: string; role: 'teacher' | 'student' }[] };
+    for (const imp of plan.imports) await ws.importExpansions({ ...imp, file: path.join(dir, imp.file), format: 'querygym-tsv' }, { signal });
+    await ws.score({ signal });
+    await ws.buildPairs({}, { signal });
+    const qids = ws.listQueries().map((q) => q.qid);
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      ws.getQueryReview(qids[i % qids.length] ?? '');
+      times.push(performance.now() - t);
+    }
+    const list: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      ws.setPairState(ws.getQueryReview(qids.find((q) => ws.getQueryReview(q).pairs.length > 0) ?? '').pairs[0]?.id ?? '', i % 2 === 0 ? 'accepted' : 'auto');
+      const t = performance.now();
+      ws.listQueries();
+      list.push(performance.now() - t);
+    }
+    console.log(`real Workspace on samples/dl19 (43 queries × 6 expansions): getQueryReview median ${fmt(stats(times).median)}, p95 ${fmt(stats(times).p95)}; listQueries after an edit median ${fmt(stats(list).median)}`);
+    await ws.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
