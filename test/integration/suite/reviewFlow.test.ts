@@ -92,6 +92,22 @@ describe('review flow on the sample', () => {
     assert.equal(after?.state, 'edited');
   }, { timeout: 60_000 });
 
+  test('a document that entered the top 10 opens as a qx-doc: virtual document, with its grade', async () => {
+    const { session, tree, review } = await api();
+    const ws = await waitFor(() => session.workspace, 'the workspace');
+    const q = tree.getChildren().find((r) => ws.getQueryReview(r.qid).expansions.some((s) => (s.score?.entered.length ?? 0) > 0));
+    assert.ok(q !== undefined);
+    await review.show(q.qid);
+    const move = ws.getQueryReview(q.qid).expansions.flatMap((s) => s.score?.entered ?? [])[0]!;
+    await review.handle('docs/open', { docid: move.docid, qid: q.qid });
+    const editor = await waitFor(() => vscode.window.activeTextEditor?.document.uri.scheme === 'qx-doc' && vscode.window.activeTextEditor, 'the document editor');
+    const text = editor.document.getText();
+    assert.ok(text.includes(ws.getDocument(move.docid)!.text), 'the passage text is shown');
+    assert.ok(text.includes(move.grade === null ? 'unjudged' : `grade ${move.grade}`));
+    assert.equal(vscode.workspace.fs.isWritableFileSystem('qx-doc'), undefined, 'a content provider, not a writable file system');
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
   test('bulk accept of the selected queries, then a DPO export holding exactly the exported states', async () => {
     const { session, tree } = await api();
     const ws = await waitFor(() => session.workspace, 'the workspace');
