@@ -10,10 +10,10 @@
 //   --timeout  time limit of the whole run; default 600 s (also QX_IT_TIMEOUT_S)
 //   --keep     keep the temp folders (user data, logs) and print where they are
 //   --verbose  forward all of the workbench's console, not only the suite's lines and errors
-// Writes test-results/integration-workbench.png (the workbench when the suite ended) and
+// Writes test-results/integration-workbench.png (the live workbench right after the last test) and
 // test-results/integration-server.log (the VS Code server's output).
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, createWriteStream } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
@@ -126,10 +126,11 @@ async function main() {
 
   const tmp = mkdtempSync(join(tmpdir(), 'qx-it-'));
   const workspace = copyWorkspace(opts.folder, tmp);
+  const screenshotDone = join(tmp, 'screenshot-done');
   for (const d of ['user-data', 'server-data', 'extensions']) mkdirSync(join(tmp, d));
   mkdirSync(resultsDir, { recursive: true });
 
-  const { env, cleanup } = isolatedEnv({ QX_IT_GREP: opts.grep, QX_IT_MARK: suiteMark });
+  const { env, cleanup } = isolatedEnv({ QX_IT_GREP: opts.grep, QX_IT_MARK: suiteMark, QX_IT_SCREENSHOT_DONE: screenshotDone });
   const port = await freePort();
   const serverLog = createWriteStream(join(resultsDir, 'integration-server.log'));
   // detached: the server runs in its own session/process group (setsid), so the whole tree it
@@ -146,6 +147,7 @@ async function main() {
 
   let browser;
   let exitCode = 1;
+  let summary;
   const killServer = () => {
     try {
       process.kill(-server.pid, 'SIGKILL');
@@ -165,10 +167,7 @@ async function main() {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const screenshot = join(resultsDir, 'integration-workbench.png');
     const finished = new Promise((resolve) => {
-      void page.exposeFunction('codeAutomationExit', async (code) => {
-        await page.screenshot({ path: screenshot }).catch((e) => say(`screenshot failed: ${e.message}`));
-        resolve(Number(code));
-      });
+      void page.exposeFunction('codeAutomationExit', (code) => resolve(Number(code)));
     });
     page.on('console', (msg) => {
       const text = consoleText(msg);
@@ -178,7 +177,18 @@ async function main() {
         return;
       }
       const at = text.indexOf(suiteMark);
-      if (at >= 0) console.log(text.slice(at + suiteMark.length));
+      if (at < 0) return;
+      const line = text.slice(at + suiteMark.length);
+      // The suite's closing line is held back and printed last, after the launcher's own lines.
+      if (!/^\d+ passed, \d+ failed/.test(line)) {
+        console.log(line);
+        return;
+      }
+      summary = line;
+      // The suite waits for this file before it returns, so the picture shows the live workbench.
+      void page.screenshot({ path: screenshot })
+        .catch((e) => say(`screenshot failed: ${e.message}`))
+        .finally(() => writeFileSync(screenshotDone, ''));
     });
     page.on('pageerror', (e) => console.log(`[workbench] page error: ${e.message}`));
 
@@ -201,8 +211,10 @@ async function main() {
       exitCode = 1;
     } else {
       exitCode = outcome;
+      if (summary === undefined) await page.screenshot({ path: screenshot }).catch(() => undefined);
       if (exitCode !== 0) say('for the workbench console rerun with --verbose; the server log is test-results/integration-server.log');
       say(`suite exited with code ${exitCode} after ${elapsed()}; screenshot ${relative(repoRoot, screenshot)}`);
+      console.log(summary ?? `0 passed, 1 failed (integration: the suite exited with code ${exitCode} without its summary line)`);
     }
   } catch (e) {
     console.error(`integration: ${e instanceof Error ? e.message : String(e)}`);
