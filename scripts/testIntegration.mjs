@@ -163,7 +163,8 @@ async function main() {
     const version = await waitForServer(port, server, 60_000);
     say(`VS Code server ${version.slice(0, 12)} on port ${port} (${elapsed()})`);
 
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
+    // Chromium gets the temp XDG folders and a temp HOME too (it keeps an NSS database under ~/.pki).
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true, env: { ...env, HOME: join(tmp, 'user-data') } });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const screenshot = join(resultsDir, 'integration-workbench.png');
     const finished = new Promise((resolve) => {

@@ -3,7 +3,8 @@
 // posts and its get/setState, sets VS Code's theme variables on :root for a dark, light or
 // high-contrast theme, and opens it in Debian's headless chromium through playwright-core.
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -229,12 +230,24 @@ export const chromiumFlags = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
 ];
 
-/** Launches Debian's chromium headless; share one across tests with `browser` in the options. */
-export function launchBrowser(): Promise<Browser> {
+/**
+ * Launches Debian's chromium headless; share one across tests with `browser` in the options.
+ * Its HOME and XDG folders are a temp folder, removed when the browser closes.
+ */
+export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(chromiumExecutable)) {
     throw new Error(`Chromium not found at ${chromiumExecutable}. Install it: apt-get install -y chromium (or set QX_CHROMIUM).`);
   }
-  return chromium.launch({ executablePath: chromiumExecutable, args: chromiumFlags, headless: true });
+  const home = mkdtempSync(path.join(tmpdir(), 'qx-chromium-'));
+  const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, 'config'), XDG_DATA_HOME: path.join(home, 'data'), XDG_CACHE_HOME: path.join(home, 'cache') };
+  try {
+    const browser = await chromium.launch({ executablePath: chromiumExecutable, args: chromiumFlags, headless: true, env });
+    browser.on('disconnected', () => rmSync(home, { recursive: true, force: true }));
+    return browser;
+  } catch (e) {
+    rmSync(home, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 export interface WebviewHarnessOptions {
