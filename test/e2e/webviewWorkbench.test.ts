@@ -59,7 +59,7 @@ describe('packaged extension in the VS Code workbench', { skip, timeout: 600_000
     for (const k of Object.keys(dirs) as (keyof typeof dirs)[]) mkdirSync((dirs[k] = path.join(tmp, k)));
     vsix = process.env.QX_VSIX ?? path.join(tmp, 'qx-studio.vsix');
     if (process.env.QX_VSIX === undefined) {
-      execFileSync('npx', ['@vscode/vsce', 'package', '--target', 'linux-x64', '--allow-missing-repository', '--out', vsix], { cwd: repoRoot, stdio: 'ignore' });
+      execFileSync('npx', ['@vscode/vsce', 'package', '--target', 'linux-x64', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix], { cwd: repoRoot, stdio: 'ignore' });
     }
   });
 
