@@ -96,6 +96,46 @@ function versionOf(bin, args = ['--version']) {
   return r.status === 0 ? r.stdout.trim().split('\n')[0] : undefined;
 }
 
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+/** One installer at a time per tools folder (several people or test runs may start one). */
+function lockTools() {
+  mkdirSync(dirname(toolsDir), { recursive: true });
+  const lock = `${toolsDir}.lock`;
+  const deadline = Date.now() + 20 * 60_000;
+  let told = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return () => rmSync(lock, { recursive: true, force: true });
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    } catch {
+      // the owner is between mkdir and writing its pid
+    }
+    if (Number.isInteger(owner) && owner > 0 && !pidAlive(owner)) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`setupTools: ${lock} is still held by process ${owner} after 20 minutes; remove it if that process is gone.`);
+    if (!told) console.error(`setupTools: waiting for another install (process ${owner}) to finish…`);
+    told = true;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  }
+}
+
 function installTools() {
   const { env, cleanup } = isolatedEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip' });
   try {
@@ -149,11 +189,22 @@ export function setupTools({ force = false, check = false } = {}) {
   const upToDate = !force && stamp?.manifestHash === hash && existsSync(node24) && existsSync(serverMain);
   if (!upToDate) {
     if (check) throw new Error(`setupTools: tools in ${toolsDir} are missing or out of date. Run: node scripts/setupTools.mjs`);
-    installTools();
-    const versions = toolVersions();
-    writeFileSync(stampFile, `${JSON.stringify({ manifestHash: hash, installedAt: new Date().toISOString(), versions }, null, 2)}\n`);
-    console.error(`setupTools: installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${formatVersions(versions)}`);
-    return versions;
+    const release = lockTools();
+    try {
+      // Someone else may have finished the same install while we waited for the lock.
+      const again = readStamp();
+      if (!force && again?.manifestHash === hash && existsSync(node24) && existsSync(serverMain)) {
+        console.error(`setupTools: up to date, installed meanwhile (${formatVersions(again.versions)})`);
+        return again.versions;
+      }
+      installTools();
+      const versions = toolVersions();
+      writeFileSync(stampFile, `${JSON.stringify({ manifestHash: hash, installedAt: new Date().toISOString(), versions }, null, 2)}\n`);
+      console.error(`setupTools: installed in ${((Date.now() - started) / 1000).toFixed(1)} s: ${formatVersions(versions)}`);
+      return versions;
+    } finally {
+      release();
+    }
   }
   console.error(`setupTools: up to date (${formatVersions(stamp.versions)})`);
   return stamp.versions;
