@@ -16,10 +16,14 @@ export interface Analyzer {
   analyze(text: string): string[];
 }
 
-/** Token classes of Lucene's StandardTokenizer that the CJK analyzer needs to tell apart. */
-type TokenType = 'word' | 'ideo' | 'hira' | 'kata' | 'hangul' | 'sa' | 'emoji';
+/**
+ * Token classes of Lucene's StandardTokenizer that the CJK analyzer needs to tell apart: words
+ * (letters/digits), Han ideographs, Hiragana, Katakana, Hangul, South-East Asian runs, emoji.
+ */
+export type TokenType = 'word' | 'ideo' | 'hira' | 'kata' | 'hangul' | 'sa' | 'emoji';
 
-interface Token {
+/** One StandardTokenizer token: its text as found (case kept) and its class. */
+export interface Token {
   text: string;
   type: TokenType;
 }

@@ -29,6 +29,7 @@ export interface Bm25Params {
   lengths: LengthMode;
 }
 
+/** Anserini's/Pyserini's defaults: k1 = 0.9, b = 0.4, Lucene's lossy length norms. */
 export const DEFAULT_BM25_PARAMS: Readonly<Bm25Params> = { k1: 0.9, b: 0.4, lengths: 'lucene' };
 
 /** Default number of hits per query. */
