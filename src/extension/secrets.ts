@@ -48,15 +48,19 @@ export class ApiKeys {
   }
 
   async prompt(baseUrl: string): Promise<string | undefined> {
+    this.logger.info(`Asking for the API key of ${baseUrl}`);
     const key = await vscode.window.showInputBox({
       title: 'QX Studio: API key',
       prompt: `API key for ${baseUrl} (stored in the OS keychain, never in settings)`,
       password: true,
       ignoreFocusOut: true,
       placeHolder: 'sk-…',
-      validateInput: (v) => (v.trim().length === 0 ? 'Enter a key, or press Escape to cancel.' : /\s/.test(v.trim()) ? 'A key has no spaces.' : undefined),
+      validateInput: (v) => (/\s/.test(v.trim()) ? 'A key has no spaces.' : undefined),
     });
-    if (key === undefined || key.trim().length === 0) return undefined;
+    if (key === undefined || key.trim().length === 0) {
+      this.logger.info(`No API key entered for ${baseUrl}`);
+      return undefined;
+    }
     await this.set(baseUrl, key.trim());
     return key.trim();
   }

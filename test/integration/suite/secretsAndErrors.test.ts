@@ -115,6 +115,35 @@ describe('secrets and bad input', () => {
     }
   }, { timeout: 120_000 });
 
+  test('a remote endpoint without a stored key: a password box asks for it; Escape cancels cleanly with an auth message', async () => {
+    // 127.0.0.2 is loopback too, but not one of the names treated as a key-less local server.
+    const seen: string[] = [];
+    const remote = createServer((req, res) => {
+      seen.push(String(req.headers.authorization ?? ''));
+      req.resume();
+      req.on('end', () => res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"message":"missing key"}}'));
+    });
+    await new Promise<void>((r) => remote.listen(0, '127.0.0.2', r));
+    const url = `http://127.0.0.2:${(remote.address() as { port: number }).port}/v1`;
+    const c = vscode.workspace.getConfiguration('qx');
+    await c.update('teacher.baseUrl', url, vscode.ConfigurationTarget.Global);
+    await c.update('teacher.model', 'prompted-teacher', vscode.ConfigurationTarget.Global);
+    try {
+      const before = (await logText()).length;
+      const run = vscode.commands.executeCommand('qx.expandTeacherZeroShot');
+      await waitFor(async () => (await logText()).slice(before).includes(`Asking for the API key of ${url}`), 'the password box to open', 20_000, 200);
+      // The extension host cannot type into the box; Escape is what a user without a key does.
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+      await run;
+      const log = (await logText()).slice(before);
+      assert.ok(log.includes(`No API key entered for ${url}`), log);
+      assert.match(log, /\[auth\]/, 'the command ends with the auth message (and its Set API Key action)');
+      assert.ok(seen.every((a) => !a.startsWith('Bearer sk-')), 'no stored key was sent to the new endpoint');
+    } finally {
+      await new Promise<void>((r) => remote.close(() => r()));
+    }
+  }, { timeout: 60_000 });
+
   test('Clear API Key removes the stored key and says so in the log', async () => {
     await vscode.commands.executeCommand('qx.clearApiKey', { baseUrl });
     const log = await logText();
