@@ -96,8 +96,9 @@ export async function servePanel(): Promise<PageServer> {
 <link rel="stylesheet" href="/theme.css?theme=${theme}"><link rel="stylesheet" href="/review.css"></head>
 <body data-theme="${theme}"><main id="app"><p class="loading">Loading…</p></main>
 <script nonce="${nonce}">
-  let state;
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.qxToHost(JSON.stringify(m)), getState: () => state, setState: (s) => { state = s; } });
+  // Like VS Code, state set by the page survives the page being torn down and recreated (reload).
+  let state = JSON.parse(sessionStorage.getItem('qx-webview-state') ?? 'null') ?? undefined;
+  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.qxToHost(JSON.stringify(m)), getState: () => state, setState: (s) => { state = s; sessionStorage.setItem('qx-webview-state', JSON.stringify(s)); } });
 </script>
 <script type="module" nonce="${nonce}" src="/webview.js"></script></body></html>`);
   });
@@ -166,6 +167,11 @@ export async function attachHost(page: Page, ws: WorkspaceApi): Promise<FakeHost
     handlers,
     (e) => ({ code: typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : 'internal', message: e instanceof Error ? e.message : String(e) }),
   );
+  // As ReviewViewProvider does: a recreated page starts unready, and gets the current review on ready.
+  endpoint.onReady(push);
+  page.on('framenavigated', (f) => {
+    if (f === page.mainFrame()) endpoint.reset();
+  });
   await page.exposeFunction('qxToHost', async (json: string) => {
     const m: unknown = JSON.parse(json);
     if (typeof m === 'object' && m !== null && 'method' in m) requests.push(String((m as { method: unknown }).method));

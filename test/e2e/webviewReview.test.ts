@@ -162,6 +162,26 @@ describe('Review webview', { skip: chromiumMissing ? 'Chromium is not installed 
     await page.close();
   });
 
+  test('UI state survives the panel being hidden and recreated: open plots, a half-written edit, picked expansions', async () => {
+    const ws = new FakeWorkspace(4);
+    const { page, host } = await openPanel(ws, '1002');
+    await page.locator('vscode-collapsible.plots').click({ position: { x: 30, y: 10 } });
+    await page.waitForSelector('svg.scatter');
+    const card = page.locator('article.expansion').nth(1);
+    const id = await card.getAttribute('data-expansion');
+    await card.getByTestId('edit').click();
+    await page.locator(`[data-editor="${id}"] textarea`).fill('half-written edit');
+    await page.locator('article.expansion').nth(0).getByTestId('pick-chosen').click();
+    await page.reload();
+    for (let i = 0; i < 100 && !host.endpoint.isReady; i++) await new Promise((r) => setTimeout(r, 20));
+    await page.waitForFunction(() => document.body.dataset.qid === '1002');
+    assert.equal(await page.locator(`[data-editor="${id}"] textarea`).inputValue(), 'half-written edit');
+    await page.waitForSelector('svg.scatter');
+    assert.equal(await page.locator('.picker').count(), 1, 'the picked chosen side is still there');
+    assert.equal(ws.getQueryReview('1002').expansions.length, 3, 'nothing was saved by the reload');
+    await page.close();
+  });
+
   test('plots draw a histogram per method and a teacher-vs-student scatter as inline SVG', async () => {
     const ws = new FakeWorkspace(40);
     const { page } = await openPanel(ws);
