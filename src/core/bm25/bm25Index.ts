@@ -48,7 +48,8 @@ export interface BuildOptions {
   /**
    * Write the index here (created if missing). The new index becomes visible atomically at the
    * end; if the build fails or the process dies, a previous index in `dir` stays usable.
-   * Without `dir` the index lives in memory only.
+   * Without `dir` the index lives in memory only. One build per directory at a time: a new build
+   * removes the temporary folders that earlier, crashed builds left behind.
    */
   dir?: string;
   /** In-memory builds only: keep document texts (needed by `doc()` and RM3). Default true. */

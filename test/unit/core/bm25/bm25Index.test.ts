@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Bm25Index } from '../../../../src/core/bm25/bm25Index.js';
@@ -216,5 +217,32 @@ test('scores equal Lucene 8 BM25Similarity float arithmetic, also on the tabulat
     const hits = index.searchWeighted(new Map([[term, boost]]), 100_000);
     assert.equal(hits.length, want.size);
     for (const h of hits) assert.equal(h.score, want.get(h.docid), `${term} ${h.docid}`);
+  }
+});
+
+test('a build killed with SIGKILL mid-write leaves the previous index usable; the next build cleans up', async () => {
+  const dir = tmp();
+  try {
+    await Bm25Index.build([{ id: 'old', text: 'previous generation' }], { dir });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'slowBuildChild.ts'), dir], { stdio: 'ignore' });
+    const deadline = Date.now() + 60_000;
+    const writing = (): boolean =>
+      readdirSync(dir).some((n) => n.endsWith('.tmp') && existsSync(path.join(dir, n, 'store.jsonl')) && statSync(path.join(dir, n, 'store.jsonl')).size > 100_000);
+    while (!writing()) {
+      assert.ok(Date.now() < deadline, 'the child never started writing');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(readdirSync(dir).some((n) => n.endsWith('.tmp')), 'the killed build left its temp generation');
+    const index = await Bm25Index.open(dir);
+    assert.deepEqual(index.searchSync('previous').map((h) => h.docid), ['old']);
+    assert.deepEqual(index.searchSync('replacement'), []);
+    await index.close();
+    await Bm25Index.build([{ id: 'new', text: 'next' }], { dir });
+    assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
