@@ -260,10 +260,12 @@ function cjkWidth(s: string): string {
 }
 
 const CJK_TYPES: ReadonlySet<TokenType> = new Set(['ideo', 'hira', 'kata', 'hangul']);
+/** CJKAnalyzer's default stop set: the English 33 plus "s", "t" and "www". */
+const CJK_STOP_WORDS: ReadonlySet<string> = new Set([...LUCENE_ENGLISH_STOP_WORDS, 's', 't', 'www']);
 
 class CjkAnalyzer implements Analyzer {
   readonly name = 'cjk' as const;
-  readonly info = { name: 'cjk', tokenizer: 'standard', width: true, lowercase: true, bigrams: true, stopwords: 'lucene-english-33' };
+  readonly info = { name: 'cjk', tokenizer: 'standard', width: true, lowercase: true, bigrams: true, stopwords: 'lucene-cjk-36' };
 
   analyze(text: string): string[] {
     const out: string[] = [];
@@ -288,7 +290,7 @@ class CjkAnalyzer implements Analyzer {
       }
       flush();
       const t = javaLowerCase(tok.text);
-      if (!LUCENE_ENGLISH_STOP_WORDS.has(t)) out.push(t);
+      if (!CJK_STOP_WORDS.has(t)) out.push(t);
     }
     flush();
     return out;
@@ -308,7 +310,8 @@ class WhitespaceAnalyzer implements Analyzer {
  * - `english` (default): Anserini's default English chain — Lucene StandardTokenizer (UAX#29),
  *   EnglishPossessiveFilter, lowercase, Lucene's 33 English stop words, Porter stemmer.
  * - `cjk`: Lucene's CJKAnalyzer — width folding, lowercase, overlapping bigrams of
- *   Han/Hiragana/Katakana/Hangul runs, other tokens as StandardTokenizer words, English stop words.
+ *   Han/Hiragana/Katakana/Hangul runs, other tokens as StandardTokenizer words, its stop set
+ *   (the English 33 plus s, t, www).
  * - `whitespace`: split on whitespace only, case kept (for tests).
  */
 export function createAnalyzer(name: string = 'english'): Analyzer {

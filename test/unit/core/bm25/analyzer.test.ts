@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { createAnalyzer, icuStandardTokens, javaLowerCase, LUCENE_ENGLISH_STOP_WORDS, standardTokens } from '../../../../src/core/bm25/analyzer.js';
-import { GOLDEN, expansions, goldenLines, poolDocs, topics } from './dl19Data.js';
+import { DATA, GOLDEN, expansions, goldenLines, poolDocs, topics } from './dl19Data.js';
 
 const english = createAnalyzer('english');
 
@@ -59,4 +59,26 @@ test('the ASCII fast path tokenizes exactly like the ICU path (random strings of
     }),
     { numRuns: 3000, seed: 42 },
   );
+});
+
+test('cjk analyzer reproduces Lucene 8.8.1 CJKAnalyzer on the 393 MIRACL-zh queries and the tricky lines', () => {
+  // Golden files made with bench/bm25/LuceneAnalyze.java (see its header).
+  const cjk = createAnalyzer('cjk');
+  const inputs = (file: string): Map<string, string> =>
+    new Map(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l): [string, string] => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)]),
+    );
+  for (const [input, golden] of [
+    [path.join(DATA, 'miracl-zh-dev-topics-qrels/topics.miracl-v1.0-zh-dev.tsv'), path.join(__dirname, 'golden/miracl-zh-topics.cjk.lucene.tsv')],
+    [path.join(GOLDEN, 'tricky.tsv'), path.join(__dirname, 'golden/tricky.cjk.lucene.tsv')],
+  ] as const) {
+    const texts = inputs(input);
+    const want = inputs(golden);
+    assert.equal(want.size, texts.size);
+    const wrong = [...want].filter(([id, tokens]) => cjk.analyze(texts.get(id)!).join(' ') !== tokens).map(([id]) => id);
+    assert.deepEqual(wrong, [], path.basename(golden));
+  }
 });
