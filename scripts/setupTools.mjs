@@ -136,8 +136,18 @@ function lockTools() {
   }
 }
 
+/**
+ * The environment without what an outer `npm run` adds: under `npm test`, npm_config_user_agent
+ * (naming the outer Node 20) would reach code-server's postinstall, which refuses anything but 24.
+ */
+function withoutNpmLifecycle(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !/^(npm_|NODE$|INIT_CWD$)/i.test(k)));
+}
+
 function installTools() {
-  const { env, cleanup } = isolatedEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip' });
+  const isolated = isolatedEnv({ ONNXRUNTIME_NODE_INSTALL: 'skip' });
+  const env = withoutNpmLifecycle(isolated.env);
+  const cleanup = isolated.cleanup;
   try {
     mkdirSync(join(toolsDir, 'cs'), { recursive: true });
     for (const f of ['package.json', 'package-lock.json', 'cs/package.json', 'cs/package-lock.json']) {
