@@ -1,11 +1,13 @@
 // Runs every *.test.ts under the given folders with node's own test runner (through tsx),
-// so CI reads node:test's closing lines. Usage: node scripts/runTests.mjs test/unit [test/e2e ...]
+// so CI reads node:test's closing lines. Usage: node scripts/runTests.mjs test/unit [test/e2e/x.test.ts ...]
+// (folders are searched; a test file given by name runs alone).
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 function find(dir) {
   if (!existsSync(dir)) return [];
+  if (!statSync(dir).isDirectory()) return [dir];
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) return name === 'fixtures' ? [] : find(p);
