@@ -19,14 +19,11 @@ test('loading dist/extension.js requires neither onnxruntime-node, @huggingface/
     return original.call(this, request, ...rest);
   };
   try {
-    const started = performance.now();
     const exports = require(bundle) as { activate?: unknown };
-    const ms = performance.now() - started;
     assert.equal(typeof exports.activate, 'function');
     const forbidden = loaded.filter((r) => /onnxruntime|@huggingface|sharp|workspace\.js$/.test(r));
     assert.deepEqual(forbidden, [], 'loaded at activation');
     assert.ok(statSync(bundle).size < 500_000, `dist/extension.js is ${statSync(bundle).size} bytes: the pipeline was bundled into it`);
-    assert.ok(ms < 1000, `loading took ${ms.toFixed(0)} ms`);
   } finally {
     mod._load = original;
   }

@@ -105,22 +105,15 @@ describe('the DL19 sample pipeline', () => {
     assert.equal(Object.values(review.qrels.byGrade).reduce((a, b) => a + b, 0), review.qrels.judged);
   });
 
-  test('previewScore is fast (p95 < 20 ms) and stores nothing', async () => {
+  test('previewScore scores a draft like the stored expansion and stores nothing (its speed: bench/RESULTS.md, re-score p95)', async () => {
     const q = ws.listQueries()[3]!;
     const e = ws.getQueryReview(q.qid).expansions[0]!;
     const stored = ws.getQueryReview(q.qid).expansions.length;
     const same = await ws.previewScore(q.qid, e.expansion.final);
     assert.equal(same.ndcg10, e.score?.ndcg10, 'the same string scores the same');
-    for (let i = 0; i < 20; i++) await ws.previewScore(q.qid, `${e.expansion.final} warm ${i}`);
-    const times: number[] = [];
-    for (let i = 0; i < 100; i++) {
-      const t = performance.now();
-      await ws.previewScore(q.qid, `${e.expansion.final} variant ${i}`);
-      times.push(performance.now() - t);
-    }
-    times.sort((a, b) => a - b);
-    const p95 = times[Math.floor(times.length * 0.95)]!;
-    assert.ok(p95 < 20, `previewScore p95 ${p95.toFixed(1)} ms`);
+    const other = await ws.previewScore(q.qid, q.text);
+    assert.equal(other.ndcg10, q.baseNdcg10, 'the bare query scores as the original');
+    for (let i = 0; i < 20; i++) await ws.previewScore(q.qid, `${e.expansion.final} variant ${i}`);
     assert.equal(ws.getQueryReview(q.qid).expansions.length, stored);
   });
 
@@ -233,7 +226,7 @@ test('a query with no positive judgment is reported and left out of the means', 
   }
 });
 
-test('10,000 queries: listQueries and getQueryReview stay fast', async () => {
+test('10,000 queries: listQueries and getQueryReview serve every query (timings: bench/extension/reviewLatency.ts)', async () => {
   const dir = join(tmp, 'big');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir);
@@ -248,20 +241,13 @@ test('10,000 queries: listQueries and getQueryReview stay fast', async () => {
   try {
     await ws.importExpansions({ file: join(dir, 'exp.jsonl'), model: 'm', method: 'x', role: 'teacher', formulation: 'concat' }, { signal });
     await ws.score({ signal });
-    let t = performance.now();
     const rows = ws.listQueries();
-    const cold = performance.now() - t;
     assert.equal(rows.length, 10_000);
-    t = performance.now();
-    ws.listQueries();
-    const warm = performance.now() - t;
-    t = performance.now();
+    assert.equal(rows.filter((q) => q.bestDelta !== null && q.bestDelta !== undefined).length, 10_000, 'every query has a best delta');
+    assert.deepEqual(ws.listQueries(), rows, 'a second listing is the same');
     const review = ws.getQueryReview('q9999');
-    const reviewMs = performance.now() - t;
     assert.equal(review.expansions.length, 2);
-    assert.ok(cold < 1000, `first listQueries after scoring ${cold.toFixed(0)} ms`);
-    assert.ok(warm < 5, `cached listQueries ${warm.toFixed(2)} ms`);
-    assert.ok(reviewMs < 200, `getQueryReview ${reviewMs.toFixed(1)} ms`);
+    assert.ok(review.expansions.every((e) => e.score !== null));
   } finally {
     await ws.close();
   }
