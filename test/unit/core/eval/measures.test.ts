@@ -101,11 +101,3 @@ test('idealDcgAt: positive grades sorted descending, discounted 1/log2(rank+1)',
   assert.equal(idealDcgAt(undefined, 10), 0);
   assert.equal(ndcgAt([{ docid: 'a', score: 1 }], undefined, 10), 0);
 });
-
-test('ndcgAt is fast enough to run per expansion: 1000 hits x 1000 calls well under 2 s', () => {
-  const judgments = new Map(Array.from({ length: 200 }, (_, i) => [`doc${i * 7}`, i % 4] as [string, number]));
-  const hits = Array.from({ length: 1000 }, (_, i) => ({ docid: `doc${i}`, score: 1000 - i }));
-  const t0 = performance.now();
-  for (let i = 0; i < 1000; i++) ndcgAt(hits, judgments, 10);
-  assert.ok(performance.now() - t0 < 2000);
-});
