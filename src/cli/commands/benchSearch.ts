@@ -35,6 +35,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     throw new QxError('usage', 'qx bench-search needs --corpus, --queries and --out', { hint: 'See qx bench-search --help.' });
   }
   const k = numOpt(args, 'k', 1000);
+  if (!Number.isInteger(k) || k < 1) throw new QxError('usage', `--k must be a positive integer, got ${k}`);
   const rows = await readExpansionFile(path.resolve(io.cwd, queries));
   const t0 = performance.now();
   const { index } = await Bm25Index.build(readCorpus(path.resolve(io.cwd, corpus), undefined, { signal }), {
