@@ -12,7 +12,7 @@ Builds an on-disk BM25 index (postings, Lucene length norms, document store) fro
 Several --corpus files are indexed as one pool (first occurrence of a docid wins).
 Formats: ${CORPUS_FORMATS.join(', ')} (default: from the file extension).
 Rebuilding into an existing index directory is atomic: the old index stays usable until the
-new one is complete.
+new one is complete. One build per directory at a time: a second one is refused (exit 3).
 `;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {

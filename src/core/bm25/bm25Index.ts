@@ -194,7 +194,7 @@ export class Bm25Index implements Retriever {
       lengths: options.lengths ?? DEFAULT_BM25_PARAMS.lengths,
     };
     validateParams(params);
-    const gen = options.dir === undefined ? undefined : await newGeneration(options.dir);
+    const gen = options.dir === undefined ? undefined : await newGeneration(options.dir, logger);
     let storeOut: WriteStream | undefined;
     let storeOffsets: number[] | undefined;
     let storeBytes = 0;

@@ -3,6 +3,8 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
+import { type Logger, nullLogger } from '../logger.js';
+import { type LockSubject, StoreLock } from '../curation/lock.js';
 import type { Bm25Params, BuildReport, IndexData } from './bm25Index.js';
 import { FileDocStore, type DocStore } from './docStore.js';
 
@@ -10,6 +12,8 @@ import { FileDocStore, type DocStore } from './docStore.js';
 export const INDEX_FORMAT_VERSION = 1;
 const FORMAT = 'qx-bm25';
 const CURRENT = 'CURRENT';
+/** Held in the index folder by the one process building it (O_EXCL, stale pids taken over). */
+export const INDEX_LOCK = 'write.lock';
 
 /** The typed arrays of an index. */
 export interface IndexArrays {
@@ -54,37 +58,67 @@ export interface Generation {
   name: string;
   dir: string;
   storeFile: string;
+  /** Deletes the generation folder and releases the build lock. */
   abandon(): Promise<void>;
+  /** Releases the build lock (done by commitGeneration and abandon). */
+  release(): void;
 }
 
 function rebuildHint(dir: string): string {
   return `Rebuild it: qx index --corpus <corpus> --out ${dir}`;
 }
 
-/**
- * Starts a new generation folder inside `root`. Stale generations of crashed builds are removed;
- * the current one is left alone. A non-empty folder that is not a qx index is refused.
- */
-export async function newGeneration(root: string): Promise<Generation> {
-  await mkdir(root, { recursive: true });
-  const entries = await readdir(root);
-  const current = await readCurrent(root);
-  if (entries.length > 0 && current === undefined && entries.some((e) => !e.startsWith('gen-'))) {
-    throw new QxError('config', `${root} is not empty and holds no qx index`, { hint: 'Choose a new or empty directory for --out.' });
-  }
-  for (const e of entries) {
-    if (e.startsWith('gen-') && e !== current && e.endsWith('.tmp')) await rm(join(root, e), { recursive: true, force: true });
-  }
-  const name = `gen-${Date.now().toString(36)}-${process.pid}`;
-  const dir = join(root, `${name}.tmp`);
-  await mkdir(dir);
+function lockSubject(root: string): LockSubject {
   return {
-    root,
-    name,
-    dir,
-    storeFile: join(dir, 'store.jsonl'),
-    abandon: () => rm(dir, { recursive: true, force: true }),
+    code: 'index',
+    name: `the index ${root}`,
+    busy: 'is being built',
+    held: 'is being built',
+    liveHint: (file) => `Wait for that build (qx index, qx score or QX Studio in VS Code) to finish or stop it; delete ${file} only if that process is not qx.`,
+    remoteHint: (file) => `Wait for it to finish there, or delete ${file} if that process is gone.`,
   };
+}
+
+/**
+ * Starts a new generation folder inside `root`, holding the folder's build lock until the
+ * generation is committed or abandoned: a second build of the same folder is refused with an
+ * `index` error instead of deleting the first one's files. Stale generations of crashed builds are
+ * removed; the current one is left alone. A non-empty folder that is not a qx index is refused.
+ */
+export async function newGeneration(root: string, logger: Logger = nullLogger): Promise<Generation> {
+  await mkdir(root, { recursive: true });
+  const lock = StoreLock.acquire(join(root, INDEX_LOCK), logger, undefined, lockSubject(root));
+  const release = (): void => lock.release();
+  try {
+    const entries = (await readdir(root)).filter((e) => e !== INDEX_LOCK);
+    const current = await readCurrent(root);
+    if (entries.length > 0 && current === undefined && entries.some((e) => !e.startsWith('gen-'))) {
+      throw new QxError('config', `${root} is not empty and holds no qx index`, { hint: 'Choose a new or empty directory for --out.' });
+    }
+    for (const e of entries) {
+      if (e.startsWith('gen-') && e !== current && e.endsWith('.tmp')) await rm(join(root, e), { recursive: true, force: true });
+    }
+    const name = `gen-${Date.now().toString(36)}-${process.pid}`;
+    const dir = join(root, `${name}.tmp`);
+    await mkdir(dir);
+    return {
+      root,
+      name,
+      dir,
+      storeFile: join(dir, 'store.jsonl'),
+      abandon: async () => {
+        try {
+          await rm(dir, { recursive: true, force: true });
+        } finally {
+          release();
+        }
+      },
+      release,
+    };
+  } catch (e) {
+    release();
+    throw e;
+  }
 }
 
 async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
@@ -158,7 +192,7 @@ export async function writeIndexArrays(
 /**
  * Makes the generation current: rename the folder to its final name, then atomically replace
  * CURRENT (write temp, fsync, rename, fsync dir). Older generations are deleted afterwards; a
- * crash before the CURRENT rename leaves the previous index in place.
+ * crash before the CURRENT rename leaves the previous index in place. Releases the build lock.
  */
 export async function commitGeneration(gen: Generation): Promise<void> {
   const final = join(gen.root, gen.name);
@@ -169,6 +203,7 @@ export async function commitGeneration(gen: Generation): Promise<void> {
   await rename(tmp, join(gen.root, CURRENT));
   await fsyncPath(gen.root);
   if (previous !== undefined && previous !== gen.name) await rm(join(gen.root, previous), { recursive: true, force: true });
+  gen.release();
 }
 
 async function readCurrent(root: string): Promise<string | undefined> {

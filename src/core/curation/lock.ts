@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { QxError } from '../errors.js';
+import { QxError, type QxErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Contents of `.qx/lock`. */
@@ -10,6 +10,31 @@ export interface LockInfo {
   /** ISO time the lock was taken. */
   started: string;
 }
+
+/** What a lock protects, for the messages of a refused or taken-over lock. */
+export interface LockSubject {
+  /** Error code when the lock is refused. */
+  code: QxErrorCode;
+  /** What is locked, as the subject of a sentence: "the curation store". */
+  name: string;
+  /** Verb phrase while a process is taking the lock right now: "is being opened". */
+  busy: string;
+  /** Verb phrase for a process that holds the lock: "is opened". */
+  held: string;
+  /** Hint when a live process on this host holds the lock. */
+  liveHint: (file: string) => string;
+  /** Hint when a process on another host holds the lock. */
+  remoteHint: (file: string) => string;
+}
+
+const curationStore: LockSubject = {
+  code: 'store',
+  name: 'the curation store',
+  busy: 'is being opened',
+  held: 'is opened',
+  liveHint: (file) => `Close it (the other VS Code window or qx command) or wait for it to finish; delete ${file} only if that process is not QX Studio.`,
+  remoteHint: (file) => `Close it there, or delete ${file} if that process is gone.`,
+};
 
 /** A lock file younger than this that cannot be parsed is probably being written right now. */
 const unreadableGraceMs = 5000;
@@ -47,9 +72,10 @@ export class StoreLock {
 
   /**
    * Creates `file` with O_EXCL. A lock left by a dead process on this host is taken over with a
-   * warning; a live one (or one from another host, which we cannot check) is a QxError('store').
+   * warning; a live one (or one from another host, which we cannot check) is a QxError of
+   * `subject.code` ('store' for the curation store).
    */
-  static acquire(file: string, logger: Logger, now: () => Date = () => new Date()): StoreLock {
+  static acquire(file: string, logger: Logger, now: () => Date = () => new Date(), subject: LockSubject = curationStore): StoreLock {
     const info: LockInfo = { pid: process.pid, host: hostname(), started: now().toISOString() };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -73,24 +99,24 @@ export class StoreLock {
           continue;
         }
         if (age < unreadableGraceMs) {
-          throw new QxError('store', 'the curation store is being opened by another process right now', {
+          throw new QxError(subject.code, `${subject.name} ${subject.busy} by another process right now`, {
             file,
             hint: 'Wait a moment and try again.',
           });
         }
         logger.warn(`${file}: unreadable lock file, taking it over.`);
       } else if (held.host !== info.host) {
-        throw new QxError('store', `the curation store is opened by process ${held.pid} on host ${held.host} since ${held.started}`, {
+        throw new QxError(subject.code, `${subject.name} ${subject.held} by process ${held.pid} on host ${held.host} since ${held.started}`, {
           file,
-          hint: `Close it there, or delete ${file} if that process is gone.`,
+          hint: subject.remoteHint(file),
         });
       } else if (pidAlive(held.pid)) {
-        throw new QxError('store', `the curation store is opened by process ${held.pid} since ${held.started}`, {
+        throw new QxError(subject.code, `${subject.name} ${subject.held} by process ${held.pid} since ${held.started}`, {
           file,
-          hint: `Close it (the other VS Code window or qx command) or wait for it to finish; delete ${file} only if that process is not QX Studio.`,
+          hint: subject.liveHint(file),
         });
       } else {
-        logger.warn(`${file}: process ${held.pid} that locked the store since ${held.started} is gone; taking the lock over.`);
+        logger.warn(`${file}: process ${held.pid} that locked ${subject.name} since ${held.started} is gone; taking the lock over.`);
       }
       try {
         unlinkSync(file);
@@ -98,7 +124,7 @@ export class StoreLock {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
     }
-    throw new QxError('store', 'could not take the curation store lock: another process keeps taking it', { file });
+    throw new QxError(subject.code, `could not take the lock on ${subject.name}: another process keeps taking it`, { file });
   }
 
   release(): void {
