@@ -31,8 +31,9 @@ import type { TemplateRef } from './types.js';
  * ```
  *
  * Sections start with a line `[system]`, `[user]` or `[assistant]`; surrounding blank lines of a
- * section are dropped. Placeholders: `{{query}}`, `{{examples}}`, `{{passages}}`. Lines starting
- * with `#` in the front matter are comments.
+ * section are dropped. Placeholders: `{{query}}`, `{{examples}}` (`Query: …` / `Passage: …` pairs
+ * separated by blank lines), `{{passages}}` (one per line, white space collapsed, numbered `1. …`,
+ * `2. …` as LameR and CSQE enumerate them). Lines starting with `#` in the front matter are comments.
  */
 export interface PromptTemplate {
   id: string;
@@ -258,7 +259,8 @@ export function renderTemplate(t: PromptTemplate, input: TemplateInput): ChatMes
   if (t.needs.passages) {
     const p = input.passages;
     if (p === undefined) throw new QxError('config', `Template ${t.id} needs retrieved passages and none were given.`, { hint: 'Pass a retriever and getDocText.' });
-    passages = p.map((text, i) => `[${i + 1}] ${text}`).join('\n');
+    // One passage per line, whatever line breaks the corpus text holds, so the enumeration stays readable.
+    passages = p.map((text, i) => `${i + 1}. ${text.replace(/\s+/g, ' ').trim()}`).join('\n');
   }
   const values: Record<string, string> = { query: input.query, examples, passages };
   return t.messages.map((m) => ({ role: m.role, content: m.content.replace(/\{\{\s*(\w+)\s*\}\}/g, (_all, name: string) => values[name] ?? '') }));

@@ -24,9 +24,9 @@ describe('shipped templates', () => {
     }
     const zs = all.get('query2doc-zs');
     assert.deepEqual(renderTemplate(zs!, { qid: '1', query: 'how long is life cycle of flea' }), [
-      { role: 'user', content: 'Write a passage that answers the given query:\n\nQuery: how long is life cycle of flea\nPassage:' },
+      { role: 'user', content: 'Write a passage that answers the given query:\nQuery: how long is life cycle of flea\nPassage:' },
     ]);
-    assert.match(all.get('q2e-zs')!.messages[0]!.content, /^Write a list of keywords for the given query:/);
+    assert.deepEqual(renderTemplate(all.get('q2e-zs')!, { qid: '1', query: 'flea' }), [{ role: 'user', content: 'Write a list of keywords for the following query: flea' }]);
     assert.match(all.get('query2doc-cot')!.messages[0]!.content, /^Answer the following query:\n.*\nGive the rationale before answering$/);
     assert.equal(all.get('mugi')!.formulation, 'mugi');
     assert.equal(all.get('csqe')!.formulation, 'csqe');
@@ -51,6 +51,50 @@ describe('shipped templates', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('shipped templates say what their papers published', () => {
+  it('MuGI: the PassageGenGPT system message, the query in single quotes, and the primed assistant turn', async () => {
+    const mugi = (await loadTemplates()).get('mugi')!;
+    const msgs = renderTemplate(mugi, { qid: '1', query: 'how long is life cycle of flea' });
+    assert.deepEqual(
+      msgs.map((m) => m.role),
+      ['system', 'user', 'assistant'],
+    );
+    assert.match(msgs[0]!.content, /^You are PassageGenGPT, /);
+    assert.equal(msgs[1]!.content, "Generate one passage that is relevant to the following query: 'how long is life cycle of flea'. The passage should be concise, informative, and clear");
+    assert.equal(msgs[2]!.content, "Sure, here's a passage relevant to the query:");
+  });
+
+  it('LameR: the quoted question, the numbered candidates, most of them wrong', async () => {
+    const lamer = (await loadTemplates()).get('lamer')!;
+    const [m] = renderTemplate(lamer, { qid: '1', query: 'flea life cycle', passages: ['first\npassage', 'second'] });
+    assert.equal(
+      m!.content,
+      'Give a question "flea life cycle" and its possible answering passages (most of these passages are wrong) enumerated as:\n1. first passage\n2. second\nplease write a correct answering passage.',
+    );
+  });
+
+  it('CSQE: the system instruction, the one-shot shark demonstration, then the query and its passages', async () => {
+    const csqe = (await loadTemplates()).get('csqe')!;
+    assert.equal(csqe.numPassages, 10);
+    const msgs = renderTemplate(csqe, { qid: '1', query: 'flea life cycle', passages: ['a flea lives two months', 'fleas lay eggs'] });
+    assert.deepEqual(
+      msgs.map((m) => m.role),
+      ['system', 'user', 'assistant', 'user'],
+    );
+    assert.match(msgs[0]!.content, /identifying the ones that are relevant, even partially, to the query\. Once the relevant documents are identified, you will extract the key sentences/);
+    assert.match(msgs[1]!.content, /^Query: "how are some sharks warm blooded"\nRetrieved documents:\n1\. Most sharks/);
+    assert.match(msgs[2]!.content, /\nDocument 4:\n"Salmon sharks can elevate their body temperatures by up to 20 degrees compared to the surrounding water, for example\."$/);
+    assert.match(msgs[3]!.content, /^Query: "flea life cycle"\nRetrieved documents:\n1\. a flea lives two months\n2\. fleas lay eggs\n\nYou will begin by examining/);
+  });
+
+  it('every changed prompt has a new version, so its hash and cache keys change with it', async () => {
+    const all = await loadTemplates();
+    const versions = Object.fromEntries([...all.values()].map((t) => [t.id, t.version]));
+    assert.deepEqual(versions, { csqe: 2, hyde: 1, lamer: 2, mugi: 2, 'q2e-zs': 2, 'query2doc-cot': 1, 'query2doc-fs': 1, 'query2doc-zh': 1, 'query2doc-zs': 2 });
+    assert.equal(all.get('hyde')!.messages[0]!.content, 'Please write a passage to answer the question.\nQuestion: {{query}}\nPassage:');
   });
 });
 
@@ -118,7 +162,7 @@ describe('templates with retrieved passages (LameR, CSQE)', () => {
   it('puts the top passages into the prompt in rank order', async () => {
     const lamer = (await loadTemplates()).get('lamer')!;
     const msgs = await buildPrompt(lamer, { qid: '1', text: 'flea life cycle' }, { retriever, getDocText: (id) => docs.get(id) });
-    assert.match(msgs[0]!.content, /\[1\] the flea life cycle has four stages\n\[2\] a flea lives two to three months\n/);
+    assert.match(msgs[0]!.content, /\n1\. the flea life cycle has four stages\n2\. a flea lives two to three months\n/);
     assert.doesNotMatch(msgs[0]!.content, /concrete/);
   });
 
