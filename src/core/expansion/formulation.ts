@@ -8,7 +8,9 @@ import { QxError } from '../errors.js';
  *   run by QueryGym).
  * - `mugi`: the query repeated r = ⌊⌊len(text) / len(query)⌋ / 5⌋ times (lengths in characters,
  *   beta 5, as MuGI and QueryGym do), then the text, joined by spaces.
- * - `csqe`: the query twice, then the text, joined by spaces and lower-cased (QueryGym's CSQE).
+ * - `csqe`: the query twice, then the text, joined by spaces and lower-cased (QueryGym's CSQE). When
+ *   the text is a CSQE answer ("Document N:" headers over quoted key sentences), only the quoted
+ *   sentences are used, as CSQE does (Lei et al. 2024); see {@link csqeKeySentences}.
  * - `concat`: the query, one space, the text (LameR, HyDE).
  * - `keywords`: the generated keywords only, list markers and separators reduced to single spaces.
  */
@@ -61,6 +63,18 @@ export function keywordString(generated: string): string {
     .replace(/\s+/g, ' ');
 }
 
+/**
+ * CSQE's key sentences (Lei et al. 2024): the double-quoted spans of an answer to the CSQE prompt
+ * ("Document 1:\n\"sentence\"\n…"), joined by single spaces. Undefined when the text is not laid
+ * out that way (no "Document N" header line, or nothing quoted), e.g. the already extracted
+ * sentences of an imported run, which are then used as they are.
+ */
+export function csqeKeySentences(generated: string): string | undefined {
+  if (!/^[\s*#>-]*document\s*\[?\d+\]?\s*\**\s*:/im.test(generated)) return undefined;
+  const quoted = [...generated.matchAll(/"([^"]*)"|\u201c([^\u201d]*)\u201d/g)].map((m) => (m[1] ?? m[2] ?? '').trim()).filter((q) => q !== '');
+  return quoted.length === 0 ? undefined : quoted.join(' ');
+}
+
 /** Builds the exact string the retriever receives. */
 export function formulate(formulation: FormulationName, query: string, generated: string): string {
   switch (formulation) {
@@ -69,7 +83,7 @@ export function formulate(formulation: FormulationName, query: string, generated
     case 'mugi':
       return repeatJoin(query, mugiRepeats(query, generated), generated);
     case 'csqe':
-      return repeatJoin(query, 2, generated).toLowerCase();
+      return repeatJoin(query, 2, csqeKeySentences(generated) ?? generated).toLowerCase();
     case 'concat':
       return `${query} ${generated}`;
     case 'keywords':
@@ -80,8 +94,8 @@ export function formulate(formulation: FormulationName, query: string, generated
 /**
  * The inverse of `formulate`: the generated text inside a final string made elsewhere, or
  * undefined when `final` does not have the formulation's shape for this query (so an import can
- * say which line is wrong). For `csqe` the text comes back lower-cased; for `keywords` the final
- * string is the text.
+ * say which line is wrong). For `csqe` the text comes back lower-cased (and as the key sentences
+ * only, when they were extracted from a CSQE answer); for `keywords` the final string is the text.
  */
 export function splitFinal(formulation: FormulationName, query: string, final: string): string | undefined {
   const strip = (prefix: string): string | undefined => {

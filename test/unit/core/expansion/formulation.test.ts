@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { type FormulationName, checkFormulation, formulate, keywordString, mugiRepeats, splitFinal } from '../../../../src/core/expansion/formulation.js';
+import { type FormulationName, checkFormulation, csqeKeySentences, formulate, keywordString, mugiRepeats, splitFinal } from '../../../../src/core/expansion/formulation.js';
 import { QxError } from '../../../../src/core/errors.js';
 
 const data = resolve(__dirname, '../../../../../shared/data');
@@ -63,7 +63,11 @@ describe('query formulations against QueryGym DL19 runs', () => {
   });
 
   it('CSQE and Q2E runs round-trip with their formulations', () => {
-    assert.equal(roundTrip('csqe', runFiles('csqe', 'Qwen', 'Qwen2.5-72B-Instruct')), 43);
+    const csqe = ['Qwen/Qwen2.5-72B-Instruct', 'Qwen/Qwen2.5-7B-Instruct', 'openai/gpt-4.1', 'openai/gpt-4.1-nano'].flatMap((m) => {
+      const [org, model] = m.split('/') as [string, string];
+      return runFiles('csqe', org, model);
+    });
+    assert.equal(roundTrip('csqe', csqe), 43 * 4, 'already extracted key sentences are used as they are');
     assert.equal(roundTrip('query2doc', runFiles('query2e', 'Qwen', 'Qwen2.5-7B-Instruct')), 43);
     assert.equal(roundTrip('concat', runFiles('lamer', 'Qwen', 'Qwen2.5-72B-Instruct')), 43);
   });
@@ -92,6 +96,27 @@ describe('formulate / splitFinal', () => {
     assert.equal(formulate('keywords', 'q', formulate('keywords', 'q', 'a;\nb')), 'a b');
     assert.equal(formulate('concat', 'q', 'text'), 'q text');
     assert.equal(formulate('csqe', 'Flea Cycle', 'The Egg'), 'flea cycle flea cycle the egg');
+  });
+
+  it('CSQE keeps only the key sentences a CSQE answer quotes, lower-cased behind the query twice', () => {
+    const answer = [
+      'Based on the query "Flea Cycle", I have examined the initially retrieved documents. Here are the relevant documents and the key sentences extracted from each:',
+      'Document 2:',
+      '"Fleas go through four stages: Egg, larva, pupa and adult."',
+      '',
+      '**Document 5:**',
+      '\u201cThe cycle takes 2 to 3 months.\u201d',
+      'No other document is relevant.',
+    ].join('\n');
+    // The query quoted in CSQE's own preamble counts as a key sentence too, as in CSQE's code.
+    assert.equal(csqeKeySentences(answer), 'Flea Cycle Fleas go through four stages: Egg, larva, pupa and adult. The cycle takes 2 to 3 months.');
+    const final = formulate('csqe', 'Flea Cycle', answer);
+    assert.equal(final, 'flea cycle flea cycle flea cycle fleas go through four stages: egg, larva, pupa and adult. the cycle takes 2 to 3 months.');
+    assert.doesNotMatch(final, /document|examined|relevant/);
+    const back = splitFinal('csqe', 'Flea Cycle', final);
+    assert.equal(formulate('csqe', 'Flea Cycle', back ?? ''), final, 'the extracted sentences formulate to the same string again');
+    assert.equal(csqeKeySentences('Fleas "jump" far. Document sizes vary.'), undefined, 'no "Document N:" header: not a CSQE answer');
+    assert.equal(csqeKeySentences('Document 1:\nnothing quoted'), undefined);
   });
 
   it('an unknown formulation name is a config error listing the known ones', () => {
