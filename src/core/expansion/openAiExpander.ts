@@ -28,7 +28,10 @@ export interface OpenAiExpanderOptions {
   /** When false, a missing key is sent as "none" (local servers that ignore it). Default true. */
   requireApiKey?: boolean;
   sampling: SamplingParams;
-  /** Passed through into the request body, e.g. vLLM's `top_k`, `repetition_penalty`. */
+  /**
+   * Passed through into the request body, e.g. vLLM's `top_k`, `repetition_penalty`. A Qwen3
+   * student also gets `chat_template_kwargs: {enable_thinking: false}` unless this sets it.
+   */
   extraBody?: Record<string, unknown>;
   /** Max requests in flight, >= 1, default 4. */
   concurrency?: number;
@@ -47,6 +50,38 @@ const endpointsWithoutN = new Set<string>();
 interface CallResult {
   texts: string[];
   usage: TokenUsage;
+  /** How many of `texts` had the model's reasoning (a `<think>` block) removed. */
+  thinkingStripped: number;
+}
+
+/** Qwen3 models reason before answering unless told not to; a student should only answer. */
+const QWEN3 = /qwen3/i;
+
+/**
+ * The extra body actually sent: for a student whose model name contains "qwen3", vLLM's
+ * `chat_template_kwargs.enable_thinking` is set to false unless the user set it themselves.
+ */
+export function effectiveExtraBody(role: 'teacher' | 'student', model: string, extraBody: Record<string, unknown> = {}): Record<string, unknown> {
+  if (role !== 'student' || !QWEN3.test(model)) return extraBody;
+  const kwargs = extraBody.chat_template_kwargs;
+  if (kwargs === undefined || kwargs === null) return { ...extraBody, chat_template_kwargs: { enable_thinking: false } };
+  if (typeof kwargs !== 'object' || Array.isArray(kwargs) || 'enable_thinking' in kwargs) return extraBody;
+  return { ...extraBody, chat_template_kwargs: { ...kwargs, enable_thinking: false } };
+}
+
+/**
+ * The answer of a chat completion without the model's reasoning: a leading `<think>…</think>`
+ * block (Qwen3, DeepSeek-R1 distills on vLLM without a reasoning parser), or everything up to a
+ * first `</think>` whose opening tag was part of the prompt, is removed. `unfinished` when the text
+ * opens a `<think>` block that never closes (the token budget ran out while thinking).
+ */
+export function stripThinking(content: string): { text: string; stripped: boolean; unfinished: boolean } {
+  const m = /^\s*<think>([\s\S]*?)<\/think>/.exec(content);
+  if (m !== null) return { text: content.slice(m[0].length).trim(), stripped: true, unfinished: false };
+  if (/^\s*<think>/.test(content)) return { text: '', stripped: true, unfinished: true };
+  const close = content.indexOf('</think>');
+  if (close >= 0 && !content.slice(0, close).includes('<think>')) return { text: content.slice(close + '</think>'.length).trim(), stripped: true, unfinished: false };
+  return { text: content.trim(), stripped: false, unfinished: false };
 }
 
 class CallFailure extends Error {
@@ -71,6 +106,7 @@ export class OpenAiExpander implements Expander {
   private readonly concurrency: number;
   private readonly timeoutMs: number;
   private readonly count: (text: string) => Promise<number>;
+  private readonly extraBody: Record<string, unknown>;
   private client: OpenAI | undefined;
 
   constructor(private readonly options: OpenAiExpanderOptions) {
@@ -80,12 +116,13 @@ export class OpenAiExpander implements Expander {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.count = options.countTokens ?? countTokens;
+    this.extraBody = effectiveExtraBody(options.role, options.model, options.extraBody);
     this.identity = {
       provider: this.provider,
       endpoint: normalizeBaseUrl(options.baseUrl),
       model: options.model,
       sampling: options.sampling,
-      extraBody: options.extraBody ?? {},
+      extraBody: this.extraBody,
     };
   }
 
@@ -165,6 +202,8 @@ export class OpenAiExpander implements Expander {
         }
       }
       const texts = result.flatMap((r) => r.texts);
+      const stripped = result.reduce((a, r) => a + r.thinkingStripped, 0);
+      if (stripped > 0) logger.debug(`${request.key}: removed the model's <think> reasoning from ${stripped} of ${texts.length} samples`);
       logger.trace(`${request.key} prompt: ${JSON.stringify(request.messages)} → ${JSON.stringify(texts)}`);
       const usage = result.flatMap((r) => splitUsage(r.usage, r.texts.length));
       return { key: request.key, ok: true, texts, usage, latencyMs: Date.now() - start };
@@ -201,7 +240,7 @@ export class OpenAiExpander implements Expander {
   private async call(client: OpenAI, messages: ChatMessage[], n: number, seed: number | undefined, signal: AbortSignal): Promise<CallResult> {
     const s = this.options.sampling;
     const body: Record<string, unknown> = {
-      ...this.options.extraBody,
+      ...this.extraBody,
       model: this.options.model,
       messages,
       temperature: s.temperature,
@@ -230,20 +269,31 @@ export class OpenAiExpander implements Expander {
     const choices: unknown = (response as { choices?: unknown }).choices;
     if (!Array.isArray(choices) || choices.length === 0) throw new CallFailure('badResponse', 'the server returned no choices', false);
     const texts: string[] = [];
+    let thinkingStripped = 0;
+    const onlyReasoning = 'the model returned only its reasoning and no answer (it ran out of tokens while thinking)';
+    const reasoningHint = 'raise max tokens, or turn thinking off (vLLM: extraBody {"chat_template_kwargs": {"enable_thinking": false}})';
     for (const c of choices as unknown[]) {
-      const content: unknown = (c as { message?: { content?: unknown } } | null)?.message?.content;
+      // The answer is `content` only: a separate `reasoning_content` (DeepSeek-reasoner, vLLM's
+      // reasoning parsers) is never part of an expansion.
+      const message = (c as { message?: { content?: unknown; reasoning_content?: unknown } } | null)?.message;
+      const content: unknown = message?.content;
+      const reasoned = typeof message?.reasoning_content === 'string' && message.reasoning_content.trim() !== '';
+      if ((typeof content !== 'string' || content.trim() === '') && reasoned) throw new CallFailure('badResponse', `${onlyReasoning}; ${reasoningHint}`, false);
       if (typeof content !== 'string') throw new CallFailure('badResponse', 'a choice has no message content', false);
-      texts.push(content.trim());
+      const answer = stripThinking(content);
+      if (answer.stripped && (answer.unfinished || answer.text === '')) throw new CallFailure('badResponse', `${onlyReasoning}; ${reasoningHint}`, false);
+      if (answer.stripped) thinkingStripped++;
+      texts.push(answer.text);
     }
     if (texts.length !== n) throw new CallFailure('badResponse', `the server returned ${texts.length} of ${n} samples`, false);
     const u = response.usage;
     if (u !== undefined && u !== null && Number.isFinite(u.prompt_tokens) && Number.isFinite(u.completion_tokens)) {
-      return { texts, usage: { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens } };
+      return { texts, usage: { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens }, thinkingStripped };
     }
     const promptTokens = await this.count(messages.map((m) => m.content).join('\n'));
     let completionTokens = 0;
     for (const t of texts) completionTokens += await this.count(t);
-    return { texts, usage: { promptTokens, completionTokens, estimated: true } };
+    return { texts, usage: { promptTokens, completionTokens, estimated: true }, thinkingStripped };
   }
 }
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { QxError, isCancellationError } from '../../../../src/core/errors.js';
 import { nullLogger } from '../../../../src/core/logger.js';
 import { ExpansionCache } from '../../../../src/core/expansion/cache.js';
-import { OpenAiExpander, type OpenAiExpanderOptions } from '../../../../src/core/expansion/openAiExpander.js';
+import { OpenAiExpander, type OpenAiExpanderOptions, stripThinking } from '../../../../src/core/expansion/openAiExpander.js';
 import { backoffDelay, parseRetryAfter } from '../../../../src/core/expansion/retry.js';
 import { runExpansions } from '../../../../src/core/expansion/runner.js';
 import { loadTemplates, parseTemplate } from '../../../../src/core/expansion/templates.js';
@@ -345,5 +345,68 @@ describe('joined samples (MuGI)', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('thinking models (Qwen3, DeepSeek-reasoner)', () => {
+  let server: FakeChatServer;
+  before(async () => {
+    server = await startFakeChatServer();
+  });
+  after(() => server.close());
+
+  const student = (model: string, extra: Partial<OpenAiExpanderOptions> = {}): OpenAiExpander => expander(server.baseUrl, { role: 'student', model, ...extra });
+  const kwargsSent = async (e: OpenAiExpander): Promise<unknown> => {
+    await e.expand([{ key: 'k', messages: [{ role: 'user', content: 'Query: kwargs' }], n: 1 }], { signal: new AbortController().signal });
+    return server.bodies.at(-1)?.chat_template_kwargs;
+  };
+
+  it('a Qwen3 student is asked not to think, and its expansions hold only the answer', async () => {
+    const cache = new ExpansionCache(join(tmp, 'qwen3'));
+    const queries = [
+      { qid: 't1', text: 'flea life cycle [think]' },
+      { qid: 't2', text: 'concrete floor cost [reasoning]' },
+    ];
+    const n0 = server.bodies.length;
+    const res = await runExpansions({ expander: student('Qwen/Qwen3-4B'), template, queries, cache, signal: new AbortController().signal });
+    const bodies = server.bodies.slice(n0);
+    assert.equal(bodies.length, 2);
+    for (const b of bodies) assert.deepEqual(b.chat_template_kwargs, { enable_thinking: false });
+    for (const [i, r] of res.results.entries()) {
+      const q = queries[i]!.text;
+      const rec = r.records[0];
+      assert.match(rec?.generated ?? '', new RegExp(`^${q.replace(/[[\]]/g, '\\$&')} passage r\\d+ s0$`));
+      assert.doesNotMatch(rec?.generated ?? '', /<\/?think>|Let me think/, 'no reasoning in the stored text');
+      assert.equal(rec?.final, `${q} ${q} ${q} ${q} ${q} ${rec?.generated}`);
+    }
+    const again = await runExpansions({ expander: student('Qwen/Qwen3-4B'), template, queries, cache, signal: new AbortController().signal });
+    assert.equal(again.cached, 2, 'the cache holds the answers without the reasoning');
+    assert.deepEqual(
+      again.results.map((r) => r.records[0]?.generated),
+      res.results.map((r) => r.records[0]?.generated),
+    );
+  });
+
+  it('an enable_thinking the user set wins; other students and teachers get no kwargs', async () => {
+    assert.deepEqual(await kwargsSent(student('Qwen/Qwen3-4B', { extraBody: { chat_template_kwargs: { enable_thinking: true } } })), { enable_thinking: true });
+    assert.deepEqual(await kwargsSent(student('qwen3-0.6b', { extraBody: { chat_template_kwargs: { custom: 1 } } })), { custom: 1, enable_thinking: false });
+    assert.equal(await kwargsSent(student('Qwen2.5-7B-Instruct')), undefined);
+    assert.equal(await kwargsSent(expander(server.baseUrl, { model: 'Qwen/Qwen3-235B-A22B' })), undefined);
+  });
+
+  it('a think block that never closes is a failure that says how to fix it, not an expansion', async () => {
+    const cache = new ExpansionCache(join(tmp, 'thinkcut'));
+    const res = await runExpansions({ expander: student('Qwen/Qwen3-4B', { extraBody: { chat_template_kwargs: { enable_thinking: true } } }), template, queries: [{ qid: 'c', text: 'long thought [thinkcut]' }], cache, signal: new AbortController().signal });
+    assert.deepEqual(res.results[0]?.records, []);
+    assert.equal(res.results[0]?.failures[0]?.code, 'badResponse');
+    assert.match(res.results[0]?.failures[0]?.message ?? '', /only its reasoning.*max tokens.*enable_thinking/);
+    assert.equal(await cacheFiles(join(tmp, 'thinkcut')), 0);
+  });
+
+  it('strips a leading think block, or reasoning whose opening tag was in the prompt, and nothing else', () => {
+    assert.deepEqual(stripThinking('<think>\nhmm\n</think>\n\nFleas live 3 months.'), { text: 'Fleas live 3 months.', stripped: true, unfinished: false });
+    assert.deepEqual(stripThinking('hmm, fleas.\n</think>\nFleas live 3 months.'), { text: 'Fleas live 3 months.', stripped: true, unfinished: false });
+    assert.deepEqual(stripThinking('<think>\nstill going'), { text: '', stripped: true, unfinished: true });
+    assert.deepEqual(stripThinking(' Fleas <think> about it. '), { text: 'Fleas <think> about it.', stripped: false, unfinished: false });
   });
 });
