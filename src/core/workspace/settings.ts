@@ -4,8 +4,9 @@ import type { QxSettings } from './api.js';
 /**
  * The settings the CLI uses and the extension's `contributes.configuration` declares (a unit test
  * keeps the two equal). Teacher: DeepSeek's OpenAI-compatible API (`deepseek-chat`), temperature 1,
- * top-p 1, 128 tokens (QueryGym's query2doc setting). Student: a small model on a local
- * OpenAI-compatible server such as vLLM at http://127.0.0.1:8000/v1. Retrieval: Anserini/Pyserini
+ * top-p 1, 128 tokens (QueryGym's query2doc setting). Student: Qwen3-4B (the product paper's
+ * student) on a local OpenAI-compatible server such as vLLM at http://127.0.0.1:8000/v1, with
+ * thinking turned off (see `effectiveExtraBody`). Retrieval: Anserini/Pyserini
  * BM25 (k1 0.9, b 0.4, Lucene norms, English analyzer), top 1000. Pairs: `defaultPairRules`.
  */
 export const defaultSettings: QxSettings = {
@@ -22,7 +23,7 @@ export const defaultSettings: QxSettings = {
     kind: 'openai',
     modelPath: '',
     baseUrl: 'http://127.0.0.1:8000/v1',
-    model: 'Qwen2.5-0.5B-Instruct',
+    model: 'Qwen/Qwen3-4B',
     temperature: 0.7,
     topP: 1,
     maxTokens: 128,
