@@ -55,7 +55,7 @@ export class QxError extends Error {
 
 function formatMessage(message: string, o: QxErrorOptions): string {
   const where = o.file === undefined ? '' : o.line === undefined ? `${o.file}: ` : `${o.file}:${o.line}: `;
-  const hint = o.hint === undefined ? '' : ` ${o.hint}`;
+  const hint = o.hint === undefined ? '' : `${/[.!?]$/.test(message) ? '' : '.'} ${o.hint}`;
   return `${where}${message}${hint}`;
 }
 

@@ -217,7 +217,7 @@ describe('bad input through the CLI', () => {
     const r = qx('index', '--corpus', 'empty.jsonl', '--out', 'empty-idx');
     assert.equal(r.code, 3);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /qx index: the corpus has no documents/);
+    assert.match(r.stderr, /qx index: \S*empty\.jsonl: the corpus has no documents\. Check the corpus path/, 'the message names the file');
     assert.ok(!existsSync(join(tmp, 'empty-idx', 'CURRENT')));
     assert.equal(qx('search', '--index', 'empty-idx', '--topics', dl19Topics).code, 3);
     const bench = qx('bench-search', '--corpus', 'empty.jsonl', '--queries', dl19Topics, '--out', 'empty.run');

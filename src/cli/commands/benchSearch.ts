@@ -41,6 +41,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   const { index } = await Bm25Index.build(readCorpus(path.resolve(io.cwd, corpus), undefined, { signal }), {
     signal,
     keepDocs: false,
+    source: path.resolve(io.cwd, corpus),
     analyzer: opt(args, 'analyzer', 'english')!,
     lengths: opt(args, 'lengths', 'lucene') as LengthMode,
   });

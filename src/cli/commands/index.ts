@@ -41,6 +41,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     k1: numOpt(args, 'k1', 0.9),
     b: numOpt(args, 'b', 0.4),
     lengths,
+    source: corpora.join(', '),
   });
   bar.done();
   await index.close();

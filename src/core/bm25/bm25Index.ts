@@ -54,6 +54,8 @@ export interface BuildOptions {
   dir?: string;
   /** In-memory builds only: keep document texts (needed by `doc()` and RM3). Default true. */
   keepDocs?: boolean;
+  /** Where the documents come from (file names), named in errors about the corpus as a whole. */
+  source?: string;
 }
 
 /** What a build met in the corpus. Policy: for duplicate ids the first document is kept. */
@@ -288,7 +290,10 @@ export class Bm25Index implements Retriever {
       throwIfAborted(options.signal);
       options.onProgress?.({ done: read, total: read, unit: 'documents' });
       if (docIds.length === 0) {
-        throw new QxError('dataset', 'the corpus has no documents', { hint: 'Check the corpus path and --format; the file is empty or holds no records.' });
+        throw new QxError('dataset', 'the corpus has no documents', {
+          ...(options.source === undefined ? {} : { file: options.source }),
+          hint: 'Check the corpus path and --format; the file is empty or holds no records.',
+        });
       }
       report.numDocs = docIds.length;
       if (report.duplicates > 0) {
