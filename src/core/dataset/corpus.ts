@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { datasetError, throwIfAborted } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
-import { assertReadableFile, baseName, extensionOf, lineBatches, readDataFile } from './textFile.js';
+import { assertReadableFile, baseName, extensionOf, lineBatches, parseJsonObjectLine, readDataFile } from './textFile.js';
 import type { CorpusDoc } from './types.js';
 
 /**
@@ -124,16 +124,7 @@ function pickString(o: Record<string, unknown>, keys: readonly string[]): string
 async function* readJsonl(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
   for await (const [raw, line] of lines(path, signal)) {
     if (raw.trim() === '') continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw datasetError(path, line, `not valid JSON (${(e as Error).message}).`, 'Each line must be one JSON object like {"id": "d1", "contents": "..."}.');
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      throw datasetError(path, line, 'expected a JSON object.', 'Each line must be one JSON object like {"id": "d1", "contents": "..."}.');
-    }
-    const o = obj as Record<string, unknown>;
+    const o = parseJsonObjectLine(path, line, raw, '{"id": "d1", "contents": "..."}');
     const id = pickString(o, ['id', '_id', 'docid']);
     if (id === undefined || id === '') throw datasetError(path, line, 'missing document id ("id", "_id" or "docid").', 'Give each document an id.');
     const text = pickString(o, ['contents', 'text']);

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { datasetError } from '../errors.js';
 import { csvError } from './corpus.js';
-import { extensionOf, readDataFile, splitLines } from './textFile.js';
+import { extensionOf, parseJsonObjectLine, readDataFile, splitLines } from './textFile.js';
 import type { ExpansionRow } from './types.js';
 
 /** Expansion file formats: QueryGym-style TSV, or JSONL rows `{qid, text, ...extra}`. */
@@ -88,16 +88,7 @@ function parseJsonl(path: string, text: string): ExpansionRow[] {
   splitLines(text).forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw datasetError(path, line, `not valid JSON (${(e as Error).message}).`, 'Each line must be one JSON object like {"qid": "1", "text": "..."}.');
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      throw datasetError(path, line, 'expected a JSON object.', 'Each line must be one JSON object like {"qid": "1", "text": "..."}.');
-    }
-    const { qid, text: t, expansion, query, ...extra } = obj as Record<string, unknown>;
+    const { qid, text: t, expansion, query, ...extra } = parseJsonObjectLine(path, line, raw, '{"qid": "1", "text": "..."}');
     if ((typeof qid !== 'string' && typeof qid !== 'number') || String(qid).trim() === '') {
       throw datasetError(path, line, 'missing "qid" (string or number).', 'Give each row the query id it expands.');
     }

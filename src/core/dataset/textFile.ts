@@ -76,3 +76,20 @@ export async function* lineBatches(path: string, signal?: AbortSignal): AsyncGen
   }
   if (rest !== '') yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], first: next };
 }
+
+/**
+ * Parses one JSONL line that must hold a JSON object. Invalid JSON or another JSON value is a
+ * `dataset` error naming the file and line, with `example` (one valid line) as the fix.
+ */
+export function parseJsonObjectLine(path: string, line: number, raw: string, example: string): Record<string, unknown> {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(raw);
+  } catch (e) {
+    throw datasetError(path, line, `not valid JSON (${(e as Error).message}).`, `Each line must be one JSON object like ${example}.`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    throw datasetError(path, line, 'expected a JSON object.', `Each line must be one JSON object like ${example}.`);
+  }
+  return obj as Record<string, unknown>;
+}

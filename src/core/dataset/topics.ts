@@ -1,5 +1,5 @@
 import { datasetError } from '../errors.js';
-import { baseName, extensionOf, readDataFile, splitLines } from './textFile.js';
+import { baseName, extensionOf, parseJsonObjectLine, readDataFile, splitLines } from './textFile.js';
 import type { Topic } from './types.js';
 
 /**
@@ -86,16 +86,7 @@ function parseBeirJsonl(path: string, text: string): Array<Topic & { line: numbe
   splitLines(text).forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw datasetError(path, line, `not valid JSON (${(e as Error).message}).`, 'Each line must be one JSON object like {"_id": "1", "text": "..."}.');
-    }
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      throw datasetError(path, line, 'expected a JSON object.', 'Each line must be one JSON object like {"_id": "1", "text": "..."}.');
-    }
-    const o = obj as Record<string, unknown>;
+    const o = parseJsonObjectLine(path, line, raw, '{"_id": "1", "text": "..."}');
     const id = o._id ?? o.id ?? o.qid;
     if (typeof id !== 'string' && typeof id !== 'number') {
       throw datasetError(path, line, 'missing "_id" (string or number).', 'Give each query an "_id".');

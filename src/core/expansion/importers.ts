@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { readExpansionFile } from '../dataset/expansionFile.js';
 import type { ExpansionRow } from '../dataset/types.js';
+import { parseJsonObjectLine } from '../dataset/textFile.js';
 import { QxError, datasetError, throwIfAborted } from '../errors.js';
 import type { TaskOptions } from '../progress.js';
 import type { SamplingParams } from './expander.js';
@@ -127,14 +128,7 @@ export function parseExpansionJsonl(text: string, file: string): ImportRow[] {
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
-    let o: unknown;
-    try {
-      o = JSON.parse(raw);
-    } catch (e) {
-      throw datasetError(file, line, `not valid JSON (${(e as Error).message}).`, 'Each line must be one object like {"qid": "1", "text": "..."}.');
-    }
-    if (o === null || typeof o !== 'object' || Array.isArray(o)) throw datasetError(file, line, 'expected a JSON object.', 'Each line must be one object like {"qid": "1", "text": "..."}.');
-    const r = o as Record<string, unknown>;
+    const r = parseJsonObjectLine(file, line, raw, '{"qid": "1", "text": "..."}');
     if ((typeof r.qid !== 'string' && typeof r.qid !== 'number') || String(r.qid).trim() === '') throw datasetError(file, line, 'missing "qid".', 'Give each row the query id it expands.');
     const final = r.text ?? r.expansion;
     const generated = r.generated;
