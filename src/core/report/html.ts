@@ -1,3 +1,4 @@
+import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
 import { formatP } from './markdown.js';
 import type { QxReport } from './report.js';
 
@@ -108,12 +109,33 @@ export function renderReportHtml(r: QxReport): string {
         `<td>${m.wins}/${m.ties}/${m.losses}</td><td>${formatP(m.tTest?.p)}</td><td>${formatP(m.permutation?.p)}</td></tr>`,
     )
     .join('\n');
+  const cost = r.cost;
   const st = r.studentVsTeacher
     .map(
       (c) =>
-        `<tr><td>${escapeHtml(c.student)}</td><td>${escapeHtml(c.teacher)}</td><td>${c.queries}</td><td>${f3(c.studentNdcg10)}</td><td>${f3(c.teacherNdcg10)}</td><td>${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'}</td><td>${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'}</td></tr>`,
+        `<tr><td>${escapeHtml(c.student)}</td><td>${escapeHtml(c.teacher)}</td><td>${c.queries}</td><td>${f3(c.studentNdcg10)}</td><td>${f3(c.teacherNdcg10)}</td><td>${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'}</td><td>${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'}</td>` +
+        `${cost === null ? '' : `<td>${escapeHtml(costPercentText(cost.studentVsTeacher.find((x) => x.student === c.student && x.teacher === c.teacher)))}</td>`}</tr>`,
     )
     .join('\n');
+  const costRows = (cost?.methods ?? [])
+    .map((m) => {
+      const t = tokenCells(m);
+      return (
+        `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.method)}</td><td>${escapeHtml(m.model)}</td><td class="l">${escapeHtml(m.providers.join(', '))}</td><td>${m.expansions}</td><td>${m.requests ?? 'n/a'}</td>` +
+        `<td>${escapeHtml(t.input)}</td><td>${escapeHtml(t.output)}</td><td>${m.wallMs === null ? 'n/a' : formatDuration(m.wallMs)}</td><td>${m.meanLatencyMs === null ? 'n/a' : formatDuration(m.meanLatencyMs)}</td>` +
+        `<td>${m.price === null ? 'n/a' : `${m.price.inputPerMTok} / ${m.price.outputPerMTok}`}</td><td>${escapeHtml(usdCell(m))}</td></tr>`
+      );
+    })
+    .join('\n');
+  const costSection =
+    cost === null
+      ? ''
+      : `<h2>Inference cost</h2>
+<p${cost.prices.kind === 'example' ? ' class="warn"' : ''}>${escapeHtml(priceSourceText(cost.prices))}</p>
+${costRows === '' ? '<p>No generated expansions.</p>' : `<div class="tw"><table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Provider</th><th>Expansions</th><th>Requests</th><th>Tokens in</th><th>Tokens out</th><th>Wall time</th><th>Per expansion</th><th>Rates in/out per 1M</th><th>Price (USD)</th></tr></thead><tbody>
+${costRows}
+</tbody></table></div>`}
+<ul class="note">${COST_RULES.map((x) => `<li>${escapeHtml(x)}</li>`).join('')}</ul>`;
   const h = r.headline;
   const headline =
     h === null
@@ -133,7 +155,7 @@ table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #ccc;pad
 td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}th{background:#f2f2f2}
 .pos{color:#1a7f37}.neg{color:#b42318}.headline{font-size:1.15em;background:#eef4fb;padding:8px 12px;border-left:4px solid #4e79a7}
 .hists{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;text-align:center;max-width:300px;overflow-wrap:anywhere}
-.note{color:#555;font-size:.9em}.tw{overflow-x:auto}
+.note{color:#555;font-size:.9em}.tw{overflow-x:auto}.l{text-align:left}.warn{background:#fff4e5;padding:6px 10px;border-left:4px solid #f28e2b}
 </style></head><body>
 <h1>QX Studio report — ${escapeHtml(r.dataset)}</h1>
 <p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>
@@ -147,9 +169,10 @@ ${rows}
 ${barChart(r)}
 <h2>Per-query Δ nDCG@10 vs the original</h2>
 <div class="hists">${histograms(r)}</div>
-${st === '' ? '' : `<h2>Student vs teacher</h2><div class="tw"><table><thead><tr><th>Student</th><th>Teacher</th><th>Queries</th><th>Student nDCG@10</th><th>Teacher nDCG@10</th><th>Student/Teacher</th><th>Gain recovered</th></tr></thead><tbody>${st}</tbody></table></div>`}
+${st === '' ? '' : `<h2>Student vs teacher</h2><div class="tw"><table><thead><tr><th>Student</th><th>Teacher</th><th>Queries</th><th>Student nDCG@10</th><th>Teacher nDCG@10</th><th>Student/Teacher</th><th>Gain recovered</th>${cost === null ? '' : '<th>Cost/expansion student/teacher</th>'}</tr></thead><tbody>${st}</tbody></table></div>`}
 <h2>Teacher vs student per query</h2>
 ${scatter(r)}
+${costSection}
 ${excluded}
 <p class="note">Queries with no positive judgment are excluded from every mean. A method's per-query score is the mean over its samples. W/T/L: above / within ${r.tieThreshold} of / below the original. p (t-test): paired two-sided t-test on per-query nDCG@10; p (perm.): paired sign-flip randomization test (exact for ≤ 16 queries, else 10,000 seeded flips).</p>
 </body></html>

@@ -1,3 +1,4 @@
+import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
 import type { QxReport, StudentTeacherComparison } from './report.js';
 
 const f3 = (x: number): string => x.toFixed(4);
@@ -38,14 +39,38 @@ export function renderReportMarkdown(r: QxReport): string {
     );
   }
   lines.push('');
+  const cost = r.cost;
   if (r.studentVsTeacher.length > 0) {
-    lines.push('## Student vs teacher', '', '| Student | Teacher | Queries | Student nDCG@10 | Teacher nDCG@10 | Student/Teacher | Gain recovered |', '|---|---|---:|---:|---:|---:|---:|');
+    lines.push(
+      '## Student vs teacher',
+      '',
+      `| Student | Teacher | Queries | Student nDCG@10 | Teacher nDCG@10 | Student/Teacher | Gain recovered |${cost === null ? '' : ' Cost/expansion student/teacher |'}`,
+      `|---|---|---:|---:|---:|---:|---:|${cost === null ? '' : '---:|'}`,
+    );
     for (const c of r.studentVsTeacher) {
+      const costCell = cost === null ? '' : ` ${costPercentText(cost.studentVsTeacher.find((x) => x.student === c.student && x.teacher === c.teacher))} |`;
       lines.push(
-        `| ${cell(c.student)} | ${cell(c.teacher)} | ${c.queries} | ${f3(c.studentNdcg10)} | ${f3(c.teacherNdcg10)} | ${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'} | ${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'} |`,
+        `| ${cell(c.student)} | ${cell(c.teacher)} | ${c.queries} | ${f3(c.studentNdcg10)} | ${f3(c.teacherNdcg10)} | ${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'} | ${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'} |${costCell}`,
       );
     }
     lines.push('');
+  }
+  if (cost !== null) {
+    lines.push('## Inference cost', '', cell(priceSourceText(cost.prices)), '');
+    if (cost.methods.length === 0) lines.push('No generated expansions.', '');
+    else {
+      lines.push(
+        '| Role | Method | Model | Provider | Expansions | Requests | Tokens in | Tokens out | Wall time | Per expansion | Rates in/out per 1M | Price (USD) |',
+        '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const m of cost.methods) {
+        const t = tokenCells(m);
+        lines.push(
+          `| ${m.role} | ${cell(m.method)} | ${cell(m.model)} | ${cell(m.providers.join(', '))} | ${m.expansions} | ${m.requests ?? 'n/a'} | ${t.input} | ${t.output} | ${m.wallMs === null ? 'n/a' : formatDuration(m.wallMs)} | ${m.meanLatencyMs === null ? 'n/a' : formatDuration(m.meanLatencyMs)} | ${m.price === null ? 'n/a' : `${m.price.inputPerMTok} / ${m.price.outputPerMTok}`} | ${usdCell(m)} |`,
+        );
+      }
+      lines.push('');
+    }
   }
   if (r.queries.excluded.length > 0) {
     lines.push(`## Excluded queries (${r.queries.excluded.length})`, '');
@@ -59,6 +84,7 @@ export function renderReportMarkdown(r: QxReport): string {
     `- A method's score on a query is the mean over its samples; each method is compared with the original on the queries it covers.`,
     `- W/T/L counts queries where the method's nDCG@10 is above / within ${r.tieThreshold} of / below the original's.`,
     `- p (t-test): paired two-sided Student t-test on per-query nDCG@10; p (perm.): paired randomization (sign-flip) test, exact for ≤ 16 queries, else 10,000 seeded flips.`,
+    ...(cost === null ? [] : COST_RULES.map((x) => `- ${x}`)),
     '',
   );
   return lines.join('\n');

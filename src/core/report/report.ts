@@ -1,5 +1,6 @@
 import type { ExpansionScore } from '../curation/types.js';
 import type { ExpansionRecord, ExpansionRole } from '../expansion/types.js';
+import { buildCostSection, type CostInput, type CostSection } from './cost.js';
 import { pairedPermutationTest, pairedTTest, type PairedTTest, type PermutationTest } from './stats.js';
 
 /** One query as the report needs it. */
@@ -26,6 +27,8 @@ export interface ReportInput {
   seed?: number;
   /** Clock, for tests. */
   now?: () => Date;
+  /** Prices (and local token counts) for the cost section; without it `cost` is null. */
+  cost?: CostInput;
 }
 
 /** Per method (role + method + model) results over the included queries it covers. */
@@ -86,6 +89,8 @@ export interface QxReport {
   headline: StudentTeacherComparison | null;
   /** Per included query: original nDCG@10 and each method's (mean over samples), for plots. */
   perQuery: { qid: string; original: number; methods: Record<string, number> }[];
+  /** Tokens, requests, wall time and estimated price per method over every generated expansion (see `buildCostSection`); null without prices. */
+  cost: CostSection | null;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
@@ -98,7 +103,8 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce
  *   compared with the original only on the included queries it covers (`queries`);
  * - win/tie/loss: delta > tie, |delta| ≤ tie, delta < −tie, with tie = `tieThreshold` (1e-9);
  * - significance: paired two-sided t-test and paired randomization test on per-query nDCG@10;
- * - student vs teacher: for every student × teacher method, over the queries both cover.
+ * - student vs teacher: for every student × teacher method, over the queries both cover;
+ * - cost (with `cost` prices): per method over all its generated expansions (see `buildCostSection`).
  * Methods are sorted by role (teacher, student, imported, baseline), then mean nDCG@10 descending.
  */
 export function buildReport(input: ReportInput): QxReport {
@@ -215,5 +221,6 @@ export function buildReport(input: ReportInput): QxReport {
     studentVsTeacher,
     headline,
     perQuery,
+    cost: input.cost === undefined ? null : buildCostSection(input.expansions, input.cost, studentVsTeacher),
   };
 }
