@@ -8,7 +8,7 @@ import { opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar } from '../io.js';
 import { printJson, withWorkspace } from '../workspaceArgs.js';
 import { EXPORT_FORMATS } from './export.js';
-import { formatMethodTable } from './report.js';
+import { formatCostTable, formatMethodTable } from './report.js';
 
 const HELP = `usage: qx demo [--out DIR] [--json]
 
@@ -84,8 +84,8 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
       for (const format of EXPORT_FORMATS) {
         exports.push(await ws.exportData({ format, out: join(dir, 'exports', `dl19.${format}.jsonl`), allowEvalQueries: true }, { signal }));
       }
-      const report = ws.report();
-      const files = await ws.writeReport({ signal });
+      const report = ws.report(await ws.costInput({ signal }));
+      const files = await ws.writeReport({ signal }, report);
       return { imports, scored, pairs, exports, report, files };
     },
     dir,
@@ -100,5 +100,6 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   for (const e of result.exports) io.stdout(`  ${e.out} (${e.records} records)\n`);
   io.stdout(`  ${result.files.markdown}\n  ${result.files.html}\n`);
   io.stdout(`\nworkspace: ${dir}\nopen it in VS Code, or continue with e.g. qx pairs --workspace ${dir} --strategy all\n`);
+  io.stdout(`\n${formatCostTable(result.report)}`);
   return 0;
 }

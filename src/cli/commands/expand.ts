@@ -1,11 +1,14 @@
+import { resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
-import { numOpt, opt, parseArgs } from '../args.js';
+import type { QxSettings } from '../../core/workspace/api.js';
+import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar } from '../io.js';
 import { WORKSPACE_HELP, listOpt, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 const HELP = `usage: qx expand --role teacher|student --template query2doc-zs [--qids 1,2,...]
                  [--base-url URL] [--model M] [--samples N] [--temperature T] [--max-tokens N]
                  [--model-path DIR]   (student only: a local ONNX model folder run in-process)
+                 [--batch-input FILE] (write an OpenAI Batch API / vllm run-batch input file instead)
 
 Generates expansions with the teacher or student (any OpenAI-compatible endpoint: DeepSeek,
 OpenAI, vLLM, Ollama, llama.cpp) and stores them in the workspace. Completed generations are
@@ -13,10 +16,16 @@ cached on disk (.qx/cache, or QX_CACHE_DIR): a rerun or a resumed run never repe
 Defaults: teacher deepseek-chat at https://api.deepseek.com/v1, student at http://127.0.0.1:8000/v1.
 The key is read from QX_API_KEY / DEEPSEEK_API_KEY / OPENAI_API_KEY (local servers need none).
 
+--batch-input FILE calls nothing and needs no key: it writes the same prompts as JSONL, one line
+per query × sample (custom_id qx:<qid>:<template>:<sample>, body with the model and sampling), for
+runs too large to do interactively. Run it with the OpenAI Batch API or
+\`vllm run-batch -i FILE -o OUT --model M\`, then bring the results back with
+\`qx import OUT --format openai-batch-output --model M --method TEMPLATE --role ROLE\`.
+
 ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: [...workspaceValued, 'role', 'template', 'qids', 'base-url', 'model', 'samples', 'temperature', 'max-tokens', 'model-path'], flags: workspaceFlags });
+  const args = parseArgs(argv, { valued: [...workspaceValued, 'role', 'template', 'qids', 'base-url', 'model', 'samples', 'temperature', 'max-tokens', 'model-path', 'batch-input'], flags: workspaceFlags });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
@@ -27,6 +36,9 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     throw new QxError('usage', 'qx expand needs --role teacher|student and --template ID', { hint: 'See qx expand --help.' });
   }
   const qids = listOpt(args, 'qids');
+  const batchInput = opt(args, 'batch-input');
+  if (batchInput !== undefined && opt(args, 'model-path') !== undefined) throw new QxError('usage', '--batch-input is for an OpenAI-compatible endpoint, not a local ONNX model (--model-path)');
+  if (batchInput !== undefined) return writeBatchInput(args, io, signal, { role, template, batchInput, ...(qids === undefined ? {} : { qids }) });
   const r = await withWorkspace(args, io, async (ws) => {
     const ep = role === 'teacher' ? ws.settings.teacher : ws.settings.student;
     const baseUrl = opt(args, 'base-url');
@@ -39,9 +51,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
       ws.settings.student.kind = 'onnx';
       ws.settings.student.modelPath = (await import('node:path')).resolve(io.cwd, modelPath);
     }
-    ep.samples = numOpt(args, 'samples', ep.samples);
-    ep.temperature = numOpt(args, 'temperature', ep.temperature);
-    ep.maxTokens = numOpt(args, 'max-tokens', ep.maxTokens);
+    applySampling(args, ep);
     const bar = progressBar(io, `expanding (${role})`);
     const out = await ws.expand({ role, template, ...(qids === undefined ? {} : { qids }) }, { signal, onProgress: bar.update });
     bar.done();
@@ -50,4 +60,50 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   if (args.flags.has('json')) printJson(io, r);
   else io.stdout(`${r.generated} generated, ${r.cached} from the cache, ${r.failed} failed (${r.model} at ${r.baseUrl})\n`);
   return r.failed > 0 ? 1 : 0;
+}
+
+type Endpoint = QxSettings['teacher'];
+
+function applySampling(args: ParsedArgs, ep: Endpoint): void {
+  ep.samples = numOpt(args, 'samples', ep.samples);
+  ep.temperature = numOpt(args, 'temperature', ep.temperature);
+  ep.maxTokens = numOpt(args, 'max-tokens', ep.maxTokens);
+}
+
+/** `--batch-input FILE`: writes the Batch input file and says how to run it and import the results. */
+async function writeBatchInput(
+  args: ParsedArgs,
+  io: CliIo,
+  signal: AbortSignal,
+  request: { role: 'teacher' | 'student'; template: string; batchInput: string; qids?: string[] },
+): Promise<number> {
+  const out = resolve(io.cwd, request.batchInput);
+  const r = await withWorkspace(args, io, async (ws) => {
+    const ep = request.role === 'teacher' ? ws.settings.teacher : ws.settings.student;
+    const model = opt(args, 'model');
+    if (model !== undefined) ep.model = model;
+    applySampling(args, ep);
+    const written = await ws.writeBatchInput({ role: request.role, template: request.template, out, ...(request.qids === undefined ? {} : { qids: request.qids }) }, { signal });
+    return { ...written, role: request.role, template: request.template, workspace: ws.root };
+  });
+  const results = `${r.file.replace(/\.jsonl$/, '')}.output.jsonl`;
+  const importCmd = `qx import ${quote(results)} --format openai-batch-output --model ${quote(r.model)} --method ${quote(r.template)} --role ${r.role} --workspace ${quote(r.workspace)}`;
+  if (args.flags.has('json')) {
+    printJson(io, { ...r, import: importCmd });
+    return 0;
+  }
+  io.stdout(
+    `wrote ${r.lines} requests (${r.queries} queries × ${r.samples} sample${r.samples === 1 ? '' : 's'}, template ${r.template}, model ${r.model}) to ${r.file}\n` +
+      'nothing was sent. Run it with either\n' +
+      `  the OpenAI Batch API: upload ${r.file} (purpose "batch"), create a batch for /v1/chat/completions, download its output file\n` +
+      `  vLLM: vllm run-batch -i ${quote(r.file)} -o ${quote(results)} --model ${quote(r.model)}\n` +
+      'then import the results (a second import of the same file imports nothing new):\n' +
+      `  ${importCmd}\n`,
+  );
+  return 0;
+}
+
+/** A shell word: as is when safe, else single-quoted. */
+function quote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

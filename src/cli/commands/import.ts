@@ -9,7 +9,9 @@ const HELP = `usage: qx import FILE --model M --method METHOD --role teacher|stu
                  [--format querygym-tsv|jsonl|openai-batch-output] [--formulation query2doc|mugi|csqe|concat|keywords]
 
 Imports expansions made elsewhere into the workspace: a QueryGym *.queries.tsv (qid<TAB>final
-string, RFC-4180 quoting), JSONL rows {qid, text|generated}, or an OpenAI Batch output file.
+string, RFC-4180 quoting), JSONL rows {qid, text|generated}, or an OpenAI Batch API / vllm
+run-batch output file of an input written by \`qx expand --batch-input\` (its custom ids give
+query, template and sample; its usage feeds the cost section of \`qx report\`).
 The format comes from the extension when not given; --formulation (default query2doc) says how
 the final strings were built, so the generated text can be separated. Importing the same file
 again imports nothing new. Rows for query ids not in the dataset are skipped and listed.

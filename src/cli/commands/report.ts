@@ -1,3 +1,4 @@
+import { costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from '../../core/report/cost.js';
 import { formatP } from '../../core/report/markdown.js';
 import type { QxReport } from '../../core/report/report.js';
 import { parseArgs } from '../args.js';
@@ -9,7 +10,13 @@ const HELP = `usage: qx report [--workspace DIR] [--json]
 Compares every method (role/method/model) with the original queries over the current scores and
 prints the table: mean nDCG@10, Recall@k, wins/ties/losses against the original, paired t-test
 p-value, and each student's nDCG@10 as a percentage of the teacher's (same method where there is
-one). Writes .qx/reports/report.md and report.html. --json prints the whole report.
+one). Then the inference cost per method: expansions, requests, tokens in/out (~ estimated with
+the local Qwen3 tokenizer where the server reported none or the file had no usage; the input of
+expansions imported without usage is unknown, so their price is a lower bound, ≥), wall time and
+the estimated price in USD from .qx/prices.json ({"asOf": "YYYY-MM-DD", "models": {"<model>":
+{"inputPerMTok": 2, "outputPerMTok": 8}}}, USD per million tokens), else from a shipped EXAMPLE
+table, and each student's cost per expansion as a percentage of the teacher's.
+Writes .qx/reports/report.md and report.html. --json prints the whole report (cost included).
 
 ${WORKSPACE_HELP}`;
 
@@ -43,14 +50,55 @@ export function formatMethodTable(r: QxReport): string {
   return out.join('\n') + '\n';
 }
 
+/** The cost table as aligned plain text: price source, one line per method, the student/teacher cost ratios. */
+export function formatCostTable(r: QxReport): string {
+  const cost = r.cost;
+  if (cost === null) return '';
+  const out = [`inference cost — ${priceSourceText(cost.prices)}`];
+  if (cost.methods.length === 0) return `${out[0]}\nno generated expansions\n`;
+  const rows: string[][] = [['role', 'method', 'model', 'provider', 'expansions', 'requests', 'tokens in', 'tokens out', 'wall time', 'per exp.', 'USD']];
+  for (const m of cost.methods) {
+    const t = tokenCells(m);
+    rows.push([
+      m.role,
+      m.method,
+      m.model,
+      m.providers.join(','),
+      String(m.expansions),
+      m.requests === null ? 'n/a' : String(m.requests),
+      t.input,
+      t.output,
+      m.wallMs === null ? 'n/a' : formatDuration(m.wallMs),
+      m.meanLatencyMs === null ? 'n/a' : formatDuration(m.meanLatencyMs),
+      usdCell(m),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const lines = rows.map((row) => row.map((c, i) => (i <= 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  out.push(...lines);
+  for (const m of r.methods) {
+    if (m.role !== 'student') continue;
+    const same = cost.studentVsTeacher.find((c) => c.student === m.key && c.teacher.split('/')[1] === m.method);
+    const c = same ?? cost.studentVsTeacher.find((x) => x.student === m.key && x.teacher === r.headline?.teacher);
+    if (c === undefined) continue;
+    out.push(`cost: ${c.student} costs ${costPercentText(c)} of ${c.teacher} per expansion for ${c.ndcgPercent === null ? 'n/a' : `${c.ndcgPercent.toFixed(1)}%`} of its nDCG@10`);
+  }
+  out.push('~ estimated with the local Qwen3 tokenizer; +? and ≥: input tokens unknown (imported without usage), so the price is a lower bound');
+  return out.join('\n') + '\n';
+}
+
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const args = parseArgs(argv, { valued: workspaceValued, flags: workspaceFlags });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
   }
-  const { report, paths } = await withWorkspace(args, io, async (ws) => ({ report: ws.report(), paths: await ws.writeReport({ signal }) }));
+  const { report, paths } = await withWorkspace(args, io, async (ws) => {
+    const r = ws.report(await ws.costInput({ signal }));
+    return { report: r, paths: await ws.writeReport({ signal }, r) };
+  });
   if (args.flags.has('json')) printJson(io, { ...report, files: paths });
-  else io.stdout(`${formatMethodTable(report)}report: ${paths.markdown}\n        ${paths.html}\n`);
+  else io.stdout(`${formatMethodTable(report)}\n${formatCostTable(report)}\nreport: ${paths.markdown}\n        ${paths.html}\n`);
   return 0;
 }

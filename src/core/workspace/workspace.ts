@@ -11,10 +11,10 @@ import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
 import { QxError, errorMessage, throwIfAborted } from '../errors.js';
 import { ExpansionCache } from '../expansion/cache.js';
 import { formulate, type FormulationName, checkFormulation } from '../expansion/formulation.js';
-import { importExpansionFile } from '../expansion/importers.js';
+import { buildBatchInput, importExpansionFile } from '../expansion/importers.js';
 import type { Expander } from '../expansion/expander.js';
 import { OnnxExpander } from '../expansion/onnxExpander.js';
-import { OpenAiExpander } from '../expansion/openAiExpander.js';
+import { OpenAiExpander, effectiveExtraBody } from '../expansion/openAiExpander.js';
 import { expansionId as makeExpansionId } from '../expansion/records.js';
 import { runExpansions } from '../expansion/runner.js';
 import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type FewShotExample, type PromptTemplate } from '../expansion/templates.js';
@@ -24,6 +24,7 @@ import { exportDataset, type ExportInput } from '../export/exportData.js';
 import { hasPositiveJudgment, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
+import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../report/cost.js';
 import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
 import { buildReport, type QxReport } from '../report/report.js';
@@ -594,6 +595,38 @@ export class Workspace implements WorkspaceApi {
     return { generated: result.generated, cached: result.cached, failed: result.failed };
   }
 
+  /**
+   * Writes an OpenAI Batch API / `vllm run-batch` input file instead of calling the endpoint: the
+   * prompts `expand` would send for the teacher or student endpoint's model and sampling, one line
+   * per query × sample (custom_id `qx:<qid>:<template>:<sample>`). Needs no key. `out` is resolved
+   * against the workspace root; import the results with `importExpansions` (openai-batch-output).
+   */
+  async writeBatchInput(request: ExpandRequest & { out: string }, options: TaskOptions): Promise<{ file: string; lines: number; queries: number; samples: number; model: string }> {
+    const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
+    const templates = await this.templates();
+    const template = templates.get(request.template);
+    if (template === undefined) throw new QxError('usage', `unknown template "${request.template}"`, { hint: `Known templates: ${[...templates.keys()].sort().join(', ')}.` });
+    const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
+    const index = template.needs.passages || template.needs.examples ? await this.ensureIndex(options) : this.index;
+    const examples = template.needs.examples ? this.fewShotPool() : undefined;
+    const samples = Math.max(1, Math.floor(ep.samples));
+    const { jsonl, lines } = await buildBatchInput({
+      templates: [template],
+      queries,
+      samples,
+      model: ep.model,
+      sampling: { temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, ...(ep.seed === undefined ? {} : { seed: ep.seed }) },
+      extraBody: effectiveExtraBody(request.role, ep.model, ep.extraBody),
+      signal: options.signal,
+      ...(examples === undefined ? {} : { examples }),
+      ...(index === undefined ? {} : { retriever: index, getDocText: (d: string) => index.docSync(d)?.text }),
+    });
+    const file = resolve(this.root, request.out);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileAtomic(file, jsonl);
+    return { file, lines, queries: queries.length, samples, model: ep.model };
+  }
+
   /** Few-shot exemplars: each training topic with its highest-graded judged passage. */
   private fewShotPool(): FewShotExample[] {
     const pool: FewShotExample[] = [];
@@ -608,8 +641,18 @@ export class Workspace implements WorkspaceApi {
     return pool;
   }
 
-  /** The per-method comparison over the current scores (see report `buildReport`). */
-  report(): QxReport {
+  /**
+   * What the report's cost section needs: the workspace's `.qx/prices.json` (else the shipped
+   * EXAMPLE table) and the output tokens of expansions without usage, counted locally (cached).
+   */
+  async costInput(options: TaskOptions): Promise<CostInput> {
+    const prices = await loadWorkspacePrices(this.root);
+    const cacheFile = join(this.deps.cacheDir ?? join(this.root, '.qx', 'cache'), 'token-counts.json');
+    return { ...prices, estimatedOutput: await estimateOutputTokens(this.store.listExpansions(), { cacheFile, signal: options.signal }) };
+  }
+
+  /** The per-method comparison over the current scores (see report `buildReport`); with `cost`, its cost section. */
+  report(cost?: CostInput): QxReport {
     const key = this.settingsKey;
     const scores = this.store.scoresFor(key);
     const originals = new Map<string, ExpansionScore>();
@@ -623,12 +666,14 @@ export class Workspace implements WorkspaceApi {
       expansions: this.store.listExpansions(),
       scores,
       originals,
+      ...(cost === undefined ? {} : { cost }),
     });
   }
 
-  async writeReport(options: TaskOptions): Promise<{ markdown: string; html: string }> {
+  /** Writes `report` (default: the report with its cost section) as Markdown and HTML into `.qx/reports/`. */
+  async writeReport(options: TaskOptions, report?: QxReport): Promise<{ markdown: string; html: string }> {
     throwIfAborted(options.signal);
-    const r = this.report();
+    const r = report ?? this.report(await this.costInput(options));
     const dir = join(this.root, REPORT_DIR);
     mkdirSync(dir, { recursive: true });
     const markdown = join(dir, 'report.md');
