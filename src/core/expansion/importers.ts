@@ -9,6 +9,7 @@ import { type FormulationName, formulate, splitFinal } from './formulation.js';
 import { expansionId } from './records.js';
 import { type ExpansionQuery, type TemplateContext, buildPrompt } from './runner.js';
 import { type PromptTemplate, templateRef } from './templates.js';
+import { stripThinking } from './thinking.js';
 import type { ExpansionRecord, ExpansionRole, TemplateRef, TokenUsage } from './types.js';
 
 /** Who made the imported expansions and how their final strings were formed. */
@@ -285,7 +286,12 @@ export function importBatchOutput(
     }
     const u = response.body?.usage;
     const usage = typeof u?.prompt_tokens === 'number' && typeof u.completion_tokens === 'number' ? { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens } : undefined;
-    const generated = content.trim();
+    const answer = stripThinking(content);
+    if (answer.stripped && answer.text === '') {
+      problems.push({ line, qid: id.qid, message: `${file}:${line}: ${customId} holds only the model's reasoning (<think> without an answer); raise max_tokens or turn thinking off, and run it again.` });
+      return;
+    }
+    const generated = answer.text;
     const ref = template === undefined ? options.template : templateRef(template);
     const final = formulate(formulation, query, generated);
     const base = { qid: id.qid, method: options.method ?? id.templateId, model: options.model, sampleIndex: id.sampleIndex, final, ...(ref === undefined ? {} : { template: ref }) };

@@ -7,6 +7,7 @@ import type { ChatMessage, ExpandOptions, Expander, GenerationOutcome, Generatio
 import { type RetryPolicy, backoffDelay, defaultRetryPolicy, mapLimit, parseRetryAfter, sleep } from './retry.js';
 import { type FetchLike, createHttpFetch } from './httpFetch.js';
 import { countTokens } from './tokenCount.js';
+import { stripThinking } from './thinking.js';
 import type { TokenUsage } from './types.js';
 
 /** Settings of an OpenAI-compatible chat-completions endpoint (OpenAI, DeepSeek, vLLM, Ollama, llama.cpp). */
@@ -67,21 +68,6 @@ export function effectiveExtraBody(role: 'teacher' | 'student', model: string, e
   if (kwargs === undefined || kwargs === null) return { ...extraBody, chat_template_kwargs: { enable_thinking: false } };
   if (typeof kwargs !== 'object' || Array.isArray(kwargs) || 'enable_thinking' in kwargs) return extraBody;
   return { ...extraBody, chat_template_kwargs: { ...kwargs, enable_thinking: false } };
-}
-
-/**
- * The answer of a chat completion without the model's reasoning: a leading `<think>…</think>`
- * block (Qwen3, DeepSeek-R1 distills on vLLM without a reasoning parser), or everything up to a
- * first `</think>` whose opening tag was part of the prompt, is removed. `unfinished` when the text
- * opens a `<think>` block that never closes (the token budget ran out while thinking).
- */
-export function stripThinking(content: string): { text: string; stripped: boolean; unfinished: boolean } {
-  const m = /^\s*<think>([\s\S]*?)<\/think>/.exec(content);
-  if (m !== null) return { text: content.slice(m[0].length).trim(), stripped: true, unfinished: false };
-  if (/^\s*<think>/.test(content)) return { text: '', stripped: true, unfinished: true };
-  const close = content.indexOf('</think>');
-  if (close >= 0 && !content.slice(0, close).includes('<think>')) return { text: content.slice(close + '</think>'.length).trim(), stripped: true, unfinished: false };
-  return { text: content.trim(), stripped: false, unfinished: false };
 }
 
 class CallFailure extends Error {

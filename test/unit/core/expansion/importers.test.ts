@@ -147,6 +147,19 @@ describe('OpenAI Batch API', () => {
     assert.equal(first.template?.hash, all.get('query2doc-zs')!.sha256.slice(0, 16));
   });
 
+  it('a reasoning model\'s <think> block is dropped from the answer; reasoning without an answer is a problem, not an expansion', () => {
+    const [qid, text] = [...topics][0]!;
+    const line = (i: number, content: string): string =>
+      JSON.stringify({ id: `b${i}`, custom_id: formatCustomId({ qid, templateId: 'query2doc-zs', sampleIndex: i }), response: { status_code: 200, body: { choices: [{ message: { role: 'assistant', content } }] } }, error: null });
+    const outText = [line(0, '<think>\nThe user asks about it.\n</think>\n\nThe answer passage.'), line(1, '<think>\nstill thinking when the budget ran out')].join('\n');
+    const res = importBatchOutput(outText, 'qwen3_out.jsonl', { model: 'Qwen/Qwen3-4B', role: 'student', formulation: 'query2doc', queries: topics });
+    assert.equal(res.records.length, 1);
+    assert.equal(res.records[0]!.generated, 'The answer passage.');
+    assert.equal(res.records[0]!.final, formulate('query2doc', text, 'The answer passage.'));
+    assert.equal(res.problems.length, 1);
+    assert.match(res.problems[0]!.message, /qwen3_out\.jsonl:2: .*only the model's reasoning/);
+  });
+
   it('custom ids round-trip any qid', () => {
     const id = { qid: 'a:b|c d/é', templateId: 'query2doc-fs', sampleIndex: 3 };
     assert.deepEqual(parseCustomId(formatCustomId(id)), id);
