@@ -4,6 +4,7 @@ import { CancellationError, QxError, errorMessage, throwIfAborted } from '../err
 import { nullLogger } from '../logger.js';
 import type { ChatMessage, ExpandOptions, Expander, GenerationOutcome, GenerationRequest, SamplingParams } from './expander.js';
 import type { TokenUsage } from './types.js';
+import { stripThinking } from './thinking.js';
 
 /** A local text-generation model folder in the transformers.js layout (config, tokenizer, onnx/). */
 export interface OnnxExpanderOptions {
@@ -127,7 +128,9 @@ export class OnnxExpander implements Expander {
             do_sample: !greedy,
             ...(greedy ? {} : { temperature: s.temperature, top_p: s.topP }),
           });
-          const text = assistantText(out).trim();
+          const answer = stripThinking(assistantText(out));
+          if (answer.stripped && answer.text === '') throw new Error('the model returned only its reasoning (<think>) and no answer; raise max tokens');
+          const text = answer.text;
           texts.push(text);
           usage.push({ promptTokens, completionTokens: generator.tokenizer.encode(text, { add_special_tokens: false }).length });
           logger.trace(`${this.model} → ${text}`);
