@@ -192,6 +192,8 @@ export class ReviewApp {
   private setStatus(message: string): void {
     if (this.statusEl === undefined) return;
     this.statusEl.className = 'status';
+    this.statusEl.setAttribute('role', 'status');
+    delete this.statusEl.dataset.code;
     this.statusEl.textContent = message;
   }
 
@@ -245,6 +247,7 @@ export class ReviewApp {
     const posText = pos === undefined || pos.index < 0 ? (pos === undefined ? '' : `filtered out · ${pos.total}`) : `${pos.index + 1} / ${pos.total}`;
     const header = el('header', { className: 'bar' }, [
       el('div', { className: 'title' }, [el('span', { className: 'qid', text: `Query ${r.qid}` }), el('span', { className: 'muted', text: posText })]),
+      this.statusEl ?? null,
       el('div', { className: 'nav' }, [
         this.button('‹ Prev', 'Previous query (k)', () => void this.act('previous'), { secondary: true, testid: 'prev' }),
         this.button('Next ›', 'Next query (j)', () => void this.act('next'), { secondary: true, testid: 'next' }),
@@ -266,15 +269,16 @@ export class ReviewApp {
             metric('Judged@10', formatPercent(r.original.judged10)),
           ]),
     ]);
-    return [header, this.statusEl ?? null, query, this.renderPairs(r), this.renderExpansions(r), this.renderPlots(), this.renderKeys()];
+    return [header, query, this.renderPairs(r), this.renderExpansions(r), this.renderPlots(), this.renderKeys()];
   }
 
   private renderPairs(r: QueryReview): HTMLElement {
     const byId = new Map(r.expansions.map((s) => [s.expansion.id, s]));
     const side = (id: string, kind: 'chosen' | 'rejected'): HTMLElement => {
       const s = byId.get(id);
-      if (s === undefined) return el('td', { className: 'muted', text: `(missing ${id})` });
-      return el('td', { className: kind }, [
+      const label = kind === 'chosen' ? 'Chosen' : 'Rejected';
+      if (s === undefined) return el('td', { className: `${kind} muted`, text: `(missing ${id})`, attrs: { 'data-label': label } });
+      return el('td', { className: kind, attrs: { 'data-label': label } }, [
         el('span', { className: 'exp-label', text: expansionLabel(s.expansion) }),
         ' ',
         el('span', { className: `delta ${deltaClass(s.score?.delta)}`, text: formatDelta(s.score?.delta ?? null) }),
@@ -286,16 +290,16 @@ export class ReviewApp {
       note.value = p.note ?? '';
       note.addEventListener('change', () => void this.call('Save note', () => this.rpc.request('pairs/note', { pairId: p.id, note: note.value })).then((res) => res && this.setStatus('Note saved.')));
       const row = el('tr', { className: `pair ${p.state}${focused ? ' focused' : ''}`, attrs: { tabindex: '0', 'data-pair': p.id, 'aria-selected': String(focused) }, on: { click: () => { this.state.focusedPair = p.id; this.save(); this.render(); } } }, [
-        el('td', {}, [el('vscode-badge', { className: `state ${p.state}`, text: p.state, attrs: { 'data-testid': 'pair-state' } }), p.origin === 'manual' ? el('span', { className: 'muted small', text: ' manual' }) : null]),
+        el('td', { className: 'pair-state' }, [el('vscode-badge', { className: `state ${p.state}`, text: p.state, attrs: { 'data-testid': 'pair-state' } }), p.origin === 'manual' ? el('span', { className: 'muted small', text: ' manual' }) : null]),
         side(p.chosenId, 'chosen'),
         side(p.rejectedId, 'rejected'),
-        el('td', { className: 'num', text: formatScore(p.margin) }),
+        el('td', { className: 'num', text: formatScore(p.margin), attrs: { 'data-label': 'Margin' } }),
         el('td', { className: 'pair-actions' }, [
           this.button('Accept', 'Accept this pair (a)', () => void this.setPairState(p, 'accepted'), { secondary: p.state === 'accepted', testid: 'accept' }),
           this.button('Reject', 'Reject this pair (r)', () => void this.setPairState(p, 'rejected'), { secondary: true, testid: 'reject' }),
           this.button('Swap', 'Swap chosen and rejected (s)', () => void this.call('Swap', () => this.rpc.request('pairs/swap', { pairId: p.id })), { secondary: true, testid: 'swap' }),
         ]),
-        el('td', {}, [note]),
+        el('td', { className: 'pair-note' }, [note]),
       ]);
       return row;
     });

@@ -85,7 +85,7 @@ export function teacherStudentScatter(data: PlotData, onPick: (qid: string) => v
   root.appendChild(svgText(10, 8 + inner / 2, 'student', { class: 'label small', 'text-anchor': 'middle', transform: `rotate(-90 10 ${8 + inner / 2})` }));
   root.appendChild(svgText(pad - 3, py(0) + 3, '0', { class: 'label small', 'text-anchor': 'end' }));
   root.appendChild(svgText(pad - 3, py(1) + 8, '1', { class: 'label small', 'text-anchor': 'end' }));
-  return el('figure', { className: 'figure' }, [
+  return el('figure', { className: 'figure scatter-figure' }, [
     root,
     el('figcaption', { text: `Best student vs best teacher per query (${pts.length} queries; student ahead on ${above}). Click a dot to open the query.` }),
   ]);

@@ -16,7 +16,11 @@ export { FakeWorkspace, hostileText } from './webviewFakeWorkspace.js';
 
 export const repoRoot = path.resolve(__dirname, '../..');
 
-/** Theme variables as VS Code sets them on the webview's root (a representative subset). */
+/**
+ * Theme variables as VS Code sets them on the webview's root (a representative subset), with the
+ * values VS Code 1.139 sets for Dark Modern, Light Modern and Dark High Contrast. Colours a theme
+ * leaves unset (list.errorForeground in high contrast) are left out here too.
+ */
 export const themes: Record<'dark' | 'light' | 'highContrast', Record<string, string>> = {
   dark: {
     'font-family': 'system-ui, "Segoe UI", Ubuntu, sans-serif', 'font-size': '13px', 'editor-font-family': 'monospace', 'editor-font-size': '12px',
@@ -25,7 +29,7 @@ export const themes: Record<'dark' | 'light' | 'highContrast', Record<string, st
     'button-background': '#0078d4', 'button-foreground': '#ffffff', 'button-hoverBackground': '#026ec1', 'button-secondaryBackground': '#313131', 'button-secondaryForeground': '#cccccc', 'button-secondaryHoverBackground': '#3c3c3c', 'button-border': '#ffffff12',
     'badge-background': '#616161', 'badge-foreground': '#f8f8f8', 'input-background': '#313131', 'input-foreground': '#cccccc', 'input-border': '#3c3c3c', 'input-placeholderForeground': '#989898',
     'list-hoverBackground': '#2a2d2e', 'list-inactiveSelectionBackground': '#37373d', 'textLink-foreground': '#4daafc', 'textCodeBlock-background': '#2b2b2b',
-    'testing-iconPassed': '#73c991', 'testing-iconFailed': '#f14c4c', 'editorWarning-foreground': '#cca700', 'inputValidation-errorBorder': '#be1100',
+    'testing-iconPassed': '#73c991', 'testing-iconFailed': '#f88070', 'list-errorForeground': '#f88070', 'list-warningForeground': '#cca700', 'editorWarning-foreground': '#cca700', 'inputValidation-errorBorder': '#be1100',
     'charts-blue': '#3794ff', 'charts-orange': '#d18616', 'charts-green': '#89d185', 'charts-purple': '#b180d7', 'charts-yellow': '#cca700', 'charts-red': '#f14c4c',
     'keybindingLabel-background': '#8080802b', 'keybindingLabel-foreground': '#cccccc', 'keybindingLabel-border': '#33333399',
     'sideBarSectionHeader-background': '#181818', 'sideBarTitle-foreground': '#cccccc', 'icon-foreground': '#cccccc', 'settings-textInputBackground': '#313131', 'settings-textInputForeground': '#cccccc', 'settings-textInputBorder': '#3c3c3c',
@@ -37,7 +41,7 @@ export const themes: Record<'dark' | 'light' | 'highContrast', Record<string, st
     'button-background': '#005fb8', 'button-foreground': '#ffffff', 'button-hoverBackground': '#0258a8', 'button-secondaryBackground': '#e5e5e5', 'button-secondaryForeground': '#3b3b3b', 'button-secondaryHoverBackground': '#cccccc', 'button-border': '#0000001a',
     'badge-background': '#cccccc', 'badge-foreground': '#3b3b3b', 'input-background': '#ffffff', 'input-foreground': '#3b3b3b', 'input-border': '#cecece', 'input-placeholderForeground': '#767676',
     'list-hoverBackground': '#f2f2f2', 'list-inactiveSelectionBackground': '#e4e6f1', 'textLink-foreground': '#005fb8', 'textCodeBlock-background': '#f2f2f2',
-    'testing-iconPassed': '#388a34', 'testing-iconFailed': '#f14c4c', 'editorWarning-foreground': '#bf8803', 'inputValidation-errorBorder': '#be1100',
+    'testing-iconPassed': '#73c991', 'testing-iconFailed': '#b01011', 'list-errorForeground': '#b01011', 'list-warningForeground': '#855f00', 'editorWarning-foreground': '#bf8803', 'inputValidation-errorBorder': '#be1100',
     'charts-blue': '#1a85ff', 'charts-orange': '#d18616', 'charts-green': '#388a34', 'charts-purple': '#652d90', 'charts-yellow': '#bf8803', 'charts-red': '#e51400',
     'keybindingLabel-background': '#dddddd66', 'keybindingLabel-foreground': '#555555', 'keybindingLabel-border': '#cccccc66',
     'sideBarSectionHeader-background': '#f8f8f8', 'sideBarTitle-foreground': '#3b3b3b', 'icon-foreground': '#3b3b3b', 'settings-textInputBackground': '#ffffff', 'settings-textInputForeground': '#3b3b3b', 'settings-textInputBorder': '#cecece',
@@ -49,8 +53,8 @@ export const themes: Record<'dark' | 'light' | 'highContrast', Record<string, st
     'button-background': '#000000', 'button-foreground': '#ffffff', 'button-hoverBackground': '#000000', 'button-secondaryBackground': '#000000', 'button-secondaryForeground': '#ffffff', 'button-secondaryHoverBackground': '#000000', 'button-border': '#6fc3df',
     'badge-background': '#000000', 'badge-foreground': '#ffffff', 'input-background': '#000000', 'input-foreground': '#ffffff', 'input-border': '#6fc3df', 'input-placeholderForeground': '#ffffffb3',
     'list-hoverBackground': '#000000', 'list-inactiveSelectionBackground': '#000000', 'textLink-foreground': '#21a6ff', 'textCodeBlock-background': '#000000',
-    'testing-iconPassed': '#73c991', 'testing-iconFailed': '#f48771', 'editorWarning-foreground': '#ffd370', 'inputValidation-errorBorder': '#6fc3df',
-    'charts-blue': '#3794ff', 'charts-orange': '#d18616', 'charts-green': '#89d185', 'charts-purple': '#b180d7', 'charts-yellow': '#cca700', 'charts-red': '#f14c4c',
+    'testing-iconPassed': '#73c991', 'editorWarning-foreground': '#ffd370', 'inputValidation-errorBorder': '#6fc3df',
+    'charts-blue': '#3794ff', 'charts-orange': '#d18616', 'charts-green': '#89d185', 'charts-purple': '#b180d7', 'charts-yellow': '#cca700', 'charts-red': '#f48771',
     'keybindingLabel-background': '#00000000', 'keybindingLabel-foreground': '#ffffff', 'keybindingLabel-border': '#6fc3df',
     'sideBarSectionHeader-background': '#000000', 'sideBarTitle-foreground': '#ffffff', 'icon-foreground': '#ffffff', 'settings-textInputBackground': '#000000', 'settings-textInputForeground': '#ffffff', 'settings-textInputBorder': '#6fc3df',
   },

@@ -1,5 +1,6 @@
 // The Review panel on the real DL19 sample workspace (real Workspace, real scores), in the dark,
-// light and high-contrast themes. Writes docs/screenshots/review-<theme>.png when QX_SCREENSHOTS=1.
+// light and high-contrast themes: readable colours (WCAG AA) and no sideways scrolling in a narrow
+// panel. Writes docs/screenshots/review-<theme>.png when QX_SCREENSHOTS=1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { nullLogger } from '../../src/core/logger.js';
 import { defaultSettings } from '../../src/core/workspace/settings.js';
 import { openWorkspace } from '../../src/core/workspace/workspace.js';
 import type { WorkspaceApi } from '../../src/core/workspace/api.js';
-import { type PageServer, type ThemeName, attachHost, launchChromium, repoRoot, servePanel } from './webviewFakeHost.js';
+import { belowMinimum, coloredTextSelectors, textContrasts } from './webviewContrast.js';
+import { type FakeHost, type PageServer, type ThemeName, attachHost, launchChromium, repoRoot, servePanel } from './webviewFakeHost.js';
 
 const sample = path.join(repoRoot, 'samples/dl19');
 const chromium = process.env.QX_CHROMIUM ?? '/usr/bin/chromium';
@@ -77,6 +79,40 @@ describe('Review panel on the DL19 sample', { skip, timeout: 300_000 }, () => {
         await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({ path: path.join(out, `review-${theme}.png`), fullPage: true });
       }
+      // Deltas (in the cards and in the focused pair row) and warnings must be readable.
+      const measured = await textContrasts(page, coloredTextSelectors);
+      assert.ok(measured.some((c) => c.selector === '.delta.pos') && measured.some((c) => c.selector === '.delta.neg'), 'the sample query shows a positive and a negative delta');
+      assert.deepEqual(belowMinimum(measured), [], `text below 4.5:1 in ${theme}`);
+      // The accepted and rejected badges too; then undo, so the next theme starts from the same state.
+      for (const state of ['accepted', 'rejected'] as const) {
+        await page.getByTestId(state === 'accepted' ? 'accept' : 'reject').first().click();
+        await page.waitForFunction((s) => document.querySelector('[data-testid="pair-state"]')?.textContent === s, state);
+        const badge = await textContrasts(page, ['vscode-badge.state']);
+        assert.deepEqual(belowMinimum(badge), [], `the ${state} badge in ${theme}`);
+        ws.undo();
+      }
+      await page.close();
+    });
+  }
+
+  for (const width of [360, 600]) {
+    test(`a ${width} px wide panel: nothing is wider than the view, every pair cell is on screen`, async () => {
+      if (browser === undefined) throw new Error('Chromium did not start');
+      const page = await browser.newPage({ viewport: { width, height: 900 }, deviceScaleFactor: 1 });
+      const host: FakeHost = await attachHost(page, ws);
+      await page.goto(server.url('light'));
+      for (let i = 0; i < 200 && !host.endpoint.isReady; i++) await new Promise((r) => setTimeout(r, 20));
+      host.show(qid);
+      await page.waitForFunction((id) => document.body.dataset.qid === id, qid);
+      const sizes = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      assert.ok(sizes.scroll <= sizes.client, `the page scrolls sideways: ${sizes.scroll} px of content in ${sizes.client} px`);
+      const cells = await page.locator('tr.pair td').evaluateAll((tds) => tds.map((td) => { const r = td.getBoundingClientRect(); return { cls: td.className, left: r.left, right: r.right }; }));
+      assert.ok(cells.length >= 5, 'the pair row has its cells');
+      const off = cells.filter((c) => c.left < 0 || c.right > sizes.client);
+      assert.deepEqual(off, [], 'pair cells outside the view');
+      // The chosen side's model name wraps as words, not one syllable per line.
+      const chosen = await page.locator('tr.pair td.chosen .exp-label').first().boundingBox();
+      assert.ok(chosen !== null && chosen.height < 4 * 20, `the chosen label takes ${chosen?.height} px`);
       await page.close();
     });
   }
