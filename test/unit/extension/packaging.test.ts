@@ -14,8 +14,10 @@ import { countTokens } from '../../../src/core/expansion/tokenCount.js';
 const execFileAsync = promisify(execFile);
 const root = path.resolve(__dirname, '../../..');
 const tools = path.join(root, '.tools');
-// @vscode/vsce 4 needs Node >= 22: the Node 24 that scripts/setupTools.mjs installs (node24 there).
-const node24 = path.join(tools, 'node_modules', 'node', 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
+// @vscode/vsce 4 needs Node >= 22: the Node 24 that scripts/setupTools.mjs installs (its `node24`,
+// in QX_TOOLS_DIR or .tools).
+const toolsDir = path.resolve(process.env.QX_TOOLS_DIR ?? tools);
+const node24 = path.join(toolsDir, 'node_modules', 'node', 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 const sample = path.join(root, 'samples', 'dl19');
 const skip = !existsSync(node24)
@@ -58,23 +60,23 @@ describe('the packaged extension (vsce ls)', { skip, timeout: 120_000 }, () => {
 
   before(() => {
     tmp = mkdtempSync(path.join(tmpdir(), 'qx-pack-'));
-    // vsce matches every file under the folder against every .vscodeignore line, and .tools holds
-    // the VS Code server (tens of thousands of files): minutes. So vsce walks a mirror of the repo
-    // made of symlinks, with .tools reduced to its top-level files (enough to catch a line that
-    // lets .tools in) and, as after opening the sample in place, a .qx/ folder in the sample.
+    // vsce compiles every .vscodeignore pattern anew for each file it walks (a few ms a file), and
+    // .tools (the VS Code server, ~12,000 files) would double the walk. So vsce walks a mirror of
+    // the repo made of symlinks, with .tools cut down to its top-level files (enough to catch a
+    // line that lets .tools in) and, as after opening the sample in place, a .qx/ in the sample.
     const mirror = path.join(tmp, 'repo');
     mkdirSync(mirror);
-    const link = (from: string, to: string) => symlinkSync(from, to);
     for (const e of readdirSync(root)) {
-      if (e === '.git' || e === '.tools' || e === 'samples') continue;
-      link(path.join(root, e), path.join(mirror, e));
+      if (e !== '.git' && e !== '.tools' && e !== 'samples') symlinkSync(path.join(root, e), path.join(mirror, e));
     }
-    mkdirSync(path.join(mirror, '.tools'));
-    for (const e of readdirSync(tools)) if (statSync(path.join(tools, e)).isFile()) link(path.join(tools, e), path.join(mirror, '.tools', e));
+    if (existsSync(tools)) {
+      mkdirSync(path.join(mirror, '.tools'));
+      for (const e of readdirSync(tools)) if (statSync(path.join(tools, e)).isFile()) symlinkSync(path.join(tools, e), path.join(mirror, '.tools', e));
+    }
     mkdirSync(path.join(mirror, 'samples', 'dl19', '.qx'), { recursive: true });
     writeFileSync(path.join(mirror, 'samples', 'dl19', '.qx', 'store.json'), '{}\n');
-    for (const e of readdirSync(path.join(root, 'samples'))) if (e !== 'dl19') link(path.join(root, 'samples', e), path.join(mirror, 'samples', e));
-    for (const e of readdirSync(sample)) if (e !== '.qx') link(path.join(sample, e), path.join(mirror, 'samples', 'dl19', e));
+    for (const e of readdirSync(path.join(root, 'samples'))) if (e !== 'dl19') symlinkSync(path.join(root, 'samples', e), path.join(mirror, 'samples', e));
+    for (const e of readdirSync(sample)) if (e !== '.qx') symlinkSync(path.join(sample, e), path.join(mirror, 'samples', 'dl19', e));
 
     const r = spawnSync(node24, [vsce, 'ls', '--follow-symlinks'], { cwd: mirror, encoding: 'utf8', timeout: 110_000 });
     assert.equal(r.status, 0, `vsce ls failed: ${r.stderr}${r.error?.message ?? ''}`);
