@@ -92,6 +92,8 @@ export class OpenAiExpander implements Expander {
   private readonly concurrency: number;
   private readonly timeoutMs: number;
   private readonly count: (text: string) => Promise<number>;
+  private countFailure: string | undefined;
+  private countFailureLogged = false;
   private readonly extraBody: Record<string, unknown>;
   private client: OpenAI | undefined;
 
@@ -189,6 +191,10 @@ export class OpenAiExpander implements Expander {
       }
       const texts = result.flatMap((r) => r.texts);
       const stripped = result.reduce((a, r) => a + r.thinkingStripped, 0);
+      if (this.countFailure !== undefined && !this.countFailureLogged) {
+        this.countFailureLogged = true;
+        logger.warn(`the token counter failed (${this.countFailure}); usage the server did not report is estimated as characters / 4`);
+      }
       if (stripped > 0) logger.debug(`${request.key}: removed the model's <think> reasoning from ${stripped} of ${texts.length} samples`);
       logger.trace(`${request.key} prompt: ${JSON.stringify(request.messages)} → ${JSON.stringify(texts)}`);
       const usage = result.flatMap((r) => splitUsage(r.usage, r.texts.length));
@@ -220,6 +226,19 @@ export class OpenAiExpander implements Expander {
         logger.warn(`${key}: ${e.message}; retry ${attempt + 1}/${this.policy.maxRetries} in ${Math.round(delay)} ms`);
         await sleep(delay, signal);
       }
+    }
+  }
+
+  /**
+   * Tokens of `text` for a server that reported no usage. A tokenizer that cannot load must not
+   * throw away an answer that was already paid for: the count then falls back to characters / 4.
+   */
+  private async estimateTokens(text: string): Promise<number> {
+    try {
+      return await this.count(text);
+    } catch (e) {
+      this.countFailure ??= errorMessage(e);
+      return Math.ceil(text.length / 4);
     }
   }
 
@@ -276,9 +295,9 @@ export class OpenAiExpander implements Expander {
     if (u !== undefined && u !== null && Number.isFinite(u.prompt_tokens) && Number.isFinite(u.completion_tokens)) {
       return { texts, usage: { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens }, thinkingStripped };
     }
-    const promptTokens = await this.count(messages.map((m) => m.content).join('\n'));
+    const promptTokens = await this.estimateTokens(messages.map((m) => m.content).join('\n'));
     let completionTokens = 0;
-    for (const t of texts) completionTokens += await this.count(t);
+    for (const t of texts) completionTokens += await this.estimateTokens(t);
     return { texts, usage: { promptTokens, completionTokens, estimated: true }, thinkingStripped };
   }
 }

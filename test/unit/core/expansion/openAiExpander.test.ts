@@ -286,6 +286,29 @@ describe('bad configuration', () => {
   });
 });
 
+describe('a token counter that cannot load', () => {
+  it('keeps the paid answer, estimates its usage from characters and warns once', async () => {
+    const server = await startFakeChatServer({});
+    try {
+      const warnings: string[] = [];
+      const logger = { ...nullLogger, warn: (m: string) => warnings.push(m) };
+      const e = expander(server.baseUrl, { countTokens: () => Promise.reject(new Error('tokenizer bundle missing')) });
+      const requests = ['a [nousage]', 'b [nousage]'].map((q, i) => ({ key: `k${i}`, messages: [{ role: 'user' as const, content: `Query: ${q}` }], n: 1 }));
+      const out = await e.expand(requests, { signal: new AbortController().signal, logger });
+      for (const o of out) {
+        assert.equal(o.ok, true, o.ok ? '' : o.message);
+        if (!o.ok) continue;
+        assert.ok(o.texts[0]!.length > 0);
+        assert.equal(o.usage[0]?.estimated, true);
+        assert.equal(o.usage[0]?.completionTokens, Math.ceil(o.texts[0]!.length / 4));
+      }
+      assert.equal(warnings.filter((w) => /token counter failed \(tokenizer bundle missing\)/.test(w)).length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('cancellation', () => {
   it('stops within one request time and loses no finished expansion', async () => {
     const latency = 150;
