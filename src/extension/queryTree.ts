@@ -95,8 +95,10 @@ export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> 
 function iconFor(q: QuerySummary): vscode.ThemeIcon {
   if (q.noRelevant) return new vscode.ThemeIcon('circle-slash', new vscode.ThemeColor('disabledForeground'));
   if (q.bestDelta === null) return new vscode.ThemeIcon('circle-outline', new vscode.ThemeColor('descriptionForeground'));
-  if (q.bestDelta > 0) return new vscode.ThemeIcon('arrow-up', new vscode.ThemeColor('testing.iconPassed'));
-  if (q.bestDelta < 0) return new vscode.ThemeIcon('arrow-down', new vscode.ThemeColor('testing.iconFailed'));
+  // Chart colours: testing.iconPassed is a pale #73c991 on light themes (under 2:1) and
+  // testing.iconFailed is unset in high contrast; these stay at >= 3:1 as icons need.
+  if (q.bestDelta > 0) return new vscode.ThemeIcon('arrow-up', new vscode.ThemeColor('charts.green'));
+  if (q.bestDelta < 0) return new vscode.ThemeIcon('arrow-down', new vscode.ThemeColor('charts.red'));
   return new vscode.ThemeIcon('dash', new vscode.ThemeColor('descriptionForeground'));
 }
 

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Frame, Page } from 'playwright-core';
+import { belowMinimum, coloredTextSelectors, textContrasts } from './webviewContrast.js';
 import { launchChromium, repoRoot } from './webviewFakeHost.js';
 
 interface Tools {
@@ -113,6 +114,16 @@ describe('packaged extension in the VS Code workbench', { skip, timeout: 600_000
       await frame.waitForFunction(() => document.body.dataset.qid === '156493', undefined, { timeout: 30_000 });
       assert.equal(await frame.locator('[data-testid="query-text"]').textContent(), 'do goldfish grow');
       assert.ok((await frame.locator('article.expansion').count()) >= 6);
+      // The theme's real colours: deltas and warnings readable on the panel, the cards and the focused pair.
+      const measured = await textContrasts(frame, coloredTextSelectors);
+      assert.ok(measured.some((c) => c.selector === '.delta.pos') && measured.some((c) => c.selector === '.delta.neg'), JSON.stringify(measured));
+      assert.deepEqual(belowMinimum(measured), [], `text below 4.5:1 in ${theme}`);
+      // The query browser's up/down arrows are icons: 3:1 against the side bar (WCAG 1.4.11).
+      const arrows = await textContrasts(page, ['.monaco-list-row .codicon-arrow-up', '.monaco-list-row .codicon-arrow-down']);
+      assert.ok(arrows.some((c) => c.selector.endsWith('up')) && arrows.some((c) => c.selector.endsWith('down')), `arrows in the query browser: ${arrows.length}`);
+      assert.deepEqual(belowMinimum(arrows, 3), [], `query browser arrows in ${theme}`);
+      const lowest = (cs: { ratio: number }[]) => Math.min(...cs.map((c) => c.ratio));
+      console.log(`${theme}: lowest contrast: coloured text ${lowest(measured)}:1, arrows ${lowest(arrows)}:1`);
       await page.waitForTimeout(500);
       if (process.env.QX_SCREENSHOTS === '1') {
         const name = theme.includes('Light') ? 'light' : theme.includes('High') ? 'highContrast' : 'dark';
