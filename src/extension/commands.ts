@@ -2,8 +2,10 @@ import * as vscode from 'vscode';
 import { existsSync, statSync } from 'node:fs';
 import { cp, mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { QxError } from '../core/errors.js';
+import { QxError, type QxErrorCode, isCancellationError } from '../core/errors.js';
 import type { ExpansionRole } from '../core/expansion/types.js';
+import type { Logger } from '../core/logger.js';
+import type { ProgressReport } from '../core/progress.js';
 import type { ExportFormat, ImportRequest, WorkspaceApi } from '../core/workspace/api.js';
 import { readSettings } from './config.js';
 import type { ChannelLogger } from './logger.js';
@@ -11,7 +13,7 @@ import { withTask } from './progress.js';
 import { type SortKey, parseFilter, sortLabels } from './queryFilter.js';
 import type { QueryTreeProvider } from './queryTree.js';
 import type { ReviewViewProvider } from './reviewView.js';
-import { runCommand } from './runCommand.js';
+import { runCommand, showWarning } from './runCommand.js';
 import type { ApiKeys } from './secrets.js';
 import type { Session } from './session.js';
 
@@ -62,6 +64,52 @@ export function sampleImports(plan: unknown): { file: string; model: string; met
     if (typeof r.file !== 'string' || typeof r.model !== 'string' || typeof r.method !== 'string' || (role !== 'teacher' && role !== 'student' && role !== 'imported')) return [];
     return [{ file: r.file, model: r.model, method: r.method, role }];
   });
+}
+
+/**
+ * The logger for one run: everything goes to `logger`, and the first warning is kept. The
+ * expansion runner logs each failed request as a warning "qid: code: message".
+ */
+export function recordingLogger(logger: Logger): { logger: Logger; firstWarning: () => string | undefined } {
+  let first: string | undefined;
+  return {
+    logger: {
+      trace: (m, ...a) => logger.trace(m, ...a),
+      debug: (m, ...a) => logger.debug(m, ...a),
+      info: (m, ...a) => logger.info(m, ...a),
+      warn: (m, ...a) => {
+        first ??= m;
+        logger.warn(m, ...a);
+      },
+      error: (m, ...a) => logger.error(m, ...a),
+    },
+    firstWarning: () => first,
+  };
+}
+
+const requestFailure = /^\S+: (network|timeout|rateLimit|badResponse|config): (.+)$/;
+
+/** The error for a run in which every request failed, from the first failure the runner logged. */
+export function allRequestsFailed(role: string, target: string, failed: number, firstWarning: string | undefined): QxError {
+  const m = firstWarning === undefined ? null : requestFailure.exec(firstWarning);
+  const code = (m?.[1] ?? 'badResponse') as QxErrorCode;
+  const reason = m?.[2] ?? firstWarning ?? 'see the log';
+  const hint =
+    code === 'network' || code === 'timeout'
+      ? `Check that the server is running and qx.${role}.baseUrl is right.`
+      : `Check qx.${role}.model and the server's log.`;
+  return new QxError(code, `The ${role} ${target} failed for all ${failed} requests, so nothing was stored: ${reason.replace(/\.$/, '')}.`, { hint });
+}
+
+/**
+ * A core "file not found" problem of a manifest being copied into a new workspace names the copy;
+ * the user wrote the original. Re-aim it at `source` (message, Open File), keep the rest.
+ */
+export function aimAtSourceManifest(e: unknown, source: string, copy: string): unknown {
+  if (!QxError.is(e) || e.file !== copy) return e;
+  let problem = e.message.startsWith(`${copy}: `) ? e.message.slice(copy.length + 2) : e.message;
+  if (e.hint !== undefined && problem.endsWith(e.hint)) problem = problem.slice(0, -e.hint.length).trimEnd();
+  return new QxError(e.code, problem.replace(/\.$/, ''), { file: source, cause: e, hint: 'Fix the path in this manifest (relative paths are resolved from its folder) or put the file there.' });
 }
 
 function str(v: unknown): string | undefined {
@@ -130,9 +178,30 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
         throw new QxError('config', `The ${role} endpoint is not configured (qx.${role}.baseUrl and qx.${role}.model).`, { hint: 'Set them in Settings → QX Studio.' });
       }
     }
-    const r = await withTask(`Expanding with ${role} (${template})`, logger, (o) => ws.expand({ role, template }, o));
+    const run = recordingLogger(logger);
+    let last: ProgressReport | undefined;
+    let r;
+    try {
+      r = await withTask(`Expanding with ${role} (${template})`, run.logger, (o) =>
+        ws.expand({ role, template }, { ...o, onProgress: (p) => { last = p; o.onProgress?.(p); } }),
+      );
+    } catch (e) {
+      if (isCancellationError(e) && last !== undefined && last.done > 0) {
+        // The core caches each finished generation before it counts; the store gets them on a full run.
+        void vscode.window.showInformationMessage(`QX: expansion cancelled at ${last.done}/${last.total ?? '?'} ${last.unit ?? 'queries'}. The finished generations are cached: run the command again to store them without new requests.`);
+      }
+      throw e;
+    }
     session.changed(`expanded with ${role}`);
-    void vscode.window.showInformationMessage(`QX: ${r.generated} expansions generated, ${r.cached} from cache${r.failed > 0 ? `, ${r.failed} failed (see log)` : ''}.`);
+    if (r.failed > 0 && r.generated + r.cached === 0) {
+      const target = role === 'student' && s.student.kind === 'onnx' ? `model ${s.student.modelPath ?? ''}` : `endpoint ${endpoint.baseUrl}`;
+      throw allRequestsFailed(role, target, r.failed, run.firstWarning());
+    }
+    if (r.failed > 0) {
+      showWarning(logger, `qx.expand ${role}`, `QX: ${r.generated} expansions generated, ${r.cached} from cache; ${r.failed} requests failed (first: ${run.firstWarning() ?? 'see the log'}).`);
+    } else {
+      void vscode.window.showInformationMessage(`QX: ${r.generated} expansions generated, ${r.cached} from cache.`);
+    }
     return r;
   };
 
@@ -201,7 +270,11 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       }
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new QxError('config', `${source} is not a dataset manifest (expected a JSON object).`, { file: source });
       const rebased = mod.rebaseManifestPaths(parsed as Record<string, unknown>, path.dirname(source), target);
-      await withTask('Creating workspace', logger, async () => mod.createWorkspace(target, rebased));
+      try {
+        await withTask('Creating workspace', logger, async () => mod.createWorkspace(target, rebased));
+      } catch (e) {
+        throw aimAtSourceManifest(e, source, path.join(target, manifestName));
+      }
       return openRoot(target);
     }),
     reg('qx.buildIndex', async (a) => {
@@ -246,9 +319,14 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
     }),
     reg('qx.score', async () => {
       const ws = requireWorkspace(session);
-      const r = await withTask('Scoring expansions', logger, (o) => ws.score(o));
-      tree.refresh();
-      session.changed('scored');
+      let r;
+      try {
+        r = await withTask('Scoring expansions', logger, (o) => ws.score(o));
+      } finally {
+        // A cancelled run keeps the scores it stored: show them either way.
+        tree.refresh();
+        session.changed('scored');
+      }
       void vscode.window.setStatusBarMessage(`QX: scored ${r.scored} expansions`, 5000);
       return r;
     }),

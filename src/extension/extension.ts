@@ -8,7 +8,8 @@ import { DocumentProvider, docScheme } from './docProvider.js';
 import { ChannelLogger } from './logger.js';
 import { QueryTreeProvider } from './queryTree.js';
 import { ReviewViewProvider } from './reviewView.js';
-import { reportError } from './runCommand.js';
+import { type RunningTask, onDidReportProgress, runningTasks } from './progress.js';
+import { type ShownError, onDidShowError, reportError } from './runCommand.js';
 import { ApiKeys } from './secrets.js';
 import { Session, type WorkspaceModule } from './session.js';
 
@@ -19,6 +20,10 @@ export interface QxExtensionApi {
   review: ReviewViewProvider;
   /** Folders the extension writes to: its log folder and its global storage. */
   paths: { logs: string; globalStorage: string };
+  /** Error and warning messages as shown, with their buttons. */
+  onDidShowError: vscode.Event<ShownError>;
+  /** Progress notifications: the running tasks, each progress line, and their Cancel. */
+  progress: { running: () => readonly RunningTask[]; onDidReport: vscode.Event<RunningTask> };
 }
 
 let logger: ChannelLogger | undefined;
@@ -70,6 +75,7 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
     vscode.window.registerWebviewViewProvider(ReviewViewProvider.viewId, review),
     vscode.workspace.registerTextDocumentContentProvider(docScheme, new DocumentProvider(session)),
     session.onDidChange((e) => {
+      if (e.kind === 'openFailed') return;
       if (e.kind !== 'data') tree.setWorkspace(session.workspace);
       else tree.refresh();
       updateTitle();
@@ -105,7 +111,14 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
       (e: unknown) => void reportError(e, log, `Opening the workspace at ${root}`),
     );
   }
-  return { session, tree, review, paths: { logs: context.logUri.fsPath, globalStorage: context.globalStorageUri.fsPath } };
+  return {
+    session,
+    tree,
+    review,
+    paths: { logs: context.logUri.fsPath, globalStorage: context.globalStorageUri.fsPath },
+    onDidShowError,
+    progress: { running: runningTasks, onDidReport: onDidReportProgress },
+  };
 }
 
 export function deactivate(): void {

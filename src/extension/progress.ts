@@ -18,6 +18,26 @@ export function formatProgress(p: ProgressReport): string {
   return p.message === undefined ? `${count}${unit}` : `${count}${unit} — ${p.message}`;
 }
 
+/** A task under a progress notification, as the user sees it, with the notification's Cancel. */
+export interface RunningTask {
+  title: string;
+  /** The last progress line, e.g. "12/43 queries". */
+  message: string | undefined;
+  cancel(): void;
+}
+
+const tasks = new Set<RunningTask>();
+// Made on first use: loading this module must not touch the vscode API (activation stays cheap).
+let progressEvents: vscode.EventEmitter<RunningTask> | undefined;
+const progressEmitter = () => (progressEvents ??= new vscode.EventEmitter<RunningTask>());
+/** Fires on every progress line shown (integration tests follow long work through it). */
+export const onDidReportProgress: vscode.Event<RunningTask> = (listener, thisArgs, disposables) => progressEmitter().event(listener, thisArgs, disposables);
+
+/** The tasks whose notifications are showing now. */
+export function runningTasks(): readonly RunningTask[] {
+  return [...tasks];
+}
+
 let running = 0;
 
 /**
@@ -28,22 +48,33 @@ export function withTask<T>(title: string, logger: Logger, fn: (options: TaskOpt
   return Promise.resolve(
     vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `QX: ${title}`, cancellable: true }, async (progress, token) => {
       const { signal, dispose } = toAbortSignal(token);
+      // The notification's Cancel and RunningTask.cancel end the work the same way.
+      const controller = new AbortController();
+      const abort = () => controller.abort(new CancellationError());
+      if (signal.aborted) abort();
+      signal.addEventListener('abort', abort, { once: true });
+      const task: RunningTask = { title: `QX: ${title}`, message: undefined, cancel: abort };
+      tasks.add(task);
       let reported = 0;
       running++;
       void vscode.commands.executeCommand('setContext', 'qx.busy', true);
       try {
         return await fn({
-          signal,
+          signal: controller.signal,
           logger,
           onProgress: (p) => {
             const fraction = p.total !== undefined && p.total > 0 ? Math.min(1, p.done / p.total) : undefined;
             const increment = fraction === undefined ? undefined : Math.max(0, fraction * 100 - reported);
             if (increment !== undefined) reported += increment;
-            progress.report({ message: formatProgress(p), ...(increment === undefined ? {} : { increment }) });
+            task.message = formatProgress(p);
+            progress.report({ message: task.message, ...(increment === undefined ? {} : { increment }) });
+            progressEvents?.fire(task);
           },
         });
       } finally {
+        signal.removeEventListener('abort', abort);
         dispose();
+        tasks.delete(task);
         running--;
         if (running === 0) void vscode.commands.executeCommand('setContext', 'qx.busy', false);
       }

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
 import { QxError } from '../core/errors.js';
 import type { QueryReview } from '../core/workspace/api.js';
 import { type EmptyState, type PlotData, type RequestHandlers, type RequestMethod, type RequestParams, type RequestResult, type ReviewAction, type ReviewPosition, paramsProblem } from '../protocol/messages.js';
@@ -53,6 +54,18 @@ const noWorkspace: EmptyState = {
   ],
 };
 
+function openFailed(root: string, message: string): EmptyState {
+  return {
+    title: `The QX workspace in ${path.basename(root)} could not be opened`,
+    hint: message,
+    actions: [
+      { label: 'Show Log', command: 'qx.showLog' },
+      { label: 'Open Workspace…', command: 'qx.openWorkspace' },
+      { label: 'Open Sample', command: 'qx.openSample' },
+    ],
+  };
+}
+
 const noQuerySelected: EmptyState = {
   title: 'Pick a query',
   hint: 'Select a query in the QX Studio query browser, or press j / k here to step through them. Score and build pairs first to see deltas and pairs.',
@@ -70,6 +83,7 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
   private readonly handlerMap: RequestHandlers;
   private qid: string | undefined;
   private plots: PlotData | undefined;
+  private empty: EmptyState | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   /** Resolves when the webview has posted `webview/ready` (used by tests and by `show`). */
   private readyWaiters: (() => void)[] = [];
@@ -93,6 +107,11 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
     });
     this.disposables.push(
       session.onDidChange((e) => {
+        // A failed open leaves the current workspace (if any) on screen; without one, say why.
+        if (e.kind === 'openFailed') {
+          if (session.workspace === undefined) this.pushCurrent();
+          return;
+        }
         this.plots = undefined;
         if (e.kind !== 'data') this.qid = undefined;
         this.pushCurrent();
@@ -104,6 +123,11 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
 
   get currentQid(): string | undefined {
     return this.qid;
+  }
+
+  /** The message the panel shows instead of a review (no workspace, a failed open…), if any. */
+  get emptyState(): EmptyState | undefined {
+    return this.empty;
   }
 
   get isReady(): boolean {
@@ -183,13 +207,15 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
   }
 
   private pushCurrent(): void {
+    this.empty = undefined;
     const ws = this.session.workspace;
     if (ws === undefined) {
-      this.endpoint.notify('review/empty', noWorkspace);
+      const failed = this.session.openFailure;
+      this.showEmpty(failed === undefined ? noWorkspace : openFailed(failed.root, failed.message));
       return;
     }
     if (this.qid === undefined) {
-      this.endpoint.notify('review/empty', { ...noQuerySelected, title: `${ws.name}: pick a query` });
+      this.showEmpty({ ...noQuerySelected, title: `${ws.name}: pick a query` });
       return;
     }
     let review: QueryReview;
@@ -197,10 +223,15 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
       review = ws.getQueryReview(this.qid);
     } catch (e) {
       this.logger.warn(`Review of query ${this.qid} failed: ${e instanceof Error ? e.message : String(e)}`);
-      this.endpoint.notify('review/empty', { title: `Query ${this.qid} cannot be shown`, hint: e instanceof Error ? e.message : String(e), actions: [{ label: 'Show Log', command: 'qx.showLog' }] });
+      this.showEmpty({ title: `Query ${this.qid} cannot be shown`, hint: e instanceof Error ? e.message : String(e), actions: [{ label: 'Show Log', command: 'qx.showLog' }] });
       return;
     }
     this.endpoint.notify('review/show', { review, position: this.position(this.qid) });
+  }
+
+  private showEmpty(state: EmptyState): void {
+    this.empty = state;
+    this.endpoint.notify('review/empty', state);
   }
 
   private requireWorkspace() {

@@ -8,6 +8,21 @@ const showLog = 'Show Log';
 const openSettings = 'Open Settings';
 const openFile = 'Open File';
 
+/** An error (or warning) message as the user sees it: its text and the buttons under it. */
+export interface ShownError {
+  /** What failed: the command id or the step ("Opening the workspace at …"). */
+  what: string;
+  /** The QxError code, "internal", or "warning" for a warning message. */
+  code: string;
+  message: string;
+  actions: string[];
+}
+
+// Made on first use: loading this module must not touch the vscode API.
+let shownErrors: vscode.EventEmitter<ShownError> | undefined;
+/** Fires for every error message shown (integration tests read what the user was told). */
+export const onDidShowError: vscode.Event<ShownError> = (listener, thisArgs, disposables) => (shownErrors ??= new vscode.EventEmitter<ShownError>()).event(listener, thisArgs, disposables);
+
 /** Error → the payload the webview shows. Never carries a stack or a secret. */
 export function toErrorPayload(e: unknown): ErrorPayload {
   if (QxError.is(e)) return { code: e.code, message: e.message };
@@ -27,7 +42,8 @@ export function actionsFor(e: unknown): string[] {
     case 'badResponse':
       return [openSettings, showLog];
     case 'config':
-      return [openSettings, showLog];
+      // A manifest problem names its file: open it rather than the settings.
+      return e.file === undefined ? [openSettings, showLog] : [openFile, showLog];
     case 'dataset':
     case 'index':
     case 'store':
@@ -57,7 +73,9 @@ export async function reportError(e: unknown, logger: ChannelLogger, what: strin
     logger.error(e instanceof Error ? e : new Error(String(e)));
   }
   const message = QxError.is(e) ? e.message : `${what} failed: ${errorMessage(e).split('\n')[0] ?? ''}`;
-  const choice = await vscode.window.showErrorMessage(`QX Studio: ${message}`, ...actionsFor(e));
+  const actions = actionsFor(e);
+  shownErrors?.fire({ what, code: QxError.is(e) ? e.code : 'internal', message: `QX Studio: ${message}`, actions });
+  const choice = await vscode.window.showErrorMessage(`QX Studio: ${message}`, ...actions);
   if (choice === setApiKey) await vscode.commands.executeCommand('qx.setApiKey');
   else if (choice === showLog) logger.channel.show(true);
   else if (choice === openSettings) await vscode.commands.executeCommand('workbench.action.openSettings', '@ext:qx-studio.qx-studio');
@@ -66,6 +84,15 @@ export async function reportError(e: unknown, logger: ChannelLogger, what: strin
     const line = Math.max(0, (e.line ?? 1) - 1);
     await vscode.window.showTextDocument(doc, { selection: new vscode.Range(line, 0, line, 0) });
   }
+}
+
+/** A warning with a "Show Log" button, for work that finished with some failures. */
+export function showWarning(logger: ChannelLogger, what: string, message: string): void {
+  logger.warn(`${what}: ${message}`);
+  shownErrors?.fire({ what, code: 'warning', message, actions: [showLog] });
+  void vscode.window.showWarningMessage(message, showLog).then((choice) => {
+    if (choice === showLog) logger.channel.show(true);
+  });
 }
 
 /** Registers a command whose failures go through `reportError`. */

@@ -18,7 +18,7 @@ export interface WorkspaceModule {
   rebaseManifestPaths(manifest: Record<string, unknown>, fromDir: string, toDir: string): Record<string, unknown>;
 }
 
-export type SessionEvent = { kind: 'opened' | 'closed' } | { kind: 'data'; reason: string; qid?: string };
+export type SessionEvent = { kind: 'opened' | 'closed' } | { kind: 'data'; reason: string; qid?: string } | { kind: 'openFailed'; root: string; message: string };
 
 /**
  * The one open QX workspace of this window. The core module is imported on first use so that
@@ -29,6 +29,7 @@ export class Session implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<SessionEvent>();
   readonly onDidChange = this.emitter.event;
   private opening: Promise<WorkspaceApi> | undefined;
+  private failure: { root: string; message: string } | undefined;
 
   constructor(
     private readonly load: () => Promise<WorkspaceModule>,
@@ -37,6 +38,11 @@ export class Session implements vscode.Disposable {
 
   get workspace(): WorkspaceApi | undefined {
     return this.ws;
+  }
+
+  /** The last open that failed, until a workspace opens: what the Review panel explains. */
+  get openFailure(): { root: string; message: string } | undefined {
+    return this.failure;
   }
 
   async module(): Promise<WorkspaceModule> {
@@ -48,8 +54,16 @@ export class Session implements vscode.Disposable {
     if (this.opening !== undefined) await this.opening.catch(() => undefined);
     const p = (async () => {
       const mod = await this.load();
-      const next = await mod.openWorkspace(root, this.deps());
+      let next: WorkspaceApi;
+      try {
+        next = await mod.openWorkspace(root, this.deps());
+      } catch (e) {
+        this.failure = { root, message: e instanceof Error ? e.message : String(e) };
+        this.emitter.fire({ kind: 'openFailed', ...this.failure });
+        throw e;
+      }
       await this.closeCurrent();
+      this.failure = undefined;
       this.ws = next;
       await vscode.commands.executeCommand('setContext', 'qx.workspaceOpen', true);
       this.emitter.fire({ kind: 'opened' });

@@ -2,12 +2,13 @@
 // without breaking anything: a folder with no workspace, a manifest naming a missing file, an
 // endpoint that refuses.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { QxExtensionApi } from '../../../src/extension/extension.js';
+import type { ShownError } from '../../../src/extension/runCommand.js';
 import { after, before, describe, test } from '../runner.js';
 import { activateQx, waitFor } from '../util.js';
 
@@ -31,6 +32,45 @@ async function logText(): Promise<string> {
   const file = await waitFor(() => filesUnder(root).find((f) => path.basename(f).includes('QX Studio')), `the QX Studio log file under ${root}`);
   await new Promise((r) => setTimeout(r, 300));
   return readFileSync(file, 'utf8');
+}
+
+/** Runs `fn` and returns the error messages shown meanwhile (text and buttons), as the user saw them. */
+async function shownDuring(fn: () => Thenable<unknown> | Promise<unknown>): Promise<ShownError[]> {
+  const { onDidShowError } = await api();
+  const shown: ShownError[] = [];
+  const sub = onDidShowError((e) => shown.push(e));
+  try {
+    await fn();
+    // The runner shows the message without awaiting it.
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    sub.dispose();
+  }
+  return shown;
+}
+
+/** The Review panel still answers: it shows a query of the open workspace with its expansions. */
+async function panelStillWorks(): Promise<void> {
+  const { session, review, tree } = await api();
+  const ws = await waitFor(() => session.workspace, 'the workspace');
+  const q = tree.getChildren()[0];
+  assert.ok(q !== undefined, 'the query browser still lists queries');
+  const shown = await review.handle('review/get', { qid: q.qid });
+  assert.equal(shown.review.qid, q.qid);
+  assert.equal(shown.review.expansions.length, ws.getQueryReview(q.qid).expansions.length);
+  await vscode.commands.executeCommand('qx.reviewQuery', q.qid);
+  await waitFor(() => review.currentQid === q.qid, 'the panel to show the query');
+}
+
+/** Size and modification time of every file under the workspace's .qx folder (the curation store). */
+function storeFiles(root: string): Record<string, string> {
+  const dir = path.join(root, '.qx');
+  const out: Record<string, string> = {};
+  for (const f of filesUnder(dir)) {
+    const st = statSync(f);
+    out[path.relative(dir, f)] = `${st.size}@${st.mtimeMs}`;
+  }
+  return out;
 }
 
 /** Settings files the key must never reach: user settings and the folder's .vscode/settings.json. */
@@ -155,11 +195,16 @@ describe('secrets and bad input', () => {
     const ws = await waitFor(() => session.workspace, 'the workspace');
     const empty = mkdtempSync(path.join(tmpdir(), 'qx-notws-'));
     const before = (await logText()).length;
-    const r = await vscode.commands.executeCommand('qx.openWorkspace', empty);
+    let r: unknown;
+    const shown = await shownDuring(async () => (r = await vscode.commands.executeCommand('qx.openWorkspace', empty)));
     assert.equal(r, undefined);
     assert.equal(session.workspace?.root, ws.root, 'the current workspace is still open');
     const log = (await logText()).slice(before);
     assert.ok(log.includes(`${empty} is not a QX workspace: it has no qx.dataset.json`), log);
+    assert.equal(shown.length, 1, JSON.stringify(shown));
+    assert.match(shown[0]!.message, /is not a QX workspace: it has no qx\.dataset\.json\. Use "QX: Create Workspace from Dataset Manifest…"/);
+    assert.ok(shown[0]!.actions.includes('Show Log'));
+    await panelStillWorks();
   });
 
   test('a dataset manifest naming a missing corpus: the message names the file, and no workspace is left behind', async () => {
@@ -170,12 +215,79 @@ describe('secrets and bad input', () => {
     writeFileSync(manifest, JSON.stringify({ version: 1, name: 'broken', language: 'en', topics: { path: path.join(ws.root, 'topics.dl19-passage.txt'), format: 'tsv' }, qrels: { path: path.join(ws.root, 'qrels.dl19-passage.txt'), format: 'trec' }, corpus: { path: 'missing-corpus.jsonl', format: 'jsonl' } }));
     const root = path.join(dir, 'ws');
     const before = (await logText()).length;
-    await vscode.commands.executeCommand('qx.createWorkspace', { manifest, root });
+    const shown = await shownDuring(() => vscode.commands.executeCommand('qx.createWorkspace', { manifest, root }));
     const log = (await logText()).slice(before);
     assert.ok(log.includes('missing-corpus.jsonl'), `the log names the missing file: ${log}`);
     assert.ok(!existsSync(path.join(root, 'qx.dataset.json')), 'no half-made workspace');
     assert.equal(session.workspace?.root, ws.root);
+    // The message names the manifest the user picked (not the copy it would have become) and the file.
+    assert.equal(shown.length, 1, JSON.stringify(shown));
+    const { message, actions } = shown[0]!;
+    assert.ok(message.includes(`${manifest}: field "corpus.path": file not found: ${path.join(dir, 'missing-corpus.jsonl')}`), message);
+    assert.ok(!message.includes(path.join(root, 'qx.dataset.json')), `no mention of the copy: ${message}`);
+    assert.deepEqual(actions, ['Open File', 'Show Log']);
+    await panelStillWorks();
   });
+
+  test('a workspace whose own manifest names a moved corpus: the message names the manifest and the file; the panel explains when nothing else is open', async () => {
+    const { session, review } = await api();
+    const ws = await waitFor(() => session.workspace, 'the workspace');
+    const dir = mkdtempSync(path.join(tmpdir(), 'qx-moved-'));
+    for (const f of ['qx.dataset.json', 'topics.dl19-passage.txt', 'qrels.dl19-passage.txt']) cpSync(path.join(ws.root, f), path.join(dir, f));
+    const manifest = path.join(dir, 'qx.dataset.json');
+    const m = JSON.parse(readFileSync(manifest, 'utf8')) as { corpus: { path: string } };
+    m.corpus.path = 'moved-away.jsonl';
+    writeFileSync(manifest, JSON.stringify(m));
+    const shown = await shownDuring(() => vscode.commands.executeCommand('qx.openWorkspace', dir));
+    assert.equal(shown.length, 1, JSON.stringify(shown));
+    assert.ok(shown[0]!.message.includes(`${manifest}: field "corpus.path": file not found: ${path.join(dir, 'moved-away.jsonl')}`), shown[0]!.message);
+    assert.deepEqual(shown[0]!.actions, ['Open File', 'Show Log']);
+    assert.equal(session.workspace?.root, ws.root, 'the open workspace stays');
+    await panelStillWorks();
+    // With no workspace open, the panel says which one failed and why, instead of "none open".
+    await session.close();
+    try {
+      await shownDuring(() => vscode.commands.executeCommand('qx.openWorkspace', dir));
+      const empty = await waitFor(() => review.emptyState, 'the panel to show the failure');
+      assert.equal(empty.title, `The QX workspace in ${path.basename(dir)} could not be opened`);
+      assert.ok(empty.hint.includes('moved-away.jsonl'), empty.hint);
+      assert.ok(empty.actions.some((a) => a.command === 'qx.showLog'));
+    } finally {
+      await session.open(ws.root);
+    }
+    await waitFor(() => review.emptyState?.title.endsWith('could not be opened') !== true, 'the failure to clear once a workspace opens');
+    await panelStillWorks();
+  });
+
+  test('an endpoint that refuses the connection (closed local port): one message with "Show Log", nothing stored, the panel still works', async () => {
+    const { session, tree } = await api();
+    const ws = await waitFor(() => session.workspace, 'the workspace');
+    // A port that was just free and is closed again: connecting to it is refused.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const url = `http://127.0.0.1:${port}/v1`;
+    const c = vscode.workspace.getConfiguration('qx');
+    await c.update('teacher.baseUrl', url, vscode.ConfigurationTarget.Global);
+    await c.update('teacher.model', 'refused-teacher', vscode.ConfigurationTarget.Global);
+    await c.update('maxRetries', 0, vscode.ConfigurationTarget.Global);
+    const expansionsBefore = tree.getChildren().reduce((n, q) => n + q.expansions, 0);
+    const filesBefore = storeFiles(ws.root);
+    let r: unknown;
+    const shown = await shownDuring(async () => (r = await vscode.commands.executeCommand('qx.expandTeacherZeroShot')));
+    assert.equal(r, undefined, 'the command ends with the error, not a result');
+    assert.equal(shown.length, 1, `one message, not one per query: ${JSON.stringify(shown)}`);
+    const { code, message, actions } = shown[0]!;
+    assert.equal(code, 'network');
+    assert.ok(message.includes(`The teacher endpoint ${url} failed for all 43 requests, so nothing was stored`), message);
+    assert.match(message, /cannot reach the endpoint/);
+    assert.match(message, /Check that the server is running and qx\.teacher\.baseUrl is right/);
+    assert.ok(actions.includes('Show Log'), `actions: ${actions.join(', ')}`);
+    assert.equal(tree.getChildren().reduce((n, q) => n + q.expansions, 0), expansionsBefore, 'no expansion was added');
+    assert.deepEqual(storeFiles(ws.root), filesBefore, 'no store file was written');
+    await panelStillWorks();
+  }, { timeout: 60_000 });
 });
 
 describe('open sample', () => {
