@@ -305,7 +305,7 @@ export class OpenAiExpander implements Expander {
 function classify(e: unknown, signal: AbortSignal, timeoutMs: number): unknown {
   if (signal.aborted || (isCancellationError(e) && !(e instanceof APIConnectionTimeoutError))) return new CancellationError();
   if (e instanceof APIConnectionTimeoutError) return new CallFailure('timeout', `no answer within ${timeoutMs} ms`, true);
-  if (e instanceof APIConnectionError) return new CallFailure('network', `cannot reach the endpoint: ${errorMessage(e.cause ?? e)}`, true);
+  if (e instanceof APIConnectionError) return new CallFailure('network', `cannot reach the endpoint: ${rootCause(e)}`, true);
   if (e instanceof APIError) {
     const status = e.status ?? 0;
     const detail = errorMessage(e);
@@ -336,4 +336,11 @@ function splitUsage(u: TokenUsage, n: number): TokenUsage[] {
 
 function normalizeBaseUrl(url: string): string {
   return url.replace(/\/+$/, '');
+}
+
+/** The innermost cause of a connection error ("connect ECONNREFUSED 127.0.0.1:9", not "fetch failed"). */
+function rootCause(e: unknown): string {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 8 && cur instanceof Error && cur.cause !== undefined; depth++) cur = cur.cause;
+  return errorMessage(cur);
 }

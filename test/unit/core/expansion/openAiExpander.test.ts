@@ -269,7 +269,7 @@ describe('bad configuration', () => {
     const o = out[0];
     assert.equal(o?.ok, false);
     assert.equal(o?.ok === false ? o.code : '', 'network');
-    assert.match(o?.ok === false ? o.message : '', /cannot reach/);
+    assert.match(o?.ok === false ? o.message : '', /cannot reach the endpoint: connect ECONNREFUSED 127\.0\.0\.1:\d+/);
     assert.ok(Date.now() - t0 < 3000);
   });
 
