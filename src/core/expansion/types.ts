@@ -17,11 +17,22 @@ export interface TokenUsage {
 }
 
 /**
+ * A model-free expansion's query (provider "rm3"): analyzed index terms with their weights, which
+ * BM25 searches as they are (a boosted term query, as Anserini's RM3 second pass does).
+ */
+export interface WeightedQuery {
+  /** [analyzed term, weight] in the order they are searched (the original query's terms first). */
+  terms: [string, number][];
+  /** How it was made: RM3's fbDocs, fbTerms, originalQueryWeight and the first pass's BM25 settings. */
+  parameters: Record<string, string | number | boolean>;
+}
+
+/**
  * One expansion of one query: the generated text and the exact string the retriever received.
  * Records are immutable; a hand edit makes a new record with `editedFrom` set.
  */
 export interface ExpansionRecord {
-  /** Stable id: hash of (qid, method, model, template hash, sample index, final). */
+  /** Stable id: hash of (qid, method, model, template hash, sample index, final; for a weighted query, its terms and parameters in place of final). */
   id: string;
   qid: string;
   /** The original query text. */
@@ -40,8 +51,10 @@ export interface ExpansionRecord {
   generated: string;
   /** Name of the query formulation that built `final`, e.g. "query2doc", "concat". */
   formulation: string;
-  /** The exact string sent to the retriever. */
+  /** The exact string sent to the retriever; for a weighted query, its readable rendering (`term^0.1234 …`). */
   final: string;
+  /** Model-free baselines only: the weighted query BM25 searches instead of parsing `final`. */
+  weightedQuery?: WeightedQuery;
   usage?: TokenUsage;
   /** Wall time of the generation call, ms. */
   latencyMs?: number;

@@ -3,7 +3,7 @@ import { originalScoreId } from '../curation/store.js';
 import type { RunHit } from '../dataset/types.js';
 import { judgeRanking, judgedOf, ndcgCutOf, recallOf, type QueryJudgments } from '../eval/measures.js';
 import { isTrecEvalSorted, sortLikeTrecEval } from '../eval/trecOrder.js';
-import { throwIfAborted } from '../errors.js';
+import { QxError, throwIfAborted } from '../errors.js';
 import type { ExpansionRecord } from '../expansion/types.js';
 import type { TaskOptions } from '../progress.js';
 
@@ -15,6 +15,12 @@ export const FEEDBACK_CUTOFF = 10;
  * The embedded BM25 engine's `searchSync` is one.
  */
 export type SyncSearch = (query: string, k: number) => RunHit[];
+
+/**
+ * A synchronous ranker over a weighted query: analyzed term → boost, hits in trec_eval order.
+ * The embedded BM25 engine's `searchWeighted` is one.
+ */
+export type SyncWeightedSearch = (weights: ReadonlyMap<string, number>, k: number) => RunHit[];
 
 /** What a score depends on besides the query string. */
 export interface FeedbackSettings {
@@ -114,6 +120,25 @@ export function scoreFinal(
   return scoreRanking(expansionId, qid, search(final, settings.topK), judgments, settings, { ndcg10: original.ndcg10, top10: original.top10 });
 }
 
+/**
+ * Scores one expansion against the original's score: BM25 searches its `final` string, or, for a
+ * model-free baseline with a weighted query (RM3), the stored terms with their weights, in their
+ * stored order (so the ranking is the one `rm3Search` gives on the same index).
+ */
+export function scoreExpansion(
+  search: SyncSearch,
+  searchWeighted: SyncWeightedSearch | undefined,
+  e: ExpansionRecord,
+  judgments: QueryJudgments,
+  settings: FeedbackSettings,
+  original: ExpansionScore,
+): ExpansionScore {
+  if (e.weightedQuery === undefined) return scoreFinal(search, e.id, e.qid, e.final, judgments, settings, original);
+  if (searchWeighted === undefined) throw new QxError('internal', `expansion ${e.id} is a weighted query, and this ranker cannot search one`);
+  const hits = searchWeighted(new Map(e.weightedQuery.terms), settings.topK);
+  return scoreRanking(e.id, e.qid, hits, judgments, settings, { ndcg10: original.ndcg10, top10: original.top10 });
+}
+
 /** One query's work for {@link scoreQueries}. */
 export interface QueryToScore {
   qid: string;
@@ -135,11 +160,13 @@ export interface ScoreQueriesOptions extends TaskOptions {
   batchSize?: number;
   /** ...and at least every this many milliseconds, default 250. */
   batchMs?: number;
+  /** Searches the weighted queries of model-free baselines (RM3); needed when there are any. */
+  searchWeighted?: SyncWeightedSearch;
 }
 
 /**
- * Retrieves with every expansion's final string and scores it against the original query
- * (see {@link scoreRanking}). Checks the signal between queries; on cancellation the pending
+ * Retrieves with every expansion's final string (a baseline's weighted query, see
+ * {@link scoreExpansion}) and scores it against the original query (see {@link scoreRanking}). Checks the signal between queries; on cancellation the pending
  * batch is handed to `onScores` before the CancellationError is thrown. Progress is in queries.
  * Returns how many expansion scores (not counting originals) were computed.
  */
@@ -177,7 +204,7 @@ export async function scoreQueries(search: SyncSearch, qrels: ReadonlyMap<string
         originals++;
       }
       for (const e of q.expansions) {
-        pending.push(scoreFinal(search, e.id, q.qid, e.final, judgments, settings, original));
+        pending.push(scoreExpansion(search, options.searchWeighted, e, judgments, settings, original));
         scored++;
       }
       inBatch++;
