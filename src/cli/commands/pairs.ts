@@ -11,6 +11,10 @@ Rebuilds the chosen/rejected pairs from the current scores. Pairs need an nDCG@1
 at least --min-margin; by default the chosen expansion must also beat the original query
 (--allow-below-original lifts that). Pairs a human accepted, rejected, edited or annotated are
 kept as they are. The same scores and rules always give the same pairs.
+--pools takes roles or methods (teacher, student, imported, query2doc-fs, teacher:query2doc-zs);
+by default every teacher, student and imported expansion is a candidate, and the model-free
+baselines (qx expand --role baseline --method rm3) are not: they are not text a student can learn
+to write. Name "baseline" to pair them anyway; exports leave such pairs out.
 
 ${WORKSPACE_HELP}`;
 

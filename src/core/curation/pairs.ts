@@ -111,12 +111,14 @@ export interface BuildPairsOptions {
  * Builds chosen/rejected pairs from scored expansions, grouped per query, and merges them with
  * the `existing` pairs without clobbering human decisions:
  * - a pair that is manual, accepted, rejected, edited or has a note is kept as it is (its margin
- *   is refreshed when both sides are scored); an auto pair over the same two expansions is not
+ *   is refreshed when both sides are scored); an auto pair over the same two expansions, or with
+ *   its id (a pair re-pointed to an edited expansion keeps the id of its original sides), is not
  *   added beside it;
  * - an existing auto pair the rules still produce keeps its id and createdAt (margin and
  *   rulesHash refreshed); one they no longer produce is left out (the store deletes it).
  *
- * Rules: candidates are the expansions in `rules.pools`; a pair needs
+ * Rules: candidates are the expansions in `rules.pools` (see {@link inPools}: by default not the
+ * model-free baselines); a pair needs
  * nDCG@10(chosen) − nDCG@10(rejected) ≥ `minMargin` (tolerance 1e-9), different generated texts,
  * and with `requireChosenBeatsOriginal` a chosen delta > 0. "best-worst" pairs the best with the
  * worst candidate (one pair per query); "all" takes every qualifying pair, highest margin first
@@ -158,6 +160,9 @@ export function buildPairs(
     const qid = c.chosen.expansion.qid;
     if (humanSides.has(unordered(qid, c.chosen.expansion.id, c.rejected.expansion.id))) continue;
     const id = pairId(qid, c.chosen.expansion.id, c.rejected.expansion.id);
+    // A pair re-pointed to an edited expansion keeps its id: the rules' pair of the sides it had
+    // before the edit must not take its place.
+    if (out.has(id)) continue;
     const old = existingById.get(id);
     const changed = old === undefined || old.margin !== c.margin || old.rulesHash !== hash;
     out.set(id, {

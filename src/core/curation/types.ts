@@ -49,7 +49,12 @@ export interface PairRecord {
 
 /** How pairs are built from scores; recorded with every pair and export. */
 export interface PairRules {
-  /** Methods or roles whose expansions can be in a pair, e.g. ["teacher", "student"]. Empty = all. */
+  /**
+   * Methods or roles whose expansions can be in a pair, e.g. ["teacher", "student"]. Empty = every
+   * model-written expansion (teacher, student, imported); model-free baselines (role "baseline",
+   * RM3) only when named, since they are not text a student can learn to write. Exports never
+   * include a pair with a baseline side.
+   */
   pools: string[];
   /** Minimum nDCG@10 difference between chosen and rejected, default 0.05. */
   minMargin: number;

@@ -79,6 +79,8 @@ interface Provenance {
 interface Built {
   records: unknown[];
   provenance: Provenance[];
+  /** Pairs left out because a side is a model-free baseline (RM3): not text a student can learn to write. */
+  baselinePairs?: number;
 }
 
 function sideInfo(e: ExpansionRecord, s: ExpansionScore): SideInfo {
@@ -106,6 +108,7 @@ function buildPreference(format: ExportFormat, input: ExportInput, states: reado
   const pairs = input.pairs.filter((p) => states.includes(p.state)).sort((a, b) => cmp(a.qid, b.qid) || cmp(a.id, b.id));
   const records: unknown[] = [];
   const provenance: Provenance[] = [];
+  let baselinePairs = 0;
   for (const p of pairs) {
     const chosen = expansions.get(p.chosenId);
     const rejected = expansions.get(p.rejectedId);
@@ -114,6 +117,10 @@ function buildPreference(format: ExportFormat, input: ExportInput, states: reado
       throw new QxError('export', `pair ${p.id} (query ${p.qid}) refers to expansion ${missing ?? '?'}, which is not in the store; nothing was written`, {
         hint: 'Rebuild the pairs (qx pairs) or delete that pair, then export again.',
       });
+    }
+    if (chosen.role === 'baseline' || rejected.role === 'baseline') {
+      baselinePairs++;
+      continue;
     }
     const cs = input.scores.get(chosen.id);
     const rs = input.scores.get(rejected.id);
@@ -174,7 +181,7 @@ function buildPreference(format: ExportFormat, input: ExportInput, states: reado
       rejected: sideInfo(rejected, rs),
     });
   }
-  return { records, provenance };
+  return { records, provenance, baselinePairs };
 }
 
 /** Best teacher expansion per query: highest nDCG@10, then shorter text, then id. */
@@ -279,7 +286,8 @@ export function renderDatasetCard(m: ExportManifest): string {
  * file is written atomically; two exports of the same data are byte-identical (the manifest
  * differs only in `createdAt`). In "trl-standard" the prompt string is the system text, a blank
  * line, then the user text (other formats keep the system message separate). Chosen/rejected and SFT targets are the expansions' generated
- * text (what the student must learn to write), not the final retrieval string.
+ * text (what the student must learn to write), not the final retrieval string; pairs with a
+ * model-free baseline (RM3) side are left out (with a warning), and SFT takes teacher text only.
  *
  * Throws QxError('export'), writing nothing, when there are zero records, when a record would
  * carry an evaluation query and `allowEvalQueries` is not set (with it, the manifest records the
@@ -295,6 +303,7 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
   const states = request.states ?? [...defaultExportStates];
   const built = request.format === 'sft-messages' ? buildSft(input, expansions) : buildPreference(request.format, input, states, expansions);
   throwIfAborted(options.signal);
+  if ((built.baselinePairs ?? 0) > 0) logger.warn(`Left out ${built.baselinePairs} pairs with a model-free baseline (RM3) side: baselines are never exported.`);
 
   if (built.records.length === 0) {
     const why =

@@ -103,7 +103,9 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce
  *   compared with the original only on the included queries it covers (`queries`);
  * - win/tie/loss: delta > tie, |delta| ≤ tie, delta < −tie, with tie = `tieThreshold` (1e-9);
  * - significance: paired two-sided t-test and paired randomization test on per-query nDCG@10;
- * - student vs teacher: for every student × teacher method, over the queries both cover;
+ * - student vs teacher: for every student × teacher method, over the queries both cover; model-free
+ *   baselines (role "baseline", e.g. BM25+RM3) get their row, delta, W/T/L and p like any method,
+ *   and are in no student/teacher comparison;
  * - cost (with `cost` prices): per method over all its generated expansions (see `buildCostSection`).
  * Methods are sorted by role (teacher, student, imported, baseline), then mean nDCG@10 descending.
  */
