@@ -41,6 +41,13 @@ export interface RunExpansionsOptions extends TaskOptions, TemplateContext {
    * succeeded get a record; usage and wall time are summed. Default false: one record per sample.
    */
   joinSamples?: boolean;
+  /**
+   * Receives the records of finished queries in batches (every 25 queries or 250 ms, queries found
+   * whole in the cache first, and whatever finished when the run ends, is cancelled or fails),
+   * awaited before those queries count as done: a query reported done is one whose records the
+   * caller has stored. Without it, progress is reported as each query finishes.
+   */
+  onRecords?: (records: ExpansionRecord[]) => void | Promise<void>;
 }
 
 /** One sample that could not be generated. */
@@ -66,6 +73,10 @@ export interface RunExpansionsResult {
   /** Samples that failed. */
   failed: number;
 }
+
+/** `onRecords` batches: at most this many finished queries, or this many ms since the last batch. */
+const RECORD_BATCH_QUERIES = 25;
+const RECORD_BATCH_MS = 250;
 
 interface Prepared {
   query: ExpansionQuery;
@@ -93,11 +104,63 @@ export async function buildPrompt(template: PromptTemplate, query: ExpansionQuer
   return renderTemplate(template, { qid: query.qid, query: query.text, ...(examples === undefined ? {} : { examples }), ...(passages === undefined ? {} : { passages }) });
 }
 
+/** The records of one query (one per finished sample, or one joined record with `joinSamples`) and its failures. */
+function queryResult(p: Prepared, template: PromptTemplate, method: string, expander: Expander, joinSamples: boolean): QueryExpansionResult {
+  const ref = templateRef(template);
+  const records: ExpansionRecord[] = [];
+  p.found.forEach((g, sampleIndex) => {
+    if (g === undefined) return;
+    const final = formulate(template.formulation, p.query.text, g.text);
+    const base = { qid: p.query.qid, method, model: expander.model, template: ref, sampleIndex, final };
+    records.push({
+      id: expansionId(base),
+      ...base,
+      query: p.query.text,
+      role: expander.role,
+      provider: expander.provider,
+      generated: g.text,
+      formulation: template.formulation,
+      ...(g.usage === undefined ? {} : { usage: g.usage }),
+      ...(g.latencyMs === undefined ? {} : { latencyMs: g.latencyMs }),
+      createdAt: g.createdAt,
+    });
+  });
+  const failures = p.failures.sort((a, b) => a.sampleIndex - b.sampleIndex);
+  if (!joinSamples || records.length <= 1) return { qid: p.query.qid, records, failures };
+  if (failures.length > 0) return { qid: p.query.qid, records: [], failures };
+  const generatedText = records.map((r) => r.generated).join(' ');
+  const final = formulate(template.formulation, p.query.text, generatedText);
+  const base = { qid: p.query.qid, method, model: expander.model, template: ref, sampleIndex: 0, final };
+  const usages = records.flatMap((r) => (r.usage === undefined ? [] : [r.usage]));
+  const joined: ExpansionRecord = {
+    id: expansionId(base),
+    ...base,
+    query: p.query.text,
+    role: expander.role,
+    provider: expander.provider,
+    generated: generatedText,
+    formulation: template.formulation,
+    ...(usages.length === records.length
+      ? {
+          usage: {
+            promptTokens: usages.reduce((a, u) => a + u.promptTokens, 0),
+            completionTokens: usages.reduce((a, u) => a + u.completionTokens, 0),
+            ...(usages.some((u) => u.estimated === true) ? { estimated: true } : {}),
+          },
+        }
+      : {}),
+    latencyMs: records.reduce((a, r) => a + (r.latencyMs ?? 0), 0),
+    createdAt: records[records.length - 1]?.createdAt ?? new Date().toISOString(),
+  };
+  return { qid: p.query.qid, records: [joined], failures };
+}
+
 /**
  * Expands every query with one template: cached samples are reused, missing ones generated, and
  * each finished sample is persisted before it counts, so a cancelled or crashed batch resumes
  * where it stopped and a rerun makes no request at all. Per-sample failures are recorded in the
- * result, never cached. Progress is reported in queries. Throws CancellationError on abort.
+ * result, never cached. Progress is reported in queries, after `onRecords` has their records.
+ * Throws CancellationError on abort, once what finished is handed to `onRecords`.
  */
 export async function runExpansions(options: RunExpansionsOptions): Promise<RunExpansionsResult> {
   const { expander, template, cache, signal } = options;
@@ -137,91 +200,61 @@ export async function runExpansions(options: RunExpansionsOptions): Promise<RunE
     if (runs.length > 0) pending.set(p, runs.length);
   }
 
-  let done = prepared.length - pending.size;
-  options.onProgress?.({ done, total, unit: 'queries' });
+  // Finished queries wait here until their records are handed to onRecords; only then do they count.
+  const batchSize = options.onRecords === undefined ? 1 : RECORD_BATCH_QUERIES;
+  let unflushed: Prepared[] = prepared.filter((p) => !pending.has(p));
+  let lastFlush = Date.now();
+  let done = 0;
+  const flush = async (): Promise<void> => {
+    const batch = unflushed;
+    unflushed = [];
+    lastFlush = Date.now();
+    const records = batch.flatMap((p) => queryResult(p, template, method, expander, options.joinSamples === true).records);
+    if (records.length > 0) await options.onRecords?.(records);
+    done += batch.length;
+    options.onProgress?.({ done, total, unit: 'queries' });
+  };
+  await flush();
   let generated = 0;
   if (requests.length > 0) {
     logger.info(`${method}: ${requests.length} generation calls for ${pending.size} queries (${cached} samples cached)`);
-    await expander.expand(requests, {
-      signal,
-      logger,
-      onResult: async (o) => {
-        const entry = owner.get(o.key);
-        if (entry === undefined) return;
-        const { p, indices } = entry;
-        if (o.ok) {
-          const createdAt = new Date().toISOString();
-          for (let j = 0; j < indices.length; j++) {
-            const i = indices[j] as number;
-            const usage = o.usage[j];
-            const g: CachedGeneration = { key: p.keys[i] as string, text: o.texts[j] ?? '', ...(usage === undefined ? {} : { usage }), latencyMs: Math.round(o.latencyMs / indices.length), createdAt };
-            await cache.put(g);
-            p.found[i] = g;
-            generated++;
+    try {
+      await expander.expand(requests, {
+        signal,
+        logger,
+        onResult: async (o) => {
+          const entry = owner.get(o.key);
+          if (entry === undefined) return;
+          const { p, indices } = entry;
+          if (o.ok) {
+            const createdAt = new Date().toISOString();
+            for (let j = 0; j < indices.length; j++) {
+              const i = indices[j] as number;
+              const usage = o.usage[j];
+              const g: CachedGeneration = { key: p.keys[i] as string, text: o.texts[j] ?? '', ...(usage === undefined ? {} : { usage }), latencyMs: Math.round(o.latencyMs / indices.length), createdAt };
+              await cache.put(g);
+              p.found[i] = g;
+              generated++;
+            }
+          } else {
+            for (const i of indices) p.failures.push({ sampleIndex: i, code: o.code, message: o.message });
+            logger.warn(`${p.query.qid}: ${o.code}: ${o.message}`);
           }
-        } else {
-          for (const i of indices) p.failures.push({ sampleIndex: i, code: o.code, message: o.message });
-          logger.warn(`${p.query.qid}: ${o.code}: ${o.message}`);
-        }
-        const left = (pending.get(p) ?? 1) - 1;
-        pending.set(p, left);
-        if (left === 0) {
-          done++;
-          options.onProgress?.({ done, total, unit: 'queries' });
-        }
-      },
-    });
+          const left = (pending.get(p) ?? 1) - 1;
+          pending.set(p, left);
+          if (left === 0) {
+            unflushed.push(p);
+            if (unflushed.length >= batchSize || Date.now() - lastFlush >= RECORD_BATCH_MS) await flush();
+          }
+        },
+      });
+    } finally {
+      // Cancelled, failed or done: what finished is handed over before the run settles.
+      if (unflushed.length > 0) await flush();
+    }
   }
 
-  const ref = templateRef(template);
-  const results = prepared.map((p): QueryExpansionResult => {
-    const records: ExpansionRecord[] = [];
-    p.found.forEach((g, sampleIndex) => {
-      if (g === undefined) return;
-      const final = formulate(template.formulation, p.query.text, g.text);
-      const base = { qid: p.query.qid, method, model: expander.model, template: ref, sampleIndex, final };
-      records.push({
-        id: expansionId(base),
-        ...base,
-        query: p.query.text,
-        role: expander.role,
-        provider: expander.provider,
-        generated: g.text,
-        formulation: template.formulation,
-        ...(g.usage === undefined ? {} : { usage: g.usage }),
-        ...(g.latencyMs === undefined ? {} : { latencyMs: g.latencyMs }),
-        createdAt: g.createdAt,
-      });
-    });
-    const failures = p.failures.sort((a, b) => a.sampleIndex - b.sampleIndex);
-    if (options.joinSamples !== true || records.length <= 1) return { qid: p.query.qid, records, failures };
-    if (failures.length > 0) return { qid: p.query.qid, records: [], failures };
-    const generatedText = records.map((r) => r.generated).join(' ');
-    const final = formulate(template.formulation, p.query.text, generatedText);
-    const base = { qid: p.query.qid, method, model: expander.model, template: ref, sampleIndex: 0, final };
-    const usages = records.flatMap((r) => (r.usage === undefined ? [] : [r.usage]));
-    const joined: ExpansionRecord = {
-      id: expansionId(base),
-      ...base,
-      query: p.query.text,
-      role: expander.role,
-      provider: expander.provider,
-      generated: generatedText,
-      formulation: template.formulation,
-      ...(usages.length === records.length
-        ? {
-            usage: {
-              promptTokens: usages.reduce((a, u) => a + u.promptTokens, 0),
-              completionTokens: usages.reduce((a, u) => a + u.completionTokens, 0),
-              ...(usages.some((u) => u.estimated === true) ? { estimated: true } : {}),
-            },
-          }
-        : {}),
-      latencyMs: records.reduce((a, r) => a + (r.latencyMs ?? 0), 0),
-      createdAt: records[records.length - 1]?.createdAt ?? new Date().toISOString(),
-    };
-    return { qid: p.query.qid, records: [joined], failures };
-  });
+  const results = prepared.map((p) => queryResult(p, template, method, expander, options.joinSamples === true));
   const failed = results.reduce((s, r) => s + r.failures.length, 0);
   return { results, generated, cached, failed };
 }
