@@ -39,7 +39,8 @@ const curationStore: LockSubject = {
 /** A lock file younger than this that cannot be parsed is probably being written right now. */
 const unreadableGraceMs = 5000;
 
-function pidAlive(pid: number): boolean {
+/** True when a process with this id exists on this host (ours or another user's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
