@@ -14,7 +14,8 @@ export const workspaceFlags = ['json', 'help', 'exact-lengths'];
 export const WORKSPACE_HELP = `Common options:
   --workspace DIR      the workspace folder (default: the current folder)
   --json               machine-readable result on stdout
-  --k1 0.9 --b 0.4     BM25 parameters; --analyzer english|cjk|whitespace; --exact-lengths (no Lucene norms)
+  --k1 0.9 --b 0.4     BM25 parameters; --exact-lengths (no Lucene norms)
+  --analyzer auto      english|cjk|whitespace; auto (default): cjk for a zh/ja/ko dataset, else english
   --top-k 1000         documents retrieved per query (Recall@k)
 Scores are keyed to the retrieval settings: changing them makes every expansion unscored again.
 Environment: QX_TEACHER_BASE_URL, QX_TEACHER_MODEL, QX_STUDENT_BASE_URL, QX_STUDENT_MODEL override
@@ -36,7 +37,7 @@ export function cliSettings(args: ParsedArgs, io: CliIo): QxSettings {
   if (!Number.isInteger(topK) || topK < 10) throw new QxError('usage', `--top-k must be an integer >= 10, got ${topK}`);
   s.bm25.topK = topK;
   const analyzer = opt(args, 'analyzer', s.bm25.analyzer);
-  if (analyzer !== 'english' && analyzer !== 'cjk' && analyzer !== 'whitespace') throw new QxError('usage', `--analyzer must be english, cjk or whitespace, got "${analyzer}"`);
+  if (analyzer !== 'auto' && analyzer !== 'english' && analyzer !== 'cjk' && analyzer !== 'whitespace') throw new QxError('usage', `--analyzer must be auto, english, cjk or whitespace, got "${analyzer}"`);
   s.bm25.analyzer = analyzer;
   if (args.flags.has('exact-lengths')) s.bm25.luceneNorms = false;
   return s;

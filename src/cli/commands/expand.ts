@@ -5,7 +5,7 @@ import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar } from '../io.js';
 import { WORKSPACE_HELP, listOpt, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
-const HELP = `usage: qx expand --role teacher|student --template query2doc-zs [--qids 1,2,...]
+const HELP = `usage: qx expand --role teacher|student [--template ID] [--qids 1,2,...]
                  [--base-url URL] [--model M] [--samples N] [--temperature T] [--max-tokens N]
                  [--model-path DIR]   (student only: a local ONNX model folder run in-process)
                  [--batch-input FILE] (write an OpenAI Batch API / vllm run-batch input file instead)
@@ -13,7 +13,9 @@ const HELP = `usage: qx expand --role teacher|student --template query2doc-zs [-
 Generates expansions with the teacher or student (any OpenAI-compatible endpoint: DeepSeek,
 OpenAI, vLLM, Ollama, llama.cpp) and stores them in the workspace. Completed generations are
 cached on disk (.qx/cache, or QX_CACHE_DIR): a rerun or a resumed run never repeats a call.
-Defaults: teacher deepseek-chat at https://api.deepseek.com/v1, student at http://127.0.0.1:8000/v1.
+Defaults: teacher deepseek-chat at https://api.deepseek.com/v1, student at http://127.0.0.1:8000/v1;
+the template follows the dataset's language: query2doc-zh for "zh", else query2doc-zs (a template
+written in another language than the dataset's is used, with a warning).
 The key is read from QX_API_KEY / DEEPSEEK_API_KEY / OPENAI_API_KEY (local servers need none).
 
 --batch-input FILE calls nothing and needs no key: it writes the same prompts as JSONL, one line
@@ -32,8 +34,8 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   }
   const role = opt(args, 'role');
   const template = opt(args, 'template');
-  if ((role !== 'teacher' && role !== 'student') || template === undefined) {
-    throw new QxError('usage', 'qx expand needs --role teacher|student and --template ID', { hint: 'See qx expand --help.' });
+  if (role !== 'teacher' && role !== 'student') {
+    throw new QxError('usage', 'qx expand needs --role teacher|student', { hint: 'See qx expand --help.' });
   }
   const qids = listOpt(args, 'qids');
   const batchInput = opt(args, 'batch-input');
@@ -52,8 +54,9 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
       ws.settings.student.modelPath = (await import('node:path')).resolve(io.cwd, modelPath);
     }
     applySampling(args, ep);
+    if (template === undefined) io.stderr(`template ${ws.defaultTemplate} (the default for dataset language "${ws.manifest.language}")\n`);
     const bar = progressBar(io, `expanding (${role})`);
-    const out = await ws.expand({ role, template, ...(qids === undefined ? {} : { qids }) }, { signal, onProgress: bar.update });
+    const out = await ws.expand({ role, ...(template === undefined ? {} : { template }), ...(qids === undefined ? {} : { qids }) }, { signal, onProgress: bar.update });
     bar.done();
     return { ...out, model: ep.model, baseUrl: ep.baseUrl };
   });
@@ -75,7 +78,7 @@ async function writeBatchInput(
   args: ParsedArgs,
   io: CliIo,
   signal: AbortSignal,
-  request: { role: 'teacher' | 'student'; template: string; batchInput: string; qids?: string[] },
+  request: { role: 'teacher' | 'student'; template: string | undefined; batchInput: string; qids?: string[] },
 ): Promise<number> {
   const out = resolve(io.cwd, request.batchInput);
   const r = await withWorkspace(args, io, async (ws) => {
@@ -83,8 +86,9 @@ async function writeBatchInput(
     const model = opt(args, 'model');
     if (model !== undefined) ep.model = model;
     applySampling(args, ep);
-    const written = await ws.writeBatchInput({ role: request.role, template: request.template, out, ...(request.qids === undefined ? {} : { qids: request.qids }) }, { signal });
-    return { ...written, role: request.role, template: request.template, workspace: ws.root };
+    const template = request.template ?? ws.defaultTemplate;
+    const written = await ws.writeBatchInput({ role: request.role, template, out, ...(request.qids === undefined ? {} : { qids: request.qids }) }, { signal });
+    return { ...written, role: request.role, template, workspace: ws.root };
   });
   const results = `${r.file.replace(/\.jsonl$/, '')}.output.jsonl`;
   const importCmd = `qx import ${quote(results)} --format openai-batch-output --model ${quote(r.model)} --method ${quote(r.template)} --role ${r.role} --workspace ${quote(r.workspace)}`;

@@ -93,7 +93,8 @@ export interface QxSettings {
   teacher: EndpointSettings;
   /** The student: an OpenAI-compatible endpoint, or a local ONNX text-generation model folder. */
   student: EndpointSettings & { kind: 'openai' | 'onnx'; modelPath?: string };
-  bm25: { k1: number; b: number; analyzer: 'english' | 'cjk' | 'whitespace'; luceneNorms: boolean; topK: number };
+  /** `analyzer` "auto": from the dataset's language (zh/ja/ko → cjk, else english), see `effectiveAnalyzer`. */
+  bm25: { k1: number; b: number; analyzer: 'auto' | 'english' | 'cjk' | 'whitespace'; luceneNorms: boolean; topK: number };
   pairs: PairRules;
   /** Max concurrent LLM requests. */
   concurrency: number;
@@ -103,8 +104,8 @@ export interface QxSettings {
 
 export interface ExpandRequest {
   role: 'teacher' | 'student';
-  /** Template id, e.g. "query2doc-zs", "query2doc-fs". */
-  template: string;
+  /** Template id, e.g. "query2doc-zs", "query2doc-fs"; default: the dataset language's zero-shot query2doc (`defaultTemplateId`). */
+  template?: string;
   /** Only these queries; default all. */
   qids?: string[];
 }

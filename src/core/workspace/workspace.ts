@@ -28,6 +28,7 @@ import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../re
 import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
 import { buildReport, type QxReport } from '../report/report.js';
+import { defaultTemplateId, effectiveAnalyzer, primaryLanguage, type AnalyzerName } from './settings.js';
 import type {
   ExpandRequest,
   ExportRequest,
@@ -85,7 +86,6 @@ export interface ScoreSummary {
 
 const INDEX_DIR = join('.qx', 'index');
 const REPORT_DIR = join('.qx', 'reports');
-const STUDENT_PROMPT_TEMPLATE = 'query2doc-zs';
 
 /**
  * Makes `root` a workspace: writes `qx.dataset.json` from `manifest` (the JSON object of a dataset
@@ -214,17 +214,28 @@ export class Workspace implements WorkspaceApi {
     this.previewOriginals.clear();
     const after = settings.bm25;
     if (this.index === undefined) return;
-    if (after.analyzer !== before.analyzer || after.k1 !== before.k1 || after.b !== before.b || after.luceneNorms !== before.luceneNorms) {
+    const language = this.manifest.language;
+    if (effectiveAnalyzer(after.analyzer, language) !== effectiveAnalyzer(before.analyzer, language) || after.k1 !== before.k1 || after.b !== before.b || after.luceneNorms !== before.luceneNorms) {
       await this.index.close();
       this.index = undefined;
       await this.openIndexIfPresent();
     }
   }
 
-  /** What the scores depend on; recorded in exports. */
+  /** The analyzer scores use: the setting, with "auto" resolved from the manifest's language. */
+  get analyzer(): AnalyzerName {
+    return effectiveAnalyzer(this.deps.settings.bm25.analyzer, this.manifest.language);
+  }
+
+  /** The template `expand` uses when the request names none: the dataset language's zero-shot query2doc. */
+  get defaultTemplate(): string {
+    return defaultTemplateId(this.manifest.language);
+  }
+
+  /** What the scores depend on (the effective analyzer, never "auto"); recorded in exports. */
   get retrievalSettings(): Record<string, string | number | boolean> {
     const b = this.deps.settings.bm25;
-    return { engine: 'qx-bm25', analyzer: b.analyzer, k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact', topK: b.topK, relevanceLevel: this.manifest.relevanceLevel, ndcgCutoff: 10 };
+    return { engine: 'qx-bm25', analyzer: this.analyzer, k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact', topK: b.topK, relevanceLevel: this.manifest.relevanceLevel, ndcgCutoff: 10 };
   }
 
   /** Key of the current retrieval settings in the store. */
@@ -245,8 +256,8 @@ export class Workspace implements WorkspaceApi {
     if (!existsSync(this.indexDir)) return;
     try {
       const idx = await this.openIndex();
-      if (idx.data.analyzer !== this.deps.settings.bm25.analyzer) {
-        this.deps.logger.info(`The index in ${this.indexDir} uses the ${idx.data.analyzer} analyzer; settings ask for ${this.deps.settings.bm25.analyzer}: it will be rebuilt when needed.`);
+      if (idx.data.analyzer !== this.analyzer) {
+        this.deps.logger.info(`The index in ${this.indexDir} uses the ${idx.data.analyzer} analyzer; settings ask for ${this.analyzer}: it will be rebuilt when needed.`);
         await idx.close();
         return;
       }
@@ -376,7 +387,7 @@ export class Workspace implements WorkspaceApi {
       signal: options.signal,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       logger,
-      analyzer: b.analyzer,
+      analyzer: this.analyzer,
       k1: b.k1,
       b: b.b,
       lengths: b.luceneNorms ? 'lucene' : 'exact',
@@ -509,13 +520,15 @@ export class Workspace implements WorkspaceApi {
   /**
    * Writes a training export (see export `exportDataset`): DPO pairs in the requested states, or
    * SFT records of the best teacher expansion per query. The prompt is the student's zero-shot
-   * query2doc prompt. Refuses evaluation queries unless `allowEvalQueries`, and writes nothing
-   * when there would be zero records. `out` is resolved against the workspace root.
+   * query2doc prompt in the dataset's language ({@link defaultTemplate}). Refuses evaluation
+   * queries unless `allowEvalQueries`, and writes nothing when there would be zero records. `out`
+   * is resolved against the workspace root.
    */
   async exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult> {
     const templates = await this.templates();
-    const t = templates.get(STUDENT_PROMPT_TEMPLATE);
-    if (t === undefined) throw new QxError('template', `the student prompt template ${STUDENT_PROMPT_TEMPLATE} is missing`, { hint: 'Reinstall QX Studio, or put it in .qx/templates/.' });
+    const studentPrompt = this.defaultTemplate;
+    const t = templates.get(studentPrompt);
+    if (t === undefined) throw new QxError('template', `the student prompt template ${studentPrompt} is missing`, { hint: 'Reinstall QX Studio, or put it in .qx/templates/.' });
     const expansions = new Map(this.store.listExpansions().map((e) => [e.id, e]));
     const out = resolve(this.root, request.out);
     mkdirSync(dirname(out), { recursive: true });
@@ -548,9 +561,7 @@ export class Workspace implements WorkspaceApi {
    */
   async expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }> {
     const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
-    const templates = await this.templates();
-    const template = templates.get(request.template);
-    if (template === undefined) throw new QxError('usage', `unknown template "${request.template}"`, { hint: `Known templates: ${[...templates.keys()].sort().join(', ')}.` });
+    const template = await this.expansionTemplate(request.template, options);
     const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
     const index = template.needs.passages || template.needs.examples ? await this.ensureIndex(options) : this.index;
     const sampling = { temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, ...(ep.seed === undefined ? {} : { seed: ep.seed }) };
@@ -603,9 +614,7 @@ export class Workspace implements WorkspaceApi {
    */
   async writeBatchInput(request: ExpandRequest & { out: string }, options: TaskOptions): Promise<{ file: string; lines: number; queries: number; samples: number; model: string }> {
     const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
-    const templates = await this.templates();
-    const template = templates.get(request.template);
-    if (template === undefined) throw new QxError('usage', `unknown template "${request.template}"`, { hint: `Known templates: ${[...templates.keys()].sort().join(', ')}.` });
+    const template = await this.expansionTemplate(request.template, options);
     const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
     const index = template.needs.passages || template.needs.examples ? await this.ensureIndex(options) : this.index;
     const examples = template.needs.examples ? this.fewShotPool() : undefined;
@@ -625,6 +634,24 @@ export class Workspace implements WorkspaceApi {
     mkdirSync(dirname(file), { recursive: true });
     writeFileAtomic(file, jsonl);
     return { file, lines, queries: queries.length, samples, model: ep.model };
+  }
+
+  /**
+   * The template of an expansion request (default: {@link defaultTemplate}); warns when it is
+   * written in another language than the dataset's.
+   */
+  private async expansionTemplate(id: string | undefined, options: TaskOptions): Promise<PromptTemplate> {
+    const templates = await this.templates();
+    const wanted = id ?? this.defaultTemplate;
+    const template = templates.get(wanted);
+    if (template === undefined) throw new QxError('usage', `unknown template "${wanted}"`, { hint: `Known templates: ${[...templates.keys()].sort().join(', ')}.` });
+    const language = this.manifest.language;
+    if (primaryLanguage(template.language) !== primaryLanguage(language)) {
+      (options.logger ?? this.deps.logger).warn(
+        `Template ${template.id} is written in "${template.language}" but dataset ${this.name} is "${language}": the model gets a ${template.language} prompt for ${language} queries (the default for "${language}" is ${this.defaultTemplate}).`,
+      );
+    }
+    return template;
   }
 
   /** Few-shot exemplars: each training topic with its highest-graded judged passage. */
