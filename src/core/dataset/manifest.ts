@@ -78,7 +78,9 @@ export interface LoadedDataset {
 }
 
 const SPLITS: readonly DatasetSplit[] = ['train', 'dev', 'test', 'eval'];
-const KNOWN_KEYS = new Set(['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'relevanceLevel', 'description', 'source']);
+/** Every top-level field a manifest may have (README "Dataset manifest" documents each). */
+export const MANIFEST_FIELDS: readonly string[] = ['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'relevanceLevel', 'description', 'source'];
+const KNOWN_KEYS = new Set(MANIFEST_FIELDS);
 
 /**
  * Reads and validates a dataset manifest. `file` may be the manifest itself or the folder that
