@@ -42,7 +42,7 @@ function endpoint(get: Get, who: 'teacher' | 'student'): EndpointSettings {
 export function readSettings(config: vscode.WorkspaceConfiguration = vscode.workspace.getConfiguration(configSection)): QxSettings {
   const get = getter(config);
   const modelPath = get('student.modelPath', '').trim();
-  const analyzer = get<string>('bm25.analyzer', 'english');
+  const analyzer = get<string>('bm25.analyzer', 'auto');
   const pairs: PairRules = {
     pools: get<string[]>('pairs.pools', []).filter((p): p is string => typeof p === 'string'),
     minMargin: finite(get('pairs.minMargin', 0.05), 0.05),
@@ -61,7 +61,7 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
     bm25: {
       k1: finite(get('bm25.k1', 0.9), 0.9),
       b: finite(get('bm25.b', 0.4), 0.4),
-      analyzer: analyzer === 'cjk' || analyzer === 'whitespace' ? analyzer : 'english',
+      analyzer: analyzer === 'english' || analyzer === 'cjk' || analyzer === 'whitespace' ? analyzer : 'auto',
       luceneNorms: get('bm25.luceneNorms', true),
       topK: Math.max(10, Math.round(get('bm25.topK', 1000))),
     },

@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { describe, test } from '../runner.js';
+import { readSettings } from '../../../src/extension/config.js';
+import { defaultSettings } from '../../../src/core/workspace/settings.js';
 import { activateQx, qxExtension, waitFor } from '../util.js';
 
 interface ContributedCommand {
@@ -15,6 +17,21 @@ describe('activation', () => {
     await waitFor(() => qxExtension().isActive, 'workspaceContains:qx.dataset.json activation', 20_000);
     // activate() catches its own failures, shows them and returns undefined.
     assert.notEqual(qxExtension().exports, undefined, 'activate() returned undefined: activation failed (see the QX Studio log)');
+  });
+
+  test('settings left at their defaults read as the core defaults (the analyzer "auto" follows the dataset language)', () => {
+    const config = vscode.workspace.getConfiguration('qx');
+    const keys = ['bm25.k1', 'bm25.b', 'bm25.analyzer', 'bm25.luceneNorms', 'bm25.topK', 'student.model', 'teacher.baseUrl'];
+    const set = keys.filter((k) => {
+      const i = config.inspect(k);
+      return i?.globalValue !== undefined || i?.workspaceValue !== undefined || i?.workspaceFolderValue !== undefined;
+    });
+    assert.deepEqual(set, [], 'the test workspace should leave these settings at their defaults');
+    const s = readSettings(config);
+    assert.equal(s.bm25.analyzer, 'auto');
+    assert.deepEqual(s.bm25, defaultSettings.bm25);
+    assert.equal(s.student.model, defaultSettings.student.model);
+    assert.equal(s.teacher.baseUrl, defaultSettings.teacher.baseUrl);
   });
 
   test('every command contributed in package.json is registered', async () => {
