@@ -169,8 +169,10 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
     return result;
   };
 
-  const expand = async (role: 'teacher' | 'student', template: string) => {
+  /** `requested` undefined: the zero-shot query2doc of the dataset's language (query2doc-zh for Chinese). */
+  const expand = async (role: 'teacher' | 'student', requested?: string) => {
     const ws = requireWorkspace(session);
+    const label = requested ?? 'zero-shot query2doc';
     const s = readSettings();
     const endpoint = role === 'teacher' ? s.teacher : s.student;
     if (role === 'teacher' || s.student.kind === 'openai') {
@@ -182,8 +184,8 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
     let last: ProgressReport | undefined;
     let r;
     try {
-      r = await withTask(`Expanding with ${role} (${template})`, run.logger, (o) =>
-        ws.expand({ role, template }, { ...o, onProgress: (p) => { last = p; o.onProgress?.(p); } }),
+      r = await withTask(`Expanding with ${role} (${label})`, run.logger, (o) =>
+        ws.expand({ role, ...(requested === undefined ? {} : { template: requested }) }, { ...o, onProgress: (p) => { last = p; o.onProgress?.(p); } }),
       );
     } catch (e) {
       if (isCancellationError(e) && last !== undefined && last.done > 0) {
@@ -282,9 +284,9 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       await withTask('Building BM25 index', logger, (o) => ws.buildIndex({ ...o, rebuild: arg(a, 'rebuild') === 'true' }));
       void vscode.window.setStatusBarMessage('QX: BM25 index ready', 4000);
     }),
-    reg('qx.expandTeacherZeroShot', () => expand('teacher', 'query2doc-zs')),
+    reg('qx.expandTeacherZeroShot', () => expand('teacher')),
     reg('qx.expandTeacherFewShot', () => expand('teacher', 'query2doc-fs')),
-    reg('qx.expandStudent', () => expand('student', 'query2doc-zs')),
+    reg('qx.expandStudent', () => expand('student')),
     reg('qx.importExpansions', async (a) => {
       const ws = requireWorkspace(session);
       let file = arg(a, 'file');
