@@ -9,6 +9,7 @@ const HELP = `usage: qx expand --role teacher|student [--template ID] [--qids 1,
                  [--base-url URL] [--model M] [--samples N] [--temperature T] [--max-tokens N]
                  [--model-path DIR]   (student only: a local ONNX model folder run in-process)
                  [--batch-input FILE] (write an OpenAI Batch API / vllm run-batch input file instead)
+       qx expand --role baseline --method rm3 [--fb-docs 10] [--fb-terms 10] [--orig-weight 0.5] [--qids 1,2,...]
 
 Generates expansions with the teacher or student (any OpenAI-compatible endpoint: DeepSeek,
 OpenAI, vLLM, Ollama, llama.cpp) and stores them in the workspace. Completed generations are
@@ -24,18 +25,28 @@ runs too large to do interactively. Run it with the OpenAI Batch API or
 \`vllm run-batch -i FILE -o OUT --model M\`, then bring the results back with
 \`qx import OUT --format openai-batch-output --model M --method TEMPLATE --role ROLE\`.
 
+--role baseline --method rm3 calls no model and needs no key or endpoint: it adds one BM25+RM3
+expansion per query (role baseline, model BM25+RM3, provider rm3) made with the workspace's BM25
+index and settings, Anserini's defaults unless given (--fb-docs 10 feedback documents, --fb-terms
+10 terms, --orig-weight 0.5 for the original query). Its retrieval string is the weighted query
+(term^weight), which qx score searches exactly as qx search --rm3 does. A query that already has
+one with the same parameters is skipped, so a rerun adds nothing. The report shows it as a
+baseline row; it is never a pair candidate unless named in --pools, and never exported.
+
 ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: [...workspaceValued, 'role', 'template', 'qids', 'base-url', 'model', 'samples', 'temperature', 'max-tokens', 'model-path', 'batch-input'], flags: workspaceFlags });
+  const args = parseArgs(argv, { valued: [...workspaceValued, 'role', 'template', 'qids', 'base-url', 'model', 'samples', 'temperature', 'max-tokens', 'model-path', 'batch-input', ...BASELINE_OPTIONS], flags: workspaceFlags });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
   }
   const role = opt(args, 'role');
+  if (role === 'baseline') return expandBaseline(args, io, signal);
+  for (const o of BASELINE_OPTIONS) if (args.options.has(o)) throw new QxError('usage', `--${o} is for --role baseline --method rm3`, { hint: 'See qx expand --help.' });
   const template = opt(args, 'template');
   if (role !== 'teacher' && role !== 'student') {
-    throw new QxError('usage', 'qx expand needs --role teacher|student', { hint: 'See qx expand --help.' });
+    throw new QxError('usage', 'qx expand needs --role teacher|student (or --role baseline --method rm3)', { hint: 'See qx expand --help.' });
   }
   const qids = listOpt(args, 'qids');
   const batchInput = opt(args, 'batch-input');
@@ -66,6 +77,30 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
 }
 
 type Endpoint = QxSettings['teacher'];
+
+/** Options of `--role baseline` only. */
+const BASELINE_OPTIONS = ['method', 'fb-docs', 'fb-terms', 'orig-weight'];
+
+/** `--role baseline --method rm3`: adds the BM25+RM3 expansion of every (or the given) query; calls no model. */
+async function expandBaseline(args: ParsedArgs, io: CliIo, signal: AbortSignal): Promise<number> {
+  const method = opt(args, 'method');
+  if (method !== 'rm3') throw new QxError('usage', `qx expand --role baseline needs --method rm3${method === undefined ? '' : `, got "${method}"`}`, { hint: 'RM3 is the model-free baseline; see qx expand --help.' });
+  for (const o of ['template', 'base-url', 'model', 'model-path', 'batch-input', 'samples', 'temperature', 'max-tokens']) {
+    if (args.options.has(o)) throw new QxError('usage', `--${o} is for teacher/student expansions, not the RM3 baseline`, { hint: 'See qx expand --help.' });
+  }
+  const qids = listOpt(args, 'qids');
+  const request = { method, fbDocs: numOpt(args, 'fb-docs', 10), fbTerms: numOpt(args, 'fb-terms', 10), originalQueryWeight: numOpt(args, 'orig-weight', 0.5), ...(qids === undefined ? {} : { qids }) } as const;
+  const r = await withWorkspace(args, io, async (ws) => {
+    const bar = progressBar(io, 'expanding (baseline rm3)');
+    const out = await ws.expandBaseline(request, { signal, onProgress: bar.update });
+    bar.done();
+    return out;
+  });
+  const p = r.parameters;
+  if (args.flags.has('json')) printJson(io, { method, ...r });
+  else io.stdout(`${r.added} RM3 baseline expansions added, ${r.present} already there (BM25+RM3: fb_docs ${p.fbDocs}, fb_terms ${p.fbTerms}, original query weight ${p.originalQueryWeight})\n`);
+  return 0;
+}
 
 function applySampling(args: ParsedArgs, ep: Endpoint): void {
   ep.samples = numOpt(args, 'samples', ep.samples);

@@ -9,6 +9,7 @@ import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
 import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
 import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
 import { QxError, errorMessage, throwIfAborted } from '../errors.js';
+import { baselineMethods, checkRm3Options, rm3Expansion, rm3Parameters, sameParameters, type BaselineMethod, type Rm3BaselineOptions } from '../expansion/baseline.js';
 import { ExpansionCache } from '../expansion/cache.js';
 import { formulate, type FormulationName, checkFormulation } from '../expansion/formulation.js';
 import { buildBatchInput, importExpansionFile } from '../expansion/importers.js';
@@ -74,6 +75,20 @@ export interface PairsSummary {
   updated: number;
   deleted: number;
   rules: PairRules;
+}
+
+/** What `expandBaseline` asks for: a model-free method, its settings, all or some queries. */
+export interface BaselineRequest extends Rm3BaselineOptions {
+  method: BaselineMethod;
+  /** Only these queries; default all. */
+  qids?: string[];
+}
+
+/** What `expandBaseline` did: records added, queries that already had one with these parameters. */
+export interface BaselineSummary {
+  added: number;
+  present: number;
+  parameters: Record<string, string | number | boolean>;
 }
 
 /** Scoring counts: `scored` expansions (originals not counted) and queries with no positive judgment. */
@@ -450,10 +465,12 @@ export class Workspace implements WorkspaceApi {
 
   /**
    * Scores every expansion (and original query) not yet scored under the current retrieval
-   * settings: retrieve the top `bm25.topK` with the final string, then nDCG@10, its delta against
+   * settings: retrieve the top `bm25.topK` with the final string (an RM3 baseline: its stored
+   * weighted terms, the run `qx search --rm3` gives), then nDCG@10, its delta against
    * the original, Recall@topK at the manifest's relevance level, Judged@10 and the documents that
    * entered/left the top 10. Builds the index first if there is none. Scores are stored every 25
-   * queries, so an interrupted run keeps what it stored and a rerun does only the rest.
+   * queries, so an interrupted run keeps what it stored and a rerun does only the rest. RM3
+   * baselines made with another analyzer or other BM25 settings are left unscored (logged).
    */
   async score(options: TaskOptions): Promise<ScoreSummary> {
     const index = await this.ensureIndex(options);
@@ -469,9 +486,14 @@ export class Workspace implements WorkspaceApi {
       work.push({ qid: t.qid, text: t.text, ...(original === undefined ? {} : { original }), expansions });
     }
     const search = (q: string, k: number) => index.searchSync(q, k);
+    const stale = this.dropStaleBaselines(work, index);
+    if (stale > 0) {
+      (options.logger ?? this.deps.logger).info(`${stale} RM3 baseline expansions were made with other BM25 settings and are not scored; rerun qx expand --role baseline --method rm3 for these.`);
+    }
     try {
       const r = await scoreQueries(search, this.qrels, work, this.feedback, {
         ...options,
+        searchWeighted: (w, k) => index.searchWeighted(w, k),
         onScores: (scores) => {
           this.store.putScores(key, scores);
         },
@@ -480,6 +502,53 @@ export class Workspace implements WorkspaceApi {
     } finally {
       this.invalidate();
     }
+  }
+
+  /**
+   * Takes out of `work` the baselines whose weighted query was made with another analyzer or other
+   * BM25 settings than the index's (their weights belong to that first pass); returns how many.
+   */
+  private dropStaleBaselines(work: QueryToScore[], index: Bm25Index): number {
+    const now = rm3Parameters(index);
+    const first = ['analyzer', 'k1', 'b', 'lengths'];
+    let n = 0;
+    for (const q of work) {
+      const keep = q.expansions.filter((e) => e.weightedQuery === undefined || first.every((k) => e.weightedQuery?.parameters[k] === now[k]));
+      n += q.expansions.length - keep.length;
+      q.expansions = keep;
+    }
+    return n;
+  }
+
+  /**
+   * Adds one model-free baseline expansion per query (all or `qids`): RM3 (`method: "rm3"`) over
+   * the workspace's index, with Anserini's defaults fb_docs 10, fb_terms 10, original query weight
+   * 0.5 unless given. Records have role "baseline", model "BM25+RM3" (naming the settings when
+   * they are not the defaults), provider "rm3", the parameters and exact weights (`weightedQuery`)
+   * that scoring searches, and a readable `final` (`term^0.1234 …`). A query that already has an
+   * RM3 baseline with the same parameters (incl. the index's BM25 settings) is skipped, so a rerun
+   * adds nothing. Baselines made under other BM25 settings are not scored (see `score`). Builds the
+   * index if needed.
+   */
+  async expandBaseline(request: BaselineRequest, options: TaskOptions): Promise<BaselineSummary> {
+    if (!baselineMethods.includes(request.method)) throw new QxError('usage', `unknown baseline method "${String(request.method)}"`, { hint: `Known baselines: ${baselineMethods.join(', ')}.` });
+    const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
+    const settings = checkRm3Options(request);
+    const index = await this.ensureIndex(options);
+    const parameters = rm3Parameters(index, settings);
+    const createdAt = new Date().toISOString();
+    const records: ExpansionRecord[] = [];
+    let present = 0;
+    for (let i = 0; i < queries.length; i++) {
+      throwIfAborted(options.signal);
+      const t = queries[i]!;
+      if (this.store.expansionsForQuery(t.qid).some((e) => e.provider === 'rm3' && e.weightedQuery !== undefined && sameParameters(e.weightedQuery.parameters, parameters))) present++;
+      else records.push(rm3Expansion(index, t.qid, t.text, parameters, createdAt));
+      options.onProgress?.({ done: i + 1, total: queries.length, unit: 'queries' });
+    }
+    const added = this.store.addExpansions(records);
+    this.invalidate();
+    return { added, present: present + records.length - added, parameters };
   }
 
   /**
@@ -736,6 +805,7 @@ export class Workspace implements WorkspaceApi {
   async editExpansion(expansionId: string, generated: string): Promise<ScoredExpansion> {
     const e = this.store.getExpansion(expansionId);
     if (e === undefined) throw new QxError('store', `there is no expansion ${expansionId}`, { hint: 'Refresh the view.' });
+    if (e.weightedQuery !== undefined) throw new QxError('usage', `expansion ${expansionId} is a ${e.model} baseline (weighted terms, not text) and cannot be edited`);
     const index = this.index ?? (await this.ensureIndex({ signal: new AbortController().signal }));
     const final = formulate(checkFormulation(e.formulation), e.query, generated);
     const base = { qid: e.qid, method: e.method, model: e.model, sampleIndex: e.sampleIndex, final, ...(e.template === undefined ? {} : { template: e.template }) };
