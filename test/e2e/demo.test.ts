@@ -34,6 +34,10 @@ test('qx demo runs the whole pipeline offline: table, pairs, valid exports, repo
       assert.match(row(new RegExp(`^${method}\\s+student\\s+Qwen2\\.5-7B-Instruct\\s`)), new RegExp(`\\d+\\.\\d% \\(${method}\\)$`));
     }
     assert.match(row(/^headline: /), /% of teacher/);
+    // BM25+RM3 (fb_docs 10, fb_terms 10, original weight 0.5) on this pool gives 0.4690 (bench/RESULTS.md, qx search --rm3);
+    // a baseline row has W/T/L and p against the original but no "% of teacher".
+    assert.match(r.stdout, /^added\s+43 baseline expansions: BM25\+RM3 \(fb_docs 10, fb_terms 10, original weight 0\.5\)$/m);
+    assert.match(row(/^rm3\s+baseline\s/), /^rm3\s+baseline\s+BM25\+RM3\s+43\s+0\.4690\s+\+0\.0045\s+0\.\d{4}\s+\d+\/\d+\/\d+\s+(<0\.0001|\d\.\d{4})$/);
     const pairs = Number(/^pairs: (\d+) chosen\/rejected pairs/m.exec(r.stdout)?.[1]);
     assert.ok(pairs > 0, 'pair count printed');
     assert.match(r.stdout, /evaluation queries .*--allow-eval-queries/s);

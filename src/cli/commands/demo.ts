@@ -15,8 +15,9 @@ const HELP = `usage: qx demo [--out DIR] [--json]
 Runs the whole pipeline on the embedded TREC DL 2019 sample, offline and without any key:
 copies samples/dl19 to DIR (default: a new folder under the system temp folder), builds the BM25
 index of the 5,492-passage pool, imports the real QueryGym expansions (Qwen2.5-72B as teacher,
-Qwen2.5-7B as student; query2doc zs/fs/cot), scores them, builds pairs, exports every DPO format
-and SFT, writes the report, and prints the per-method table. DIR is a normal workspace afterwards:
+Qwen2.5-7B as student; query2doc zs/fs/cot), adds the BM25+RM3 baseline (fb_docs 10, fb_terms 10,
+original weight 0.5), scores them, builds pairs, exports every DPO format and SFT, writes the
+report, and prints the per-method table. DIR is a normal workspace afterwards:
 open it in VS Code or rerun any qx command with --workspace DIR.
 `;
 
@@ -25,6 +26,13 @@ interface DemoImport {
   model: string;
   method: string;
   role: ExpansionRole;
+}
+
+interface DemoBaseline {
+  method: 'rm3';
+  fbDocs?: number;
+  fbTerms?: number;
+  originalQueryWeight?: number;
 }
 
 /** The embedded sample: beside the bundle (dist/../samples) or the sources (src/cli/commands/../../../samples). */
@@ -55,7 +63,8 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     if (!args.flags.has('json')) io.stdout(s);
   };
   say(`QX Studio demo: TREC DL 2019 sample copied to ${dir}\n`);
-  const plan = (JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8')) as { imports: DemoImport[] }).imports;
+  const demo = JSON.parse(readFileSync(join(dir, 'demo.json'), 'utf8')) as { imports: DemoImport[]; baselines?: DemoBaseline[] };
+  const plan = demo.imports;
 
   const result = await withWorkspace(
     { positionals: [], options: new Map(), flags: new Set() },
@@ -69,6 +78,12 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
         const r = await ws.importExpansions({ file: join(dir, imp.file), model: imp.model, method: imp.method, role: imp.role, format: 'querygym-tsv' }, { signal });
         imports.push({ ...imp, imported: r.imported, skipped: r.skipped });
         say(`imported ${String(r.imported).padStart(3)} ${imp.role} expansions: ${imp.model} ${imp.method}\n`);
+      }
+      const baselines = [];
+      for (const b of demo.baselines ?? []) {
+        const r = await ws.expandBaseline(b, { signal });
+        baselines.push(r);
+        say(`added    ${String(r.added).padStart(3)} baseline expansions: BM25+RM3 (fb_docs ${r.parameters.fbDocs}, fb_terms ${r.parameters.fbTerms}, original weight ${r.parameters.originalQueryWeight})\n`);
       }
       const scoreBar = progressBar(io, 'scoring');
       const scored = await ws.score({ signal, onProgress: scoreBar.update });
@@ -86,7 +101,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
       }
       const report = ws.report(await ws.costInput({ signal }));
       const files = await ws.writeReport({ signal }, report);
-      return { imports, scored, pairs, exports, report, files };
+      return { imports, baselines, scored, pairs, exports, report, files };
     },
     dir,
   );
