@@ -368,7 +368,7 @@ export class ReviewApp {
     const final = el('details', { className: 'final' }, [el('summary', { text: `Final retrieval string (${e.formulation})` }), el('pre', { text: e.final })]);
     const moves = sc === null ? null : this.renderMoves(r.qid, sc);
     const actions = el('div', { className: 'exp-actions' }, [
-      editing ? null : this.button('Edit', 'Edit the generated text and see it re-scored', () => { this.state.drafts[e.id] = e.generated; this.save(); this.render(); this.root.querySelector<HTMLElement>(`[data-editor="${CSS.escape(e.id)}"]`)?.focus(); }, { secondary: true, testid: 'edit' }),
+      editing || e.role === 'baseline' ? null : this.button('Edit', 'Edit the generated text and see it re-scored', () => { this.state.drafts[e.id] = e.generated; this.save(); this.render(); this.root.querySelector<HTMLElement>(`[data-editor="${CSS.escape(e.id)}"]`)?.focus(); }, { secondary: true, testid: 'edit' }),
       this.button(chosen === e.id ? 'Chosen ✓' : 'Use as chosen', 'Pick as the chosen side of a new pair', () => { this.state.pick = { ...this.state.pick, chosen: e.id }; this.save(); this.render(); }, { secondary: chosen !== e.id, testid: 'pick-chosen' }),
       this.button(rejected === e.id ? 'Rejected ✓' : 'Use as rejected', 'Pick as the rejected side of a new pair', () => { this.state.pick = { ...this.state.pick, rejected: e.id }; this.save(); this.render(); }, { secondary: rejected !== e.id, testid: 'pick-rejected' }),
     ]);

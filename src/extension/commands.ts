@@ -172,7 +172,7 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
   /** `requested` undefined: the zero-shot query2doc of the dataset's language (query2doc-zh for Chinese). */
   const expand = async (role: 'teacher' | 'student', requested?: string) => {
     const ws = requireWorkspace(session);
-    const label = requested ?? 'zero-shot query2doc';
+    const template = requested ?? ws.defaultTemplate;
     const s = readSettings();
     const endpoint = role === 'teacher' ? s.teacher : s.student;
     if (role === 'teacher' || s.student.kind === 'openai') {
@@ -184,8 +184,8 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
     let last: ProgressReport | undefined;
     let r;
     try {
-      r = await withTask(`Expanding with ${role} (${label})`, run.logger, (o) =>
-        ws.expand({ role, ...(requested === undefined ? {} : { template: requested }) }, { ...o, onProgress: (p) => { last = p; o.onProgress?.(p); } }),
+      r = await withTask(`Expanding with ${role} (${template})`, run.logger, (o) =>
+        ws.expand({ role, template }, { ...o, onProgress: (p) => { last = p; o.onProgress?.(p); } }),
       );
     } catch (e) {
       if (isCancellationError(e) && last !== undefined && last.done > 0) {
@@ -317,6 +317,13 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       const r = await withTask(`Importing ${path.basename(file)}`, logger, (o) => ws.importExpansions(req, o));
       session.changed('imported');
       void vscode.window.showInformationMessage(`QX: imported ${r.imported} expansions${r.skipped > 0 ? `, skipped ${r.skipped}` : ''}.`);
+      return r;
+    }),
+    reg('qx.addBaseline', async () => {
+      const ws = requireWorkspace(session);
+      const r = await withTask('Adding the BM25+RM3 baseline', logger, (o) => ws.expandBaseline({ method: 'rm3' }, o));
+      session.changed('baseline added');
+      void vscode.window.setStatusBarMessage(`QX: BM25+RM3 baseline added to ${r.added} queries (${r.present} had it); score to see it`, 5000);
       return r;
     }),
     reg('qx.score', async () => {

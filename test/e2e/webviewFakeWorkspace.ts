@@ -31,6 +31,7 @@ export const hostileText = 'Passage with <script>window.__xss = 1</script> and <
 export class FakeWorkspace implements WorkspaceApi {
   readonly root = '/fake';
   readonly name: string;
+  readonly defaultTemplate = 'query2doc-zs';
   private readonly topics: { qid: string; text: string; base: number; judged: number; byGrade: Record<string, number> }[] = [];
   private readonly expansions = new Map<string, ScoredExpansion[]>();
   private readonly pairs = new Map<string, PairRecord[]>();
@@ -215,6 +216,9 @@ export class FakeWorkspace implements WorkspaceApi {
     return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
   }
   expand(): Promise<never> {
+    return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
+  }
+  expandBaseline(): Promise<never> {
     return Promise.reject(new Error('FakeWorkspace: not used by the Review panel.'));
   }
   writeReport(): Promise<never> {

@@ -17,7 +17,7 @@ export interface QuerySummary {
   relevant: number;
   /** nDCG@10 of the original query, null before scoring. */
   baseNdcg10: number | null;
-  /** Best delta over the query's expansions, null before scoring. */
+  /** Best delta over the query's model expansions (model-free baselines such as RM3 are not candidates), null before scoring. */
   bestDelta: number | null;
   bestMethod: string | null;
   /** Mean Judged@10 over the query's scored expansions, null before scoring. */
@@ -120,6 +120,8 @@ export interface UndoResult {
 export interface WorkspaceApi {
   readonly root: string;
   readonly name: string;
+  /** The zero-shot query2doc template of the dataset's language (query2doc-zh for Chinese): `expand`'s default. */
+  readonly defaultTemplate: string;
 
   listQueries(): QuerySummary[];
   getQueryReview(qid: string): QueryReview;
@@ -134,6 +136,8 @@ export interface WorkspaceApi {
   exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult>;
   /** Generate expansions with the teacher or student (cached: completed calls are never repeated). */
   expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }>;
+  /** Adds a model-free baseline expansion (BM25+RM3, Anserini defaults unless given) to every query that lacks one. */
+  expandBaseline(request: { method: 'rm3'; fbDocs?: number; fbTerms?: number; originalQueryWeight?: number }, options: TaskOptions): Promise<{ added: number; present: number }>;
   /** Write the report (Markdown + self-contained HTML) into `.qx/reports/`; returns the paths. */
   writeReport(options: TaskOptions): Promise<{ markdown: string; html: string }>;
 

@@ -328,6 +328,7 @@ export class Workspace implements WorkspaceApi {
         if (s === undefined) continue;
         judgedSum += s.judged10;
         judgedN++;
+        if (e.role === 'baseline') continue;
         if (bestDelta === null || s.delta > bestDelta) {
           bestDelta = s.delta;
           bestMethod = e.method;

@@ -150,4 +150,21 @@ describe('review flow on the sample', () => {
     for (let i = 1; i < rows.length; i++) assert.ok((rows[i - 1]!.bestDelta ?? -9) >= (rows[i]!.bestDelta ?? -9), 'sorted by best delta, descending');
     await vscode.commands.executeCommand('qx.sortQueries', { key: 'qid' });
   });
+
+  test('QX: Add BM25+RM3 Baseline adds one RM3 expansion per query; scored, it shows in the review but never as a query\'s best method', async () => {
+    const { session, tree } = await api();
+    const ws = await waitFor(() => session.workspace, 'the workspace');
+    const r = (await vscode.commands.executeCommand('qx.addBaseline')) as { added: number; present: number } | undefined;
+    assert.deepEqual([r?.added, r?.present], [43, 0]);
+    const again = (await vscode.commands.executeCommand('qx.addBaseline')) as { added: number; present: number } | undefined;
+    assert.deepEqual([again?.added, again?.present], [0, 43], 'a second run adds nothing');
+    const scored = (await vscode.commands.executeCommand('qx.score')) as { scored: number } | undefined;
+    assert.equal(scored?.scored, 43);
+    const q = tree.getChildren()[0]!;
+    const rm3 = ws.getQueryReview(q.qid).expansions.filter((e) => e.expansion.method === 'rm3');
+    assert.equal(rm3.length, 1);
+    assert.equal(rm3[0]!.expansion.role, 'baseline');
+    assert.ok(rm3[0]!.score !== null, 'the RM3 expansion is scored');
+    assert.deepEqual(tree.getChildren().filter((row) => row.bestMethod === 'rm3').map((row) => row.qid), []);
+  }, { timeout: 120_000 });
 });
