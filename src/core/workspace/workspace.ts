@@ -627,7 +627,8 @@ export class Workspace implements WorkspaceApi {
   /**
    * Generates expansions with the teacher or student endpoint of the settings, one template, all
    * (or the given) queries. Completed generations are cached on disk and never requested again;
-   * records are stored at the end (a rerun after an interruption takes them from the cache).
+   * records are stored as queries finish (in batches; a query reported done is stored), so an
+   * interrupted run keeps what it reported and a rerun takes the rest of what finished from the cache.
    */
   async expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }> {
     const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
@@ -670,9 +671,11 @@ export class Workspace implements WorkspaceApi {
       logger: options.logger ?? this.deps.logger,
       ...(examples === undefined ? {} : { examples }),
       ...(index === undefined ? {} : { retriever: index, getDocText: (d: string) => index.docSync(d)?.text }),
+      onRecords: (records) => {
+        this.store.addExpansions(records);
+        this.invalidate();
+      },
     });
-    this.store.addExpansions(result.results.flatMap((r) => r.records));
-    this.invalidate();
     return { generated: result.generated, cached: result.cached, failed: result.failed };
   }
 
