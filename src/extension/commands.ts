@@ -189,8 +189,9 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       );
     } catch (e) {
       if (isCancellationError(e) && last !== undefined && last.done > 0) {
-        // The core caches each finished generation before it counts; the store gets them on a full run.
-        void vscode.window.showInformationMessage(`QX: expansion cancelled at ${last.done}/${last.total ?? '?'} ${last.unit ?? 'queries'}. The finished generations are cached: run the command again to store them without new requests.`);
+        // The core stores (and caches) each finished query before it counts, so what was counted is kept.
+        session.changed(`expansion cancelled with ${role}`);
+        void vscode.window.showInformationMessage(`QX: expansion cancelled at ${last.done}/${last.total ?? '?'} ${last.unit ?? 'queries'}. The finished expansions are stored; run the command again for the rest.`);
       }
       throw e;
     }
