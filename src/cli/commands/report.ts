@@ -41,7 +41,7 @@ export function formatMethodTable(r: QxReport): string {
   const out = [lines.join('\n')];
   if (r.headline !== null && r.headline.percent !== null) {
     out.push(
-      `headline: student ${r.headline.student} reaches ${r.headline.percent.toFixed(1)}% of teacher ${r.headline.teacher}'s nDCG@10 (${f4(r.headline.studentNdcg10)} vs ${f4(r.headline.teacherNdcg10)}; original ${f4(r.headline.originalNdcg10)})`,
+      `headline: ${r.headline.student} reaches ${r.headline.percent.toFixed(1)}% of ${r.headline.teacher}'s nDCG@10 (${f4(r.headline.studentNdcg10)} vs ${f4(r.headline.teacherNdcg10)}; original ${f4(r.headline.originalNdcg10)})`,
     );
   }
   if (r.queries.excluded.length > 0) {

@@ -140,7 +140,7 @@ ${costRows}
   const headline =
     h === null
       ? ''
-      : `<p class="headline">Student <b>${escapeHtml(h.student)}</b> reaches <b>${h.percent === null ? 'n/a' : h.percent.toFixed(1) + '%'}</b> of teacher <b>${escapeHtml(h.teacher)}</b>'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)} over ${h.queries} queries; original ${f3(h.originalNdcg10)}).</p>`;
+      : `<p class="headline"><b>${escapeHtml(h.student)}</b> reaches <b>${h.percent === null ? 'n/a' : h.percent.toFixed(1) + '%'}</b> of <b>${escapeHtml(h.teacher)}</b>'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)} over ${h.queries} queries; original ${f3(h.originalNdcg10)}).</p>`;
   const excluded =
     r.queries.excluded.length === 0
       ? ''

@@ -19,7 +19,7 @@ function cell(s: string): string {
 function headlineText(h: StudentTeacherComparison): string {
   const pct = h.percent === null ? 'n/a' : `${h.percent.toFixed(1)}%`;
   const gain = h.gainRecoveredPercent === null ? 'n/a' : `${h.gainRecoveredPercent.toFixed(1)}%`;
-  return `Student \`${h.student}\` reaches **${pct}** of teacher \`${h.teacher}\`'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)}, ${h.queries} queries; original ${f3(h.originalNdcg10)}; share of the teacher's gain recovered: ${gain}).`;
+  return `\`${h.student}\` reaches **${pct}** of \`${h.teacher}\`'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)}, ${h.queries} queries; original ${f3(h.originalNdcg10)}; share of the teacher's gain recovered: ${gain}).`;
 }
 
 /** The report as Markdown: headline, method table, student/teacher table, exclusions, rules. */
