@@ -25,6 +25,8 @@ describe('review flow on the sample', () => {
     const ws = await waitFor(() => session.workspace, 'the workspace to open on activation', 30_000);
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
     assert.equal(ws.root, folder);
+    // The browser fills once the opened workspace has been listed: wait for it, not for a fixed time.
+    await waitFor(() => tree.getChildren().length > 0, 'the query browser to fill', 30_000);
     assert.equal(tree.getChildren().length, 43, 'the DL19 sample has 43 judged queries');
     const item = tree.getTreeItem(tree.getChildren()[0]!);
     assert.equal(item.command?.command, 'qx.reviewQuery');
