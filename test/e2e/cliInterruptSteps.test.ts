@@ -165,18 +165,24 @@ async function withChat(fn: (chat: FakeChatServer) => Promise<void>): Promise<vo
 /** True once stderr shows a progress line with at least one query done. */
 const reportedSome = (stderr: string): boolean => [...stderr.matchAll(PROGRESS)].some((m) => Number(m[1]) > 0);
 
+/** Runs `qx expand` and sends `signal` as soon as stderr reports a query done; `sent` says whether it came to that. */
+async function expandUntilProgress(ws: string, chat: FakeChatServer, signal: NodeJS.Signals): Promise<{ r: Run; sent: boolean }> {
+  let sent = false;
+  const r = await qx(expandArgs(ws, chat), {
+    watchStderr: (all, child) => {
+      if (!sent && reportedSome(all)) {
+        sent = true;
+        child.kill(signal);
+      }
+    },
+  });
+  return { r, sent };
+}
+
 test('SIGINT mid-expand: exit 130, every query reported done is stored and cached, a rerun asks only for the rest', () =>
   withChat(async (chat) => {
     const ws = await init('expand-sigint');
-    let sent = false;
-    const r = await qx(expandArgs(ws, chat), {
-      watchStderr: (all, child) => {
-        if (!sent && reportedSome(all)) {
-          sent = true;
-          child.kill('SIGINT');
-        }
-      },
-    });
+    const { r, sent } = await expandUntilProgress(ws, chat, 'SIGINT');
     assert.ok(sent, `never saw progress:\n${r.stderr}`);
     assert.equal(r.code, 130, r.stderr);
     assert.match(r.stderr, /qx: cancelled/);
@@ -195,15 +201,7 @@ test('SIGINT mid-expand: exit 130, every query reported done is stored and cache
 test('kill -9 mid-expand: the workspace reopens (stale lock taken over) and a rerun pays for nothing cached', () =>
   withChat(async (chat) => {
     const ws = await init('expand-kill');
-    let killed = false;
-    const r = await qx(expandArgs(ws, chat), {
-      watchStderr: (all, child) => {
-        if (!killed && reportedSome(all)) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      },
-    });
+    const { r, sent: killed } = await expandUntilProgress(ws, chat, 'SIGKILL');
     assert.ok(killed, r.stderr);
     assert.equal(r.signal, 'SIGKILL');
     assert.ok(existsSync(join(ws, '.qx', 'lock')), 'the killed process left its lock behind');

@@ -110,9 +110,9 @@ export async function estimateOutputTokens(
   records: readonly ExpansionRecord[],
   options: { cacheFile?: string; count?: (text: string) => Promise<number>; signal?: AbortSignal } = {},
 ): Promise<Map<string, number>> {
-  const todo = records.filter((r) => r.usage === undefined && isGeneration(r));
+  const uncounted = records.filter((r) => r.usage === undefined && isGeneration(r));
   const out = new Map<string, number>();
-  if (todo.length === 0) return out;
+  if (uncounted.length === 0) return out;
   let cached: Record<string, number> = {};
   if (options.cacheFile !== undefined && existsSync(options.cacheFile)) {
     try {
@@ -124,7 +124,7 @@ export async function estimateOutputTokens(
   }
   const count = options.count ?? countTokens;
   let added = 0;
-  for (const r of todo) {
+  for (const r of uncounted) {
     const c = cached[r.id];
     if (typeof c === 'number' && Number.isInteger(c) && c >= 0) {
       out.set(r.id, c);
