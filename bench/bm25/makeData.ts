@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { standardTokens } from '../../src/core/bm25/analyzer.js';
 
 const root = path.resolve(__dirname, '../..');
-const data = path.resolve(root, '../shared/data');
+const data = path.resolve(root, 'test/fixtures/data');
 const out = path.join(root, 'bench/out');
 mkdirSync(out, { recursive: true });
 

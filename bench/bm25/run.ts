@@ -17,7 +17,7 @@ import { sortLikeTrecEval } from '../../src/core/eval/trecOrder.js';
 
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, 'bench/out');
-const qrelsFile = path.resolve(root, '../shared/data/trec-dl-topics-qrels/qrels.dl19-passage.txt');
+const qrelsFile = path.resolve(root, 'test/fixtures/data/trec-dl-topics-qrels/qrels.dl19-passage.txt');
 const argv = process.argv.slice(2);
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1]!.split(',') : undefined;
 const skip1m = argv.includes('--skip-1m');

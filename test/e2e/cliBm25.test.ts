@@ -6,10 +6,11 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DATA } from '../fixtures/dataPaths.js';
 
 const repo = resolve(__dirname, '../..');
 const cli = join(repo, 'dist', 'cli.js');
-const cranfield = resolve(repo, '../shared/data/cranfield');
+const cranfield = join(DATA, 'cranfield');
 const cranDocs = join(cranfield, 'cran.all.1400');
 const cranQueries = join(cranfield, 'cran.qry');
 const cranQrels = join(cranfield, 'cranqrel');

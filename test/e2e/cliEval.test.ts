@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DATA } from '../fixtures/dataPaths.js';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
 
 const repo = resolve(__dirname, '../..');
-const data = resolve(repo, '../shared/data');
+const data = DATA;
 const qrels = join(data, 'trec-dl-topics-qrels/qrels.dl19-passage.txt');
 const bm25 = join(data, 'msmarco-dl-bm25-top100-rankllm/trec_results_dl19.txt');
 const reference = readFileSync(join(data, 'reference-outputs/trec_eval.ndcg_cut_10.perquery.bm25.dl19.txt'), 'utf8');
@@ -56,7 +57,7 @@ test('bad input: exit code 3 and a message naming file and line; usage errors ex
 
 test('the real entry point: node src/cli/main.ts eval, relative paths from the cwd', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'eval', '-c', '-q', '-m', 'ndcg_cut.10',
-    '../shared/data/trec-dl-topics-qrels/qrels.dl19-passage.txt', '../shared/data/msmarco-dl-bm25-top100-rankllm/trec_results_dl19.txt'], { cwd: repo, encoding: 'utf8' });
+    'test/fixtures/data/trec-dl-topics-qrels/qrels.dl19-passage.txt', 'test/fixtures/data/msmarco-dl-bm25-top100-rankllm/trec_results_dl19.txt'], { cwd: repo, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trimEnd(), reference.trimEnd());
 });

@@ -1,9 +1,9 @@
 // A Chinese (MIRACL-zh dev) workspace made with `qx init`: the manifest's language picks the CJK
 // analyzer and the Chinese query2doc template unless the user asks otherwise.
 //
-// Topics and qrels are the real MIRACL v1.0 zh dev files (../shared/data/miracl-zh-dev-topics-qrels:
+// Topics and qrels are the real MIRACL v1.0 zh dev files (test/fixtures/data/miracl-zh-dev-topics-qrels:
 // 393 queries, qids such as "86616#0", TAB-separated `qid Q0 docid rel` qrels, binary relevance).
-// The MIRACL corpus (4.9M Wikipedia passages) is not in ../shared, so this test writes a corpus of
+// The MIRACL corpus (4.9M Wikipedia passages) is not in the repository, so this test writes a corpus of
 // 20 short passages: the docids are real judged docids of three queries (江苏省会是哪里？,
 // 意大利首都是哪里？, 复旦大学在哪个城市？) plus four unjudged ones, and ALL THE TEXT IS INVENTED
 // here; passages judged relevant are written to answer their query, judged non-relevant ones to
@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DATA } from '../fixtures/dataPaths.js';
 import { main } from '../../src/cli/main.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
@@ -23,10 +24,9 @@ import { defaultSettings, withSettings } from '../../src/core/workspace/settings
 import { openWorkspace } from '../../src/core/workspace/workspace.js';
 
 const repo = resolve(__dirname, '../..');
-const miracl = resolve(repo, '../shared/data/miracl-zh-dev-topics-qrels');
+const miracl = join(DATA, 'miracl-zh-dev-topics-qrels');
 const topicsFile = join(miracl, 'topics.miracl-v1.0-zh-dev.tsv');
 const qrelsFile = join(miracl, 'qrels.miracl-v1.0-zh-dev.tsv');
-const haveData = existsSync(topicsFile) && existsSync(qrelsFile);
 const tmp = mkdtempSync(join(tmpdir(), 'qx-miracl-zh-e2e-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -73,7 +73,7 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   return JSON.parse(s) as Record<string, unknown>;
 }
 
-describe('a MIRACL-zh workspace (language "zh")', { skip: haveData ? false : `needs ${miracl} (the shared MIRACL-zh dev topics and qrels)` }, () => {
+describe('a MIRACL-zh workspace (language "zh")', () => {
   const ws = join(tmp, 'ws');
   const prompts: string[] = [];
   let server: Server;

@@ -26,7 +26,7 @@ test('qx demo runs the whole pipeline offline: table, pairs, valid exports, repo
       assert.ok(l !== undefined, `no line matching ${re} in:\n${r.stdout}`);
       return l;
     };
-    // Lucene BM25 on this pool gives 0.4644 (original) and 0.6421 (query2doc-fs, Qwen2.5-72B): shared/data SOURCES.md.
+    // Lucene BM25 on this pool gives 0.4644 (original) and 0.6421 (query2doc-fs, Qwen2.5-72B): test/fixtures/data/lucene-analyzer-golden/README.md.
     assert.match(row(/^original BM25\s/), /\s43\s+0\.4644\s/);
     assert.match(row(/^query2doc-fs\s+teacher\s+Qwen2\.5-72B-Instruct/), /\s43\s+0\.6421\s+\+0\.1777\s/);
     for (const method of ['query2doc-zs', 'query2doc-fs', 'query2doc-cot']) {

@@ -1,4 +1,4 @@
-// The shared DL19/Cranfield data, loaded through the project's dataset readers, and nDCG@10
+// The DL19/Cranfield test data (test/fixtures/data), loaded through the project's dataset readers, and nDCG@10
 // through the project's trec_eval-exact evaluator.
 import path from 'node:path';
 import { readCorpusPool } from '../../../../src/core/dataset/corpus.js';
@@ -9,7 +9,8 @@ import type { CorpusDoc, Qrels, Run } from '../../../../src/core/dataset/types.j
 import { evaluate } from '../../../../src/core/eval/evaluate.js';
 import { readFileSync } from 'node:fs';
 
-export const DATA = path.resolve(__dirname, '../../../../../shared/data');
+export { DATA } from '../../../fixtures/dataPaths.js';
+import { DATA } from '../../../fixtures/dataPaths.js';
 export const GOLDEN = path.join(DATA, 'lucene-analyzer-golden');
 export const POOL_FILES = [
   path.join(DATA, 'msmarco-dl-bm25-top100-rankllm/retrieve_results_dl19.json'),

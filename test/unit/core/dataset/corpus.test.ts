@@ -5,7 +5,7 @@ import { QxError, isCancellationError } from '../../../../src/core/errors.js';
 import { readCorpus, readCorpusPool } from '../../../../src/core/dataset/corpus.js';
 import type { CorpusDoc } from '../../../../src/core/dataset/types.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const fixtures = resolve(__dirname, '../../../fixtures/dataset');
 
 async function all(it: AsyncIterable<CorpusDoc>): Promise<CorpusDoc[]> {

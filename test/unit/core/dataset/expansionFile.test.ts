@@ -6,7 +6,7 @@ import { QxError } from '../../../../src/core/errors.js';
 import { readExpansionFile } from '../../../../src/core/dataset/expansionFile.js';
 import { readTopics } from '../../../../src/core/dataset/topics.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const fixtures = resolve(__dirname, '../../../fixtures/dataset');
 const dl19Runs = join(data, 'querygym-llm-expansions-dl/runs/msmarco-v1-passage.trecdl2019');
 

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { QxError } from '../../../../src/core/errors.js';
 import { MANIFEST_FILE, loadDataset, loadManifest } from '../../../../src/core/dataset/manifest.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 
 /** A dataset folder with DL19 topics/qrels copied in and a manifest written from `m`. */
 function datasetDir(m: Record<string, unknown>): string {

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { QxError } from '../../../../src/core/errors.js';
 import { readJudgments, readQrels } from '../../../../src/core/dataset/qrels.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const fixtures = resolve(__dirname, '../../../fixtures/dataset');
 
 function gradeHistogram(qrels: Map<string, Map<string, number>>): Record<string, number> {

@@ -7,7 +7,7 @@ import { QxError } from '../../../../src/core/errors.js';
 import { formatRun, readRun, readRunLines, writeRun } from '../../../../src/core/dataset/runs.js';
 import type { Run } from '../../../../src/core/dataset/types.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const fixtures = resolve(__dirname, '../../../fixtures/dataset');
 
 test('the DL19 BM25 run: 43 queries x 100 hits, numbers read exactly', async () => {

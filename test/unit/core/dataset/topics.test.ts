@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { QxError } from '../../../../src/core/errors.js';
 import { readTopics } from '../../../../src/core/dataset/topics.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const fixtures = resolve(__dirname, '../../../fixtures/dataset');
 
 test('DL19 topics (tsv): 43 queries, first is 156493', async () => {

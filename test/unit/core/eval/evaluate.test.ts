@@ -9,7 +9,7 @@ import { evaluate, parseMeasures } from '../../../../src/core/eval/evaluate.js';
 import { formatTrecEval } from '../../../../src/core/eval/trecEvalFormat.js';
 import type { Qrels, Run } from '../../../../src/core/dataset/types.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const fx = join(data, 'trec_eval-test-fixtures');
 const dl19Qrels = join(data, 'trec-dl-topics-qrels/qrels.dl19-passage.txt');
 

@@ -9,7 +9,7 @@ import { idealDcgAt, judgeRanking, judgedAt, ndcgAt, ndcgCutOf, recallAt, recipr
 import { sortLikeTrecEval } from '../../../../src/core/eval/trecOrder.js';
 import type { RunHit } from '../../../../src/core/dataset/types.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 
 /** A query: judgments over docids d0..d29 and a ranking over some of them, scores from a small set so ties are common. */
 const queryArb = fc.record({

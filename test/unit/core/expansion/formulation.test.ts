@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 import { type FormulationName, checkFormulation, csqeKeySentences, formulate, keywordString, mugiRepeats, splitFinal } from '../../../../src/core/expansion/formulation.js';
 import { QxError } from '../../../../src/core/errors.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const dl19 = join(data, 'querygym-llm-expansions-dl/runs/msmarco-v1-passage.trecdl2019');
 const topics = new Map(
   readFileSync(join(data, 'trec-dl-topics-qrels/topics.dl19-passage.txt'), 'utf8')

@@ -10,7 +10,7 @@ import { formulate } from '../../../../src/core/expansion/formulation.js';
 import { buildBatchInput, formatCustomId, importBatchOutput, importExpansionFile, parseCustomId } from '../../../../src/core/expansion/importers.js';
 import { loadTemplates } from '../../../../src/core/expansion/templates.js';
 
-const data = resolve(__dirname, '../../../../../shared/data');
+import { DATA as data } from '../../../fixtures/dataPaths.js';
 const dl19 = join(data, 'querygym-llm-expansions-dl/runs/msmarco-v1-passage.trecdl2019');
 const topics = new Map(
   readFileSync(join(data, 'trec-dl-topics-qrels/topics.dl19-passage.txt'), 'utf8')
