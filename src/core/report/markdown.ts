@@ -63,6 +63,9 @@ export function studentTeacherRule(r: QxReport): string {
   return `Student vs teacher: Student/Teacher is mean student nDCG@10 / mean teacher nDCG@10 over the queries both cover; 95% CI: paired percentile bootstrap of that ratio (query indices resampled with replacement${how}); W/T/L and p compare student with teacher per query (tie: within ${r.tieThreshold}); p (perm.) is the paired randomization test, p (t-test) the paired t-test.`;
 }
 
+/** Escapes the asterisks of the Recall@k marks, so Markdown shows them rather than a list or emphasis. */
+const star = (s: string): string => s.replace(/\*/g, '\\*');
+
 /** Escapes text for a Markdown table cell (pipes, newlines, HTML-significant characters). */
 function cell(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -82,17 +85,17 @@ export function renderReportMarkdown(r: QxReport): string {
   if (r.headline !== null) lines.push(headlineText(r.headline), '');
   lines.push(`Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.`, '');
   lines.push(
-    `| Role | Method | Model | Queries | nDCG@10 orig | nDCG@10 | Δ | ${recallHeader(r)} orig | ${recallHeader(r)} | W/T/L | t | p (t-test) | p (perm.) | Δ on unjudged |`,
+    `| Role | Method | Model | Queries | nDCG@10 orig | nDCG@10 | Δ | ${star(recallHeader(r))} orig | ${star(recallHeader(r))} | W/T/L | t | p (t-test) | p (perm.) | Δ on unjudged |`,
     '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
   );
   for (const m of r.methods) {
     lines.push(
-      `| ${m.role} | ${cell(m.method)} | ${cell(m.model)} | ${m.queries} | ${f3(m.meanOriginalNdcg10)} | ${f3(m.meanNdcg10)} | ${signed(m.meanDelta)} | ${f3(m.meanOriginalRecall)} | ${recallCell(r, m, 4)} | ${m.wins}/${m.ties}/${m.losses} | ${m.tTest === null ? 'n/a' : m.tTest.t.toFixed(3)} | ${formatP(m.tTest?.p)} | ${formatP(m.permutation?.p)} | ${unjudgedText(m)} |`,
+      `| ${m.role} | ${cell(m.method)} | ${cell(m.model)} | ${m.queries} | ${f3(m.meanOriginalNdcg10)} | ${f3(m.meanNdcg10)} | ${signed(m.meanDelta)} | ${f3(m.meanOriginalRecall)} | ${star(recallCell(r, m, 4))} | ${m.wins}/${m.ties}/${m.losses} | ${m.tTest === null ? 'n/a' : m.tTest.t.toFixed(3)} | ${formatP(m.tTest?.p)} | ${formatP(m.permutation?.p)} | ${unjudgedText(m)} |`,
     );
   }
   lines.push('');
   const recallNote = recallNoteText(r);
-  if (recallNote !== null) lines.push(cell(recallNote), '');
+  if (recallNote !== null) lines.push(star(cell(recallNote)), '');
   const cost = r.cost;
   if (r.studentVsTeacher.length > 0) {
     lines.push(

@@ -40,7 +40,7 @@ test('a 6-document corpus scored at top 10: the Recall@10 column is flagged in t
   assert.ok(Math.abs((r.recall.meanCeiling as number) - 0.75) < 1e-12);
   assert.match(formatMethodTable(r), /^method\s.*\sR@10\*\s/m);
   assert.match(formatMethodTable(r), /^\* R@10 cannot tell runs apart: the 6-document corpus has no more than 10 documents/m);
-  assert.ok(renderReportMarkdown(r).includes('| R@10* orig | R@10* |'));
+  assert.ok(renderReportMarkdown(r).includes('| R@10\\* orig | R@10\\* |'));
 });
 
 test('a 30-document corpus: the expansion reaching every relevant document the corpus holds is marked, the column is not', async () => {

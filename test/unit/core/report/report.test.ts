@@ -137,14 +137,14 @@ test('Recall@k is flagged when the corpus is no larger than k, and methods at th
   const plain = buildReport(input());
   assert.equal(plain.recall.cannotMove, false);
   assert.equal(recallNoteText(plain), null, 'nothing known, nothing marked');
-  assert.ok(!renderReportMarkdown(plain).includes('R@1000*'));
+  assert.ok(!renderReportMarkdown(plain).includes('R@1000\\*'));
 
   // A 3-document corpus and k = 1000: every run's top 1000 is the whole corpus.
   const tiny = buildReport({ ...input(), corpusSize: 3 });
   assert.deepEqual([tiny.recall.corpusWithinK, tiny.recall.cannotMove, tiny.recall.corpusSize], [true, true, 3]);
   const md = renderReportMarkdown(tiny);
-  assert.ok(md.includes('| R@1000* orig | R@1000* |'));
-  assert.ok(md.includes('* R@1000 cannot tell runs apart: the 3-document corpus has no more than 1000 documents'), md);
+  assert.ok(md.includes('| R@1000\\* orig | R@1000\\* |'));
+  assert.ok(md.includes('\\* R@1000 cannot tell runs apart: the 3-document corpus has no more than 1000 documents'), md);
   assert.ok(renderReportHtml(tiny).includes('<th>R@1000*</th>') && renderReportHtml(tiny).includes('cannot tell runs apart'));
   assert.match(formatMethodTable(tiny), /^method\s.*\sR@1000\*\s/m);
   assert.match(formatMethodTable(tiny), /^\* R@1000 cannot tell runs apart/m);
@@ -159,8 +159,8 @@ test('Recall@k is flagged when the corpus is no larger than k, and methods at th
   assert.deepEqual([some.recall.cannotMove, some.recall.originalAtCeiling], [false, false]);
   assert.ok(Math.abs((some.recall.meanCeiling as number) - 0.7) < 1e-12);
   const smd = renderReportMarkdown(some);
-  assert.ok(smd.includes('| 0.5000 | 0.7000* | 4/1/0 |') && smd.includes('| 0.5000 | 0.6000 | 3/1/1 |'), smd);
-  assert.ok(smd.includes('* at the R@1000 ceiling on every query: the method retrieves, within 1000, every judged relevant document in the 5,000-document corpus'));
+  assert.ok(smd.includes('| 0.5000 | 0.7000\\* | 4/1/0 |') && smd.includes('| 0.5000 | 0.6000 | 3/1/1 |'), smd);
+  assert.ok(smd.includes('\\* at the R@1000 ceiling on every query: the method retrieves, within 1000, every judged relevant document in the 5,000-document corpus'));
   assert.match(formatMethodTable(some), /^query2doc-fs\s+teacher\s.*\s0\.7000\*\s/m);
 
   // Every run at its ceiling: the column as a whole is flagged.
@@ -168,6 +168,6 @@ test('Recall@k is flagged when the corpus is no larger than k, and methods at th
   const flatScores = new Map([...flat.scores].map(([id, s]) => [id, { ...s, recall: 0.5 }]));
   const all = buildReport({ ...flat, scores: flatScores, recallCeilings: new Map([...ceilings].map(([q]) => [q, 0.5])) });
   assert.deepEqual([all.recall.cannotMove, all.recall.corpusWithinK, all.recall.originalAtCeiling], [true, false, true]);
-  assert.ok(renderReportMarkdown(all).includes('* R@1000 cannot tell runs apart: the original and every method retrieve, within 1000, every judged relevant document in the corpus'));
-  assert.ok(!renderReportMarkdown(all).includes('0.5000*'), 'the header carries the mark, not each value');
+  assert.ok(renderReportMarkdown(all).includes('\\* R@1000 cannot tell runs apart: the original and every method retrieve, within 1000, every judged relevant document in the corpus'));
+  assert.ok(!renderReportMarkdown(all).includes('0.5000\\*'), 'the header carries the mark, not each value');
 });
