@@ -196,14 +196,16 @@ export function pairedBootstrapRatio(
   const seed = options.seed ?? 42;
   const level = options.level ?? 0.95;
   const rand = mulberry32(seed);
+  const fa = Float64Array.from(a);
+  const fb = Float64Array.from(b);
   const ratios: number[] = [];
   for (let r = 0; r < resamples; r++) {
     let sa = 0;
     let sb = 0;
     for (let i = 0; i < n; i++) {
       const j = Math.floor(rand() * n);
-      sa += a[j] as number;
-      sb += b[j] as number;
+      sa += fa[j]!;
+      sb += fb[j]!;
     }
     if (sa > 0) ratios.push(sb / sa);
   }
