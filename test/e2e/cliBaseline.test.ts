@@ -38,7 +38,7 @@ test('qx expand --role baseline --method rm3 needs no key, adds one RM3 expansio
   assert.equal(report.code, 0, report.stderr);
   assert.match(report.stdout, /^original BM25\s+-\s+-\s+43\s+0\.4644\s/m);
   // BM25+RM3 on the DL19 pool: 0.4690 (bench/RESULTS.md, qx search --rm3).
-  assert.match(report.stdout, /^rm3\s+baseline\s+BM25\+RM3\s+43\s+0\.4690\s+\+0\.00\d\d\s+0\.\d{4}\s+\d+\/\d+\/\d+\s+\S+$/m);
+  assert.match(report.stdout, /^rm3\s+baseline\s+BM25\+RM3\s+43\s+0\.4690\s+\+0\.00\d\d\s+0\.\d{4}\s+\d+\/\d+\/\d+\s+\S+\s+\d+ \(\d+\.\d%\)$/m, 'W/T/L, p and the unjudged count; no "% of teacher"');
   assert.doesNotMatch(report.stdout, /^baseline\s+rm3/m, 'no cost row: RM3 calls no model');
 });
 

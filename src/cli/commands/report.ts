@@ -1,5 +1,5 @@
 import { costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from '../../core/report/cost.js';
-import { formatP } from '../../core/report/markdown.js';
+import { formatP, headlineStatsText, recallCell, recallHeader, recallNoteText, unjudgedText } from '../../core/report/markdown.js';
 import type { QxReport } from '../../core/report/report.js';
 import { parseArgs } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -8,9 +8,13 @@ import { WORKSPACE_HELP, printJson, withWorkspace, workspaceFlags, workspaceValu
 const HELP = `usage: qx report [--workspace DIR] [--json]
 
 Compares every method (role/method/model) with the original queries over the current scores and
-prints the table: mean nDCG@10, Recall@k, wins/ties/losses against the original, paired t-test
-p-value, and each student's nDCG@10 as a percentage of the teacher's (same method where there is
-one). Then the inference cost per method: expansions, requests, tokens in/out (~ estimated with
+prints the table: mean nDCG@10, Recall@k (R@k* when it cannot tell runs apart: a corpus of at most
+k documents, or every run at the ceiling; a value* for a method at the ceiling), wins/ties/losses
+against the original, paired t-test p-value, the expansions whose delta rests on unjudged
+documents (count and share), and each student's nDCG@10 as a percentage of the teacher's (same
+method where there is one). The headline (best student vs best teacher) adds a paired bootstrap
+95% interval of that percentage over queries (10,000 resamples, seed 42), W/T/L of student vs
+teacher per query and paired randomization and t-test p-values. Then the inference cost per method: expansions, requests, tokens in/out (~ estimated with
 the local Qwen3 tokenizer where the server reported none or the file had no usage; the input of
 expansions imported without usage is unknown, so their price is a lower bound, ≥), wall time and
 the estimated price in USD from .qx/prices.json ({"asOf": "YYYY-MM-DD", "models": {"<model>":
@@ -24,8 +28,8 @@ const f4 = (x: number): string => x.toFixed(4);
 
 /** The per-method table as aligned plain text (one header line, one line per row). */
 export function formatMethodTable(r: QxReport): string {
-  const rows: string[][] = [['method', 'role', 'model', 'queries', 'nDCG@10', 'delta', `R@${r.recallK}`, 'W/T/L', 'p (t)', '% of teacher']];
-  rows.push(['original BM25', '-', '-', String(r.queries.included), f4(r.original.meanNdcg10), '', f4(r.original.meanRecall), '', '', '']);
+  const rows: string[][] = [['method', 'role', 'model', 'queries', 'nDCG@10', 'delta', recallHeader(r), 'W/T/L', 'p (t)', 'unjudged', '% of teacher']];
+  rows.push(['original BM25', '-', '-', String(r.queries.included), f4(r.original.meanNdcg10), '', f4(r.original.meanRecall), '', '', '', '']);
   for (const m of r.methods) {
     let pct = '';
     if (m.role === 'student') {
@@ -33,15 +37,19 @@ export function formatMethodTable(r: QxReport): string {
       const c = same ?? r.studentVsTeacher.find((x) => x.student === m.key && x.teacher === r.headline?.teacher);
       if (c !== undefined && c.percent !== null) pct = `${c.percent.toFixed(1)}% (${c.teacher.split('/')[1]})`;
     }
-    rows.push([m.method, m.role, m.model, String(m.queries), f4(m.meanNdcg10), (m.meanDelta >= 0 ? '+' : '') + f4(m.meanDelta), f4(m.meanRecall), `${m.wins}/${m.ties}/${m.losses}`, formatP(m.tTest?.p), pct]);
+    rows.push([m.method, m.role, m.model, String(m.queries), f4(m.meanNdcg10), (m.meanDelta >= 0 ? '+' : '') + f4(m.meanDelta), recallCell(r, m, 4), `${m.wins}/${m.ties}/${m.losses}`, formatP(m.tTest?.p), unjudgedText(m), pct]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => row.map((c, i) => (i <= 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const out = [lines.join('\n')];
+  const recallNote = recallNoteText(r);
+  if (recallNote !== null) out.push(recallNote);
+  if (r.methods.length > 0) out.push('unjudged: expansions whose delta rests on unjudged documents (one entered the top 10), and their share of the method\'s scored expansions');
   if (r.headline !== null && r.headline.percent !== null) {
     out.push(
       `headline: ${r.headline.student} reaches ${r.headline.percent.toFixed(1)}% of ${r.headline.teacher}'s nDCG@10 (${f4(r.headline.studentNdcg10)} vs ${f4(r.headline.teacherNdcg10)}; original ${f4(r.headline.originalNdcg10)})`,
+      `          ${headlineStatsText(r.headline)}`,
     );
   }
   if (r.queries.excluded.length > 0) {

@@ -159,7 +159,7 @@ const roleOrder: Record<ExpansionRole, number> = { teacher: 0, student: 1, impor
  *   for Batch API results, unknown for imported files;
  * - the student/teacher cost ratio compares the price per expansion.
  */
-export function buildCostSection(records: readonly ExpansionRecord[], input: CostInput, comparisons: readonly StudentTeacherComparison[]): CostSection {
+export function buildCostSection(records: readonly ExpansionRecord[], input: CostInput, comparisons: readonly Pick<StudentTeacherComparison, 'student' | 'teacher' | 'percent'>[]): CostSection {
   const groups = new Map<string, ExpansionRecord[]>();
   for (const r of records) {
     if (!isGeneration(r)) continue;

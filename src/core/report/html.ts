@@ -1,5 +1,5 @@
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
-import { formatP } from './markdown.js';
+import { formatP, headlineStatsText, recallCell, recallHeader, recallNoteText, studentTeacherRule, unjudgedText } from './markdown.js';
 import type { QxReport } from './report.js';
 
 /** Escapes text for HTML element content and double-quoted attributes. */
@@ -105,15 +105,15 @@ export function renderReportHtml(r: QxReport): string {
     .map(
       (m) =>
         `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.method)}</td><td>${escapeHtml(m.model)}</td><td>${m.queries}</td><td>${f3(m.meanOriginalNdcg10)}</td><td>${f3(m.meanNdcg10)}</td>` +
-        `<td class="${m.meanDelta >= 0 ? 'pos' : 'neg'}">${m.meanDelta >= 0 ? '+' : ''}${f3(m.meanDelta)}</td><td>${f3(m.meanOriginalRecall)}</td><td>${f3(m.meanRecall)}</td>` +
-        `<td>${m.wins}/${m.ties}/${m.losses}</td><td>${formatP(m.tTest?.p)}</td><td>${formatP(m.permutation?.p)}</td></tr>`,
+        `<td class="${m.meanDelta >= 0 ? 'pos' : 'neg'}">${m.meanDelta >= 0 ? '+' : ''}${f3(m.meanDelta)}</td><td>${f3(m.meanOriginalRecall)}</td><td>${recallCell(r, m, 3)}</td>` +
+        `<td>${m.wins}/${m.ties}/${m.losses}</td><td>${formatP(m.tTest?.p)}</td><td>${formatP(m.permutation?.p)}</td><td>${unjudgedText(m)}</td></tr>`,
     )
     .join('\n');
   const cost = r.cost;
   const st = r.studentVsTeacher
     .map(
       (c) =>
-        `<tr><td>${escapeHtml(c.student)}</td><td>${escapeHtml(c.teacher)}</td><td>${c.queries}</td><td>${f3(c.studentNdcg10)}</td><td>${f3(c.teacherNdcg10)}</td><td>${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'}</td><td>${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'}</td>` +
+        `<tr><td>${escapeHtml(c.student)}</td><td>${escapeHtml(c.teacher)}</td><td>${c.queries}</td><td>${f3(c.studentNdcg10)}</td><td>${f3(c.teacherNdcg10)}</td><td>${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'}</td><td>${c.percentCI === null ? 'n/a' : `${c.percentCI.low.toFixed(1)}–${c.percentCI.high.toFixed(1)}%`}</td><td>${c.wins}/${c.ties}/${c.losses}</td><td>${formatP(c.permutation?.p)}</td><td>${formatP(c.tTest?.p)}</td><td>${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'}</td>` +
         `${cost === null ? '' : `<td>${escapeHtml(costPercentText(cost.studentVsTeacher.find((x) => x.student === c.student && x.teacher === c.teacher)))}</td>`}</tr>`,
     )
     .join('\n');
@@ -136,11 +136,12 @@ ${costRows === '' ? '<p>No generated expansions.</p>' : `<div class="tw"><table>
 ${costRows}
 </tbody></table></div>`}
 <ul class="note">${COST_RULES.map((x) => `<li>${escapeHtml(x)}</li>`).join('')}</ul>`;
+  const recallNote = recallNoteText(r);
   const h = r.headline;
   const headline =
     h === null
       ? ''
-      : `<p class="headline"><b>${escapeHtml(h.student)}</b> reaches <b>${h.percent === null ? 'n/a' : h.percent.toFixed(1) + '%'}</b> of <b>${escapeHtml(h.teacher)}</b>'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)} over ${h.queries} queries; original ${f3(h.originalNdcg10)}).</p>`;
+      : `<p class="headline"><b>${escapeHtml(h.student)}</b> reaches <b>${h.percent === null ? 'n/a' : h.percent.toFixed(1) + '%'}</b> of <b>${escapeHtml(h.teacher)}</b>'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)} over ${h.queries} queries; original ${f3(h.originalNdcg10)}).<br>${escapeHtml(headlineStatsText(h))}.</p>`;
   const excluded =
     r.queries.excluded.length === 0
       ? ''
@@ -161,20 +162,21 @@ td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}th{background:#f2f2f2}
 <p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>
 ${headline}
 <h2>Methods vs the original query</h2>
-<div class="tw"><table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th><th>Δ</th><th>R@${r.recallK} orig</th><th>R@${r.recallK}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th></tr></thead>
+<div class="tw"><table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th><th>Δ</th><th>${recallHeader(r)} orig</th><th>${recallHeader(r)}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th><th>Δ on unjudged</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table></div>
+${recallNote === null ? '' : `<p class="note">${escapeHtml(recallNote)}</p>`}
 <h2>Mean nDCG@10</h2>
 ${barChart(r)}
 <h2>Per-query Δ nDCG@10 vs the original</h2>
 <div class="hists">${histograms(r)}</div>
-${st === '' ? '' : `<h2>Student vs teacher</h2><div class="tw"><table><thead><tr><th>Student</th><th>Teacher</th><th>Queries</th><th>Student nDCG@10</th><th>Teacher nDCG@10</th><th>Student/Teacher</th><th>Gain recovered</th>${cost === null ? '' : '<th>Cost/expansion student/teacher</th>'}</tr></thead><tbody>${st}</tbody></table></div>`}
+${st === '' ? '' : `<h2>Student vs teacher</h2><div class="tw"><table><thead><tr><th>Student</th><th>Teacher</th><th>Queries</th><th>Student nDCG@10</th><th>Teacher nDCG@10</th><th>Student/Teacher</th><th>95% CI</th><th>W/T/L</th><th>p (perm.)</th><th>p (t-test)</th><th>Gain recovered</th>${cost === null ? '' : '<th>Cost/expansion student/teacher</th>'}</tr></thead><tbody>${st}</tbody></table></div>`}
 <h2>Teacher vs student per query</h2>
 ${scatter(r)}
 ${costSection}
 ${excluded}
-<p class="note">Queries with no positive judgment are excluded from every mean. A method's per-query score is the mean over its samples. W/T/L: above / within ${r.tieThreshold} of / below the original. p (t-test): paired two-sided t-test on per-query nDCG@10; p (perm.): paired sign-flip randomization test (exact for ≤ 16 queries, else 10,000 seeded flips).</p>
+<p class="note">Queries with no positive judgment are excluded from every mean. A method's per-query score is the mean over its samples. W/T/L: above / within ${r.tieThreshold} of / below the original. p (t-test): paired two-sided t-test on per-query nDCG@10; p (perm.): paired sign-flip randomization test (exact for ≤ 16 queries, else 10,000 seeded flips). Δ on unjudged: expansions where an unjudged document entered the top 10 (the delta may come from missing judgments), and their share.${r.studentVsTeacher.length === 0 ? '' : ` ${escapeHtml(studentTeacherRule(r))}`}</p>
 </body></html>
 `;
 }

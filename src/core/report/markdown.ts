@@ -1,5 +1,5 @@
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
-import type { QxReport, StudentTeacherComparison } from './report.js';
+import type { MethodResult, QxReport, StudentTeacherComparison } from './report.js';
 
 const f3 = (x: number): string => x.toFixed(4);
 const signed = (x: number): string => (x >= 0 ? '+' : '') + x.toFixed(4);
@@ -11,6 +11,61 @@ export function formatP(p: number | null | undefined): string {
   return p.toFixed(4);
 }
 
+/** "95% CI 84.0–99.1%" for a comparison's bootstrap interval of the student/teacher percentage. */
+export function ciText(c: StudentTeacherComparison): string {
+  const ci = c.percentCI;
+  if (ci === null) return `${Math.round(100 * 0.95)}% CI n/a`;
+  return `${Math.round(100 * ci.level)}% CI ${ci.low.toFixed(1)}–${ci.high.toFixed(1)}%`;
+}
+
+/** The statistics under a headline: bootstrap interval, W/T/L of student vs teacher, both paired p-values. */
+export function headlineStatsText(h: StudentTeacherComparison): string {
+  const ci = h.percentCI;
+  const how = ci === null ? '' : ` (paired bootstrap over ${h.queries} queries, ${ci.resamples.toLocaleString('en-US')} resamples, seed ${ci.seed})`;
+  return `${ciText(h)}${how}; student vs teacher per query W/T/L ${h.wins}/${h.ties}/${h.losses}; p ${formatP(h.permutation?.p)} (paired randomization), ${formatP(h.tTest?.p)} (paired t)`;
+}
+
+/** "31 (24.0%)": expansions whose delta rests on unjudged documents, and their share of the method's scored expansions. */
+export function unjudgedText(m: MethodResult): string {
+  return `${m.unjudgedExpansions} (${m.expansions === 0 ? 'n/a' : `${((100 * m.unjudgedExpansions) / m.expansions).toFixed(1)}%`})`;
+}
+
+/** Header of the Recall@k column: "R@1000", with "*" when the column cannot tell runs apart. */
+export function recallHeader(r: QxReport): string {
+  return `R@${r.recallK}${r.recall.cannotMove ? '*' : ''}`;
+}
+
+/** A method's Recall@k cell: "*" marks a method at the ceiling on every query (when the column as a whole is not flagged). */
+export function recallCell(r: QxReport, m: MethodResult, digits: number): string {
+  return m.meanRecall.toFixed(digits) + (!r.recall.cannotMove && m.recallAtCeiling === true ? '*' : '');
+}
+
+/** The footnote that goes with the "*" of the Recall@k column or cells; null when nothing is marked. */
+export function recallNoteText(r: QxReport): string | null {
+  const n = r.recall;
+  const k = `R@${n.k}`;
+  const corpus = n.corpusSize === null ? 'the corpus' : `the ${n.corpusSize.toLocaleString('en-US')}-document corpus`;
+  if (n.corpusWithinK) {
+    return `* ${k} cannot tell runs apart: ${corpus} has no more than ${n.k} documents, so every run's top ${n.k} holds every document it matches at all; ${k} then measures term overlap, not ranking.`;
+  }
+  const ceiling = n.meanCeiling === null ? '' : `; the ceiling is ${n.meanCeiling.toFixed(4)} on average, below 1 when judged relevant documents are missing from the corpus`;
+  if (n.cannotMove) {
+    return `* ${k} cannot tell runs apart: the original and every method retrieve, within ${n.k}, every judged relevant document in ${corpus}, so every run is at the ceiling${ceiling}.`;
+  }
+  if (!r.methods.some((m) => m.recallAtCeiling === true)) return null;
+  return `* at the ${k} ceiling on every query: the method retrieves, within ${n.k}, every judged relevant document in ${corpus}, so its ${k} cannot rise${ceiling}.`;
+}
+
+/** How the student/teacher ratio, its interval and its tests are computed (for the notes under a report). */
+export function studentTeacherRule(r: QxReport): string {
+  const ci = r.studentVsTeacher.find((c) => c.percentCI !== null)?.percentCI ?? null;
+  const how = ci === null ? '' : `, ${ci.resamples.toLocaleString('en-US')} resamples, seed ${ci.seed}, the 2.5th and 97.5th percentiles`;
+  return `Student vs teacher: Student/Teacher is mean student nDCG@10 / mean teacher nDCG@10 over the queries both cover; 95% CI: paired percentile bootstrap of that ratio (query indices resampled with replacement${how}); W/T/L and p compare student with teacher per query (tie: within ${r.tieThreshold}); p (perm.) is the paired randomization test, p (t-test) the paired t-test.`;
+}
+
+/** Escapes the asterisks of the Recall@k marks, so Markdown shows them rather than a list or emphasis. */
+const star = (s: string): string => s.replace(/\*/g, '\\*');
+
 /** Escapes text for a Markdown table cell (pipes, newlines, HTML-significant characters). */
 function cell(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -19,7 +74,7 @@ function cell(s: string): string {
 function headlineText(h: StudentTeacherComparison): string {
   const pct = h.percent === null ? 'n/a' : `${h.percent.toFixed(1)}%`;
   const gain = h.gainRecoveredPercent === null ? 'n/a' : `${h.gainRecoveredPercent.toFixed(1)}%`;
-  return `\`${h.student}\` reaches **${pct}** of \`${h.teacher}\`'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)}, ${h.queries} queries; original ${f3(h.originalNdcg10)}; share of the teacher's gain recovered: ${gain}).`;
+  return `\`${h.student}\` reaches **${pct}** of \`${h.teacher}\`'s nDCG@10 (${f3(h.studentNdcg10)} vs ${f3(h.teacherNdcg10)}, ${h.queries} queries; original ${f3(h.originalNdcg10)}; share of the teacher's gain recovered: ${gain}). ${headlineStatsText(h)}.`;
 }
 
 /** The report as Markdown: headline, method table, student/teacher table, exclusions, rules. */
@@ -30,27 +85,29 @@ export function renderReportMarkdown(r: QxReport): string {
   if (r.headline !== null) lines.push(headlineText(r.headline), '');
   lines.push(`Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.`, '');
   lines.push(
-    `| Role | Method | Model | Queries | nDCG@10 orig | nDCG@10 | Δ | R@${r.recallK} orig | R@${r.recallK} | W/T/L | t | p (t-test) | p (perm.) |`,
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|',
+    `| Role | Method | Model | Queries | nDCG@10 orig | nDCG@10 | Δ | ${star(recallHeader(r))} orig | ${star(recallHeader(r))} | W/T/L | t | p (t-test) | p (perm.) | Δ on unjudged |`,
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
   );
   for (const m of r.methods) {
     lines.push(
-      `| ${m.role} | ${cell(m.method)} | ${cell(m.model)} | ${m.queries} | ${f3(m.meanOriginalNdcg10)} | ${f3(m.meanNdcg10)} | ${signed(m.meanDelta)} | ${f3(m.meanOriginalRecall)} | ${f3(m.meanRecall)} | ${m.wins}/${m.ties}/${m.losses} | ${m.tTest === null ? 'n/a' : m.tTest.t.toFixed(3)} | ${formatP(m.tTest?.p)} | ${formatP(m.permutation?.p)} |`,
+      `| ${m.role} | ${cell(m.method)} | ${cell(m.model)} | ${m.queries} | ${f3(m.meanOriginalNdcg10)} | ${f3(m.meanNdcg10)} | ${signed(m.meanDelta)} | ${f3(m.meanOriginalRecall)} | ${star(recallCell(r, m, 4))} | ${m.wins}/${m.ties}/${m.losses} | ${m.tTest === null ? 'n/a' : m.tTest.t.toFixed(3)} | ${formatP(m.tTest?.p)} | ${formatP(m.permutation?.p)} | ${unjudgedText(m)} |`,
     );
   }
   lines.push('');
+  const recallNote = recallNoteText(r);
+  if (recallNote !== null) lines.push(star(cell(recallNote)), '');
   const cost = r.cost;
   if (r.studentVsTeacher.length > 0) {
     lines.push(
       '## Student vs teacher',
       '',
-      `| Student | Teacher | Queries | Student nDCG@10 | Teacher nDCG@10 | Student/Teacher | Gain recovered |${cost === null ? '' : ' Cost/expansion student/teacher |'}`,
-      `|---|---|---:|---:|---:|---:|---:|${cost === null ? '' : '---:|'}`,
+      `| Student | Teacher | Queries | Student nDCG@10 | Teacher nDCG@10 | Student/Teacher | 95% CI | W/T/L | p (perm.) | p (t-test) | Gain recovered |${cost === null ? '' : ' Cost/expansion student/teacher |'}`,
+      `|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|${cost === null ? '' : '---:|'}`,
     );
     for (const c of r.studentVsTeacher) {
       const costCell = cost === null ? '' : ` ${costPercentText(cost.studentVsTeacher.find((x) => x.student === c.student && x.teacher === c.teacher))} |`;
       lines.push(
-        `| ${cell(c.student)} | ${cell(c.teacher)} | ${c.queries} | ${f3(c.studentNdcg10)} | ${f3(c.teacherNdcg10)} | ${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'} | ${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'} |${costCell}`,
+        `| ${cell(c.student)} | ${cell(c.teacher)} | ${c.queries} | ${f3(c.studentNdcg10)} | ${f3(c.teacherNdcg10)} | ${c.percent === null ? 'n/a' : c.percent.toFixed(1) + '%'} | ${c.percentCI === null ? 'n/a' : `${c.percentCI.low.toFixed(1)}–${c.percentCI.high.toFixed(1)}%`} | ${c.wins}/${c.ties}/${c.losses} | ${formatP(c.permutation?.p)} | ${formatP(c.tTest?.p)} | ${c.gainRecoveredPercent === null ? 'n/a' : c.gainRecoveredPercent.toFixed(1) + '%'} |${costCell}`,
       );
     }
     lines.push('');
@@ -84,6 +141,8 @@ export function renderReportMarkdown(r: QxReport): string {
     `- A method's score on a query is the mean over its samples; each method is compared with the original on the queries it covers.`,
     `- W/T/L counts queries where the method's nDCG@10 is above / within ${r.tieThreshold} of / below the original's.`,
     `- p (t-test): paired two-sided Student t-test on per-query nDCG@10; p (perm.): paired randomization (sign-flip) test, exact for ≤ 16 queries, else 10,000 seeded flips.`,
+    `- Δ on unjudged: the method's scored expansions where an unjudged document entered the top 10 (a delta that may come from missing judgments), and their share.`,
+    ...(r.studentVsTeacher.length === 0 ? [] : [`- ${studentTeacherRule(r)}`]),
     ...(cost === null ? [] : COST_RULES.map((x) => `- ${x}`)),
     '',
   );

@@ -1,7 +1,7 @@
 import type { ExpansionScore } from '../curation/types.js';
 import type { ExpansionRecord, ExpansionRole } from '../expansion/types.js';
 import { buildCostSection, type CostInput, type CostSection } from './cost.js';
-import { pairedPermutationTest, pairedTTest, type PairedTTest, type PermutationTest } from './stats.js';
+import { pairedBootstrapRatio, pairedPermutationTest, pairedTTest, type BootstrapInterval, type PairedTTest, type PermutationTest } from './stats.js';
 
 /** One query as the report needs it. */
 export interface ReportQuery {
@@ -23,8 +23,18 @@ export interface ReportInput {
   tieThreshold?: number;
   /** Random sign flips of the permutation test when n > 16, default 10,000. */
   permutations?: number;
-  /** Seed of the permutation test, default 42. */
+  /** Seed of the permutation test and of the bootstrap, default 42. */
   seed?: number;
+  /** Bootstrap resamples of each student/teacher ratio's confidence interval, default 10,000. */
+  bootstrapResamples?: number;
+  /** Documents in the corpus (the index), when known: with it a corpus of at most `recallK` documents is flagged. */
+  corpusSize?: number;
+  /**
+   * Per qid, the highest Recall@k any run can reach: min(k, relevant documents in the corpus) /
+   * relevant documents judged (grade ≥ the relevance level), in [0, 1]. With it, runs that reach
+   * it on every query are marked (their Recall@k cannot rise).
+   */
+  recallCeilings?: ReadonlyMap<string, number>;
   /** Clock, for tests. */
   now?: () => Date;
   /** Prices (and local token counts) for the cost section; without it `cost` is null. */
@@ -55,6 +65,12 @@ export interface MethodResult {
   tTest: PairedTTest | null;
   /** Paired randomization test of the same; null with no queries. */
   permutation: PermutationTest | null;
+  /** Scored expansions (samples) over the included queries. */
+  expansions: number;
+  /** Of them, those whose delta rests on unjudged documents: an unjudged document entered the top 10 (`unjudgedFlag`). */
+  unjudgedExpansions: number;
+  /** Recall@k equals the query's ceiling on every query the method covers; null without ceilings. */
+  recallAtCeiling: boolean | null;
 }
 
 /** Student mean nDCG@10 as a percentage of a teacher's, over the queries both cover. */
@@ -69,6 +85,31 @@ export interface StudentTeacherComparison {
   percent: number | null;
   /** 100 × (student − original) / (teacher − original): share of the teacher's gain recovered; null when the teacher gains nothing. */
   gainRecoveredPercent: number | null;
+  /** Paired percentile bootstrap 95% interval of `percent` over the common queries (low/high in percent); null when undefined. */
+  percentCI: BootstrapInterval | null;
+  /** Per common query: student's nDCG@10 above / within the report's tie threshold of / below the teacher's. */
+  wins: number;
+  ties: number;
+  losses: number;
+  /** Paired two-sided t-test of student vs teacher per-query nDCG@10; null when undefined. */
+  tTest: PairedTTest | null;
+  /** Paired randomization test of the same; null with no common queries. */
+  permutation: PermutationTest | null;
+}
+
+/** Whether the Recall@k column can tell runs apart. */
+export interface RecallNote {
+  k: number;
+  /** Documents in the corpus; null when unknown (no index). */
+  corpusSize: number | null;
+  /** corpusSize ≤ k: every run's top k holds every document it matches at all, so Recall@k does not measure ranking. */
+  corpusWithinK: boolean;
+  /** Mean over included queries of the best reachable Recall@k (see `ReportInput.recallCeilings`); null without ceilings. */
+  meanCeiling: number | null;
+  /** The original query reaches the ceiling on every included query; null without ceilings. */
+  originalAtCeiling: boolean | null;
+  /** The column cannot differ between runs: `corpusWithinK`, or the original and every method are at the ceiling on every query. */
+  cannotMove: boolean;
 }
 
 export interface QxReport {
@@ -83,6 +124,8 @@ export interface QxReport {
     excluded: { qid: string; text: string; reason: 'no positive judgment' | 'original query not scored' }[];
   };
   original: { meanNdcg10: number; meanRecall: number };
+  /** Whether Recall@k can move at all on this corpus and these judgments. */
+  recall: RecallNote;
   methods: MethodResult[];
   studentVsTeacher: StudentTeacherComparison[];
   /** Best student (highest mean nDCG@10) vs best teacher: the headline figure; null without both. */
@@ -103,9 +146,14 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce
  *   compared with the original only on the included queries it covers (`queries`);
  * - win/tie/loss: delta > tie, |delta| ≤ tie, delta < −tie, with tie = `tieThreshold` (1e-9);
  * - significance: paired two-sided t-test and paired randomization test on per-query nDCG@10;
- * - student vs teacher: for every student × teacher method, over the queries both cover; model-free
+ * - student vs teacher: for every student × teacher method, over the queries both cover, the ratio
+ *   of mean nDCG@10 with a paired percentile bootstrap 95% interval over queries (`bootstrapResamples`,
+ *   `seed`), W/T/L of student vs teacher per query (same tie), paired t and randomization tests; model-free
  *   baselines (role "baseline", e.g. BM25+RM3) get their row, delta, W/T/L and p like any method,
  *   and are in no student/teacher comparison;
+ * - unjudged: per method, the scored expansions with `unjudgedFlag` (an unjudged document entered the top 10);
+ * - Recall@k: flagged (`recall.cannotMove`) when the corpus has ≤ k documents, or when the original
+ *   and every method reach each query's ceiling (`recallCeilings`); methods at the ceiling are marked;
  * - cost (with `cost` prices): per method over all its generated expansions (see `buildCostSection`).
  * Methods are sorted by role (teacher, student, imported, baseline), then mean nDCG@10 descending.
  */
@@ -126,6 +174,7 @@ export function buildReport(input: ReportInput): QxReport {
     method: string;
     model: string;
     byQid: Map<string, { ndcg: number[]; recall: number[] }>;
+    unjudged: number;
   }
   const groups = new Map<string, Acc>();
   for (const e of input.expansions) {
@@ -134,12 +183,16 @@ export function buildReport(input: ReportInput): QxReport {
     if (s === undefined) continue;
     const key = `${e.role}/${e.method}/${e.model}`;
     let g = groups.get(key);
-    if (g === undefined) groups.set(key, (g = { role: e.role, method: e.method, model: e.model, byQid: new Map() }));
+    if (g === undefined) groups.set(key, (g = { role: e.role, method: e.method, model: e.model, byQid: new Map(), unjudged: 0 }));
     let q = g.byQid.get(e.qid);
     if (q === undefined) g.byQid.set(e.qid, (q = { ndcg: [], recall: [] }));
     q.ndcg.push(s.ndcg10);
     q.recall.push(s.recall);
+    if (s.unjudgedFlag) g.unjudged++;
   }
+  const ceilings = input.recallCeilings;
+  // Recall is a ratio of small integers: equal to the ceiling up to rounding.
+  const atCeiling = (qid: string, recall: number): boolean => Math.abs(recall - (ceilings?.get(qid) ?? Number.NaN)) < 1e-9;
 
   const perMethodQuery = new Map<string, Map<string, number>>();
   const methods: MethodResult[] = [];
@@ -167,6 +220,9 @@ export function buildReport(input: ReportInput): QxReport {
       wins: deltas.filter((d) => d > tie).length,
       ties: deltas.filter((d) => Math.abs(d) <= tie).length,
       losses: deltas.filter((d) => d < -tie).length,
+      expansions: qids.reduce((n, q) => n + (g.byQid.get(q)?.ndcg.length ?? 0), 0),
+      unjudgedExpansions: g.unjudged,
+      recallAtCeiling: ceilings === undefined ? null : qids.every((q) => (g.byQid.get(q)?.recall ?? []).every((x) => atCeiling(q, x))),
       tTest: pairedTTest(orig, ndcg),
       permutation: pairedPermutationTest(orig, ndcg, {
         ...(input.permutations === undefined ? {} : { iterations: input.permutations }),
@@ -181,8 +237,15 @@ export function buildReport(input: ReportInput): QxReport {
     const sq = perMethodQuery.get(s.key) as Map<string, number>;
     const tq = perMethodQuery.get(t.key) as Map<string, number>;
     const common = [...sq.keys()].filter((q) => tq.has(q)).sort();
-    const sm = mean(common.map((q) => sq.get(q) as number));
-    const tm = mean(common.map((q) => tq.get(q) as number));
+    const sv = common.map((q) => sq.get(q) as number);
+    const tv = common.map((q) => tq.get(q) as number);
+    const diffs = sv.map((x, i) => x - (tv[i] as number));
+    const sm = mean(sv);
+    const tm = mean(tv);
+    const ci = pairedBootstrapRatio(tv, sv, {
+      ...(input.bootstrapResamples === undefined ? {} : { resamples: input.bootstrapResamples }),
+      ...(input.seed === undefined ? {} : { seed: input.seed }),
+    });
     const om = mean(common.map((q) => (input.originals.get(q) as ExpansionScore).ndcg10));
     return {
       student: s.key,
@@ -193,6 +256,15 @@ export function buildReport(input: ReportInput): QxReport {
       originalNdcg10: om,
       percent: tm > 0 && common.length > 0 ? (100 * sm) / tm : null,
       gainRecoveredPercent: tm - om > 1e-12 && common.length > 0 ? (100 * (sm - om)) / (tm - om) : null,
+      percentCI: ci === null || !(tm > 0) ? null : { ...ci, low: 100 * ci.low, high: 100 * ci.high },
+      wins: diffs.filter((d) => d > tie).length,
+      ties: diffs.filter((d) => Math.abs(d) <= tie).length,
+      losses: diffs.filter((d) => d < -tie).length,
+      tTest: pairedTTest(tv, sv),
+      permutation: pairedPermutationTest(tv, sv, {
+        ...(input.permutations === undefined ? {} : { iterations: input.permutations }),
+        ...(input.seed === undefined ? {} : { seed: input.seed }),
+      }),
     };
   };
   const students = methods.filter((m) => m.role === 'student');
@@ -209,6 +281,18 @@ export function buildReport(input: ReportInput): QxReport {
     return { qid: q.qid, original: (input.originals.get(q.qid) as ExpansionScore).ndcg10, methods: m };
   });
 
+  const corpusSize = input.corpusSize ?? null;
+  const corpusWithinK = corpusSize !== null && recallK > 0 && corpusSize <= recallK;
+  const originalAtCeiling = ceilings === undefined ? null : included.every((q) => atCeiling(q.qid, (input.originals.get(q.qid) as ExpansionScore).recall));
+  const recall: RecallNote = {
+    k: recallK,
+    corpusSize,
+    corpusWithinK,
+    meanCeiling: ceilings === undefined ? null : mean(included.map((q) => ceilings.get(q.qid) ?? 0)),
+    originalAtCeiling,
+    cannotMove: corpusWithinK || (originalAtCeiling === true && included.length > 0 && methods.every((m) => m.recallAtCeiling === true)),
+  };
+
   return {
     dataset: input.datasetName,
     createdAt: (input.now ?? (() => new Date()))().toISOString(),
@@ -219,6 +303,7 @@ export function buildReport(input: ReportInput): QxReport {
       meanNdcg10: mean(included.map((q) => (input.originals.get(q.qid) as ExpansionScore).ndcg10)),
       meanRecall: mean(included.map((q) => (input.originals.get(q.qid) as ExpansionScore).recall)),
     },
+    recall,
     methods,
     studentVsTeacher,
     headline,

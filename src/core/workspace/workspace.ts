@@ -767,7 +767,25 @@ export class Workspace implements WorkspaceApi {
       scores,
       originals,
       ...(cost === undefined ? {} : { cost }),
+      ...(this.index === undefined ? {} : { corpusSize: this.index.data.docIds.length, recallCeilings: this.recallCeilings(this.index) }),
     });
+  }
+
+  /** Per qid, the best Recall@topK any run can reach: min(topK, relevant documents in the corpus) / relevant documents judged. */
+  private recallCeilings(index: Bm25Index): Map<string, number> {
+    const level = this.manifest.relevanceLevel;
+    const relevant = new Map<string, string[]>();
+    const wanted = new Set<string>();
+    for (const t of this.topics) {
+      const docs = [...(this.qrels.get(t.qid) ?? new Map<string, number>())].filter(([, g]) => g >= 0 && g >= level).map(([d]) => d);
+      relevant.set(t.qid, docs);
+      for (const d of docs) wanted.add(d);
+    }
+    // One pass over the docids with a small set, rather than a docid map of a large corpus.
+    const present = new Set<string>();
+    for (const id of index.data.docIds) if (wanted.has(id)) present.add(id);
+    const k = this.deps.settings.bm25.topK;
+    return new Map([...relevant].map(([qid, docs]) => [qid, docs.length === 0 ? 0 : Math.min(k, docs.filter((d) => present.has(d)).length) / docs.length]));
   }
 
   /** Writes `report` (default: the report with its cost section) as Markdown and HTML into `.qx/reports/`. */

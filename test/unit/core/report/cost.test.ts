@@ -52,7 +52,7 @@ test('imported without usage: output counted locally, input unknown, price a low
   ];
   const estimatedOutput = new Map([['i1', 4]]);
   const c = buildCostSection(records, { table, source, estimatedOutput }, [
-    { student: 'student/query2doc-zs/Org/small <student>', teacher: 'teacher/query2doc-zs/big-teacher', queries: 1, studentNdcg10: 0.4, teacherNdcg10: 0.5, originalNdcg10: 0.3, percent: 80, gainRecoveredPercent: 50 },
+    { student: 'student/query2doc-zs/Org/small <student>', teacher: 'teacher/query2doc-zs/big-teacher', percent: 80 },
   ]);
   const [t, s] = c.methods;
   assert.deepEqual([t?.requests, t?.promptTokens, t?.completionTokens, t?.promptUnknown, t?.uncounted, t?.estimatedExpansions, t?.wallMs], [null, 0, 4, 1, 1, 1, null]);
@@ -124,7 +124,7 @@ test('the report files show the cost section, the example label, the ratio besid
   const md = renderReportMarkdown(r);
   assert.match(md, /## Inference cost\n\nPrices: the shipped EXAMPLE table \(as of 2025-06-01\), for illustration only/);
   // 0.012 vs 0.0015 USD per expansion: the student costs 12.5%, for 75.0% of the nDCG@10.
-  assert.match(md, /\| 75\.0% \| 50\.0% \| 12\.5% \|/);
+  assert.match(md, /\| 75\.0% \| 75\.0–75\.0% \| 0\/0\/1 \| 1\.0000 \| n\/a \| 50\.0% \| 12\.5% \|/);
   assert.ok(md.includes('| student | query2doc-zs | Org/small &lt;student&gt; | openai-compatible | 1 | 1 | 1000 | 1000 | 100 ms | 100 ms | 0.5 / 1 | 0.00150 |'), md);
   assert.ok(md.includes('| teacher | query2doc-zs | big-teacher | openai-compatible | 1 | 1 | 1000 | 1000 | 2.5 s | 2.5 s | 2 / 10 | 0.0120 |'), md);
   const html = renderReportHtml(r);

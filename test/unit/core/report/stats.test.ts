@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { logGamma, pairedPermutationTest, pairedTTest, regularizedIncompleteBeta, studentTTwoSidedP } from '../../../../src/core/report/stats.js';
+import { logGamma, pairedBootstrapRatio, pairedPermutationTest, pairedTTest, quantileSorted, regularizedIncompleteBeta, studentTTwoSidedP } from '../../../../src/core/report/stats.js';
 
 // Student's (1908) sleep data, extra hours of sleep under two drugs for the same 10 patients
 // (R's `sleep` dataset). R: t.test(extra ~ group, data = sleep, paired = TRUE)
@@ -72,4 +72,50 @@ test('the exact permutation test agrees with an independent enumeration; the sam
   assert.equal(pairedPermutationTest(drug1, drug2, { exactUpTo: 0, iterations: 20000, seed: 7 })?.p, sampled.p);
   const same = pairedPermutationTest([0.5, 0.4, 0.3], [0.5, 0.4, 0.3]);
   assert.equal(same?.p, 1, 'no difference at all: p = 1');
+});
+
+test('the permutation test on 4 queries counts the 16 sign flips by hand', () => {
+  // Differences 0.1, 0.2, 0.3, 0.4: only all-plus and all-minus reach |sum| = 1.0, so p = 2/16.
+  assert.equal(pairedPermutationTest([0, 0, 0, 0], [0.1, 0.2, 0.3, 0.4])?.p, 2 / 16);
+  // Differences 0.1, 0.2, 0.3, −0.4 sum to 0.2; flipping a set S gives 1.0 − 2·sum(S) in the units above:
+  // only S = {0.1, 0.4} and S = {0.2, 0.3} give 0, the other 14 give |sum| ≥ 0.2, so p = 14/16.
+  const r = pairedPermutationTest([0.5, 0.5, 0.5, 0.5], [0.6, 0.7, 0.8, 0.1]);
+  assert.deepEqual([r?.p, r?.exact, r?.iterations], [14 / 16, true, 16]);
+});
+
+test('type-7 quantiles: the median of 1..4 is 2.5, the 2.5th percentile 1.075', () => {
+  assert.equal(quantileSorted([1, 2, 3, 4], 0.5), 2.5);
+  assert.ok(Math.abs(quantileSorted([1, 2, 3, 4], 0.025) - 1.075) < 1e-12);
+  assert.equal(quantileSorted([7], 0.975), 7);
+});
+
+// Per-query nDCG@10 of a teacher (a) and a student (b): point ratio 0.48 / 0.6 = 0.8.
+const teacherQ = [0.8, 0.7, 0.5, 0.6, 0.4];
+const studentQ = [0.7, 0.5, 0.3, 0.5, 0.4];
+
+test('the bootstrap interval of the ratio holds the point estimate, is seeded, and narrows with more queries', () => {
+  const ci = pairedBootstrapRatio(teacherQ, studentQ);
+  assert.ok(ci !== null);
+  assert.deepEqual([ci.resamples, ci.seed, ci.level, ci.undefinedResamples], [10_000, 42, 0.95, 0]);
+  assert.ok(ci.low < 0.8 && 0.8 < ci.high, `0.8 in [${ci.low}, ${ci.high}]`);
+  // Each query's ratio lies in [0.6, 1] (0.3/0.5 … 0.4/0.4), so any resampled ratio of means does too.
+  assert.ok(ci.low >= 0.6 - 1e-12 && ci.high <= 1 + 1e-12);
+  assert.deepEqual(pairedBootstrapRatio(teacherQ, studentQ), ci, 'same seed, same interval');
+  assert.notDeepEqual(pairedBootstrapRatio(teacherQ, studentQ, { seed: 7 }), ci, 'another seed draws other resamples');
+  const times = (xs: number[], k: number): number[] => Array.from({ length: k }, () => xs).flat();
+  const wide = ci.high - ci.low;
+  const narrow = pairedBootstrapRatio(times(teacherQ, 16), times(studentQ, 16));
+  assert.ok(narrow !== null && narrow.low < 0.8 && 0.8 < narrow.high);
+  // 16 times the queries: the standard error shrinks by about √16 = 4.
+  assert.ok(narrow.high - narrow.low < wide / 3, `${narrow.high - narrow.low} vs ${wide}`);
+});
+
+test('the bootstrap of a constant ratio is that ratio; an all-zero teacher has none', () => {
+  const ci = pairedBootstrapRatio([0.2, 0.5, 1], [0.1, 0.25, 0.5], { resamples: 500 });
+  assert.ok(ci !== null && Math.abs(ci.low - 0.5) < 1e-12 && Math.abs(ci.high - 0.5) < 1e-12);
+  assert.equal(pairedBootstrapRatio([0, 0], [0.1, 0.2]), null);
+  assert.equal(pairedBootstrapRatio([], []), null);
+  // One zero query of two: resamples drawing it twice (about a quarter) have no ratio and are counted.
+  const some = pairedBootstrapRatio([0, 0.5], [0.2, 0.4], { resamples: 4000 });
+  assert.ok(some !== null && some.undefinedResamples > 800 && some.undefinedResamples < 1200, String(some?.undefinedResamples));
 });
