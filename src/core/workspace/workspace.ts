@@ -66,6 +66,8 @@ export interface ImportSummary {
   unknownQids: string[];
   /** Up to 5 messages of the rows skipped for another reason (`file:line: problem`). */
   problems: string[];
+  /** Rows imported as asked but that look like another formulation (see `importRows`); also logged. */
+  warnings: string[];
 }
 
 /** What a pair rebuild did. */
@@ -461,7 +463,8 @@ export class Workspace implements WorkspaceApi {
         `Skipped ${result.problems.filter((p) => p.qid !== undefined && !queries.has(p.qid)).length} rows of ${unknownQids.length} query ids not in dataset ${this.name}: ${unknownQids.slice(0, 5).join(', ')}${unknownQids.length > 5 ? ', …' : ''}.`,
       );
     }
-    return { imported, skipped: result.problems.length + duplicates, duplicates, unknownQids, problems };
+    for (const w of result.warnings) (options.logger ?? this.deps.logger).warn(w);
+    return { imported, skipped: result.problems.length + duplicates, duplicates, unknownQids, problems, warnings: result.warnings };
   }
 
   /**

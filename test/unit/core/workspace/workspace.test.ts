@@ -8,6 +8,7 @@ import { nullLogger } from '../../../../src/core/logger.js';
 import type { QxSettings } from '../../../../src/core/workspace/api.js';
 import { defaultSettings, withSettings } from '../../../../src/core/workspace/settings.js';
 import { createWorkspace, openWorkspace, type Workspace } from '../../../../src/core/workspace/workspace.js';
+import { DATA } from '../../../fixtures/dataPaths.js';
 
 const repo = resolve(__dirname, '../../../..');
 const sample = join(repo, 'samples', 'dl19');
@@ -177,6 +178,30 @@ test('changing retrieval settings invalidates scores (they are keyed to analyzer
     await ws.updateSettings(withSettings());
     assert.equal(ws.listQueries()[0]!.baseNdcg10, before);
     assert.equal((await ws.score({ signal })).scored, 0);
+  } finally {
+    await ws.close();
+  }
+});
+
+test('a QueryGym LameR run imported as concat is imported with a warning (summary and log) naming lamer; as lamer, without one', async () => {
+  const dir = copySample('lamer-import');
+  const warned: string[] = [];
+  const logger = { ...nullLogger, warn: (m: string) => void warned.push(m) };
+  const ws = await openWorkspace(dir, { settings: defaultSettings, logger, getApiKey: async () => undefined });
+  const file = join(DATA, 'querygym-llm-expansions-dl/runs/msmarco-v1-passage.trecdl2019/lamer/Qwen/Qwen2.5-72B-Instruct/bm25/a045ea41.queries.tsv');
+  try {
+    const asConcat = await ws.importExpansions({ file, model: 'Qwen2.5-72B-Instruct', method: 'lamer-concat', role: 'teacher', formulation: 'concat' }, { signal });
+    assert.equal(asConcat.imported, 43);
+    assert.equal(asConcat.warnings.length, 1);
+    assert.match(asConcat.warnings[0]!, /43 of 43 rows do not look like the "concat" formulation.*--formulation lamer/);
+    assert.deepEqual(warned, asConcat.warnings);
+    const asLamer = await ws.importExpansions({ file, model: 'Qwen2.5-72B-Instruct', method: 'lamer', role: 'teacher', formulation: 'lamer' }, { signal });
+    assert.equal(asLamer.imported, 43);
+    assert.deepEqual(asLamer.warnings, []);
+    const review = ws.getQueryReview('1037798');
+    const lamer = review.expansions.find((e) => e.expansion.method === 'lamer')!.expansion;
+    assert.equal(lamer.generated.split('\n').length, 5);
+    assert.ok(!lamer.generated.includes(` ${lamer.query} `));
   } finally {
     await ws.close();
   }
