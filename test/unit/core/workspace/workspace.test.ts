@@ -251,6 +251,33 @@ test('a query with no positive judgment is reported and left out of the means', 
   }
 });
 
+test('a topic absent from the qrels is reported as having no judgments, apart from one judged with no grade > 0', async () => {
+  const [absent, zero] = ['1037798', '104861'];
+  const dir = copySample('unjudged', (d) => {
+    const f = join(d, 'qrels.dl19-passage.txt');
+    const lines = readFileSync(f, 'utf8').split('\n').filter((l) => !l.startsWith(`${absent} `)).map((l) => (l.startsWith(`${zero} `) ? l.replace(/\s\d+\s*$/, ' 0') : l));
+    writeFileSync(f, lines.join('\n'));
+  });
+  const ws = await open(dir);
+  try {
+    await ws.importExpansions(teacherFs, { signal });
+    const r = await ws.score({ signal });
+    assert.deepEqual([...r.noRelevant].sort(), [absent, zero].sort());
+    assert.deepEqual(r.unjudged, [absent]);
+    const report = ws.report();
+    assert.equal(report.queries.included, 41);
+    assert.deepEqual(
+      [...report.queries.excluded].sort((a, b) => a.qid.localeCompare(b.qid)).map((q) => [q.qid, q.reason]),
+      [
+        [absent, 'no judgments'],
+        [zero, 'no positive judgment'],
+      ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    );
+  } finally {
+    await ws.close();
+  }
+});
+
 test('10,000 queries: listQueries and getQueryReview serve every query (timings: bench/extension/reviewLatency.ts)', async () => {
   const dir = join(tmp, 'big');
   const { mkdirSync } = await import('node:fs');
