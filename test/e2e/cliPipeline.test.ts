@@ -141,6 +141,20 @@ test('a query without any positive judgment is reported and left out of the mean
   assert.match(r.stdout, new RegExp(`excluded from means: 1 queries \\(${victim}: no positive judgment\\)`));
 });
 
+test('qx import of a QueryGym LameR run: as concat it warns and names --formulation lamer; as lamer the text has no query left', async () => {
+  const ws = join(tmp, 'lamer');
+  assert.equal((await qx(['init', '--manifest', join(sample, 'qx.dataset.json'), '--workspace', ws])).code, 0);
+  const lamer = join(repo, 'test/fixtures/data/querygym-llm-expansions-dl/runs/msmarco-v1-passage.trecdl2019/lamer/openai/gpt-4.1/bm25/180972ca.queries.tsv');
+  const concat = await qx(['import', lamer, '--workspace', ws, '--model', 'gpt-4.1', '--method', 'lamer-as-concat', '--role', 'teacher', '--formulation', 'concat']);
+  assert.equal(concat.code, 0, concat.stderr);
+  assert.match(concat.stdout, /^imported 43 new expansions/);
+  assert.match(concat.stdout, /^warning: .*180972ca\.queries\.tsv: 43 of 43 rows do not look like the "concat" formulation .*--formulation lamer\.$/m);
+  const asLamer = await qx(['import', lamer, '--workspace', ws, '--model', 'gpt-4.1', '--method', 'lamer', '--role', 'teacher', '--formulation', 'lamer', '--json']);
+  assert.equal(asLamer.code, 0, asLamer.stderr);
+  const j = JSON.parse(asLamer.stdout) as { imported: number; warnings: string[] };
+  assert.deepEqual([j.imported, j.warnings], [43, []]);
+});
+
 test('qx init counts the topics with no judgments (TREC CAsT 2019: 306 of 479 turns), and qx score says trec_eval ignores them too', async () => {
   const ws = join(tmp, 'cast');
   const cast = join(repo, 'test/fixtures/data/trec-cast/2019/data');
