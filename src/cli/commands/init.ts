@@ -16,8 +16,8 @@ Makes DIR (default: the current folder) a QX workspace: writes ${MANIFEST_FILE} 
 to DIR) and creates .qx/. With --manifest, an existing dataset manifest is copied and its paths
 rebased. The dataset is read once to check it, and the topics are counted by judgment: with a
 positive judgment, with no judgments at all (absent from the qrels), judged with no grade > 0.
-Topics of the last two kinds are left out of every mean (trec_eval ignores the unjudged ones too;
-with -c it averages the others in as 0). Mark evaluation queries with --split test: exports then
+Topics of the last two kinds are left out of every mean (trec_eval ignores the unjudged ones too
+and averages the others in as 0). Mark evaluation queries with --split test: exports then
 refuse them as training data.
 `;
 
@@ -88,7 +88,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   io.stdout(`created QX workspace ${dir} (${file})\n`);
   io.stdout(`${c.total} topics: ${c.positive} with a positive judgment, ${c.unjudged.length} with no judgments at all${eg(c.unjudged)}, ${c.noPositive.length} judged with no grade > 0${eg(c.noPositive)}\n`);
   if (c.unjudged.length > 0) io.stdout(`the ${c.unjudged.length} topics with no judgments are not in the qrels: they are left out of every mean, and trec_eval ignores them too, even with -c\n`);
-  if (c.noPositive.length > 0) io.stdout(`the ${c.noPositive.length} topics judged with no grade > 0 are left out of every mean; trec_eval -c would average them in as 0\n`);
+  if (c.noPositive.length > 0) io.stdout(`the ${c.noPositive.length} topics judged with no grade > 0 are left out of every mean; trec_eval averages them in as 0 (with -c even when a run lacks them)\n`);
   io.stdout('next: qx import FILE ... | qx expand ... ; then qx score, qx pairs, qx export, qx report\n');
   return 0;
 }

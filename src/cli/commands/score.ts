@@ -11,7 +11,7 @@ and the documents that entered/left the top 10. Builds the index first if there 
 Ctrl-C stops after the current query; everything scored so far is kept and a rerun does the rest.
 Queries with no positive judgment are scored, reported, and left out of every mean; the report
 says which have no judgments at all (trec_eval ignores those too) and which are judged with no
-grade > 0 (trec_eval -c averages those in as 0).
+grade > 0 (trec_eval averages those in as 0).
 
 ${WORKSPACE_HELP}`;
 
@@ -35,7 +35,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     const unjudged = new Set(r.unjudged);
     const judged = r.noRelevant.filter((q) => !unjudged.has(q));
     if (judged.length > 0) {
-      io.stdout(`${judged.length} queries have no positive judgment and are left out of every mean: ${list(judged)} (judged, no grade > 0: trec_eval -c would average them in as 0)\n`);
+      io.stdout(`${judged.length} queries have no positive judgment and are left out of every mean: ${list(judged)} (judged, no grade > 0: trec_eval averages them in as 0)\n`);
     }
     if (r.unjudged.length > 0) {
       io.stdout(`${r.unjudged.length} queries have no judgments at all and are left out of every mean: ${list(r.unjudged)} (not in the qrels: trec_eval ignores them too, even with -c)\n`);
