@@ -318,6 +318,7 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       const r = await withTask(`Importing ${path.basename(file)}`, logger, (o) => ws.importExpansions(req, o));
       session.changed('imported');
       void vscode.window.showInformationMessage(`QX: imported ${r.imported} expansions${r.skipped > 0 ? `, skipped ${r.skipped}` : ''}.`);
+      for (const w of r.warnings ?? []) void vscode.window.showWarningMessage(`QX: ${w}`);
       return r;
     }),
     reg('qx.addBaseline', async () => {

@@ -118,7 +118,7 @@ function tooltip(q: QuerySummary): vscode.MarkdownString {
   md.appendMarkdown(`| Mean Judged@10 | ${q.judged10 === null ? '–' : `${Math.round(q.judged10 * 100)}%`} |\n`);
   md.appendMarkdown(`| Expansions | ${q.expansions} |\n`);
   md.appendMarkdown(`| Pairs | ${formatPairCounts(q.pairs)} |\n`);
-  if (q.noRelevant) md.appendMarkdown('\n$(warning) No relevant judgment: excluded from means.');
+  if (q.noRelevant) md.appendMarkdown(q.judged === 0 ? '\n$(warning) No judgments (not in the qrels): excluded from means.' : '\n$(warning) No relevant judgment: excluded from means.');
   return md;
 }
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DATA } from '../fixtures/dataPaths.js';
 import { main } from '../../src/cli/main.js';
@@ -31,6 +32,33 @@ test('qx eval without -q prints only the all line; trec_eval-style -mX and -l2 a
   const r = await qx(['eval', '-c', '-mndcg_cut.10', '-m', 'recall.100', '-l2', qrels, bm25]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'recall_100            \tall\t0.4910\nndcg_cut_10           \tall\t0.5058\n');
+});
+
+test('qx eval -c: num_q and num_rel are the qrels\' (trec_eval 10.0), not the run\'s; -q prints the missing query\'s zero row', async () => {
+  // DL19 BM25 run without its first 3 queries: trec_eval -c evaluates all 43 qrels queries.
+  const dir = mkdtempSync(join(tmpdir(), 'qx-eval-c-'));
+  try {
+    const rows = readFileSync(bm25, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const dropped = [...new Set(rows.map((l) => l.split(/\s+/)[0]!))].slice(0, 3);
+    const partial = join(dir, 'partial.txt');
+    writeFileSync(partial, rows.filter((l) => !dropped.includes(l.split(/\s+/)[0]!)).join('\n') + '\n');
+    const judged = (qid: string) => readFileSync(qrels, 'utf8').split('\n').filter((l) => l.split(/\s+/)[0] === qid && Number(l.split(/\s+/)[3]) >= 1).length;
+    const c = await qx(['eval', '-c', '-m', 'num_q', '-m', 'num_rel', '-m', 'ndcg_cut.10', qrels, partial]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /^num_q\s+\tall\t43$/m);
+    const full = await qx(['eval', '-m', 'num_rel', qrels, bm25]);
+    assert.equal(/^num_rel\s+\tall\t(\d+)$/m.exec(c.stdout)?.[1], /^num_rel\s+\tall\t(\d+)$/m.exec(full.stdout)?.[1]);
+    const plain = await qx(['eval', '-m', 'num_q', qrels, partial]);
+    assert.match(plain.stdout, /^num_q\s+\tall\t40$/m);
+    const q = await qx(['eval', '-c', '-q', '-m', 'num_rel', '-m', 'ndcg_cut.10', qrels, partial]);
+    for (const qid of dropped) {
+      assert.ok(q.stdout.includes(`num_rel               \t${qid}\t${judged(qid)}\n`), qid);
+      assert.ok(q.stdout.includes(`ndcg_cut_10           \t${qid}\t0.0000\n`), qid);
+    }
+    assert.equal(q.stdout.split('\n').filter((l) => l.startsWith('ndcg_cut_10') && !l.includes('\tall\t')).length, 43);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('qx eval --json gives the per-query values and means', async () => {

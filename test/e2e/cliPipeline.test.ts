@@ -141,6 +141,38 @@ test('a query without any positive judgment is reported and left out of the mean
   assert.match(r.stdout, new RegExp(`excluded from means: 1 queries \\(${victim}: no positive judgment\\)`));
 });
 
+test('qx import of a QueryGym LameR run: as concat it warns and names --formulation lamer; as lamer the text has no query left', async () => {
+  const ws = join(tmp, 'lamer');
+  assert.equal((await qx(['init', '--manifest', join(sample, 'qx.dataset.json'), '--workspace', ws])).code, 0);
+  const lamer = join(repo, 'test/fixtures/data/querygym-llm-expansions-dl/runs/msmarco-v1-passage.trecdl2019/lamer/openai/gpt-4.1/bm25/180972ca.queries.tsv');
+  const concat = await qx(['import', lamer, '--workspace', ws, '--model', 'gpt-4.1', '--method', 'lamer-as-concat', '--role', 'teacher', '--formulation', 'concat']);
+  assert.equal(concat.code, 0, concat.stderr);
+  assert.match(concat.stdout, /^imported 43 new expansions/);
+  assert.match(concat.stdout, /^warning: .*180972ca\.queries\.tsv: 43 of 43 rows do not look like the "concat" formulation .*--formulation lamer\.$/m);
+  const asLamer = await qx(['import', lamer, '--workspace', ws, '--model', 'gpt-4.1', '--method', 'lamer', '--role', 'teacher', '--formulation', 'lamer', '--json']);
+  assert.equal(asLamer.code, 0, asLamer.stderr);
+  const j = JSON.parse(asLamer.stdout) as { imported: number; warnings: string[] };
+  assert.deepEqual([j.imported, j.warnings], [43, []]);
+});
+
+test('qx init counts the topics with no judgments (TREC CAsT 2019: 306 of 479 turns), and qx score says trec_eval ignores them too', async () => {
+  const ws = join(tmp, 'cast');
+  const cast = join(repo, 'test/fixtures/data/trec-cast/2019/data');
+  const corpus = join(tmp, 'cast-corpus.jsonl');
+  writeFileSync(corpus, ['{"id":"MARCO_1","contents":"throat cancer is treatable"}', '{"id":"MARCO_2","contents":"the bronze age collapse"}'].join('\n') + '\n');
+  const r = await qx(['init', '--workspace', ws, '--name', 'cast19', '--split', 'test', '--topics', join(cast, 'evaluation/evaluation_topics_annotated_resolved_v1.0.tsv'), '--qrels', join(cast, '2019qrels.txt'), '--corpus', corpus]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^479 topics: 173 with a positive judgment, 306 with no judgments at all \(33_9, 33_10, 34_9, 35_1, 35_2, …\), 0 judged with no grade > 0$/m);
+  assert.match(r.stdout, /the 306 topics with no judgments are not in the qrels: they are left out of every mean, and trec_eval ignores them too, even with -c/);
+  const s = await qx(['score', '--workspace', ws]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /^306 queries have no judgments at all and are left out of every mean: .*\(not in the qrels: trec_eval ignores them too, even with -c\)$/m);
+  assert.doesNotMatch(s.stdout, /no positive judgment/);
+  const j = await qx(['init', '--workspace', join(tmp, 'cast-json'), '--name', 'cast19', '--topics', join(cast, 'evaluation/evaluation_topics_annotated_resolved_v1.0.tsv'), '--qrels', join(cast, '2019qrels.txt'), '--corpus', corpus, '--json']);
+  const topics = (JSON.parse(j.stdout) as { topics: { total: number; positive: number; unjudged: number; noPositive: number } }).topics;
+  assert.deepEqual([topics.total, topics.positive, topics.unjudged, topics.noPositive], [479, 173, 306, 0]);
+});
+
 test('qx init from topics, qrels and corpus files makes a workspace that scores', async () => {
   const ws = join(tmp, 'fromfiles');
   const r = await qx(['init', '--workspace', ws, '--name', 'dl19-files', '--split', 'test', '--topics', join(sample, 'topics.dl19-passage.txt'), '--qrels', join(sample, 'qrels.dl19-passage.txt'), '--corpus', join(sample, 'corpus.dl19-pool.jsonl'), '--json']);

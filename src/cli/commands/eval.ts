@@ -20,7 +20,9 @@ Evaluates a TREC run against qrels and prints trec_eval's output format
                plus judged.k (fraction of the top k judged) and
                recip_rank_cut.k (MRR@k). Default: official.
   -q           also print every query's values
-  -c           average over every qrels query (missing ones count 0)
+  -c           evaluate every qrels query: one missing from the run counts 0
+               (its rows are printed with -q, it is in num_q and num_rel);
+               queries absent from the qrels are ignored, with or without -c
   -l N         minimum grade counted relevant (default 1; TREC DL uses 2)
   --qrels-format F   ${QRELS_FORMATS.join(' | ')} (default: detected)
   --json       print the result as JSON instead
@@ -58,6 +60,8 @@ export const run: CommandRun = async (argv: string[], io: CliIo, signal: AbortSi
   if (result.notInQrels.length > 0) log.debug(`${result.notInQrels.length} run queries have no qrels and were ignored`);
   if (result.missingFromRun.length > 0 && !args.flags.has('c')) {
     log.debug(`${result.missingFromRun.length} qrels queries are not in the run (use -c to count them as 0)`);
+  } else if (result.missingFromRun.length > 0) {
+    log.debug(`${result.missingFromRun.length} qrels queries are not in the run and count 0 (-c)`);
   }
   if (args.flags.has('json')) {
     io.stdout(JSON.stringify({ qrels: qrelsPath, run: runPath, complete: args.flags.has('c'), relevanceLevel, ...result }, null, 2) + '\n');

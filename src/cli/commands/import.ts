@@ -6,14 +6,17 @@ import { type CliIo, progressBar } from '../io.js';
 import { WORKSPACE_HELP, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 const HELP = `usage: qx import FILE --model M --method METHOD --role teacher|student|imported
-                 [--format querygym-tsv|jsonl|openai-batch-output] [--formulation query2doc|mugi|csqe|concat|keywords]
+                 [--format querygym-tsv|jsonl|openai-batch-output] [--formulation query2doc|mugi|csqe|qa-expand|lamer|concat|keywords]
 
 Imports expansions made elsewhere into the workspace: a QueryGym *.queries.tsv (qid<TAB>final
 string, RFC-4180 quoting), JSONL rows {qid, text|generated}, or an OpenAI Batch API / vllm
 run-batch output file of an input written by \`qx expand --batch-input\` (its custom ids give
 query, template and sample; its usage feeds the cost section of \`qx report\`).
 The format comes from the extension when not given; --formulation (default query2doc) says how
-the final strings were built, so the generated text can be separated. Importing the same file
+the final strings were built, so the generated text can be separated. QueryGym's methods:
+query2doc, query2e, genqr_ensemble: query2doc; qa_expand: qa-expand; csqe: csqe; mugi: mugi;
+lamer: lamer; genqr: concat. A file whose strings do not look like the formulation named is
+imported as asked, with a warning naming the formulation they look like. Importing the same file
 again imports nothing new. Rows for query ids not in the dataset are skipped and listed.
 
 ${WORKSPACE_HELP}`;
@@ -54,6 +57,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     io.stdout(`imported ${r.imported} new expansions (${r.duplicates} already in the workspace, ${r.skipped - r.duplicates} rows skipped)\n`);
     if (r.unknownQids.length > 0) io.stdout(`skipped rows of ${r.unknownQids.length} query ids not in the dataset: ${r.unknownQids.slice(0, 5).join(', ')}${r.unknownQids.length > 5 ? ', …' : ''}\n`);
     for (const p of r.problems) io.stdout(`skipped: ${p}\n`);
+    for (const w of r.warnings) io.stdout(`warning: ${w}\n`);
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
-import { MANIFEST_FILE } from '../../core/dataset/manifest.js';
+import { MANIFEST_FILE, loadDataset, loadManifest } from '../../core/dataset/manifest.js';
+import { judgmentCoverage } from '../../core/feedback/score.js';
 import { createWorkspace, rebaseManifestPaths } from '../../core/workspace/workspace.js';
 import { opt, parseArgs } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -13,8 +14,11 @@ const HELP = `usage: qx init --manifest FILE [--workspace DIR]
 
 Makes DIR (default: the current folder) a QX workspace: writes ${MANIFEST_FILE} (paths relative
 to DIR) and creates .qx/. With --manifest, an existing dataset manifest is copied and its paths
-rebased. The dataset is read once to check it. Mark evaluation queries with --split test: exports
-then refuse them as training data.
+rebased. The dataset is read once to check it, and the topics are counted by judgment: with a
+positive judgment, with no judgments at all (absent from the qrels), judged with no grade > 0.
+Topics of the last two kinds are left out of every mean (trec_eval ignores the unjudged ones too
+and averages the others in as 0). Mark evaluation queries with --split test: exports then
+refuse them as training data.
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -74,7 +78,17 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     );
   }
   const file = await createWorkspace(dir, manifest);
-  if (args.flags.has('json')) printJson(io, { workspace: dir, manifest: file });
-  else io.stdout(`created QX workspace ${dir} (${file})\nnext: qx import FILE ... | qx expand ... ; then qx score, qx pairs, qx export, qx report\n`);
+  const dataset = await loadDataset(await loadManifest(file));
+  const c = judgmentCoverage(dataset.topics, dataset.qrels);
+  if (args.flags.has('json')) {
+    printJson(io, { workspace: dir, manifest: file, topics: { total: c.total, positive: c.positive, unjudged: c.unjudged.length, noPositive: c.noPositive.length, unjudgedQids: c.unjudged, noPositiveQids: c.noPositive } });
+    return 0;
+  }
+  const eg = (ids: string[]): string => (ids.length === 0 ? '' : ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})`);
+  io.stdout(`created QX workspace ${dir} (${file})\n`);
+  io.stdout(`${c.total} topics: ${c.positive} with a positive judgment, ${c.unjudged.length} with no judgments at all${eg(c.unjudged)}, ${c.noPositive.length} judged with no grade > 0${eg(c.noPositive)}\n`);
+  if (c.unjudged.length > 0) io.stdout(`the ${c.unjudged.length} topics with no judgments are not in the qrels: they are left out of every mean, and trec_eval ignores them too, even with -c\n`);
+  if (c.noPositive.length > 0) io.stdout(`the ${c.noPositive.length} topics judged with no grade > 0 are left out of every mean; trec_eval averages them in as 0 (with -c even when a run lacks them)\n`);
+  io.stdout('next: qx import FILE ... | qx expand ... ; then qx score, qx pairs, qx export, qx report\n');
   return 0;
 }

@@ -9,7 +9,9 @@ feedback): retrieves the top k with the expansion's final string and records nDC
 against the original query, Recall@k (relevance level from the manifest, default 2), Judged@10
 and the documents that entered/left the top 10. Builds the index first if there is none.
 Ctrl-C stops after the current query; everything scored so far is kept and a rerun does the rest.
-Queries with no positive judgment are scored, reported, and left out of every mean.
+Queries with no positive judgment are scored, reported, and left out of every mean; the report
+says which have no judgments at all (trec_eval ignores those too) and which are judged with no
+grade > 0 (trec_eval averages those in as 0).
 
 ${WORKSPACE_HELP}`;
 
@@ -29,8 +31,14 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     printJson(io, r);
   } else {
     io.stdout(`scored ${r.scored} new expansions (${r.originals} original queries) with ${JSON.stringify(r.retrieval)}\n`);
-    if (r.noRelevant.length > 0) {
-      io.stdout(`${r.noRelevant.length} queries have no positive judgment and are left out of every mean: ${r.noRelevant.slice(0, 10).join(', ')}${r.noRelevant.length > 10 ? ', …' : ''}\n`);
+    const list = (ids: string[]): string => `${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}`;
+    const unjudged = new Set(r.unjudged);
+    const judged = r.noRelevant.filter((q) => !unjudged.has(q));
+    if (judged.length > 0) {
+      io.stdout(`${judged.length} queries have no positive judgment and are left out of every mean: ${list(judged)} (judged, no grade > 0: trec_eval averages them in as 0)\n`);
+    }
+    if (r.unjudged.length > 0) {
+      io.stdout(`${r.unjudged.length} queries have no judgments at all and are left out of every mean: ${list(r.unjudged)} (not in the qrels: trec_eval ignores them too, even with -c)\n`);
     }
   }
   return 0;

@@ -141,7 +141,12 @@ export function measureNames(spec: MeasureSpec): string[] {
 }
 
 export interface EvalOptions {
-  /** trec_eval `-c`: average over every query in the qrels, missing ones counting 0. Default false: only queries in both run and qrels. */
+  /**
+   * trec_eval `-c`: every query in the qrels is evaluated, those missing from the run with an empty
+   * ranking (0 everywhere except `num_rel`), so they are in `perQuery`, in every mean and in
+   * `num_q`. Default false: only queries in both run and qrels. Run queries absent from the qrels
+   * are ignored either way.
+   */
   complete?: boolean;
   /** trec_eval `-l`: minimum grade counted relevant by the binary measures (P, recall, map, recip_rank, ...). Integer >= 0, default 1. nDCG ignores it. */
   relevanceLevel?: number;
@@ -151,6 +156,8 @@ export interface EvalOptions {
 export interface QueryEval {
   qid: string;
   values: Record<string, number>;
+  /** True for a qrels query missing from the run, evaluated (with `complete`) as retrieving nothing. */
+  missing?: boolean;
 }
 
 export interface EvalResult {
@@ -160,11 +167,14 @@ export interface EvalResult {
   integerMeasures: string[];
   /** Output names with only an `all` value (num_q). */
   summaryOnly: string[];
-  /** Queries evaluated (in both run and qrels), sorted by qid as trec_eval prints them (strcmp). */
+  /**
+   * Queries evaluated, sorted by qid as trec_eval prints them (strcmp): those in both run and
+   * qrels, and with `complete` also every qrels query missing from the run (`missing: true`).
+   */
   perQuery: QueryEval[];
-  /** The `all` values: means over `averagedOver` queries (sums for integer measures). */
+  /** The `all` values: means over `averagedOver` queries (sums for integer measures; `num_q` is `averagedOver`). */
   mean: Record<string, number>;
-  /** Denominator of the means: evaluated queries, or every qrels query with `complete`. */
+  /** Denominator of the means and `num_q`: evaluated queries, i.e. every qrels query with `complete`. */
   averagedOver: number;
   /** Qrels queries absent from the run (they count 0 only with `complete`). */
   missingFromRun: string[];
@@ -180,6 +190,11 @@ export interface EvalResult {
  * Conventions (trec_eval's): every run query is re-sorted by score descending, ties by docid
  * descending; run queries without qrels are ignored; a qrels query with no relevant document is
  * still evaluated (its recall, AP, nDCG are 0); negative grades mean "in the pool, unjudged".
+ * With `complete` (`-c`), trec_eval 10 evaluates each qrels query missing from the run on a
+ * one-document placeholder ranking and then zeroes num_ret and unj (`trec_eval.c`,
+ * `bogus_ranking`): it prints these queries' rows with `-q`, counts them in `num_q` and in every
+ * mean, and its `num_rel` counts their relevant documents. An empty ranking gives the same values
+ * for every supported measure.
  * A run query present with an empty hit list is evaluated (all 0). Non-integer grades are used as
  * they are (trec_eval would truncate them).
  *
@@ -213,33 +228,30 @@ export function evaluate(qrels: Qrels, run: Run, measures: readonly string[], op
     });
   }
 
-  const qids = [...run.keys()].sort(strcmp);
+  const notInQrels = [...run.keys()].filter((q) => !qrels.has(q)).sort(strcmp);
+  const missingFromRun = [...qrels.keys()].filter((q) => !run.has(q)).sort(strcmp);
+  const inBoth = [...run.keys()].filter((q) => qrels.has(q));
+  if (inBoth.length === 0) {
+    throw new QxError('dataset', `no query is in both the run (${run.size} queries) and the qrels (${qrels.size} queries).`, {
+      hint: 'Check that the run and the qrels belong to the same topics (e.g. Cranfield qrels number queries 1..225, not by their .I ids).',
+    });
+  }
+  const qids = (options.complete ? [...inBoth, ...missingFromRun] : inBoth).sort(strcmp);
   const perQuery: QueryEval[] = [];
-  const notInQrels: string[] = [];
   const sums: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
   for (const qid of qids) {
-    const judgments = qrels.get(qid);
-    if (judgments === undefined) {
-      notInQrels.push(qid);
-      continue;
-    }
-    const ranked = judgeRanking(run.get(qid)!, judgments, level);
+    const hits = run.get(qid);
+    const ranked = judgeRanking(hits ?? [], qrels.get(qid), level);
     const values: Record<string, number> = {};
     for (const p of plan) {
       const v = p.def.value(ranked, p.k, p.gains);
       sums[p.name]! += v;
       if (!p.def.summaryOnly) values[p.name] = v;
     }
-    perQuery.push({ qid, values });
+    perQuery.push(hits === undefined ? { qid, values, missing: true } : { qid, values });
   }
-  if (perQuery.length === 0) {
-    throw new QxError('dataset', `no query is in both the run (${run.size} queries) and the qrels (${qrels.size} queries).`, {
-      hint: 'Check that the run and the qrels belong to the same topics (e.g. Cranfield qrels number queries 1..225, not by their .I ids).',
-    });
-  }
-  const averagedOver = options.complete ? qrels.size : perQuery.length;
+  const averagedOver = perQuery.length;
   const mean: Record<string, number> = {};
   for (const p of plan) mean[p.name] = p.def.integer ? sums[p.name]! : sums[p.name]! / averagedOver;
-  const missingFromRun = [...qrels.keys()].filter((q) => !run.has(q)).sort(strcmp);
   return { measures: names, integerMeasures: integer, summaryOnly, perQuery, mean, averagedOver, missingFromRun, notInQrels };
 }

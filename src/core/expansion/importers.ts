@@ -5,7 +5,7 @@ import { parseJsonObjectLine } from '../dataset/textFile.js';
 import { QxError, datasetError, throwIfAborted } from '../errors.js';
 import type { TaskOptions } from '../progress.js';
 import type { SamplingParams } from './expander.js';
-import { type FormulationName, formulate, splitFinal } from './formulation.js';
+import { type FormulationName, checkFormulationFit, formulate, splitFinal } from './formulation.js';
 import { expansionId } from './records.js';
 import { type ExpansionQuery, type TemplateContext, buildPrompt } from './runner.js';
 import { type PromptTemplate, templateRef } from './templates.js';
@@ -40,6 +40,12 @@ export interface ImportResult {
   records: ExpansionRecord[];
   /** Rows skipped; the records hold everything else. */
   problems: ImportProblem[];
+  /**
+   * Messages about rows imported as asked but probably with the wrong formulation: when most final
+   * strings of the file do not look like the one named (see {@link checkFormulationFit}), one
+   * message naming the file, how many rows, and the formulation they look like.
+   */
+  warnings: string[];
 }
 
 /** A row of an expansion file: the final string, or only the generated text. */
@@ -56,12 +62,18 @@ export interface ImportRow {
  * separated from it with the formulation's inverse (or the final is built when only the generated
  * text is given). Rows of unknown queries, or whose final string does not have the formulation's
  * shape, are reported as problems. Several rows of one qid are samples 0, 1, ... in file order.
+ * When fewer than half of the final strings split cleanly with the formulation (the rest keep
+ * copies of the query in their text, or look like another formulation that takes more copies
+ * out), `warnings` says so and names the formulation they look like.
  */
 export function importRows(rows: readonly ImportRow[], file: string, options: ImportOptions): ImportResult {
   const records: ExpansionRecord[] = [];
   const problems: ImportProblem[] = [];
   const samples = new Map<string, number>();
   const createdAt = new Date().toISOString();
+  let checked = 0;
+  let fitting = 0;
+  const lookLike = new Map<FormulationName, number>();
   for (const row of rows) {
     const query = options.queries.get(row.qid);
     if (query === undefined) {
@@ -72,6 +84,12 @@ export function importRows(rows: readonly ImportRow[], file: string, options: Im
     let generated: string;
     if (row.final !== undefined) {
       final = row.final;
+      if (row.generated === undefined) {
+        const fit = checkFormulationFit(options.formulation, query, final);
+        checked++;
+        if (fit.clean && fit.better === undefined) fitting++;
+        if (fit.better !== undefined) lookLike.set(fit.better, (lookLike.get(fit.better) ?? 0) + 1);
+      }
       const g = row.generated ?? splitFinal(options.formulation, query, final);
       if (g === undefined) {
         problems.push({
@@ -105,7 +123,16 @@ export function importRows(rows: readonly ImportRow[], file: string, options: Im
       createdAt,
     });
   }
-  return { records, problems };
+  const warnings: string[] = [];
+  if (checked > 0 && fitting * 2 < checked) {
+    const [other, n] = [...lookLike].sort((a, b) => b[1] - a[1])[0] ?? [undefined, 0];
+    const f = options.formulation;
+    warnings.push(
+      `${file}: ${checked - fitting} of ${checked} rows do not look like the "${f}" formulation (${describe(f)})` +
+        (other === undefined ? '.' : `; ${n} look like "${other}" (${describe(other)}). If the file was made that way, import it again with --formulation ${other}.`),
+    );
+  }
+  return { records, problems, warnings };
 }
 
 function describe(f: FormulationName): string {
@@ -116,6 +143,10 @@ function describe(f: FormulationName): string {
       return "the query repeated ⌊⌊len(text)/len(query)⌋/5⌋ times, then the text";
     case 'csqe':
       return 'the lower-cased query twice, then the text';
+    case 'qa-expand':
+      return 'the query 3 times, then the text';
+    case 'lamer':
+      return 'the query before each passage: q p1 q p2 …';
     case 'concat':
       return 'the query, a space, then the text';
     case 'keywords':
@@ -314,5 +345,5 @@ export function importBatchOutput(
     problems.push({ line: 0, ...(qid === undefined ? {} : { qid }), message: `${file}: no result line for ${e}.` });
   }
   if (records.length === 0 && problems.length === 0) throw new QxError('dataset', 'The batch output file holds no lines.', { file, hint: 'Check that this is the output file, not the input.' });
-  return { records, problems };
+  return { records, problems, warnings: [] };
 }

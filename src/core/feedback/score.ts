@@ -50,7 +50,7 @@ export interface Baseline {
  *   artefact of incomplete judgments rather than a real gain or loss.
  *
  * A query with no positive judgment scores 0 everywhere; callers report it and leave it out of
- * means (see {@link hasPositiveJudgment}).
+ * means, saying whether it has no judgment at all or none above 0 (see {@link judgmentStatus}).
  */
 export function scoreRanking(
   expansionId: string,
@@ -100,6 +100,47 @@ export function hasPositiveJudgment(judgments: QueryJudgments): boolean {
   if (judgments === undefined) return false;
   for (const g of judgments.values()) if (g > 0) return true;
   return false;
+}
+
+/**
+ * How a topic stands in the qrels. Both kinds without a positive judgment score 0 whatever is
+ * retrieved and are left out of every mean here, but trec_eval treats them differently:
+ * - `unjudged`: no qrels line at all. trec_eval ignores the query, with or without `-c`
+ *   ("Queries for which there is no relevance information are ignored", trec_eval.c's help).
+ * - `noPositive`: judged, but no grade > 0. trec_eval evaluates it (with `-c` even when the run
+ *   lacks it) and averages its 0 into every mean.
+ * - `positive`: at least one grade > 0.
+ */
+export type JudgmentStatus = 'unjudged' | 'noPositive' | 'positive';
+
+/** The {@link JudgmentStatus} of one topic's judgments (undefined or empty: `unjudged`). */
+export function judgmentStatus(judgments: QueryJudgments): JudgmentStatus {
+  if (judgments === undefined || judgments.size === 0) return 'unjudged';
+  return hasPositiveJudgment(judgments) ? 'positive' : 'noPositive';
+}
+
+/** Topic ids of each {@link JudgmentStatus} but `positive`, in topic order. */
+export interface JudgmentCoverage {
+  /** Topics. */
+  total: number;
+  /** Topics with a grade > 0. */
+  positive: number;
+  /** Topics absent from the qrels. */
+  unjudged: string[];
+  /** Topics in the qrels with no grade > 0. */
+  noPositive: string[];
+}
+
+/** How many of `topics` the qrels judge (see {@link JudgmentStatus}). */
+export function judgmentCoverage(topics: readonly { qid: string }[], qrels: ReadonlyMap<string, QueryJudgments>): JudgmentCoverage {
+  const out: JudgmentCoverage = { total: topics.length, positive: 0, unjudged: [], noPositive: [] };
+  for (const t of topics) {
+    const s = judgmentStatus(qrels.get(t.qid));
+    if (s === 'positive') out.positive++;
+    else if (s === 'unjudged') out.unjudged.push(t.qid);
+    else out.noPositive.push(t.qid);
+  }
+  return out;
 }
 
 /** Scores the original query of `qid` (its delta is 0 and it has no entered/left documents). */

@@ -137,7 +137,7 @@ export function renderReportMarkdown(r: QxReport): string {
   lines.push(
     '## How to read this',
     '',
-    `- Queries with no positive judgment (no qrels grade > 0) are excluded from every mean; so are queries whose original was not scored.`,
+    `- Queries with no positive judgment (no qrels grade > 0) are excluded from every mean; so are queries whose original was not scored. trec_eval ignores the queries with no judgments at all too, but averages in as 0 those judged with no grade > 0.`,
     `- A method's score on a query is the mean over its samples; each method is compared with the original on the queries it covers.`,
     `- W/T/L counts queries where the method's nDCG@10 is above / within ${r.tieThreshold} of / below the original's.`,
     `- p (t-test): paired two-sided Student t-test on per-query nDCG@10; p (perm.): paired randomization (sign-flip) test, exact for ≤ 16 queries, else 10,000 seeded flips.`,

@@ -9,6 +9,8 @@ export interface ReportQuery {
   text: string;
   /** Number of judgments with grade > 0. Queries with 0 are excluded from every mean. */
   relevant: number;
+  /** Number of judgments of any grade; 0 (absent from the qrels) is reported as "no judgments". */
+  judged?: number;
 }
 
 export interface ReportInput {
@@ -121,7 +123,7 @@ export interface QxReport {
     total: number;
     included: number;
     /** Queries left out of every mean, with why. */
-    excluded: { qid: string; text: string; reason: 'no positive judgment' | 'original query not scored' }[];
+    excluded: { qid: string; text: string; reason: 'no judgments' | 'no positive judgment' | 'original query not scored' }[];
   };
   original: { meanNdcg10: number; meanRecall: number };
   /** Whether Recall@k can move at all on this corpus and these judgments. */
@@ -140,8 +142,9 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce
 
 /**
  * Compares every method with the original queries. Rules:
- * - queries with no positive judgment (relevant = 0) and queries whose original is not scored
- *   are excluded from all means and listed in `queries.excluded`;
+ * - queries with no positive judgment (relevant = 0; "no judgments" when absent from the qrels)
+ *   and queries whose original is not scored are excluded from all means and listed in
+ *   `queries.excluded`;
  * - a method's score on a query is the mean over its scored samples of that query; a method is
  *   compared with the original only on the included queries it covers (`queries`);
  * - win/tie/loss: delta > tie, |delta| ≤ tie, delta < −tie, with tie = `tieThreshold` (1e-9);
@@ -162,7 +165,7 @@ export function buildReport(input: ReportInput): QxReport {
   const excluded: QxReport['queries']['excluded'] = [];
   const included: ReportQuery[] = [];
   for (const q of input.queries) {
-    if (q.relevant <= 0) excluded.push({ qid: q.qid, text: q.text, reason: 'no positive judgment' });
+    if (q.relevant <= 0) excluded.push({ qid: q.qid, text: q.text, reason: q.judged === 0 ? 'no judgments' : 'no positive judgment' });
     else if (!input.originals.has(q.qid)) excluded.push({ qid: q.qid, text: q.text, reason: 'original query not scored' });
     else included.push(q);
   }

@@ -129,7 +129,7 @@ export interface WorkspaceApi {
 
   /** Build or reopen the BM25 index of the corpus. */
   buildIndex(options: TaskOptions & { rebuild?: boolean }): Promise<void>;
-  importExpansions(request: ImportRequest, options: TaskOptions): Promise<{ imported: number; skipped: number }>;
+  importExpansions(request: ImportRequest, options: TaskOptions): Promise<{ imported: number; skipped: number; warnings?: string[] }>;
   /** Score every expansion not yet scored with the current retrieval settings. */
   score(options: TaskOptions): Promise<{ scored: number }>;
   buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<{ pairs: number }>;

@@ -22,7 +22,7 @@ import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type Fe
 import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
-import { hasPositiveJudgment, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
+import { judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
 import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../report/cost.js';
@@ -66,6 +66,8 @@ export interface ImportSummary {
   unknownQids: string[];
   /** Up to 5 messages of the rows skipped for another reason (`file:line: problem`). */
   problems: string[];
+  /** Rows imported as asked but that look like another formulation (see `importRows`); also logged. */
+  warnings: string[];
 }
 
 /** What a pair rebuild did. */
@@ -95,8 +97,10 @@ export interface BaselineSummary {
 export interface ScoreSummary {
   scored: number;
   originals: number;
-  /** Query ids with no judgment of grade > 0: scored, but left out of every mean. */
+  /** Query ids with no judgment of grade > 0: scored, but left out of every mean (`unjudged` included). */
   noRelevant: string[];
+  /** The ones of `noRelevant` with no judgment at all (absent from the qrels: trec_eval ignores them even with -c). */
+  unjudged: string[];
 }
 
 const INDEX_DIR = join('.qx', 'index');
@@ -190,7 +194,8 @@ interface QueryCache {
  * are kept for when the settings come back.
  *
  * Queries with no judgment of grade > 0 are scored (everything is 0) but flagged `noRelevant`,
- * reported, and left out of every mean, unlike `trec_eval -c`, which would count them as 0.
+ * reported, and left out of every mean. Of these, trec_eval ignores those absent from the qrels
+ * (no judgment at all) as well, but averages in as 0 those judged with no grade > 0.
  */
 export class Workspace implements WorkspaceApi {
   readonly name: string;
@@ -461,7 +466,8 @@ export class Workspace implements WorkspaceApi {
         `Skipped ${result.problems.filter((p) => p.qid !== undefined && !queries.has(p.qid)).length} rows of ${unknownQids.length} query ids not in dataset ${this.name}: ${unknownQids.slice(0, 5).join(', ')}${unknownQids.length > 5 ? ', …' : ''}.`,
       );
     }
-    return { imported, skipped: result.problems.length + duplicates, duplicates, unknownQids, problems };
+    for (const w of result.warnings) (options.logger ?? this.deps.logger).warn(w);
+    return { imported, skipped: result.problems.length + duplicates, duplicates, unknownQids, problems, warnings: result.warnings };
   }
 
   /**
@@ -479,8 +485,11 @@ export class Workspace implements WorkspaceApi {
     const have = this.store.scoresFor(key);
     const work: QueryToScore[] = [];
     const noRelevant: string[] = [];
+    const unjudged: string[] = [];
     for (const t of this.topics) {
-      if (!hasPositiveJudgment(this.qrels.get(t.qid))) noRelevant.push(t.qid);
+      const status = judgmentStatus(this.qrels.get(t.qid));
+      if (status !== 'positive') noRelevant.push(t.qid);
+      if (status === 'unjudged') unjudged.push(t.qid);
       const original = have.get(originalScoreId(t.qid));
       const expansions = this.store.expansionsForQuery(t.qid).filter((e) => !have.has(e.id));
       if (original !== undefined && expansions.length === 0) continue;
@@ -499,7 +508,7 @@ export class Workspace implements WorkspaceApi {
           this.store.putScores(key, scores);
         },
       });
-      return { ...r, noRelevant };
+      return { ...r, noRelevant, unjudged };
     } finally {
       this.invalidate();
     }
@@ -762,7 +771,7 @@ export class Workspace implements WorkspaceApi {
     }
     return buildReport({
       datasetName: this.name,
-      queries: this.listQueries().map((q) => ({ qid: q.qid, text: q.text, relevant: q.relevant })),
+      queries: this.listQueries().map((q) => ({ qid: q.qid, text: q.text, relevant: q.relevant, judged: q.judged })),
       expansions: this.store.listExpansions(),
       scores,
       originals,

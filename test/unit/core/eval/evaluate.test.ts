@@ -85,7 +85,48 @@ test('-c averages over every qrels query (missing = 0); without it only over que
   const sum = [...partial.keys()].filter((q) => reference.has(q)).reduce((s, q) => s + reference.get(q)!, 0);
   assert.ok(Math.abs(present.mean.ndcg_cut_10! - sum / 30) < 30 * 5e-5);
   assert.ok(Math.abs(complete.mean.ndcg_cut_10! - sum / 43) < 30 * 5e-5);
-  assert.equal(complete.perQuery.length, 30, 'missing queries are not printed per query (trec_eval)');
+  assert.equal(complete.perQuery.length, 43, 'with -c the 13 missing queries are evaluated too');
+  assert.equal(present.perQuery.length, 30);
+});
+
+// trec_eval 10.0 (usnistgov/trec_eval trec_eval.c, `bogus_ranking`): with -c every qrels topic
+// missing from the run is evaluated on a placeholder ranking whose num_ret and unj are then zeroed;
+// -q prints its row, its num_rel counts, and num_q is the number of qrels topics (m_num_q.c: "number
+// of topics in the rel_info file is used"). So for results.test without topic 302, trec_eval -c -q
+// prints 301 and 303 exactly as out.test.aq, 302's rows with num_rel 77 and every other value 0,
+// num_q 3 and num_rel 561 (the sum over all three topics).
+test('-c -q with a topic missing from the run: its zero rows are printed, num_q and num_rel count it (trec_eval 10.0 rules on out.test.aq)', async () => {
+  const qrels = await readQrels(join(fx, 'qrels.test'));
+  const full = await readRun(join(fx, 'results.test'));
+  const run: Run = new Map([...full].filter(([q]) => q !== '302'));
+  const measures = ['num_q', 'num_ret', 'num_rel', 'num_rel_ret', 'map', 'Rprec', 'recip_rank', 'P', 'recall', 'ndcg', 'ndcg_cut', 'map_cut', 'success', 'unj'];
+  const result = evaluate(qrels, run, measures, { complete: true });
+  const got = lines(formatTrecEval(result, { perQuery: true }));
+  const aq = expectedLines(join(fx, 'out.test.aq'), result.measures);
+  const integer = new Set(result.integerMeasures);
+  const row = (l: string) => l.split('\t') as [string, string, string];
+  const want302 = aq.filter((l) => row(l)[1] === '302').map((l) => {
+    const [m, q, v] = row(l);
+    const name = m.trim();
+    return `${m}\t${q}\t${name === 'num_rel' ? v : integer.has(name) ? '0' : '0.0000'}`;
+  });
+  assert.equal(want302.length, 49);
+  assert.ok(want302.includes('num_rel               \t302\t77'));
+  const perQueryWanted = aq.filter((l) => row(l)[1] === '301').concat(want302, aq.filter((l) => row(l)[1] === '303'));
+  assert.deepEqual(got.filter((l) => row(l)[1] !== 'all'), perQueryWanted);
+  const all = new Map(got.filter((l) => row(l)[1] === 'all').map((l) => [row(l)[0].trim(), row(l)[2]]));
+  assert.equal(all.get('num_q'), '3');
+  assert.equal(all.get('num_rel'), '561');
+  assert.equal(Number(all.get('num_ret')), 1000);
+  assert.deepEqual(result.perQuery.map((q) => [q.qid, q.missing === true]), [['301', false], ['302', true], ['303', false]]);
+  // Every mean is over the three topics: the fixture's 301 and 303 values summed, divided by 3.
+  const value = (qid: string, m: string) => Number(row(aq.find((l) => row(l)[0].trim() === m && row(l)[1] === qid)!)[2]);
+  for (const m of result.measures.filter((x) => !integer.has(x))) {
+    assert.ok(Math.abs(Number(all.get(m)) - (value('301', m) + value('303', m)) / 3) < 1.5e-4, m);
+  }
+  const without = evaluate(qrels, run, measures);
+  assert.equal(without.mean.num_q, 2, 'without -c only the topics of the run count');
+  assert.equal(without.perQuery.length, 2);
 });
 
 test('a qrels query without any relevant document is evaluated and scores 0 (trec_eval m_ndcg_cut.c / m_recall.c)', () => {

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { type FormulationName, checkFormulation, csqeKeySentences, formulate, keywordString, mugiRepeats, splitFinal } from '../../../../src/core/expansion/formulation.js';
+import { type FormulationName, checkFormulation, checkFormulationFit, csqeKeySentences, formulate, keywordString, lamerPassages, mugiRepeats, splitFinal } from '../../../../src/core/expansion/formulation.js';
 import { QxError } from '../../../../src/core/errors.js';
 
 import { DATA as data } from '../../../fixtures/dataPaths.js';
@@ -69,7 +69,39 @@ describe('query formulations against QueryGym DL19 runs', () => {
     });
     assert.equal(roundTrip('csqe', csqe), 43 * 4, 'already extracted key sentences are used as they are');
     assert.equal(roundTrip('query2doc', runFiles('query2e', 'Qwen', 'Qwen2.5-7B-Instruct')), 43);
-    assert.equal(roundTrip('concat', runFiles('lamer', 'Qwen', 'Qwen2.5-72B-Instruct')), 43);
+    assert.equal(roundTrip('lamer', runFiles('lamer', 'Qwen', 'Qwen2.5-72B-Instruct')), 43);
+    assert.equal(roundTrip('qa-expand', runFiles('qa_expand', 'Qwen', 'Qwen2.5-72B-Instruct')), 43);
+    assert.equal(roundTrip('concat', runFiles('genqr', 'Qwen', 'Qwen2.5-72B-Instruct')), 43);
+  });
+});
+
+describe('LameR: the query before each passage', () => {
+  it('formulates one passage per line and splits them back, even when a passage quotes the query', () => {
+    const q = 'causes of military suicide';
+    const passages = ['Certainly! Some of the primary causes of military suicide include: 1. **PTSD**', '### Causes of Military Suicide Military', '**Correct Answering Passage:** The causes of military suicide are complex'];
+    const final = formulate('lamer', q, passages.join('\n'));
+    assert.equal(final, `${q} ${passages[0]} ${q} ${passages[1]} ${q} ${passages[2]}`);
+    assert.deepEqual(lamerPassages(q, final), passages);
+    assert.equal(splitFinal('lamer', q, final), passages.join('\n'));
+    // concat takes one copy out and leaves the other two between the passages: it fits only on the
+    // surface, and lamer takes three out.
+    assert.deepEqual(checkFormulationFit('concat', q, final), { clean: true, better: 'lamer' });
+    assert.deepEqual(checkFormulationFit('lamer', q, final), { clean: true });
+  });
+
+  it('an empty passage keeps its place (QueryGym joins with single spaces); line breaks or a missing leading query are not LameR', () => {
+    assert.deepEqual(lamerPassages('q1', 'q1  q1 B'), ['', 'B']);
+    assert.equal(formulate('lamer', 'q1', '\nB'), 'q1  q1 B');
+    assert.equal(lamerPassages('q1', 'q1 A\nq1 B'), undefined);
+    assert.equal(lamerPassages('q1', 'A q1 B'), undefined);
+    assert.deepEqual(lamerPassages('flea', 'flea Fleas bite. flea bites itch'), ['Fleas bite. flea bites itch'], 'a copy followed by lower case is inside a passage');
+  });
+
+  it('QA-Expand: the query 3 times; its empty answers leave the three copies without a trailing space', () => {
+    assert.equal(formulate('qa-expand', 'q', 'a'), 'q q q a');
+    assert.equal(formulate('qa-expand', 'q', ''), 'q q q');
+    assert.equal(splitFinal('qa-expand', 'q', 'q q q'), '');
+    assert.deepEqual(checkFormulationFit('query2doc', 'flea', 'flea flea flea some text'), { clean: false, better: 'qa-expand' });
   });
 });
 
@@ -120,6 +152,6 @@ describe('formulate / splitFinal', () => {
   });
 
   it('an unknown formulation name is a config error listing the known ones', () => {
-    assert.throws(() => checkFormulation('q2d'), (e: unknown) => QxError.is(e, 'config') && /query2doc, mugi, csqe, concat, keywords/.test(e.message));
+    assert.throws(() => checkFormulation('q2d'), (e: unknown) => QxError.is(e, 'config') && /query2doc, mugi, csqe, qa-expand, lamer, concat, keywords/.test(e.message));
   });
 });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { QxError } from '../../../../src/core/errors.js';
-import { formulate } from '../../../../src/core/expansion/formulation.js';
+import { type FormulationName, formulate } from '../../../../src/core/expansion/formulation.js';
 import { buildBatchInput, formatCustomId, importBatchOutput, importExpansionFile, parseCustomId } from '../../../../src/core/expansion/importers.js';
 import { loadTemplates } from '../../../../src/core/expansion/templates.js';
 
@@ -71,6 +71,116 @@ describe('QueryGym TSV import', () => {
     );
     assert.match(res.problems[0]?.message ?? '', /mixed\.tsv:2: .*"query2doc" shape/);
     assert.match(res.problems[1]?.message ?? '', /unknown query id "999"/);
+  });
+});
+
+/**
+ * The formulation of each QueryGym method and how many copies of the query it adds, from
+ * ls3-lab/QueryGym's code (querygym/core/base.py `concatenate_result`, querygym/methods/*.py):
+ * query2doc, query2e, genqr_ensemble: (Q × 5) + text (DEFAULT_QUERY_REPEATS = 5); qa_expand:
+ * (Q × 3) + refined answers; csqe: (Q × 2 + KEQE passages + key sentences) lower-cased (gen_num
+ * 2); genqr: Q + the 5 reformulations; lamer: q a1 q a2 … q a5 (gen_passages 5); mugi: Q ×
+ * max(1, ⌊⌊len(text)/len(Q)⌋/5⌋) + the passages (adaptive_times 5 in concatenate_result).
+ */
+const QUERYGYM: Record<string, { formulation: FormulationName; copies: (q: string, generated: string) => number }> = {
+  query2doc: { formulation: 'query2doc', copies: () => 5 },
+  query2e: { formulation: 'query2doc', copies: () => 5 },
+  genqr_ensemble: { formulation: 'query2doc', copies: () => 5 },
+  qa_expand: { formulation: 'qa-expand', copies: () => 3 },
+  csqe: { formulation: 'csqe', copies: () => 2 },
+  genqr: { formulation: 'concat', copies: () => 1 },
+  lamer: { formulation: 'lamer', copies: () => 5 },
+  mugi: { formulation: 'mugi', copies: (q, g) => Math.max(1, Math.floor(Math.floor([...g].length / [...q].length) / 5)) },
+};
+/** Run parameters that would change those counts; none of the DL19 runs sets one. */
+const OVERRIDES = ['repeat_query_weight', 'concatenation_strategy', 'adaptive_times', 'gen_passages', 'gen_num', 'n_generations', 'num_docs'];
+
+function dl19Runs(): { method: string; model: string; file: string }[] {
+  const out: { method: string; model: string; file: string }[] = [];
+  for (const method of readdirSync(dl19).sort()) {
+    for (const org of readdirSync(join(dl19, method)).sort()) {
+      for (const model of readdirSync(join(dl19, method, org)).sort()) {
+        const dir = join(dl19, method, org, model, 'bm25');
+        for (const name of readdirSync(dir).filter((f) => f.endsWith('.queries.tsv')).sort()) out.push({ method, model, file: join(dir, name) });
+      }
+    }
+  }
+  return out;
+}
+
+describe('every QueryGym DL19 run', () => {
+  it('imports with its method\'s formulation: exact finals, the generated text free of the query copies the formulation adds, no warning (40 files × 43 queries)', async () => {
+    const runs = dl19Runs();
+    assert.equal(runs.length, 40);
+    assert.deepEqual([...new Set(runs.map((r) => r.method))].sort(), Object.keys(QUERYGYM).sort());
+    let rows = 0;
+    let lamerQueries = 0;
+    const textStartsWithQuery: string[] = [];
+    // Every file is checked and its first failure listed, so one run shows all that is wrong.
+    const failures: string[] = [];
+    for (const { method, model, file } of runs) {
+      const meta = JSON.parse(readFileSync(file.replace('.queries.tsv', '.json'), 'utf8')) as { pipeline: { method_id: string }; config: { method_params: Record<string, unknown> } };
+      assert.equal(meta.pipeline.method_id, method);
+      assert.deepEqual(OVERRIDES.filter((k) => k in meta.config.method_params), [], `${file}: a run parameter changes the formulation`);
+      const { formulation, copies } = QUERYGYM[method]!;
+      const name = `${method}/${model}/${file.split('/').pop()!}`;
+      try {
+        const res = await importExpansionFile(file, 'querygym-tsv', { model, method, role: 'teacher', formulation, queries: topics });
+        assert.deepEqual(res.problems.slice(0, 1).map((p) => p.message.replace(/^.*\.tsv:/, 'line ')), [], 'rows not imported');
+        const raw = parse(readFileSync(file, 'utf8'), { delimiter: '\t', relax_quotes: true }) as [string, string][];
+        assert.deepEqual(res.records.map((r) => [r.qid, r.final]), raw, 'final strings kept byte for byte');
+        for (const r of res.records) {
+          const q = formulation === 'csqe' ? r.query.toLowerCase() : r.query;
+          assert.equal(formulate(formulation, r.query, r.generated), r.final, r.qid);
+          const parts = formulation === 'lamer' ? r.generated.split('\n') : [r.generated];
+          // The final string is exactly QueryGym's copies of the query around the generated text.
+          const rebuilt =
+            formulation === 'lamer'
+              ? parts.map((p) => `${q} ${p}`).join(' ')
+              : [...Array<string>(copies(r.query, r.generated)).fill(q), ...(r.generated === '' ? [] : [r.generated])].join(' ');
+          assert.equal(rebuilt, r.final, `${r.qid}: not the copies QueryGym adds`);
+          for (const p of parts) {
+            assert.ok(!p.startsWith(`${q} ${q}`), `${r.qid}: the text still starts with a repetition of the query`);
+            if (p.startsWith(`${q} `)) textStartsWithQuery.push(`${method}/${model} ${r.qid}`);
+            // In a LameR passage, a copy of the query followed by what opens a passage (not lower case,
+            // not a space) is a separator left in the text, the defect of reading LameR as concat.
+            if (formulation === 'lamer') assert.ok(!new RegExp(` ${q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} [^\\s\\p{Ll}]`, 'u').test(p), `${r.qid}: a passage still holds a query separator`);
+          }
+          if (formulation === 'lamer') {
+            lamerQueries++;
+            assert.equal(parts.length, 5, `${r.qid}: LameR writes 5 passages`);
+          }
+          rows++;
+        }
+        assert.deepEqual(res.warnings, [], 'warnings');
+      } catch (e) {
+        failures.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+    assert.equal(rows, 40 * 43);
+    assert.equal(lamerQueries, 4 * 43);
+    // GenQREnsemble's keyword lists (Q × 5 + keywords) where the model's first keyword is the
+    // query itself: the five copies QueryGym adds are out, the model's own one stays.
+    assert.deepEqual(textStartsWithQuery.sort(), ['genqr_ensemble/Qwen2.5-72B-Instruct 183378', 'genqr_ensemble/Qwen2.5-72B-Instruct 489204']);
+  });
+
+  it('a LameR run imported as concat is imported as asked, with a warning naming lamer; query2doc and MuGI runs named wrongly warn too', async () => {
+    const lamer = dl19Runs().find((r) => r.method === 'lamer' && r.model === 'Qwen2.5-72B-Instruct')!;
+    const asConcat = await importExpansionFile(lamer.file, 'querygym-tsv', { model: 'm', method: 'lamer', role: 'teacher', formulation: 'concat', queries: topics, source: 'lamer.tsv' });
+    assert.equal(asConcat.records.length, 43);
+    assert.ok(asConcat.records.every((r) => r.generated.split(` ${r.query} `).length >= 5), 'concat leaves the 4 separating copies in the text');
+    assert.equal(asConcat.warnings?.length, 1, 'a warning that the LameR file does not look like concat');
+    assert.match(asConcat.warnings[0]!, /^.*a045ea41\.queries\.tsv: 43 of 43 rows do not look like the "concat" formulation .*43 look like "lamer" .*--formulation lamer\.$/);
+    const q2d = dl19Runs().find((r) => r.method === 'query2doc')!;
+    const q2dAsConcat = await importExpansionFile(q2d.file, 'querygym-tsv', { model: 'm', method: 'x', role: 'teacher', formulation: 'concat', queries: topics });
+    assert.match(q2dAsConcat.warnings[0] ?? '', /43 of 43 rows do not look like the "concat" .*43 look like "query2doc"/);
+    const mugi = dl19Runs().find((r) => r.method === 'mugi')!;
+    const mugiAsQ2d = await importExpansionFile(mugi.file, 'querygym-tsv', { model: 'm', method: 'x', role: 'teacher', formulation: 'query2doc', queries: topics });
+    assert.match(mugiAsQ2d.warnings[0] ?? '', /look like "mugi"/);
+    const qa = dl19Runs().find((r) => r.method === 'qa_expand')!;
+    const qaAsConcat = await importExpansionFile(qa.file, 'querygym-tsv', { model: 'm', method: 'x', role: 'teacher', formulation: 'concat', queries: topics });
+    assert.match(qaAsConcat.warnings[0] ?? '', /look like "qa-expand"/);
   });
 });
 

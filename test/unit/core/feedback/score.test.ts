@@ -4,7 +4,13 @@ import { CancellationError } from '../../../../src/core/errors.js';
 import type { ExpansionScore } from '../../../../src/core/curation/types.js';
 import type { RunHit } from '../../../../src/core/dataset/types.js';
 import type { ExpansionRecord } from '../../../../src/core/expansion/types.js';
-import { hasPositiveJudgment, scoreQueries, scoreRanking, type QueryToScore, type SyncSearch } from '../../../../src/core/feedback/score.js';
+import { hasPositiveJudgment, judgmentCoverage, judgmentStatus, scoreQueries, scoreRanking, type QueryToScore, type SyncSearch } from '../../../../src/core/feedback/score.js';
+import { readQrels } from '../../../../src/core/dataset/qrels.js';
+import { readTopics } from '../../../../src/core/dataset/topics.js';
+import { evaluate } from '../../../../src/core/eval/evaluate.js';
+import type { Qrels, Run } from '../../../../src/core/dataset/types.js';
+import { join } from 'node:path';
+import { DATA } from '../../../fixtures/dataPaths.js';
 
 const settings = { topK: 1000, relevanceLevel: 2 };
 const hits = (...ids: string[]): RunHit[] => ids.map((docid, i) => ({ docid, score: 100 - i }));
@@ -108,4 +114,31 @@ test('scoreQueries: cancellation stores the finished batch, then throws', async 
     (e: unknown) => e instanceof CancellationError,
   );
   assert.equal(stored.length, 8, 'the 4 finished queries (original + expansion each) were handed over');
+});
+
+test('no judgments at all vs judged with no grade > 0: the labels say what trec_eval does with each', () => {
+  const qrels: Qrels = new Map([
+    ['pos', new Map([['a', 2], ['b', 0]])],
+    ['zero', new Map([['a', 0], ['c', 0]])],
+  ]);
+  assert.equal(judgmentStatus(qrels.get('pos')), 'positive');
+  assert.equal(judgmentStatus(qrels.get('zero')), 'noPositive');
+  assert.equal(judgmentStatus(qrels.get('absent')), 'unjudged');
+  assert.equal(judgmentStatus(new Map()), 'unjudged');
+  assert.deepEqual(judgmentCoverage([{ qid: 'pos' }, { qid: 'zero' }, { qid: 'absent' }], qrels), { total: 3, positive: 1, unjudged: ['absent'], noPositive: ['zero'] });
+  // trec_eval -c (our evaluate is checked against it): the judged topic without a positive grade
+  // is averaged in as 0, the topic absent from the qrels is ignored even when the run has it.
+  const run: Run = new Map(['pos', 'zero', 'absent'].map((q) => [q, [{ docid: 'a', score: 1 }]]));
+  const r = evaluate(qrels, run, ['num_q', 'ndcg_cut.10'], { complete: true });
+  assert.equal(r.mean.num_q, 2);
+  assert.deepEqual(r.notInQrels, ['absent']);
+  assert.equal(r.mean.ndcg_cut_10, 0.5);
+});
+
+test('TREC CAsT 2019: 306 of the 479 evaluation turns have no judgments at all, none is judged without a positive grade', async () => {
+  const cast = join(DATA, 'trec-cast/2019/data');
+  const topics = await readTopics(join(cast, 'evaluation/evaluation_topics_annotated_resolved_v1.0.tsv'));
+  const qrels = await readQrels(join(cast, '2019qrels.txt'));
+  const c = judgmentCoverage(topics, qrels);
+  assert.deepEqual([c.total, c.positive, c.unjudged.length, c.noPositive.length], [479, 173, 306, 0]);
 });

@@ -8,6 +8,7 @@ import { nullLogger } from '../../../../src/core/logger.js';
 import type { QxSettings } from '../../../../src/core/workspace/api.js';
 import { defaultSettings, withSettings } from '../../../../src/core/workspace/settings.js';
 import { createWorkspace, openWorkspace, type Workspace } from '../../../../src/core/workspace/workspace.js';
+import { DATA } from '../../../fixtures/dataPaths.js';
 
 const repo = resolve(__dirname, '../../../..');
 const sample = join(repo, 'samples', 'dl19');
@@ -182,6 +183,30 @@ test('changing retrieval settings invalidates scores (they are keyed to analyzer
   }
 });
 
+test('a QueryGym LameR run imported as concat is imported with a warning (summary and log) naming lamer; as lamer, without one', async () => {
+  const dir = copySample('lamer-import');
+  const warned: string[] = [];
+  const logger = { ...nullLogger, warn: (m: string) => void warned.push(m) };
+  const ws = await openWorkspace(dir, { settings: defaultSettings, logger, getApiKey: async () => undefined });
+  const file = join(DATA, 'querygym-llm-expansions-dl/runs/msmarco-v1-passage.trecdl2019/lamer/Qwen/Qwen2.5-72B-Instruct/bm25/a045ea41.queries.tsv');
+  try {
+    const asConcat = await ws.importExpansions({ file, model: 'Qwen2.5-72B-Instruct', method: 'lamer-concat', role: 'teacher', formulation: 'concat' }, { signal });
+    assert.equal(asConcat.imported, 43);
+    assert.equal(asConcat.warnings.length, 1);
+    assert.match(asConcat.warnings[0]!, /43 of 43 rows do not look like the "concat" formulation.*--formulation lamer/);
+    assert.deepEqual(warned, asConcat.warnings);
+    const asLamer = await ws.importExpansions({ file, model: 'Qwen2.5-72B-Instruct', method: 'lamer', role: 'teacher', formulation: 'lamer' }, { signal });
+    assert.equal(asLamer.imported, 43);
+    assert.deepEqual(asLamer.warnings, []);
+    const review = ws.getQueryReview('1037798');
+    const lamer = review.expansions.find((e) => e.expansion.method === 'lamer')!.expansion;
+    assert.equal(lamer.generated.split('\n').length, 5);
+    assert.ok(!lamer.generated.includes(` ${lamer.query} `));
+  } finally {
+    await ws.close();
+  }
+});
+
 test('expansions of query ids not in the dataset are skipped, counted and named', async () => {
   const dir = copySample('unknown');
   const file = join(dir, 'extra.jsonl');
@@ -221,6 +246,33 @@ test('a query with no positive judgment is reported and left out of the means', 
     const rows = ws.listQueries().filter((q) => !q.noRelevant);
     const mean = rows.reduce((s, q) => s + q.baseNdcg10!, 0) / rows.length;
     assert.ok(Math.abs(report.original.meanNdcg10 - mean) < 1e-12);
+  } finally {
+    await ws.close();
+  }
+});
+
+test('a topic absent from the qrels is reported as having no judgments, apart from one judged with no grade > 0', async () => {
+  const [absent, zero] = ['1037798', '104861'];
+  const dir = copySample('unjudged', (d) => {
+    const f = join(d, 'qrels.dl19-passage.txt');
+    const lines = readFileSync(f, 'utf8').split('\n').filter((l) => !l.startsWith(`${absent} `)).map((l) => (l.startsWith(`${zero} `) ? l.replace(/\s\d+\s*$/, ' 0') : l));
+    writeFileSync(f, lines.join('\n'));
+  });
+  const ws = await open(dir);
+  try {
+    await ws.importExpansions(teacherFs, { signal });
+    const r = await ws.score({ signal });
+    assert.deepEqual([...r.noRelevant].sort(), [absent, zero].sort());
+    assert.deepEqual(r.unjudged, [absent]);
+    const report = ws.report();
+    assert.equal(report.queries.included, 41);
+    assert.deepEqual(
+      [...report.queries.excluded].sort((a, b) => a.qid.localeCompare(b.qid)).map((q) => [q.qid, q.reason]),
+      [
+        [absent, 'no judgments'],
+        [zero, 'no positive judgment'],
+      ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    );
   } finally {
     await ws.close();
   }
