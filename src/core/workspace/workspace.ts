@@ -587,6 +587,13 @@ export class Workspace implements WorkspaceApi {
     return split === 'train' || split === 'dev' ? [] : this.topics.map((t) => t.qid);
   }
 
+  /** The student's zero-shot prompt template exports render every prompt with ({@link defaultTemplate}), for training recipes. */
+  async studentPrompt(): Promise<{ id: string; version: number; hash: string; messages: { role: string; content: string }[] }> {
+    const t = (await this.templates()).get(this.defaultTemplate);
+    if (t === undefined) throw new QxError('template', `the student prompt template ${this.defaultTemplate} is missing`, { hint: 'Reinstall QX Studio, or put it in .qx/templates/.' });
+    return { ...templateRef(t), messages: t.messages.map((m) => ({ role: m.role, content: m.content })) };
+  }
+
   /**
    * Writes a training export (see export `exportDataset`): DPO pairs in the requested states, or
    * SFT records of the best teacher expansion per query. The prompt is the student's zero-shot
