@@ -638,12 +638,12 @@ export class Workspace implements WorkspaceApi {
    * interrupted run keeps what it reported and a rerun takes the rest of what finished from the cache.
    */
   async expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }> {
-    const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
+    const student = { ...this.deps.settings.student, ...(request.student ?? {}) };
+    const ep = request.role === 'teacher' ? this.deps.settings.teacher : student;
     const template = await this.expansionTemplate(request.template, options);
     const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
     const index = template.needs.passages || template.needs.examples ? await this.ensureIndex(options) : this.index;
     const sampling = { temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, ...(ep.seed === undefined ? {} : { seed: ep.seed }) };
-    const student = this.deps.settings.student;
     let expander: Expander;
     if (request.role === 'student' && student.kind === 'onnx') {
       if (student.modelPath === undefined || student.modelPath.trim() === '') {
@@ -665,6 +665,9 @@ export class Workspace implements WorkspaceApi {
         retry: { maxRetries: this.deps.settings.maxRetries },
       });
     }
+    // A round's checkpoint may be served under the same URL and name as the last one: the round is part of the cache key.
+    const round = request.round;
+    if (round !== undefined) expander = { role: expander.role, provider: expander.provider, model: expander.model, identity: { ...expander.identity, round }, expand: expander.expand.bind(expander) };
     const examples = template.needs.examples ? this.fewShotPool() : undefined;
     const result = await runExpansions({
       expander,
@@ -672,14 +675,14 @@ export class Workspace implements WorkspaceApi {
       queries,
       samples: ep.samples,
       cache: new ExpansionCache(this.deps.cacheDir ?? join(this.root, '.qx', 'cache')),
-      method: template.id,
+      method: request.method ?? template.id,
       signal: options.signal,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       logger: options.logger ?? this.deps.logger,
       ...(examples === undefined ? {} : { examples }),
       ...(index === undefined ? {} : { retriever: index, getDocText: (d: string) => index.docSync(d)?.text }),
       onRecords: (records) => {
-        this.store.addExpansions(records);
+        this.store.addExpansions(round === undefined ? records : records.map((r) => ({ ...r, round })));
         this.invalidate();
       },
     });
