@@ -67,7 +67,12 @@ export function renderRecipeReadme(c: RecipeContext): string {
       ? `Thinking is off: ${trl ? 'the script passes `enable_thinking=False` to the chat template' : `the configs use template \`${c.chat.llamaFactoryTemplate}\`${c.chat.llamaFactoryTemplate === 'qwen3' ? ' with `enable_thinking: false`' : ''}`}, the server gets \`--default-chat-template-kwargs\` (drop that flag on vLLM older than 0.10, it is not needed by QX Studio), and QX Studio sends \`chat_template_kwargs: {"enable_thinking": false}\` to any student whose model name contains "qwen3", which \`${c.servedModelName}\` does.`
       : `Chat template: LLaMA-Factory \`${c.chat.llamaFactoryTemplate}\` (${c.chat.why}).`,
     '',
-    'Then score it in the workspace like any student (`qx expand --role student --base-url http://127.0.0.1:8000/v1 --model ' + c.servedModelName + '`).',
+    'Then register it as the next student round and measure it on the evaluation queries (in the evaluation workspace):',
+    '',
+    '```sh',
+    `qx round add --base-url http://127.0.0.1:8000/v1 --model ${c.servedModelName}`,
+    'qx round eval && qx round report',
+    '```',
     '',
     '## Prompt',
     '',
