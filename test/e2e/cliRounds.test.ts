@@ -19,6 +19,7 @@ import { startFakeChatServer, type FakeChatServer } from '../fixtures/llm/fakeCh
 const repo = resolve(__dirname, '../..');
 const sample = join(repo, 'samples', 'dl19');
 const tmp = mkdtempSync(join(tmpdir(), 'qx-rounds-e2e-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const teacherFs = join(sample, 'expansions', 'Qwen2.5-72B-Instruct.query2doc-fs.0656857b.queries.tsv');
 const studentFs = join(sample, 'expansions', 'Qwen2.5-7B-Instruct.query2doc-fs.79962ac6.queries.tsv');
 
@@ -88,7 +89,6 @@ describe('student rounds against local servers standing in for the checkpoints',
   });
   after(async () => {
     for (const s of servers) await s.close();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   test('round 0 is the base student; checkpoints are rounds 1 and 2', async () => {
@@ -160,6 +160,9 @@ describe('student rounds against local servers standing in for the checkpoints',
     assert.match(refused.stderr, /never drawn on evaluation queries/);
     assert.equal((await qx(['round', 'eval', '--workspace', trainWs])).code, 2, 'rounds are not evaluated on training queries');
 
+    const link = await qx(['round', 'link', '--workspace', trainWs, '--eval-workspace', evalWs]);
+    assert.equal(link.code, 0, link.stderr);
+    assert.match(link.stdout, /\(22 queries\)/);
     const s = await qx(['round', 'sample', '--round', '1', '--samples', '2', '--temperature', '0.8', '--workspace', trainWs, '--json']);
     assert.equal(s.code, 0, s.stderr);
     const out = JSON.parse(s.stdout) as { generated: number; method: string };
@@ -185,4 +188,32 @@ describe('student rounds against local servers standing in for the checkpoints',
       assert.ok([studentText.get(q), `${q} ${q}`].map((t) => t?.trim()).includes(r.rejected.trim()), `the rejected text is what round 1 wrote: ${r.rejected.slice(0, 80)}`);
     }
   });
+});
+
+test('a training workspace linked to its evaluation workspace refuses the queries they share', async () => {
+  const base = await startFakeChatServer();
+  try {
+    env = { QX_STUDENT_BASE_URL: base.baseUrl, QX_STUDENT_MODEL: 'Qwen/Qwen3-4B' };
+    const evalWs = await workspace('eval2', topics.slice(40), 'test');
+    // The training topics hold one evaluation query as it is and another under a new id, in other case and spacing.
+    const [qid] = topics[41] as [string, string];
+    const [, text] = topics[42] as [string, string];
+    const trainWs = await workspace('train2', [...topics.slice(0, 5), topics[41] as [string, string], ['9999999', `  ${text.toUpperCase()} `]], 'train');
+    assert.equal((await qx(['round', 'link', '--workspace', trainWs, '--eval-workspace', join(tmp, 'train2')])).code, 2, 'a training workspace is no evaluation workspace');
+    assert.equal((await qx(['round', 'link', '--workspace', trainWs, '--eval-workspace', evalWs])).code, 0);
+    assert.equal((await qx(['round', 'add', '--workspace', trainWs, '--base-url', base.baseUrl, '--model', 'ckpt'])).code, 0);
+    const s = await qx(['round', 'sample', '--workspace', trainWs]);
+    assert.equal(s.code, 2);
+    assert.match(s.stderr, new RegExp(`2 queries of workspace dl19-train2 are also evaluation queries of .*eval2 \\((${qid}, 9999999|9999999, ${qid})\\)`));
+    assert.equal(base.requests, 0, 'nothing was generated');
+    assert.equal((await qx(['score', '--workspace', trainWs])).code, 0);
+    assert.equal((await qx(['pairs', '--workspace', trainWs, '--allow-below-original', '--min-margin', '0'])).code, 0);
+    const out = join(tmp, 'leak2.jsonl');
+    const e = await qx(['export', '--workspace', trainWs, '--format', 'sft-messages', '--out', out]);
+    assert.equal(e.code, 3);
+    assert.match(e.stderr, new RegExp(`1 queries of this training export belong to the evaluation workspace .*eval2 split \\(${qid}\\)`));
+    assert.equal(existsSync(out), false);
+  } finally {
+    await base.close();
+  }
 });

@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
 import { renderRoundsText } from '../../core/report/rounds.js';
-import { loadRounds, registerRound, runRound, writeRoundReport, type StudentRound } from '../../core/workspace/rounds.js';
+import { linkEvalWorkspace, loadRounds, registerRound, runRound, writeRoundReport, type StudentRound } from '../../core/workspace/rounds.js';
 import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar } from '../io.js';
 import { WORKSPACE_HELP, cliSettings, printJson, withWorkspace, workspaceDir, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 const HELP = `usage: qx round add (--base-url URL --model NAME | --model-path DIR [--model NAME]) [--note TEXT]
        qx round list
+       qx round link --eval-workspace DIR
        qx round eval [--round N] [--template ID]
        qx round sample [--round N] [--template ID] [--samples 4] [--temperature 1]
        qx round report [--teacher role/method/model]
@@ -17,6 +18,8 @@ with the first add); each trained checkpoint registered with add is the next rou
 OpenAI-compatible endpoint + model name (e.g. the vllm serve of a recipe), or a local ONNX folder.
 Rounds are kept in .qx/rounds.json; register them in each workspace that uses them.
 
+  link     (in the training workspace) names the evaluation workspace: from then on every export,
+           recipe and on-policy sample here refuses the queries it also has (same qid or text).
   eval     generates with the round (default the last) on this workspace's evaluation queries
            (split test/eval) and scores: method <template>@r<N>, role student.
   sample   on-policy candidates: draws --samples outputs per query at --temperature with the round
@@ -35,7 +38,7 @@ function describe(r: StudentRound): string {
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const [sub, ...rest] = argv;
-  const args = parseArgs(rest, { valued: [...workspaceValued, 'base-url', 'model', 'model-path', 'note', 'round', 'template', 'samples', 'temperature', 'teacher'], flags: workspaceFlags });
+  const args = parseArgs(rest, { valued: [...workspaceValued, 'base-url', 'model', 'model-path', 'note', 'round', 'template', 'samples', 'temperature', 'teacher', 'eval-workspace'], flags: workspaceFlags });
   if (sub === undefined || sub === '--help' || sub === '-h' || args.flags.has('help')) {
     io.stdout(HELP);
     return sub === undefined ? 2 : 0;
@@ -49,13 +52,21 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
       else io.stdout(rounds.length === 0 ? 'no round registered (qx round add registers round 0, the base student, and the first checkpoint)\n' : rounds.map(describe).join('\n') + '\n');
       return 0;
     }
+    case 'link': {
+      const dir = opt(args, 'eval-workspace');
+      if (dir === undefined) throw new QxError('usage', 'qx round link needs --eval-workspace DIR');
+      const r = await linkEvalWorkspace(workspaceDir(args, io), resolve(io.cwd, dir));
+      if (args.flags.has('json')) printJson(io, r);
+      else io.stdout(`linked the evaluation workspace ${r.evalWorkspace} (${r.evalQueries} queries): exports and on-policy samples here refuse its queries\n`);
+      return 0;
+    }
     case 'eval':
     case 'sample':
       return generate(args, io, signal, sub);
     case 'report':
       return report(args, io);
     default:
-      throw new QxError('usage', `unknown qx round command "${sub}"`, { hint: 'Use add, list, eval, sample or report; see qx round --help.' });
+      throw new QxError('usage', `unknown qx round command "${sub}"`, { hint: 'Use add, list, link, eval, sample or report; see qx round --help.' });
   }
 }
 

@@ -1,5 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { readTopics } from '../dataset/topics.js';
+import { loadManifest } from '../dataset/manifest.js';
+import type { Topic } from '../dataset/types.js';
 import { QxError } from '../errors.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import type { TaskOptions } from '../progress.js';
@@ -34,6 +37,8 @@ export const ROUNDS_FILE = join('.qx', 'rounds.json');
 interface RoundsFile {
   version: 1;
   rounds: StudentRound[];
+  /** The evaluation workspace of this (training) workspace, relative to its root: its queries are refused here. */
+  evalWorkspace?: string;
 }
 
 function check(file: string, ok: boolean, problem: string): void {
@@ -42,8 +47,12 @@ function check(file: string, ok: boolean, problem: string): void {
 
 /** The registered rounds of the workspace in `root`, by round number; [] when none is registered. */
 export function loadRounds(root: string): StudentRound[] {
+  return loadRoundsFile(root).rounds;
+}
+
+function loadRoundsFile(root: string): RoundsFile {
   const file = join(root, ROUNDS_FILE);
-  if (!existsSync(file)) return [];
+  if (!existsSync(file)) return { version: 1, rounds: [] };
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -58,7 +67,53 @@ export function loadRounds(root: string): StudentRound[] {
     check(file, (r.kind === 'openai' && typeof r.baseUrl === 'string') || (r.kind === 'onnx' && typeof r.modelPath === 'string'), `round ${i} needs kind "openai" with baseUrl, or "onnx" with modelPath`);
     check(file, typeof r.model === 'string' && r.model !== '', `round ${i} has no model name`);
   });
-  return rounds;
+  check(file, f.evalWorkspace === undefined || typeof f.evalWorkspace === 'string', 'evalWorkspace must be a folder path');
+  return { version: 1, rounds, ...(f.evalWorkspace === undefined ? {} : { evalWorkspace: f.evalWorkspace }) };
+}
+
+function saveRoundsFile(root: string, f: RoundsFile): void {
+  const file = join(root, ROUNDS_FILE);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, JSON.stringify(f, null, 2) + '\n');
+}
+
+/** Normalized query text for overlap checks: case, spacing and punctuation do not matter. */
+function normalizeQuery(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+}
+
+/**
+ * Links a training workspace to its evaluation workspace (a folder with `qx.dataset.json` whose
+ * split is test/eval or unset), stored in `.qx/rounds.json`. From then on every export, recipe and
+ * on-policy sample of the training workspace refuses the queries the evaluation workspace also has
+ * (same qid or same normalized text). Returns the evaluation workspace's query count.
+ */
+export async function linkEvalWorkspace(root: string, evalDir: string): Promise<{ evalWorkspace: string; evalQueries: number }> {
+  const dir = resolve(evalDir);
+  const m = await loadManifest(dir);
+  if (m.split === 'train' || m.split === 'dev') {
+    throw new QxError('usage', `${dir} holds training queries (split ${m.split}), not evaluation queries`, { hint: 'Link the workspace of your evaluation queries (split test or eval).' });
+  }
+  const topics = await readTopics(m.topics.path, m.topics.format);
+  const f = loadRoundsFile(root);
+  const rel = relative(resolve(root), dir);
+  saveRoundsFile(root, { ...f, evalWorkspace: rel === '' ? '.' : rel.split('\\').join('/') });
+  return { evalWorkspace: dir, evalQueries: topics.length };
+}
+
+/**
+ * The queries of `topics` that the linked evaluation workspace also has (same qid, or same query
+ * text up to case, spacing and punctuation), sorted; [] when no evaluation workspace is linked.
+ */
+export async function linkedEvalOverlap(root: string, topics: readonly Topic[]): Promise<{ qids: string[]; evalWorkspace: string | null }> {
+  const f = loadRoundsFile(root);
+  if (f.evalWorkspace === undefined) return { qids: [], evalWorkspace: null };
+  const dir = isAbsolute(f.evalWorkspace) ? f.evalWorkspace : resolve(root, f.evalWorkspace);
+  const m = await loadManifest(dir);
+  const evalTopics = await readTopics(m.topics.path, m.topics.format);
+  const ids = new Set(evalTopics.map((t) => t.qid));
+  const texts = new Set(evalTopics.map((t) => normalizeQuery(t.text)));
+  return { qids: topics.filter((t) => ids.has(t.qid) || texts.has(normalizeQuery(t.text))).map((t) => t.qid).sort(), evalWorkspace: dir };
 }
 
 /** What `registerRound` takes: an endpoint + model name, or a local ONNX folder. */
@@ -70,7 +125,7 @@ export type RoundSpec = { kind: 'openai'; baseUrl: string; model: string; note?:
  * every round. Written atomically.
  */
 export function registerRound(root: string, student: QxSettings['student'], spec: RoundSpec, now: Date = new Date()): StudentRound[] {
-  const rounds = loadRounds(root);
+  const rounds = [...loadRounds(root)];
   const at = now.toISOString();
   if (rounds.length === 0) {
     rounds.push(
@@ -86,9 +141,7 @@ export function registerRound(root: string, student: QxSettings['student'], spec
   } else {
     rounds.push({ round: n, kind: 'onnx', model: spec.model ?? spec.modelPath, modelPath: spec.modelPath, ...(spec.note === undefined ? {} : { note: spec.note }), registeredAt: at });
   }
-  const file = join(root, ROUNDS_FILE);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileAtomic(file, JSON.stringify({ version: 1, rounds } satisfies RoundsFile, null, 2) + '\n');
+  saveRoundsFile(root, { ...loadRoundsFile(root), rounds });
   return rounds;
 }
 
@@ -118,6 +171,7 @@ export interface RoundWorkspace {
   readonly name: string;
   readonly defaultTemplate: string;
   readonly manifest: { split?: string | undefined };
+  readonly topics: readonly Topic[];
   expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }>;
   score(options: TaskOptions): Promise<{ scored: number }>;
   report(): QxReport;
@@ -161,6 +215,12 @@ export async function runRound(
   if (request.purpose === 'eval' && training) {
     throw new QxError('usage', `workspace ${ws.name} holds training queries (split ${ws.manifest.split ?? ''}): rounds are evaluated on evaluation queries`, {
       hint: 'Run qx round eval in the workspace of your evaluation queries, or qx round sample here for on-policy candidates.',
+    });
+  }
+  const overlap = request.purpose === 'sample' ? await linkedEvalOverlap(ws.root, ws.topics) : { qids: [], evalWorkspace: null };
+  if (overlap.qids.length > 0) {
+    throw new QxError('usage', `${overlap.qids.length} queries of workspace ${ws.name} are also evaluation queries of ${overlap.evalWorkspace} (${overlap.qids.slice(0, 5).join(', ')}${overlap.qids.length > 5 ? ', …' : ''}): on-policy samples are never drawn on them`, {
+      hint: 'Take those queries out of the training topics.',
     });
   }
   const template = request.template ?? ws.defaultTemplate;

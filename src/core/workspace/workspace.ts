@@ -29,6 +29,7 @@ import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../re
 import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
 import { buildReport, type QxReport } from '../report/report.js';
+import { linkedEvalOverlap } from './rounds.js';
 import { defaultTemplateId, effectiveAnalyzer, primaryLanguage, type AnalyzerName } from './settings.js';
 import type {
   ExpandRequest,
@@ -609,10 +610,11 @@ export class Workspace implements WorkspaceApi {
     const expansions = new Map(this.store.listExpansions().map((e) => [e.id, e]));
     const out = resolve(this.root, request.out);
     mkdirSync(dirname(out), { recursive: true });
+    const linked = await linkedEvalOverlap(this.root, this.topics);
     const input: ExportInput = {
       datasetName: this.name,
-      evalQids: this.evalQids(),
-      evalSplitName: this.manifest.split ?? 'unspecified (not marked train)',
+      evalQids: [...this.evalQids(), ...linked.qids],
+      evalSplitName: linked.qids.length > 0 && this.evalQids().length === 0 ? `evaluation workspace ${linked.evalWorkspace ?? ''}` : (this.manifest.split ?? 'unspecified (not marked train)'),
       expansions,
       scores: this.store.scoresFor(this.settingsKey),
       pairs: this.store.listPairs(),
