@@ -64,7 +64,7 @@ export function renderRecipeReadme(c: RecipeContext): string {
     '',
     `The checkpoint carries the base model's tokenizer and chat template, so vLLM prompts it as it was trained.`,
     c.chat.thinkingOff
-      ? `Thinking is off: ${trl ? 'the script passes `enable_thinking=False` to the chat template' : `the configs use template \`${c.chat.llamaFactoryTemplate}\`${c.chat.llamaFactoryTemplate === 'qwen3' ? ' with `enable_thinking: false`' : ''}`}, the server gets \`--default-chat-template-kwargs\` (drop that flag on vLLM older than 0.10, it is not needed by QX Studio), and QX Studio sends \`chat_template_kwargs: {"enable_thinking": false}\` to any student whose model name contains "qwen3", which \`${c.servedModelName}\` does.`
+      ? `Thinking is off: ${trl ? 'the script passes `enable_thinking=False` to the chat template' : `the configs use template \`${c.chat.llamaFactoryTemplate}\`${c.chat.llamaFactoryTemplate === 'qwen3' ? ' with `enable_thinking: false`' : ''}`}, the server gets \`--default-chat-template-kwargs\` (drop that flag if your vLLM does not know it: QX Studio does not need it), and QX Studio sends \`chat_template_kwargs: {"enable_thinking": false}\` to any student whose model name contains "qwen3", which \`${c.servedModelName}\` does.`
       : `Chat template: LLaMA-Factory \`${c.chat.llamaFactoryTemplate}\` (${c.chat.why}).`,
     '',
     'Then register it as the next student round and measure it on the evaluation queries (in the evaluation workspace):',
