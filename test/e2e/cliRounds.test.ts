@@ -217,3 +217,24 @@ test('a training workspace linked to its evaluation workspace refuses the querie
     await base.close();
   }
 });
+
+test('a local ONNX folder is a round too', async () => {
+  const { writeTinyModel } = await import('../fixtures/llm/tinyModel.js');
+  const base = await startFakeChatServer({ reply: (q) => q });
+  try {
+    env = { QX_STUDENT_BASE_URL: base.baseUrl, QX_STUDENT_MODEL: 'Qwen/Qwen3-4B' };
+    const folder = await writeTinyModel(join(tmp, 'models'));
+    const ws = await workspace('onnx', topics.slice(30, 33), 'test');
+    const add = await qx(['round', 'add', '--workspace', ws, '--model-path', folder, '--model', 'tiny-lm']);
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stdout, /registered round 1: tiny-lm \(ONNX /);
+    const r = await qx(['round', 'eval', '--round', '1', '--workspace', ws, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { generated: number }).generated, 3);
+    assert.equal(base.requests, 0, 'round 1 ran in-process, not on the base endpoint');
+    const rep = JSON.parse((await qx(['round', 'report', '--workspace', ws, '--json'])).stdout) as RoundReport;
+    assert.deepEqual(rep.rows.filter((x) => x.kind === 'round').map((x) => [x.round, x.model, x.queries]), [[1, 'tiny-lm', 3]]);
+  } finally {
+    await base.close();
+  }
+});
