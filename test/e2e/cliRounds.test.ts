@@ -187,6 +187,14 @@ describe('student rounds against local servers standing in for the checkpoints',
       const q = queryOf.get(r.qid) as string;
       assert.ok([studentText.get(q), `${q} ${q}`].map((t) => t?.trim()).includes(r.rejected.trim()), `the rejected text is what round 1 wrote: ${r.rejected.slice(0, 80)}`);
     }
+
+    // The next round's recipe from these pairs says where its sides come from.
+    const dir = join(tmp, 'round2-recipe');
+    const rec = await qx(['export', '--workspace', trainWs, '--recipe', 'trl', '--out', dir]);
+    assert.equal(rec.code, 0, rec.stderr);
+    const recipe = JSON.parse(readFileSync(join(dir, 'recipe.json'), 'utf8')) as { data: { dpo: { records: number; sides: { chosen: Record<string, number>; rejected: Record<string, number> } } } };
+    assert.deepEqual(recipe.data.dpo.sides, { chosen: { teacher: records.length }, rejected: { 'round 1': records.length } });
+    assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), new RegExp(`DPO sides: chosen from teacher ${records.length}; rejected from round 1 ${records.length} \\(on-policy`));
   });
 });
 

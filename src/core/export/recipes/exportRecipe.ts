@@ -108,6 +108,14 @@ export async function exportRecipe(source: RecipeSource, request: RecipeRequest,
       if (m.leakage.evalQueriesInExport.length > 0) throw new QxError('internal', `the ${m.format} export holds evaluation queries although the guard was on`);
     }
     const queries = new Set(manifests.flatMap((m) => m.qids)).size;
+    const sides: RecipeContext['sides'] = { chosen: {}, rejected: {} };
+    for (const p of manifests[1]?.provenance ?? []) {
+      for (const [side, info] of [['chosen', p.chosen], ['rejected', p.rejected]] as const) {
+        if (info === undefined) continue;
+        const from = info.round === null || info.round === undefined ? info.role : `round ${info.round}`;
+        sides[side][from] = (sides[side][from] ?? 0) + 1;
+      }
+    }
     const createdAt = (request.now ?? (() => new Date()))().toISOString();
     const modelName = basename(request.baseModel.replace(/[\\/]+$/, ''));
     const ctx: RecipeContext = {
@@ -124,6 +132,7 @@ export async function exportRecipe(source: RecipeSource, request: RecipeRequest,
       finalDir: 'checkpoints/final',
       servedModelName: `${modelName}-qx-${request.recipe}`,
       counts: { sft: sft.records, dpo: dpo.records, queries },
+      sides,
     };
 
     const out = new Map<string, string>();
@@ -160,7 +169,7 @@ export async function exportRecipe(source: RecipeSource, request: RecipeRequest,
           toolVersion: ctx.toolVersion,
           chatTemplate: { llamaFactory: chat.llamaFactoryTemplate, chatTemplateKwargs: chat.thinkingOff ? { enable_thinking: false } : {}, why: chat.why },
           promptTemplate,
-          data: { sft: { file: FILES.sft, format: 'sft-messages', records: sft.records }, dpo: { file: FILES.dpo, format: dpoFormat, records: dpo.records } },
+          data: { sft: { file: FILES.sft, format: 'sft-messages', records: sft.records }, dpo: { file: FILES.dpo, format: dpoFormat, records: dpo.records, sides } },
           expectedColumns: request.recipe === 'trl' ? { [FILES.sft]: trlExpectedColumns.sft, [FILES.dpo]: trlExpectedColumns.dpo } : null,
           run: request.recipe === 'trl' ? [`python3 ${FILES.trlScript}`] : [`sh ${FILES.lfRun}`],
           serve: `sh ${FILES.serve}`,

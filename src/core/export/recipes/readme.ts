@@ -1,6 +1,11 @@
 import { recipeDefaults } from './hyperparameters.js';
 import type { RecipeContext } from './recipeTypes.js';
 
+function sideText(counts: Record<string, number>): string {
+  const e = Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return e.length === 0 ? 'nothing' : e.map(([k, n]) => `${k} ${n}`).join(', ');
+}
+
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|');
 }
@@ -34,6 +39,8 @@ export function renderRecipeReadme(c: RecipeContext): string {
     `Written by QX Studio ${c.toolVersion} on ${c.createdAt} from dataset **${c.dataset}** (${c.counts.queries} training queries).`,
     'Every path below is relative to this folder. No query of an evaluation split is in these files: QX Studio refuses to write',
     'a recipe for an export made with `--allow-eval-queries`.',
+    '',
+    `DPO sides: chosen from ${sideText(c.sides.chosen)}; rejected from ${sideText(c.sides.rejected)}${Object.keys(c.sides.rejected).some((k) => k.startsWith('round ')) ? ' (on-policy: the student round\'s own outputs)' : ''}.`,
     '',
     '## Files',
     '',

@@ -43,4 +43,6 @@ export interface RecipeContext {
   /** Name vLLM serves the result under; contains the base model's name so QX Studio turns Qwen3 thinking off. */
   servedModelName: string;
   counts: { sft: number; dpo: number; queries: number };
+  /** Where the DPO sides come from: "teacher", "student", "round 1", … → number of pairs. */
+  sides: { chosen: Record<string, number>; rejected: Record<string, number> };
 }
