@@ -177,6 +177,18 @@ print(json.dumps({t.id: ast.literal_eval(n.value) for n in tree.body if isinstan
     assert.equal((run.match(/llamafactory-cli/g) ?? []).length, 4);
   });
 
+  test('a folder holding a recipe of the other kind is refused; the same kind is rewritten', { skip: noPython }, async () => {
+    const dir = join(tmp, 'trl');
+    const before = readFileSync(join(dir, 'dpo.jsonl'), 'utf8');
+    const r = await qx(['export', '--workspace', ws, '--recipe', 'llama-factory', '--out', dir, '--base-model', 'Qwen/Qwen3-4B']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /holds a trl recipe/);
+    assert.equal(readFileSync(join(dir, 'dpo.jsonl'), 'utf8'), before);
+    const again = await qx(['export', '--workspace', ws, '--recipe', 'trl', '--out', dir, '--base-model', 'Qwen/Qwen3-4B']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(readFileSync(join(dir, 'dpo.jsonl'), 'utf8'), before, 'the same pairs export byte-identically');
+  });
+
   test('--allow-eval-queries is refused and nothing is written', async () => {
     const dir = join(tmp, 'refused');
     const r = await qx(['export', '--workspace', ws, '--recipe', 'trl', '--out', dir, '--allow-eval-queries']);

@@ -94,6 +94,13 @@ export async function exportRecipe(source: RecipeSource, request: RecipeRequest,
   if (!RECIPE_KINDS.includes(request.recipe)) throw new QxError('usage', `--recipe must be one of ${RECIPE_KINDS.join(', ')}, got "${String(request.recipe)}"`);
   const chat = chatTemplateFor(request.baseModel, request.llamaFactoryTemplate);
   const dir = resolve(request.outDir);
+  const previous = join(dir, FILES.recipeJson);
+  if (existsSync(previous)) {
+    const kind = readJsonObject(previous).recipe;
+    if (kind !== request.recipe) {
+      throw new QxError('usage', `${dir} holds a ${String(kind)} recipe: its data files would no longer match it; nothing was written`, { file: previous, hint: 'Write this recipe into another folder.' });
+    }
+  }
   const promptTemplate = await source.studentPrompt();
   mkdirSync(dir, { recursive: true });
   const staging = join(dir, `.qx-recipe-${process.pid}-${Date.now()}`);
