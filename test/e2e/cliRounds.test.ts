@@ -150,6 +150,9 @@ describe('student rounds against local servers standing in for the checkpoints',
     const md = readFileSync(report.files.markdown, 'utf8');
     assert.match(md, /\| round 2 query2doc-zs \| Qwen3-4B-qx-r2 \| 22 \| [\d.]+ \| 100\.0% \[100\.0, 100\.0\] \| 0\/22\/0 \|/);
     assert.ok(existsSync(report.files.html));
+    rmSync(report.files.svg);
+    assert.equal((await qx(['report', '--workspace', evalWs])).code, 0);
+    assert.ok(existsSync(report.files.svg), 'qx report writes the rounds report too');
     const text = await qx(['round', 'report', '--workspace', evalWs]);
     assert.match(text.stdout, /^round 1 query2doc-zs\s+Qwen3-4B-qx-r1\s+22\s+\d\.\d{4}\s+\d+\.\d% \[/m);
   });

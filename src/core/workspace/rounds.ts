@@ -234,12 +234,13 @@ export async function runRound(
 /**
  * Writes the rounds report of the workspace into `.qx/reports/`: `rounds.md` (table), `rounds.svg`
  * (plot), `rounds.html` (both, self-contained) and `rounds.json` (the figures). See
- * `buildRoundReport`; `teacher` picks the teacher method key (default the best teacher).
+ * `buildRoundReport`; `teacher` picks the teacher method key (default the best teacher); `report`
+ * is the workspace report to use (default a fresh one).
  */
-export function writeRoundReport(ws: RoundWorkspace, options: { teacher?: string } = {}): { report: RoundReport; files: { markdown: string; svg: string; html: string; json: string } } {
+export function writeRoundReport(ws: RoundWorkspace, options: { teacher?: string; report?: QxReport } = {}): { report: RoundReport; files: { markdown: string; svg: string; html: string; json: string } } {
   let report: RoundReport;
   try {
-    report = buildRoundReport(ws.report(), options);
+    report = buildRoundReport(options.report ?? ws.report(), options.teacher === undefined ? {} : { teacher: options.teacher });
   } catch (e) {
     throw new QxError('usage', e instanceof Error ? e.message : String(e), { hint: 'Pass a teacher key as the report lists it (role/method/model).' });
   }

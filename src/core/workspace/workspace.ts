@@ -29,7 +29,7 @@ import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../re
 import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
 import { buildReport, type QxReport } from '../report/report.js';
-import { linkedEvalOverlap } from './rounds.js';
+import { linkedEvalOverlap, parseRoundMethod, writeRoundReport } from './rounds.js';
 import { defaultTemplateId, effectiveAnalyzer, primaryLanguage, type AnalyzerName } from './settings.js';
 import type {
   ExpandRequest,
@@ -782,7 +782,10 @@ export class Workspace implements WorkspaceApi {
     });
   }
 
-  /** Writes `report` (default: the report with its cost section) as Markdown and HTML into `.qx/reports/`. */
+  /**
+   * Writes `report` (default: the report with its cost section) as Markdown and HTML into
+   * `.qx/reports/`; with scored student rounds also the rounds report (rounds.md/.svg/.html/.json).
+   */
   async writeReport(options: TaskOptions, report?: QxReport): Promise<{ markdown: string; html: string }> {
     throwIfAborted(options.signal);
     const r = report ?? this.report(await this.costInput(options));
@@ -792,6 +795,7 @@ export class Workspace implements WorkspaceApi {
     const html = join(dir, 'report.html');
     writeFileAtomic(markdown, renderReportMarkdown(r));
     writeFileAtomic(html, renderReportHtml(r));
+    if (r.methods.some((m) => m.role === 'student' && parseRoundMethod(m.method) !== null)) writeRoundReport(this, { report: r });
     return { markdown, html };
   }
 
