@@ -220,19 +220,25 @@ export function renderRoundsSvg(r: RoundReport): string {
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<g font-family="sans-serif" font-size="11" fill="#333">`,
   ];
-  for (let t = 0; t <= 4; t++) {
-    const v = yMin + ((yMax - yMin) * t) / 4;
+  const step = [0.01, 0.02, 0.05, 0.1, 0.2].find((x) => (yMax - yMin) / x <= 8) ?? 0.25;
+  for (let v = Math.ceil(yMin / step - 1e-9) * step; v <= yMax + 1e-9; v += step) {
     out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(v).toFixed(1)}" y2="${py(v).toFixed(1)}" stroke="#eee"/>`, `<text x="${m.l - 6}" y="${(py(v) + 4).toFixed(1)}" text-anchor="end">${v.toFixed(2)}</text>`);
   }
   for (let k = 0; k <= maxRound; k++) out.push(`<text x="${px(k).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${k}</text>`);
+  out.push(`<text x="${m.l}" y="${m.t - 8}" fill="${'#2471a3'}">● student rounds; bars: 95% bootstrap interval of the % of teacher, as nDCG@10</text>`);
   out.push(`<text x="${((m.l + W - m.r) / 2).toFixed(1)}" y="${H - 8}" text-anchor="middle">round</text>`, `<text x="14" y="${((m.t + H - m.b) / 2).toFixed(1)}" text-anchor="middle" transform="rotate(-90 14 ${((m.t + H - m.b) / 2).toFixed(1)})">mean nDCG@10</text>`);
   const dash: Record<RoundRow['kind'], string> = { teacher: '', original: '6 4', baseline: '2 3', round: '' };
   const colour: Record<RoundRow['kind'], string> = { teacher: '#c0392b', original: '#7f8c8d', baseline: '#8e44ad', round: '#2471a3' };
-  for (const x of refs) {
-    const y = py(x.meanNdcg10).toFixed(1);
+  // Labels of reference lines at the right margin, pushed apart so close lines stay readable.
+  const labelled = [...refs].sort((a, b) => b.meanNdcg10 - a.meanNdcg10).map((x) => ({ x, y: py(x.meanNdcg10) }));
+  let last = -Infinity;
+  for (const l of labelled) {
+    const ly = Math.max(l.y + 4, last + 13);
+    last = ly;
+    const y = l.y.toFixed(1);
     out.push(
-      `<line class="ref ${x.kind}" x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="${colour[x.kind]}" stroke-width="1.5"${dash[x.kind] === '' ? '' : ` stroke-dasharray="${dash[x.kind]}"`}/>`,
-      `<text x="${W - m.r + 6}" y="${(Number(y) + 4).toFixed(1)}" fill="${colour[x.kind]}">${xmlEscape(x.label)} ${f4(x.meanNdcg10)}</text>`,
+      `<line class="ref ${l.x.kind}" x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="${colour[l.x.kind]}" stroke-width="1.5"${dash[l.x.kind] === '' ? '' : ` stroke-dasharray="${dash[l.x.kind]}"`}/>`,
+      `<text x="${W - m.r + 6}" y="${ly.toFixed(1)}" fill="${colour[l.x.kind]}">${xmlEscape(l.x.label)} ${f4(l.x.meanNdcg10)}</text>`,
     );
   }
   const byTemplate = new Map<string, RoundRow[]>();
