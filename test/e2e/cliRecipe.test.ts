@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -118,6 +118,18 @@ print(json.dumps({t.id: ast.literal_eval(n.value) for n in tree.body if isinstan
     const manifest = JSON.parse(readFileSync(join(dir, 'dpo.jsonl.manifest.json'), 'utf8')) as { format: string; leakage: { evalQueriesInExport: string[] } };
     assert.equal(manifest.format, 'trl-conversational');
     assert.deepEqual(manifest.leakage.evalQueriesInExport, []);
+
+    // --check fails, naming the file and line, on a record without a column the script reads.
+    const broken = join(tmp, 'trl-broken');
+    cpSync(dir, broken, { recursive: true });
+    const lines = readFileSync(join(broken, 'dpo.jsonl'), 'utf8').split('\n');
+    const second = JSON.parse(lines[1] as string) as Record<string, unknown>;
+    delete second.rejected;
+    lines[1] = JSON.stringify(second);
+    writeFileSync(join(broken, 'dpo.jsonl'), lines.join('\n'));
+    const bad = spawnSync('python3', [join(broken, 'train_trl.py'), '--check'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /dpo\.jsonl:2: column 'rejected' must be a list/);
 
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
     for (const f of readme.match(/`[\w./-]+\.(?:jsonl|py|sh|json|yaml|md)`/g) ?? []) assert.ok(existsSync(join(dir, f.slice(1, -1))), `README names ${f}`);
