@@ -20,6 +20,7 @@ const commands: Record<string, CommandEntry> = {
   score: { summary: 'score every unscored expansion by BM25 retrieval feedback (nDCG@10 delta, Recall, Judged@10)', load: async () => (await import('./commands/score.js')).run },
   pairs: { summary: 'rebuild chosen/rejected pairs from the scores (margin, strategy, pools)', load: async () => (await import('./commands/pairs.js')).run },
   export: { summary: 'export DPO pairs (TRL, OpenAI, LLaMA-Factory) or SFT messages as JSONL with a manifest', load: async () => (await import('./commands/export.js')).run },
+  round: { summary: 'student rounds: register trained checkpoints, evaluate them, draw on-policy candidates, compare them', load: async () => (await import('./commands/round.js')).run },
   report: { summary: 'print the per-method table and write the Markdown/HTML report', load: async () => (await import('./commands/report.js')).run },
   demo: { summary: 'run the whole pipeline on the embedded TREC DL 2019 sample, offline', load: async () => (await import('./commands/demo.js')).run },
   index: { summary: 'build an on-disk BM25 index from a corpus (Lucene-exact English analyzer by default)', load: async () => (await import('./commands/index.js')).run },

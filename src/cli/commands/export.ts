@@ -3,14 +3,18 @@ import { QxError } from '../../core/errors.js';
 import type { PairState } from '../../core/curation/types.js';
 import type { ExportFormat } from '../../core/workspace/api.js';
 import { opt, parseArgs } from '../args.js';
+import { RECIPE_KINDS, exportRecipe } from '../../core/export/recipes/exportRecipe.js';
+import type { RecipeKind } from '../../core/export/recipes/recipeTypes.js';
 import type { CliIo } from '../io.js';
-import { WORKSPACE_HELP, listOpt, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
+import { WORKSPACE_HELP, listOpt, printJson, toolVersion, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['trl-standard', 'trl-conversational', 'openai-preference', 'llama-factory', 'sft-messages'];
 const STATES: readonly PairState[] = ['auto', 'accepted', 'rejected', 'edited'];
 
 const HELP = `usage: qx export --format ${EXPORT_FORMATS.join('|')} --out FILE
                  [--states auto,accepted,edited] [--allow-eval-queries]
+       qx export --recipe ${RECIPE_KINDS.join('|')} --out DIR [--base-model M] [--lf-template NAME]
+                 [--states auto,accepted,edited]
 
 Writes curated training data as JSONL plus FILE.manifest.json (provenance, rules, counts):
 DPO pairs (TRL standard/conversational, OpenAI preference fine-tuning, LLaMA-Factory), or SFT
@@ -18,14 +22,23 @@ messages from the best teacher expansion per query. Evaluation queries (manifest
 or no split) are refused unless --allow-eval-queries, which the manifest then records. Nothing is
 written when there would be zero records.
 
+--recipe writes into the folder DIR the SFT data (sft.jsonl), the DPO data (dpo.jsonl) and a
+ready-to-run training recipe for the student base model (--base-model, default the student model
+of the settings): for trl a Python script (SFTTrainer then DPOTrainer), for llama-factory the SFT
+and DPO YAML configs, merge configs and dataset_info.json entries; plus serve.sh (vllm serve),
+README.md (how to run it, every default with its source) and recipe.json. It refuses
+--allow-eval-queries. --lf-template names the LLaMA-Factory template of an unknown base model.
+
 ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: [...workspaceValued, 'format', 'out', 'states'], flags: [...workspaceFlags, 'allow-eval-queries'] });
+  const args = parseArgs(argv, { valued: [...workspaceValued, 'format', 'out', 'states', 'recipe', 'base-model', 'lf-template'], flags: [...workspaceFlags, 'allow-eval-queries'] });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
   }
+  const recipe = opt(args, 'recipe');
+  if (recipe !== undefined) return runRecipe(args, io, signal, recipe);
   const format = opt(args, 'format') as ExportFormat | undefined;
   const out = opt(args, 'out');
   if (format === undefined || out === undefined) throw new QxError('usage', 'qx export needs --format and --out', { hint: 'See qx export --help.' });
@@ -38,5 +51,33 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   );
   if (args.flags.has('json')) printJson(io, r);
   else io.stdout(`wrote ${r.records} ${format} records to ${r.out}\nmanifest: ${r.manifest}\n`);
+  return 0;
+}
+
+async function runRecipe(args: ReturnType<typeof parseArgs>, io: CliIo, signal: AbortSignal, recipe: string): Promise<number> {
+  if (!RECIPE_KINDS.includes(recipe as RecipeKind)) throw new QxError('usage', `--recipe must be one of ${RECIPE_KINDS.join(', ')}, got "${recipe}"`);
+  if (opt(args, 'format') !== undefined) throw new QxError('usage', '--recipe writes its own formats: drop --format', { hint: 'See qx export --help.' });
+  const out = opt(args, 'out');
+  if (out === undefined) throw new QxError('usage', 'qx export --recipe needs --out DIR (the export folder)', { hint: 'See qx export --help.' });
+  const states = listOpt(args, 'states') as PairState[] | undefined;
+  if (states !== undefined && states.some((s) => !STATES.includes(s))) throw new QxError('usage', `--states takes ${STATES.join(', ')}`);
+  const lfTemplate = opt(args, 'lf-template');
+  const r = await withWorkspace(args, io, (ws) =>
+    exportRecipe(
+      ws,
+      {
+        recipe: recipe as RecipeKind,
+        outDir: resolve(io.cwd, out),
+        baseModel: opt(args, 'base-model') ?? ws.settings.student.model,
+        ...(lfTemplate === undefined ? {} : { llamaFactoryTemplate: lfTemplate }),
+        ...(states === undefined ? {} : { states }),
+        allowEvalQueries: args.flags.has('allow-eval-queries'),
+        toolVersion: toolVersion(),
+      },
+      { signal },
+    ),
+  );
+  if (args.flags.has('json')) printJson(io, r);
+  else io.stdout(`wrote a ${recipe} recipe to ${r.dir}: ${r.sftRecords} SFT records, ${r.dpoRecords} DPO pairs\nfiles: ${r.files.join(', ')}\nhow to run it: ${resolve(r.dir, 'README.md')}\n`);
   return 0;
 }

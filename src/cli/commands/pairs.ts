@@ -6,6 +6,7 @@ import { WORKSPACE_HELP, listOpt, printJson, withWorkspace, workspaceFlags, work
 
 const HELP = `usage: qx pairs [--min-margin 0.05] [--strategy best-worst|all] [--max-per-query 5]
                 [--tie-policy skip|prefer-shorter] [--pools teacher,student] [--allow-below-original]
+                [--chosen-from teacher] [--rejected-from round:1]
 
 Rebuilds the chosen/rejected pairs from the current scores. Pairs need an nDCG@10 difference of
 at least --min-margin; by default the chosen expansion must also beat the original query
@@ -15,11 +16,14 @@ kept as they are. The same scores and rules always give the same pairs.
 by default every teacher, student and imported expansion is a candidate, and the model-free
 baselines (qx expand --role baseline --method rm3) are not: they are not text a student can learn
 to write. Name "baseline" to pair them anyway; exports leave such pairs out.
+--chosen-from / --rejected-from say where each side may come from (the same syntax, plus round:N
+for student round N and round for any round; see qx round sample): e.g. --chosen-from teacher
+--rejected-from round:1 pairs the teacher's best against round 1's worst on-policy sample.
 
 ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: [...workspaceValued, 'min-margin', 'strategy', 'max-per-query', 'tie-policy', 'pools'], flags: [...workspaceFlags, 'allow-below-original'] });
+  const args = parseArgs(argv, { valued: [...workspaceValued, 'min-margin', 'strategy', 'max-per-query', 'tie-policy', 'pools', 'chosen-from', 'rejected-from'], flags: [...workspaceFlags, 'allow-below-original'] });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
@@ -47,6 +51,10 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   }
   const pools = listOpt(args, 'pools');
   if (pools !== undefined) rules.pools = pools;
+  const chosenFrom = listOpt(args, 'chosen-from');
+  if (chosenFrom !== undefined) rules.chosenFrom = chosenFrom;
+  const rejectedFrom = listOpt(args, 'rejected-from');
+  if (rejectedFrom !== undefined) rules.rejectedFrom = rejectedFrom;
   if (args.flags.has('allow-below-original')) rules.requireChosenBeatsOriginal = false;
   const r = await withWorkspace(args, io, async (ws) => {
     const out = await ws.buildPairs(rules, { signal });

@@ -41,6 +41,16 @@ export function inPools(e: ExpansionRecord, pools: readonly string[]): boolean {
 }
 
 /**
+ * Whether an expansion may be a pair's side under `from` (a side rule of {@link PairRules}): pool
+ * entries as in {@link inPools}, plus "round:N" (student round N) and "round" (any round).
+ * Unset or empty allows every candidate.
+ */
+export function allowedSide(e: ExpansionRecord, from: readonly string[] | undefined): boolean {
+  if (from === undefined || from.length === 0) return true;
+  return from.some((p) => (p === 'round' ? e.round !== undefined : p.startsWith('round:') ? e.round === Number(p.slice(6)) : inPools(e, [p])));
+}
+
+/**
  * Order for picking the chosen side: higher nDCG@10 first; among ties, with "prefer-shorter",
  * the shorter generated text first; then by id so the result never depends on input order.
  */
@@ -77,15 +87,17 @@ function pairsForQuery(cands: readonly ScoredCandidate[], rules: PairRules): Can
   if (pool.length < 2) return [];
   const sorted = [...pool].sort((a, b) => compareForChosen(a, b, rules));
   if (rules.strategy === 'best-worst') {
-    const best = sorted[0] as ScoredCandidate;
+    // The best allowed chosen side and the worst allowed rejected side (with side rules, each from its own pool).
+    const best = sorted.find((c) => allowedSide(c.expansion, rules.chosenFrom));
     // The worst is the last in chosen-order, so with "prefer-shorter" the longer of tied worst ones.
-    const worst = sorted[sorted.length - 1] as ScoredCandidate;
-    const c = acceptable(best, worst, rules);
+    const worst = [...sorted].reverse().find((c) => allowedSide(c.expansion, rules.rejectedFrom));
+    const c = best === undefined || worst === undefined ? null : acceptable(best, worst, rules);
     return c === null ? [] : [c];
   }
   const out: Candidate[] = [];
   for (let i = 0; i < sorted.length; i++) {
     for (let j = i + 1; j < sorted.length; j++) {
+      if (!allowedSide((sorted[i] as ScoredCandidate).expansion, rules.chosenFrom) || !allowedSide((sorted[j] as ScoredCandidate).expansion, rules.rejectedFrom)) continue;
       const c = acceptable(sorted[i] as ScoredCandidate, sorted[j] as ScoredCandidate, rules);
       if (c !== null) out.push(c);
     }

@@ -66,6 +66,13 @@ export interface PairRules {
   tiePolicy: 'skip' | 'prefer-shorter';
   /** Only build a pair when the chosen expansion beats the original query (delta > 0). */
   requireChosenBeatsOriginal: boolean;
+  /**
+   * Where the chosen side may come from (pool syntax, plus "round:N" for student round N and
+   * "round" for any round), e.g. ["teacher"]; unset or empty = any candidate.
+   */
+  chosenFrom?: string[];
+  /** Where the rejected side may come from, e.g. ["round:1"] for on-policy pairs; unset or empty = any candidate. */
+  rejectedFrom?: string[];
 }
 
 export const defaultPairRules: PairRules = {

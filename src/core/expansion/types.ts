@@ -61,6 +61,8 @@ export interface ExpansionRecord {
   /** Where it came from when imported (file path relative to the workspace, line). */
   source?: string;
   editedFrom?: string;
+  /** The student round that wrote it (0 = the base student; see workspace/rounds.ts), when generated as a round. */
+  round?: number;
   /** ISO time. */
   createdAt: string;
 }

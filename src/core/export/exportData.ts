@@ -61,6 +61,8 @@ interface SideInfo {
   model: string;
   template: TemplateRef | null;
   sampleIndex: number;
+  /** Student round that wrote it (0 = base student), null when not generated as a round. */
+  round: number | null;
   ndcg10: number;
   delta: number;
 }
@@ -91,6 +93,7 @@ function sideInfo(e: ExpansionRecord, s: ExpansionScore): SideInfo {
     model: e.model,
     template: e.template ?? null,
     sampleIndex: e.sampleIndex,
+    round: e.round ?? null,
     ndcg10: s.ndcg10,
     delta: s.delta,
   };

@@ -108,6 +108,12 @@ export interface ExpandRequest {
   template?: string;
   /** Only these queries; default all. */
   qids?: string[];
+  /** Method label of the records, default the template id (student rounds use "<template>@r<N>"). */
+  method?: string;
+  /** Overrides of the student endpoint for this run (a student round's checkpoint, its sampling). */
+  student?: Partial<QxSettings['student']>;
+  /** Student round the records belong to: stored on each record and part of the cache key. */
+  round?: number;
 }
 
 export interface UndoResult {

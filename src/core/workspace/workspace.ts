@@ -29,6 +29,7 @@ import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../re
 import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
 import { buildReport, type QxReport } from '../report/report.js';
+import { linkedEvalOverlap, parseRoundMethod, writeRoundReport } from './rounds.js';
 import { defaultTemplateId, effectiveAnalyzer, primaryLanguage, type AnalyzerName } from './settings.js';
 import type {
   ExpandRequest,
@@ -596,6 +597,13 @@ export class Workspace implements WorkspaceApi {
     return split === 'train' || split === 'dev' ? [] : this.topics.map((t) => t.qid);
   }
 
+  /** The student's zero-shot prompt template exports render every prompt with ({@link defaultTemplate}), for training recipes. */
+  async studentPrompt(): Promise<{ id: string; version: number; hash: string; messages: { role: string; content: string }[] }> {
+    const t = (await this.templates()).get(this.defaultTemplate);
+    if (t === undefined) throw new QxError('template', `the student prompt template ${this.defaultTemplate} is missing`, { hint: 'Reinstall QX Studio, or put it in .qx/templates/.' });
+    return { ...templateRef(t), messages: t.messages.map((m) => ({ role: m.role, content: m.content })) };
+  }
+
   /**
    * Writes a training export (see export `exportDataset`): DPO pairs in the requested states, or
    * SFT records of the best teacher expansion per query. The prompt is the student's zero-shot
@@ -611,10 +619,11 @@ export class Workspace implements WorkspaceApi {
     const expansions = new Map(this.store.listExpansions().map((e) => [e.id, e]));
     const out = resolve(this.root, request.out);
     mkdirSync(dirname(out), { recursive: true });
+    const linked = await linkedEvalOverlap(this.root, this.topics);
     const input: ExportInput = {
       datasetName: this.name,
-      evalQids: this.evalQids(),
-      evalSplitName: this.manifest.split ?? 'unspecified (not marked train)',
+      evalQids: [...this.evalQids(), ...linked.qids],
+      evalSplitName: linked.qids.length > 0 && this.evalQids().length === 0 ? `evaluation workspace ${linked.evalWorkspace ?? ''}` : (this.manifest.split ?? 'unspecified (not marked train)'),
       expansions,
       scores: this.store.scoresFor(this.settingsKey),
       pairs: this.store.listPairs(),
@@ -640,12 +649,12 @@ export class Workspace implements WorkspaceApi {
    * interrupted run keeps what it reported and a rerun takes the rest of what finished from the cache.
    */
   async expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }> {
-    const ep = request.role === 'teacher' ? this.deps.settings.teacher : this.deps.settings.student;
+    const student = { ...this.deps.settings.student, ...(request.student ?? {}) };
+    const ep = request.role === 'teacher' ? this.deps.settings.teacher : student;
     const template = await this.expansionTemplate(request.template, options);
     const queries = request.qids === undefined ? [...this.topics] : request.qids.map((q) => this.topic(q));
     const index = template.needs.passages || template.needs.examples ? await this.ensureIndex(options) : this.index;
     const sampling = { temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, ...(ep.seed === undefined ? {} : { seed: ep.seed }) };
-    const student = this.deps.settings.student;
     let expander: Expander;
     if (request.role === 'student' && student.kind === 'onnx') {
       if (student.modelPath === undefined || student.modelPath.trim() === '') {
@@ -667,6 +676,9 @@ export class Workspace implements WorkspaceApi {
         retry: { maxRetries: this.deps.settings.maxRetries },
       });
     }
+    // A round's checkpoint may be served under the same URL and name as the last one: the round is part of the cache key.
+    const round = request.round;
+    if (round !== undefined) expander = { role: expander.role, provider: expander.provider, model: expander.model, identity: { ...expander.identity, round }, expand: expander.expand.bind(expander) };
     const examples = template.needs.examples ? this.fewShotPool() : undefined;
     const result = await runExpansions({
       expander,
@@ -674,14 +686,14 @@ export class Workspace implements WorkspaceApi {
       queries,
       samples: ep.samples,
       cache: new ExpansionCache(this.deps.cacheDir ?? join(this.root, '.qx', 'cache')),
-      method: template.id,
+      method: request.method ?? template.id,
       signal: options.signal,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       logger: options.logger ?? this.deps.logger,
       ...(examples === undefined ? {} : { examples }),
       ...(index === undefined ? {} : { retriever: index, getDocText: (d: string) => index.docSync(d)?.text }),
       onRecords: (records) => {
-        this.store.addExpansions(records);
+        this.store.addExpansions(round === undefined ? records : records.map((r) => ({ ...r, round })));
         this.invalidate();
       },
     });
@@ -797,7 +809,10 @@ export class Workspace implements WorkspaceApi {
     return new Map([...relevant].map(([qid, docs]) => [qid, docs.length === 0 ? 0 : Math.min(k, docs.filter((d) => present.has(d)).length) / docs.length]));
   }
 
-  /** Writes `report` (default: the report with its cost section) as Markdown and HTML into `.qx/reports/`. */
+  /**
+   * Writes `report` (default: the report with its cost section) as Markdown and HTML into
+   * `.qx/reports/`; with scored student rounds also the rounds report (rounds.md/.svg/.html/.json).
+   */
   async writeReport(options: TaskOptions, report?: QxReport): Promise<{ markdown: string; html: string }> {
     throwIfAborted(options.signal);
     const r = report ?? this.report(await this.costInput(options));
@@ -807,6 +822,7 @@ export class Workspace implements WorkspaceApi {
     const html = join(dir, 'report.html');
     writeFileAtomic(markdown, renderReportMarkdown(r));
     writeFileAtomic(html, renderReportHtml(r));
+    if (r.methods.some((m) => m.role === 'student' && parseRoundMethod(m.method) !== null)) writeRoundReport(this, { report: r });
     return { markdown, html };
   }
 
