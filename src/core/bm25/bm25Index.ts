@@ -589,11 +589,15 @@ export class Bm25Index implements Retriever {
     if (this.winAcc === undefined || this.winAcc.length < W) {
       this.winAcc = new Float64Array(W);
       this.winTouched = new Int32Array(W);
+      this.winMark = new Uint8Array(W);
     }
+    const mark = this.winMark!;
     const acc = this.winAcc;
     const touched = this.winTouched!;
     const heap = new TopHeap(Math.min(k, postings), this.data.docIds);
     let theta = -Infinity;
+    let backoff = 0;
+    let failures = 0;
     let scored = 0;
     let candidates = 0;
     const score = lucene
@@ -637,25 +641,59 @@ export class Bm25Index implements Retriever {
       let ne = 0;
       while (ne < na && (nonEss + ub[byBound[ne]!]!) * SAFETY < theta) nonEss += ub[byBound[ne++]!]!;
       let nt = 0;
+      if (ne === 0 || backoff > 0) {
+        // Every term is essential, or pruning did not pay in the last windows: score the window
+        // term at a time in query order (the exhaustive path's sums), then offer its documents.
+        if (backoff > 0) backoff--;
+        for (let i = 0; i < na; i++) {
+          const t = active[i]!;
+          const w = ws[t]!;
+          for (let p = ptr[t]!, end = stop[t]!; p < end; p++) {
+            const d = postDocs[p]!;
+            const l = d - base;
+            if (mark[l] === 0) {
+              mark[l] = 1;
+              touched[nt++] = l;
+            }
+            acc[l]! += lucene ? f(w - f(w / f(1 + f(postTfs[p]! * normInv[d]!)))) : w - w / (1 + postTfs[p]! * normInv[d]!);
+          }
+          scored += stop[t]! - ptr[t]!;
+        }
+        for (let c = 0; c < nt; c++) {
+          const l = touched[c]!;
+          const sum = acc[l]!;
+          acc[l] = 0;
+          mark[l] = 0;
+          if (sum !== 0 && heap.offer(lucene ? f(sum) : sum, base + l)) theta = heap.threshold;
+        }
+        continue;
+      }
+      let work = 0;
+      let windowPostings = 0;
+      for (let i = 0; i < na; i++) windowPostings += stop[active[i]!]! - ptr[active[i]!]!;
       for (let i = ne; i < na; i++) {
         const t = byBound[i]!;
         const w = ws[t]!;
         for (let p = ptr[t]!, end = stop[t]!; p < end; p++) {
           const d = postDocs[p]!;
           const l = d - base;
-          if (acc[l] === 0) touched[nt++] = l;
-          acc[l]! += score(w, postTfs[p]!, d);
+          if (mark[l] === 0) {
+            mark[l] = 1;
+            touched[nt++] = l;
+          }
+          acc[l]! += lucene ? f(w - f(w / f(1 + f(postTfs[p]! * normInv[d]!)))) : w - w / (1 + postTfs[p]! * normInv[d]!);
         }
-        scored += stop[t]! - ptr[t]!;
+        work += stop[t]! - ptr[t]!;
       }
+      scored += work;
       const cand = touched.subarray(0, nt);
       cand.sort();
       for (let c = 0; c < nt; c++) {
         const l = cand[c]!;
         const upper = acc[l]! + nonEss;
         acc[l] = 0;
+        mark[l] = 0;
         if (upper * SAFETY < theta) continue;
-        candidates++;
         const d = base + l;
         // MaxScore: swap each non-essential bound for the actual contribution, best bound first.
         let est = upper;
@@ -664,6 +702,7 @@ export class Bm25Index implements Retriever {
           est -= ub[t]!;
           const p = seek(postDocs, ptr[t]!, stop[t]!, d);
           ptr[t] = p;
+          work += SEEK_COST;
           if (p < stop[t]! && postDocs[p] === d) {
             est += score(ws[t]!, postTfs[p]!, d);
             scored++;
@@ -671,6 +710,7 @@ export class Bm25Index implements Retriever {
         }
         if (est * SAFETY < theta) continue;
         candidates++;
+        work += SEEK_COST * na;
         // The exhaustive path's sum: every term in query order, in double.
         let sum = 0;
         for (let i = 0; i < na; i++) {
@@ -679,9 +719,14 @@ export class Bm25Index implements Retriever {
           ptr[t] = p;
           if (p < stop[t]! && postDocs[p] === d) sum += score(ws[t]!, postTfs[p]!, d);
         }
-        if (sum === 0) continue;
-        if (heap.offer(lucene ? f(sum) : sum, d)) theta = heap.threshold;
+        if (sum !== 0 && heap.offer(lucene ? f(sum) : sum, d)) theta = heap.threshold;
       }
+      // Pruning cost more than scanning the window would have: scan the next windows, for longer
+      // after each further failure (theta keeps rising, so it is tried again).
+      if (work > windowPostings) {
+        failures = Math.min(failures + 1, 6);
+        backoff = 1 << failures;
+      } else failures = 0;
     }
     if (stats !== undefined) {
       stats.postingsScored += scored;
@@ -693,6 +738,7 @@ export class Bm25Index implements Retriever {
 
   private winAcc: Float64Array | undefined;
   private winTouched: Int32Array | undefined;
+  private winMark: Uint8Array | undefined;
 
   /** Top k of the accumulators, resetting them; `nt` = -1 means scan every document. */
   private topK(nt: number, k: number, lucene: boolean): RunHit[] {
@@ -787,6 +833,8 @@ const MIN_PRUNED_POSTINGS = 4096;
 // another order than the exhaustive path's (< 1e-13 relative) and the final float32 rounding
 // (2^-24 relative).
 const SAFETY = 1 + 1e-6;
+/** A posting lookup (gallop + bisect) costs about this many sequential postings. */
+const SEEK_COST = 4;
 
 interface TermBlocks {
   /** Window numbers (doc number >> WINDOW_BITS) holding postings of the term, ascending. */

@@ -15,7 +15,7 @@ const RUNS = 300;
 const word = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l');
 const doc = fc.array(word, { minLength: 0, maxLength: 12 }).map((ws) => ws.join(' '));
 const corpus = fc.array(doc, { minLength: 1, maxLength: 120 });
-const weight = fc.oneof(fc.constant(1), fc.constant(2), fc.integer({ min: -1, max: 5 }), fc.double({ min: 0.001, max: 50, noNaN: true }));
+const weight = fc.oneof(fc.constant(1), fc.constant(2), fc.constant(1e-45), fc.integer({ min: -1, max: 5 }), fc.double({ min: 0.001, max: 50, noNaN: true }));
 const weighted = fc.array(fc.tuple(fc.oneof(word, fc.constant('zzz')), weight), { minLength: 1, maxLength: 14 });
 
 function sameHits(index: Bm25Index, weights: Map<string, number>, k: number, windowBits: number): void {
