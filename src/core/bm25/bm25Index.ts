@@ -576,7 +576,7 @@ export class Bm25Index implements Retriever {
     }
     const m = ids.length;
     if (m === 0) return [];
-    if (m === 1 || k >= postings || postings < (options.minPostings ?? MIN_PRUNED_POSTINGS)) return undefined;
+    if (m === 1 || m > (options.maxTerms ?? MAX_PRUNED_TERMS) || k >= postings || postings < (options.minPostings ?? MIN_PRUNED_POSTINGS)) return undefined;
     const normInv = this.normInv;
     const blocks = ids.map((id) => this.termBlocks(id, bits));
     const entry = new Int32Array(m);
@@ -827,6 +827,11 @@ export class Bm25Index implements Retriever {
 
 /** 2^12 = 4,096 doc numbers per pruning window. */
 const WINDOW_BITS = 12;
+/**
+ * Queries with more distinct terms (query2doc expansions: ~50) go exhaustive: measured on the
+ * synthetic 1M corpus, pruning scored 98% of their postings and took 1.4x the time (bench/RESULTS.md).
+ */
+const MAX_PRUNED_TERMS = 24;
 /** Below this many postings in all, the exhaustive path is as fast: no pruning. */
 const MIN_PRUNED_POSTINGS = 4096;
 // A bound is used only when SAFETY · bound < the k-th score. Covers the double sum's rounding in
@@ -856,6 +861,8 @@ export interface PruningOptions {
   stats?: SearchStats;
   /** @internal log2 of the doc numbers per pruning window, default 12 (tests use small ones). */
   windowBits?: number;
+  /** @internal most distinct terms for which pruning is tried, default 24. */
+  maxTerms?: number;
   /** @internal fewest postings in all for which pruning is tried, default 4,096. */
   minPostings?: number;
 }

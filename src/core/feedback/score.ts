@@ -179,10 +179,17 @@ export interface ScoreThreads {
   indexDir: string;
   /** BM25 parameters to search it with (as `Bm25Index.open`), i.e. those of `search`. */
   params: Partial<Bm25Params>;
+  /** Documents in the index: with the number of searches, whether workers pay for their start. */
+  numDocs: number;
+  /** @internal least searches x documents for workers, default {@link MIN_PARALLEL_WORK}. */
+  minWork?: number;
 }
 
-/** Fewest searches (originals + expansions) worth starting worker threads for. */
-export const MIN_PARALLEL_SEARCHES = 200;
+/**
+ * Least searches (originals + expansions) x indexed documents worth starting workers for: on the
+ * 5,492-passage DL19 pool, 2 workers lost at 559 searches (0.8x) and won at 3,483 (1.44x).
+ */
+export const MIN_PARALLEL_WORK = 10_000_000;
 
 /** Default worker count: the available cores, at most 8. */
 export function defaultScoreThreads(): number {
@@ -207,13 +214,13 @@ export function scoreOneQuery(search: SyncSearch, searchWeighted: SyncWeightedSe
  * batch is handed to `onScores` before the CancellationError is thrown. Progress is in queries.
  * Returns how many expansion scores (not counting originals) were computed.
  *
- * With `options.threads` (2 or more, and at least {@link MIN_PARALLEL_SEARCHES} searches), queries
+ * With `options.threads` (2 or more, and enough work: {@link MIN_PARALLEL_WORK}), queries
  * are scored by worker threads over the on-disk index; the scores, their order in `onScores` and
  * the progress rules are those of one thread.
  */
 export async function scoreQueries(search: SyncSearch, qrels: ReadonlyMap<string, QueryJudgments>, queries: readonly QueryToScore[], settings: FeedbackSettings, options: ScoreQueriesOptions): Promise<{ scored: number; originals: number }> {
   const searches = queries.reduce((n, q) => n + q.expansions.length + (q.original === undefined ? 1 : 0), 0);
-  if (options.threads !== undefined && options.threads.threads > 1 && searches >= MIN_PARALLEL_SEARCHES) {
+  if (options.threads !== undefined && options.threads.threads > 1 && searches > 1 && searches * options.threads.numDocs >= (options.threads.minWork ?? MIN_PARALLEL_WORK)) {
     return scoreInWorkers(qrels, queries, settings, options, options.threads);
   }
   const batchSize = Math.max(1, options.batchSize ?? 25);

@@ -497,7 +497,7 @@ export class Workspace implements WorkspaceApi {
       const r = await scoreQueries(search, this.qrels, work, this.feedback, {
         ...options,
         searchWeighted: (w, k) => index.searchWeighted(w, k),
-        threads: { threads: options.threads ?? defaultScoreThreads(), indexDir: this.indexDir, params: index.params },
+        threads: { threads: options.threads ?? defaultScoreThreads(), indexDir: this.indexDir, params: index.params, numDocs: index.numDocs },
         onScores: (scores) => {
           this.store.putScores(key, scores);
         },

@@ -20,7 +20,7 @@ const weighted = fc.array(fc.tuple(fc.oneof(word, fc.constant('zzz')), weight), 
 
 function sameHits(index: Bm25Index, weights: Map<string, number>, k: number, windowBits: number): void {
   const stats = newSearchStats();
-  const pruned = index.searchWeighted(weights, k, { windowBits, minPostings: 0, stats });
+  const pruned = index.searchWeighted(weights, k, { windowBits, minPostings: 0, maxTerms: Infinity, stats });
   const exhaustive = index.searchWeighted(weights, k, { exhaustive: true });
   assert.equal(pruned.length, exhaustive.length);
   for (let i = 0; i < pruned.length; i++) {
@@ -43,7 +43,7 @@ test(`pruned top k equals exhaustive search: ${RUNS} random corpora x weighted q
         // (repeated words = a higher count) is tested as well.
         sameHits(index, new Map(q), k, bits);
         const text = q.map(([w, n]) => Array.from({ length: Math.max(1, Math.min(3, Math.round(Math.abs(n)))) }, () => w).join(' ')).join(' ');
-        const a = index.searchSync(text, k, { windowBits: bits, minPostings: 0 });
+        const a = index.searchSync(text, k, { windowBits: bits, minPostings: 0, maxTerms: Infinity });
         const b = index.searchSync(text, k, { exhaustive: true });
         assert.deepEqual(a, b, `query "${text}" k ${k}`);
       }
@@ -56,7 +56,7 @@ test(`pruned top k equals exhaustive search: ${RUNS} random corpora x weighted q
 test('k larger than the matches returns every match; a one-term or empty query is the exhaustive one', async () => {
   const docs = Array.from({ length: 300 }, (_, i) => ({ id: `d${i}`, text: i % 3 === 0 ? 'x y' : i % 3 === 1 ? 'y' : 'z' }));
   const { index } = await Bm25Index.build(docs, { analyzer: 'whitespace' });
-  const all = index.searchWeighted(new Map([['x', 1], ['y', 0.5]]), 10_000, { windowBits: 3, minPostings: 0 });
+  const all = index.searchWeighted(new Map([['x', 1], ['y', 0.5]]), 10_000, { windowBits: 3, minPostings: 0, maxTerms: Infinity });
   assert.equal(all.length, 200);
   assert.deepEqual(all, index.searchWeighted(new Map([['x', 1], ['y', 0.5]]), 10_000, { exhaustive: true }));
   assert.deepEqual(index.searchWeighted(new Map(), 10), []);
@@ -87,12 +87,12 @@ test('DL19 pool with pruning on: Lucene nDCG@10 (0.4644 / 0.6421) and exactly th
   for (const k of [10, 1000]) {
     for (const [, text] of [...orig, ...exp]) {
       // Small windows so the 5,492-passage pool spans many of them.
-      assert.deepEqual(index.searchSync(text, k, { windowBits: 8, stats }), index.searchSync(text, k, { exhaustive: true }));
+      assert.deepEqual(index.searchSync(text, k, { windowBits: 8, maxTerms: Infinity, stats }), index.searchSync(text, k, { exhaustive: true }));
       same++;
     }
     for (const [, text] of orig) {
       const rm3 = rm3Query(index, text);
-      assert.deepEqual(index.searchWeighted(rm3, k, { windowBits: 8, minPostings: 0 }), index.searchWeighted(rm3, k, { exhaustive: true }));
+      assert.deepEqual(index.searchWeighted(rm3, k, { windowBits: 8, minPostings: 0, maxTerms: Infinity }), index.searchWeighted(rm3, k, { exhaustive: true }));
       same++;
     }
   }
