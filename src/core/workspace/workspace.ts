@@ -22,7 +22,7 @@ import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type Fe
 import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
-import { judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
+import { defaultScoreThreads, judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
 import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../report/cost.js';
@@ -479,8 +479,10 @@ export class Workspace implements WorkspaceApi {
    * entered/left the top 10. Builds the index first if there is none. Scores are stored every 25
    * queries, so an interrupted run keeps what it stored and a rerun does only the rest. RM3
    * baselines made with another analyzer or other BM25 settings are left unscored (logged).
+   * `threads`: worker threads over the on-disk index (default: the available cores, at most 8;
+   * 1 = this thread); the scores are the same whatever the count.
    */
-  async score(options: TaskOptions): Promise<ScoreSummary> {
+  async score(options: TaskOptions & { threads?: number }): Promise<ScoreSummary> {
     const index = await this.ensureIndex(options);
     const key = this.settingsKey;
     const have = this.store.scoresFor(key);
@@ -505,6 +507,7 @@ export class Workspace implements WorkspaceApi {
       const r = await scoreQueries(search, this.qrels, work, this.feedback, {
         ...options,
         searchWeighted: (w, k) => index.searchWeighted(w, k),
+        threads: { threads: options.threads ?? defaultScoreThreads(), indexDir: this.indexDir, params: index.params, numDocs: index.numDocs },
         onScores: (scores) => {
           this.store.putScores(key, scores);
         },

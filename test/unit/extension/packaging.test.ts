@@ -98,6 +98,7 @@ describe('the packaged extension (vsce ls)', { skip, timeout: 120_000 }, () => {
       'LICENSE',
       'dist/extension.js',
       'dist/workspace.js',
+      'dist/scoreWorker.js',
       'dist/webview.js',
       ...templates.map((t) => `dist/templates/${t}`),
       ...sampleFiles(),
