@@ -1,0 +1,206 @@
+import { join } from 'node:path';
+import { readRun } from '../dataset/runs.js';
+import { QxError, throwIfAborted } from '../errors.js';
+import { ExpansionCache } from '../expansion/cache.js';
+import { type CostRow, summarizeCost } from '../expansion/cost.js';
+import type { Logger } from '../logger.js';
+import type { TaskOptions } from '../progress.js';
+import { loadWorkspacePrices } from '../report/cost.js';
+import type { Workspace } from '../workspace/workspace.js';
+import { type CalibrationReport, calibrate } from './calibration.js';
+import { type FilledScore, type PairFlip, fillQuery, pairFlips } from './fill.js';
+import { OpenAiJudge } from './openAiJudge.js';
+import { type PoolEntry, type QueryRankings, expansionPool, runPool } from './pool.js';
+import { type JudgeFailure, type JudgeItem, runJudgments } from './runner.js';
+import { JudgmentStore, judgmentsFile } from './store.js';
+import { type JudgeTemplate, judgeTemplateRef } from './template.js';
+
+/** Which judge: endpoint, model and template. The key comes from the workspace's getApiKey. */
+export interface JudgeSelection {
+  baseUrl: string;
+  model: string;
+  template: JudgeTemplate;
+  /** Top logprobs per answer position, default 20. */
+  topLogprobs?: number;
+  extraBody?: Record<string, unknown>;
+}
+
+/** What `judgeWorkspace` judges: the expansions' pool (default) or a run to a depth. */
+export interface JudgeRequestSpec {
+  /** A TREC run file; with it, its top `depth` documents per query are the pool. */
+  run?: string;
+  /** Depth into `run`, default 10. */
+  depth?: number;
+  /** Also judge the documents the qrels already judge (needed to calibrate). Default false. */
+  includeJudged?: boolean;
+  qids?: string[];
+}
+
+export interface JudgeSummary {
+  /** Documents in the pool, of which `unjudgedInPool` are unjudged by the qrels. */
+  pool: number;
+  unjudgedInPool: number;
+  judged: number;
+  cached: number;
+  failed: number;
+  failures: JudgeFailure[];
+  /** Documents without text in the index (not judged). */
+  missingText: number;
+  /** The judgments file. */
+  file: string;
+  stored: number;
+  cost: CostRow[];
+}
+
+/** The rankings (original and every scored expansion's top 10) of every query of a workspace. */
+export function workspaceRankings(ws: Workspace): (QueryRankings & { ids: string[] })[] {
+  return ws.topics.map((t) => {
+    const review = ws.getQueryReview(t.qid);
+    const scored = review.expansions.filter((e) => e.score !== null);
+    return { qid: t.qid, original: review.original?.top10, expansions: scored.map((e) => e.score!.top10), ids: scored.map((e) => e.expansion.id) };
+  });
+}
+
+/** The judge's file and store of a workspace. */
+export function openJudgments(ws: Workspace, judge: { model: string; template: JudgeTemplate }, logger?: Logger): JudgmentStore {
+  return JudgmentStore.open(judgmentsFile(ws.root, judge.model, judgeTemplateRef(judge.template)), logger);
+}
+
+/**
+ * Judges the pool of a workspace with an LLM judge and stores the judgments beside the qrels
+ * (`.qx/judgments/`, never in the qrels file). Needs scores (`qx score`) for the expansions' pool.
+ * Answers are cached (`cacheDir`, default `.qx/cache`): a rerun makes no request.
+ */
+export async function judgeWorkspace(
+  ws: Workspace,
+  judgeSel: JudgeSelection,
+  spec: JudgeRequestSpec,
+  options: TaskOptions & { logger: Logger; getApiKey: (baseUrl: string) => Promise<string | undefined>; cacheDir?: string | undefined },
+): Promise<JudgeSummary> {
+  await ws.buildIndex(options);
+  let pool: PoolEntry[];
+  const poolOptions = { ...(spec.includeJudged === undefined ? {} : { includeJudged: spec.includeJudged }), ...(spec.qids === undefined ? {} : { qids: spec.qids }) };
+  if (spec.run !== undefined) {
+    pool = runPool(ws.topics, ws.qrels, await readRun(spec.run, { signal: options.signal }), spec.depth ?? 10, poolOptions);
+  } else {
+    const rankings = workspaceRankings(ws);
+    if (rankings.every((r) => r.original === undefined)) throw new QxError('usage', 'nothing is scored yet, so there are no top 10s to judge', { hint: 'Run qx score first, or give --run FILE --depth N.' });
+    pool = expansionPool(ws.topics, ws.qrels, rankings, poolOptions);
+  }
+  const text = new Map(ws.topics.map((t) => [t.qid, t.text]));
+  const items: JudgeItem[] = [];
+  let missingText = 0;
+  for (const e of pool) {
+    throwIfAborted(options.signal);
+    const doc = ws.getDocument(e.docid);
+    if (doc === undefined || doc.text.trim() === '') {
+      missingText++;
+      continue;
+    }
+    items.push({ qid: e.qid, query: text.get(e.qid) ?? '', docid: e.docid, text: doc.title === undefined || doc.title === '' ? doc.text : `${doc.title}\n${doc.text}` });
+  }
+  const s = ws.settings;
+  const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(judgeSel.baseUrl);
+  const judge = new OpenAiJudge({
+    baseUrl: judgeSel.baseUrl,
+    model: judgeSel.model,
+    getApiKey: () => options.getApiKey(judgeSel.baseUrl),
+    requireApiKey: !local,
+    ...(judgeSel.topLogprobs === undefined ? {} : { topLogprobs: judgeSel.topLogprobs }),
+    ...(judgeSel.extraBody === undefined ? {} : { extraBody: judgeSel.extraBody }),
+    concurrency: s.concurrency,
+    timeoutMs: s.requestTimeoutMs,
+    retry: { maxRetries: s.maxRetries },
+  });
+  const store = openJudgments(ws, judgeSel, options.logger);
+  const r = await runJudgments({
+    judge,
+    template: judgeSel.template,
+    items,
+    cache: new ExpansionCache(options.cacheDir ?? join(ws.root, '.qx', 'cache')),
+    signal: options.signal,
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    logger: options.logger,
+    onRecords: (records) => store.add(records),
+  });
+  const prices = await loadWorkspacePrices(ws.root);
+  return {
+    pool: pool.length,
+    unjudgedInPool: pool.filter((p) => p.grade === null).length,
+    judged: r.judged,
+    cached: r.cached,
+    failed: r.failures.length,
+    failures: r.failures,
+    missingText,
+    file: store.file,
+    stored: store.size,
+    cost: summarizeCost(r.records, prices.table),
+  };
+}
+
+/** Calibration of a judge's stored judgments against the workspace's qrels (relevance level of the manifest). */
+export function workspaceCalibration(ws: Workspace, store: JudgmentStore): CalibrationReport {
+  return calibrate(store.all(), ws.qrels, { relevanceLevel: ws.manifest.relevanceLevel ?? 1 });
+}
+
+/** Per method: judged-only and judge-filled mean nDCG@10 over its scored expansions. */
+export interface FilledMethodRow {
+  /** "original", or role/model/method of the expansions. */
+  key: string;
+  expansions: number;
+  judgedOnly: number;
+  filled: number;
+  /** Mean unjudged documents in the top 10, and how many of those the judge filled. */
+  unjudged10: number;
+  judgeFilled10: number;
+}
+
+export interface FillReport {
+  threshold: number | null;
+  mode: 'binary' | 'graded';
+  methods: FilledMethodRow[];
+  /** Every expansion (and original, id "original:<qid>"). */
+  scores: FilledScore[];
+  pairs: PairFlip[];
+  flipped: number;
+  agreeing: number;
+}
+
+/**
+ * Judge-filled feedback: every scored expansion's nDCG@10 judged-only (the qrels, unjudged = not
+ * relevant) beside its nDCG@10 with the judge filling the holes (binary: score >= threshold counts
+ * as the dataset's relevance level; graded: the rounded expected grade), per method means, and the
+ * pairs whose order flips between the two.
+ */
+export function workspaceFill(ws: Workspace, store: JudgmentStore, mode: 'binary' | 'graded', threshold: number | undefined): FillReport {
+  const fillOptions = { mode, ...(threshold === undefined ? {} : { threshold }), relevantGrade: ws.manifest.relevanceLevel ?? 1 };
+  const scores: FilledScore[] = [];
+  const keyOf = new Map<string, string>();
+  const pairs: { id: string; qid: string; chosenId: string; rejectedId: string }[] = [];
+  for (const t of ws.topics) {
+    const review = ws.getQueryReview(t.qid);
+    const rankings: { id: string; top10: readonly string[] }[] = [];
+    if (review.original !== null) {
+      rankings.push({ id: `original:${t.qid}`, top10: review.original.top10 });
+      keyOf.set(`original:${t.qid}`, 'original');
+    }
+    for (const e of review.expansions) {
+      if (e.score === null) continue;
+      rankings.push({ id: e.expansion.id, top10: e.score.top10 });
+      keyOf.set(e.expansion.id, `${e.expansion.role}/${e.expansion.model}/${e.expansion.method}`);
+    }
+    scores.push(...fillQuery(t.qid, rankings, ws.qrels, store.scoresFor(t.qid), fillOptions));
+    pairs.push(...review.pairs);
+  }
+  const groups = new Map<string, FilledScore[]>();
+  for (const s of scores) {
+    const k = keyOf.get(s.id) ?? '?';
+    groups.set(k, [...(groups.get(k) ?? []), s]);
+  }
+  const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const methods = [...groups.entries()]
+    .map(([key, list]) => ({ key, expansions: list.length, judgedOnly: mean(list.map((s) => s.judgedOnly)), filled: mean(list.map((s) => s.filled)), unjudged10: mean(list.map((s) => s.unjudged10)), judgeFilled10: mean(list.map((s) => s.judgeFilled10)) }))
+    .sort((a, b) => (a.key === 'original' ? -1 : b.key === 'original' ? 1 : a.key.localeCompare(b.key)));
+  const flips = pairFlips(pairs, new Map(scores.map((s) => [s.id, s])));
+  return { threshold: threshold ?? null, mode, methods, scores, pairs: flips, flipped: flips.filter((f) => f.flipped).length, agreeing: flips.filter((f) => f.agree).length };
+}
