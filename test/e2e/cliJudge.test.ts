@@ -60,6 +60,13 @@ describe('qx judge on the DL19 sample with a scripted judge', () => {
     };
   });
 
+  const noisy = (document: string, query: string): Record<string, number> => {
+    const { qid, docid, grade: g } = grade(document, query);
+    const noise = unit(`${qid}/${docid}`);
+    const p = g === null ? (noise < 0.5 ? 0.9 : 0.1) : Math.min(0.99, Math.max(0.01, (g >= 2 ? 0.75 : 0.3) + (noise - 0.5) * 0.6));
+    return { Yes: p, No: 1 - p };
+  };
+
   const judgeArgs = (server: FakeJudgeServer, model: string): string[] => ['--workspace', ws, '--base-url', server.baseUrl, '--model', model];
 
   it('a judge that agrees with every qrel (and calls every unjudged passage irrelevant) changes no nDCG@10 and flips no pair', async () => {
@@ -112,14 +119,7 @@ describe('qx judge on the DL19 sample with a scripted judge', () => {
   it('a noisy judge: calibration figures, judge-filled nDCG@10 recomputed from the stored judgments, flipped pairs counted', async () => {
     // Relevant (grade >= 2) passages get P(Yes) around 0.75, others around 0.3, ± 0.3 of noise; an
     // unjudged passage is called relevant with P(Yes) 0.9 for one in two, else 0.1.
-    const server = await startFakeJudgeServer({
-      answer: (document, query) => {
-        const { qid, docid, grade: g } = grade(document, query);
-        const noise = unit(`${qid}/${docid}`);
-        const p = g === null ? (noise < 0.5 ? 0.9 : 0.1) : Math.min(0.99, Math.max(0.01, (g >= 2 ? 0.75 : 0.3) + (noise - 0.5) * 0.6));
-        return { Yes: p, No: 1 - p };
-      },
-    });
+    const server = await startFakeJudgeServer({ answer: noisy });
     try {
       const judged = await run(['judge', ...judgeArgs(server, 'noisy'), '--include-judged']);
       assert.equal(judged.code, 0, judged.stderr);
@@ -172,6 +172,60 @@ describe('qx judge on the DL19 sample with a scripted judge', () => {
       const text = await run(['judge', ...judgeArgs(server, 'noisy'), '--fill']);
       assert.match(text.stdout, new RegExp(`pairs: ${f2.pairs.length}, flipped by the judge: ${f2.flipped}, agreeing: ${f2.agreeing}`));
       process.stdout.write(`# ${text.stdout.split('\n').join('\n# ')}\n`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('KD exports of the noisy judge: refused for evaluation queries unless allowed, then read back as the trainers read them', async () => {
+    const server = await startFakeJudgeServer({ answer: noisy });
+    try {
+      const refused = await run(['judge', ...judgeArgs(server, 'noisy'), '--export-kd', 'kd-listwise', '--out', 'kd/list.jsonl']);
+      assert.equal(refused.code, 3);
+      assert.match(refused.stderr, /evaluation queries.*--allow-eval-queries/);
+      const list = await run(['judge', ...judgeArgs(server, 'noisy'), '--export-kd', 'kd-listwise', '--out', 'kd/list.jsonl', '--allow-eval-queries', '--json']);
+      assert.equal(list.code, 0, list.stderr);
+      // Every candidate of the original's top 10 was judged by the earlier run: no request.
+      assert.equal(server.requests, 0);
+      const lw = JSON.parse(list.stdout) as { out: string; records: number; queries: number };
+      assert.equal(lw.records, 43);
+      const records = readFileSync(join(ws, '.qx', 'judgments', readdirSync(join(ws, '.qx', 'judgments')).find((n) => n.startsWith('noisy.'))!), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JudgmentRecord);
+      const score = new Map(records.map((r) => [`${r.qid}/${r.docid}`, r.score]));
+      const fill = (JSON.parse((await run(['judge', ...judgeArgs(server, 'noisy'), '--fill', '--json'])).stdout) as { fill: FillReport }).fill;
+      const rows = readFileSync(lw.out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { qid: string; query: string; docs: { docid: string; text: string; score: number }[] });
+      for (const r of rows) {
+        assert.deepEqual(Object.keys(r), ['qid', 'query', 'docs']);
+        assert.equal(r.query, [...qidByText].find(([, q]) => q === r.qid)![0]);
+        assert.deepEqual(r.docs.map((d) => d.docid), fill.scores.find((s) => s.id === `original:${r.qid}`)!.top10);
+        for (const d of r.docs) {
+          assert.deepEqual(Object.keys(d), ['docid', 'text', 'score']);
+          assert.equal(d.score, score.get(`${r.qid}/${d.docid}`));
+          assert.equal(docByText.get(collapse(d.text)), d.docid);
+        }
+      }
+      // MarginMSE from one method's expansion: rows re-derived from that method's listwise export.
+      const from = 'teacher/Qwen2.5-72B-Instruct/query2doc-zs';
+      const lw2 = JSON.parse((await run(['judge', ...judgeArgs(server, 'noisy'), '--export-kd', 'kd-listwise', '--from', from, '--out', 'kd/zs.jsonl', '--allow-eval-queries', '--json'])).stdout) as { out: string };
+      const mm = await run(['judge', ...judgeArgs(server, 'noisy'), '--export-kd', 'kd-margin-mse', '--from', from, '--out', 'kd/zs-mm.jsonl', '--allow-eval-queries', '--json']);
+      assert.equal(mm.code, 0, mm.stderr);
+      assert.equal(server.requests, 0);
+      const expected: string[] = [];
+      for (const l of readFileSync(lw2.out, 'utf8').trim().split('\n').map((x) => JSON.parse(x) as { query: string; docs: { docid: string; text: string; score: number }[] })) {
+        const sorted = [...l.docs].sort((a, b) => b.score - a.score || (a.docid < b.docid ? -1 : 1));
+        const top = sorted[0]!;
+        for (const d of sorted.slice(1)) if (top.score - d.score > 0) expected.push(JSON.stringify([l.query, top.text, d.text, top.score - d.score]));
+      }
+      const mmRows = readFileSync((JSON.parse(mm.stdout) as { out: string }).out, 'utf8').trim().split('\n').map((x) => JSON.parse(x) as Record<string, unknown>);
+      for (const r of mmRows) {
+        assert.deepEqual(Object.keys(r), ['query', 'positive', 'negative', 'label']);
+        assert.ok(typeof r.query === 'string' && typeof r.positive === 'string' && typeof r.negative === 'string' && typeof r.label === 'number' && r.label > 0);
+      }
+      assert.deepEqual(mmRows.map((r) => JSON.stringify([r.query, r.positive, r.negative, r.label])), expected);
+      const manifest = JSON.parse(readFileSync(join(ws, 'kd', 'zs-mm.manifest.json'), 'utf8')) as { candidates: string; judge: { model: string; template: { id: string } }; evalQueriesAllowed: boolean; sampler: string };
+      assert.equal(manifest.candidates, `${from} top 10`);
+      assert.equal(manifest.judge.model, 'noisy');
+      assert.equal(manifest.evalQueriesAllowed, true);
+      process.stdout.write(`# KD exports: listwise ${lw.records} queries; MarginMSE ${mmRows.length} rows from ${from}\n`);
     } finally {
       await server.close();
     }

@@ -2,15 +2,18 @@ import { resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
 import type { CalibrationReport } from '../../core/judge/calibration.js';
 import { type JudgeTemplate, loadJudgeTemplate } from '../../core/judge/template.js';
-import { type FillReport, type JudgeSelection, judgeWorkspace, openJudgments, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
+import { KD_FORMATS } from '../../core/judge/kdExport.js';
+import { type FillReport, type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
 import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar, stderrLogger } from '../io.js';
-import { WORKSPACE_HELP, envApiKey, listOpt, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
+import { WORKSPACE_HELP, envApiKey, listOpt, printJson, toolVersion, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 const HELP = `usage: qx judge [--base-url URL] [--model M] [--template judge-binary|judge-graded|FILE]
                 [--run FILE --depth N] [--include-judged] [--qids 1,2,...] [--top-logprobs 20]
        qx judge --calibrate [--model M] [--template ...]
        qx judge --fill [--threshold T] [--model M] [--template ...]
+       qx judge --export-kd kd-listwise|kd-margin-mse --out FILE [--from original|ROLE/MODEL/METHOD]
+                [--k 10] [--run FILE] [--min-margin 0] [--allow-eval-queries]
 
 An LLM relevance judge over any OpenAI-compatible endpoint that returns logprobs (vLLM, OpenAI,
 DeepSeek, recent Ollama). The judge reads the document first, then the query, and answers with one
@@ -31,6 +34,15 @@ Kendall's tau-b. --fill (no calls) prints every method's mean nDCG@10 judged-onl
 judge-filled (holes filled by the judge: binary score >= threshold counts as the dataset's relevance
 level; default threshold: the calibrated one, else 0.5) and counts the pairs whose order flips.
 
+--export-kd writes the judge's scores for distilling a retriever: per query the top --k candidates
+(of the original query by default, of one method's expansion with --from as --fill lists it, or of
+a run with --run) with teacher scores. kd-listwise: {qid, query, docs: [{docid, text, score}]} per
+query, for a KL-divergence loss. kd-margin-mse: {query, positive, negative, label} rows with
+label = score(positive) - score(negative), the columns of sentence-transformers' MarginMSELoss
+(pairs: the top-scored candidate against each lower-scored one, margin > --min-margin). Candidates
+not judged yet are judged first (cached). A manifest is written beside the file. Evaluation
+queries are refused unless --allow-eval-queries.
+
 Endpoint: --base-url/--model, else QX_JUDGE_BASE_URL/QX_JUDGE_MODEL, else the teacher's.
 Not done yet: a local ONNX judge (use a local vLLM server instead).
 
@@ -38,14 +50,15 @@ ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const args = parseArgs(argv, {
-    valued: [...workspaceValued, 'base-url', 'model', 'template', 'run', 'depth', 'qids', 'top-logprobs', 'threshold'],
-    flags: [...workspaceFlags, 'include-judged', 'calibrate', 'fill'],
+    valued: [...workspaceValued, 'base-url', 'model', 'template', 'run', 'depth', 'qids', 'top-logprobs', 'threshold', 'export-kd', 'out', 'from', 'k', 'min-margin'],
+    flags: [...workspaceFlags, 'include-judged', 'calibrate', 'fill', 'allow-eval-queries'],
   });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
   }
   const template = await loadJudgeTemplate(resolveTemplate(args, io));
+  if (args.options.has('export-kd')) return exportKd(args, io, signal, template);
   if (args.flags.has('calibrate') || args.flags.has('fill')) return report(args, io, template);
   const depthGiven = args.options.has('depth');
   if (depthGiven && !args.options.has('run')) throw new QxError('usage', '--depth is for --run FILE', { hint: 'Give the run to judge with --run FILE --depth N.' });
@@ -74,6 +87,39 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     for (const c of r.cost) io.stdout(`cost: ${c.expansions} calls, ${c.promptTokens} tokens in, ${c.completionTokens} out, ${c.usd === null ? 'no price for this model' : `$${c.usd.toFixed(4)}`}\n`);
     if (r.calibration !== undefined) io.stdout(formatCalibration(r.calibration));
   }
+  return r.failed > 0 ? 1 : 0;
+}
+
+async function exportKd(args: ParsedArgs, io: CliIo, signal: AbortSignal, template: JudgeTemplate): Promise<number> {
+  const format = opt(args, 'export-kd');
+  if (format !== 'kd-listwise' && format !== 'kd-margin-mse') throw new QxError('usage', `--export-kd must be ${KD_FORMATS.join(' or ')}, got "${String(format)}"`);
+  const out = opt(args, 'out');
+  if (out === undefined) throw new QxError('usage', '--export-kd needs --out FILE', { hint: 'e.g. --out kd/listwise.jsonl' });
+  const runFile = opt(args, 'run');
+  const from = opt(args, 'from');
+  const r = await withWorkspace(args, io, async (ws) => {
+    const sel = selection(args, io, ws.settings.teacher, template);
+    const bar = progressBar(io, `judging candidates (${sel.model})`);
+    const w = await kdExportWorkspace(
+      ws,
+      sel,
+      {
+        format,
+        out: resolve(ws.root, out),
+        ...(from === undefined ? {} : { from }),
+        ...(runFile === undefined ? {} : { run: resolve(io.cwd, runFile) }),
+        k: numOpt(args, 'k', 10),
+        minMargin: numOpt(args, 'min-margin', 0),
+        allowEvalQueries: args.flags.has('allow-eval-queries'),
+        toolVersion: toolVersion(),
+      },
+      { signal, onProgress: bar.update, logger: stderrLogger(io), getApiKey: envApiKey(io), cacheDir: io.env.QX_CACHE_DIR ? resolve(io.cwd, io.env.QX_CACHE_DIR) : undefined },
+    );
+    bar.done();
+    return w;
+  });
+  if (args.flags.has('json')) printJson(io, r);
+  else io.stdout(`wrote ${r.records} ${format} records (${r.queries} queries) to ${r.out}, manifest ${r.manifest}; ${r.judged} candidates judged now, ${r.cached} from the cache, ${r.failed} failed\n`);
   return r.failed > 0 ? 1 : 0;
 }
 

@@ -9,9 +9,10 @@ import { loadWorkspacePrices } from '../report/cost.js';
 import type { Workspace } from '../workspace/workspace.js';
 import { type CalibrationReport, calibrate } from './calibration.js';
 import { type FilledScore, type PairFlip, fillQuery, pairFlips } from './fill.js';
+import { type KdCandidateList, type KdFormat, type KdPairSampler, topVersusRest, writeKdExport } from './kdExport.js';
 import { OpenAiJudge } from './openAiJudge.js';
 import { type PoolEntry, type QueryRankings, expansionPool, runPool } from './pool.js';
-import { type JudgeFailure, type JudgeItem, runJudgments } from './runner.js';
+import { type JudgeFailure, type JudgeItem, type RunJudgmentsResult, runJudgments } from './runner.js';
 import { JudgmentStore, judgmentsFile } from './store.js';
 import { type JudgeTemplate, judgeTemplateRef } from './template.js';
 
@@ -75,7 +76,7 @@ export async function judgeWorkspace(
   ws: Workspace,
   judgeSel: JudgeSelection,
   spec: JudgeRequestSpec,
-  options: TaskOptions & { logger: Logger; getApiKey: (baseUrl: string) => Promise<string | undefined>; cacheDir?: string | undefined },
+  options: JudgeEnv,
 ): Promise<JudgeSummary> {
   await ws.buildIndex(options);
   let pool: PoolEntry[];
@@ -87,6 +88,27 @@ export async function judgeWorkspace(
     if (rankings.every((r) => r.original === undefined)) throw new QxError('usage', 'nothing is scored yet, so there are no top 10s to judge', { hint: 'Run qx score first, or give --run FILE --depth N.' });
     pool = expansionPool(ws.topics, ws.qrels, rankings, poolOptions);
   }
+  const { r, store, missingText } = await judgePool(ws, judgeSel, pool, options);
+  const prices = await loadWorkspacePrices(ws.root);
+  return {
+    pool: pool.length,
+    unjudgedInPool: pool.filter((p) => p.grade === null).length,
+    judged: r.judged,
+    cached: r.cached,
+    failed: r.failures.length,
+    failures: r.failures,
+    missingText,
+    file: store.file,
+    stored: store.size,
+    cost: summarizeCost(r.records, prices.table),
+  };
+}
+
+/** What judging needs from the host: logger, API keys, the cache folder (default `.qx/cache`). */
+export type JudgeEnv = TaskOptions & { logger: Logger; getApiKey: (baseUrl: string) => Promise<string | undefined>; cacheDir?: string | undefined };
+
+/** Judges the given pool entries (their text from the index, which must be open) and stores the judgments. */
+async function judgePool(ws: Workspace, judgeSel: JudgeSelection, pool: readonly { qid: string; docid: string }[], options: JudgeEnv): Promise<{ r: RunJudgmentsResult; store: JudgmentStore; missingText: number }> {
   const text = new Map(ws.topics.map((t) => [t.qid, t.text]));
   const items: JudgeItem[] = [];
   let missingText = 0;
@@ -123,19 +145,7 @@ export async function judgeWorkspace(
     logger: options.logger,
     onRecords: (records) => store.add(records),
   });
-  const prices = await loadWorkspacePrices(ws.root);
-  return {
-    pool: pool.length,
-    unjudgedInPool: pool.filter((p) => p.grade === null).length,
-    judged: r.judged,
-    cached: r.cached,
-    failed: r.failures.length,
-    failures: r.failures,
-    missingText,
-    file: store.file,
-    stored: store.size,
-    cost: summarizeCost(r.records, prices.table),
-  };
+  return { r, store, missingText };
 }
 
 /** Calibration of a judge's stored judgments against the workspace's qrels (relevance level of the manifest). */
@@ -203,4 +213,111 @@ export function workspaceFill(ws: Workspace, store: JudgmentStore, mode: 'binary
     .sort((a, b) => (a.key === 'original' ? -1 : b.key === 'original' ? 1 : a.key.localeCompare(b.key)));
   const flips = pairFlips(pairs, new Map(scores.map((s) => [s.id, s])));
   return { threshold: threshold ?? null, mode, methods, scores, pairs: flips, flipped: flips.filter((f) => f.flipped).length, agreeing: flips.filter((f) => f.agree).length };
+}
+
+/** What a KD export takes its candidates from and how. */
+export interface KdExportSpec {
+  format: KdFormat;
+  /** Output JSONL, resolved by the caller. */
+  out: string;
+  /**
+   * "original" (default) or a method key "role/model/method" (the first scored expansion of that
+   * method per query, lowest sample index): its top `k` (at most 10, what scoring keeps).
+   */
+  from?: string;
+  /** A TREC run whose top `k` are the candidates instead. */
+  run?: string;
+  /** Candidates per query, default 10. */
+  k?: number;
+  /** kd-margin-mse: a pair's teacher margin must be at least this, default 0 (> 0). */
+  minMargin?: number;
+  /** Refuse the dataset's evaluation queries unless true (the manifest's split is not train/dev). */
+  allowEvalQueries?: boolean;
+  /** Replaces the default pair sampler (top-1 vs the rest). */
+  sampler?: KdPairSampler;
+  toolVersion?: string;
+}
+
+/**
+ * Writes a knowledge-distillation export of the judge's scores: per query, the candidates (top k
+ * of the original, of one method's expansion, or of a run) with teacher scores, listwise or as
+ * MarginMSE pairs. Candidates the judge has not scored yet are judged first (cached). Refuses
+ * evaluation queries unless allowed, like the DPO exports.
+ */
+export async function kdExportWorkspace(ws: Workspace, judgeSel: JudgeSelection, spec: KdExportSpec, options: JudgeEnv): Promise<{ out: string; manifest: string; records: number; queries: number; judged: number; cached: number; failed: number }> {
+  const split = ws.manifest.split;
+  const evalSplit = split !== 'train' && split !== 'dev';
+  if (evalSplit && spec.allowEvalQueries !== true) {
+    throw new QxError('export', `dataset ${ws.manifest.name} is marked split "${split ?? 'unspecified'}": its queries are evaluation queries, and a model distilled on them cannot be evaluated on them`, { hint: 'Use a training split, or pass --allow-eval-queries to export them anyway (recorded in the manifest).' });
+  }
+  const k = spec.k ?? 10;
+  if (!Number.isInteger(k) || k < 2) throw new QxError('usage', `the candidates per query must be an integer >= 2, got ${k}`);
+  await ws.buildIndex(options);
+  const from = spec.from ?? 'original';
+  const ranked = new Map<string, string[]>();
+  let candidates: string;
+  if (spec.run !== undefined) {
+    const run = await readRun(spec.run, { signal: options.signal });
+    for (const e of runPool(ws.topics, ws.qrels, run, k, { includeJudged: true })) ranked.set(e.qid, [...(ranked.get(e.qid) ?? []), e.docid]);
+    candidates = `run ${spec.run} top ${k}`;
+  } else {
+    if (k > 10) throw new QxError('usage', `scoring keeps each ranking's top 10, so --k ${k} needs --run FILE (e.g. from qx search)`);
+    for (const t of ws.topics) {
+      const review = ws.getQueryReview(t.qid);
+      let top: readonly string[] | undefined;
+      if (from === 'original') top = review.original?.top10;
+      else {
+        const mine = review.expansions
+          .filter((e) => e.score !== null && `${e.expansion.role}/${e.expansion.model}/${e.expansion.method}` === from)
+          .sort((a, b) => a.expansion.sampleIndex - b.expansion.sampleIndex || (a.expansion.id < b.expansion.id ? -1 : 1));
+        top = mine[0]?.score?.top10;
+      }
+      if (top !== undefined) ranked.set(t.qid, top.slice(0, k));
+    }
+    if (ranked.size === 0) throw new QxError('usage', from === 'original' ? 'nothing is scored yet' : `no scored expansion of "${from}"`, { hint: from === 'original' ? 'Run qx score first.' : 'Give a method as role/model/method, as qx judge --fill lists them.' });
+    candidates = `${from} top ${k}`;
+  }
+  const store = openJudgments(ws, judgeSel, options.logger);
+  const missing = [...ranked].flatMap(([qid, docs]) => docs.filter((d) => !store.has(qid, d)).map((docid) => ({ qid, docid })));
+  let judged = 0;
+  let cached = 0;
+  let failed = 0;
+  let fresh = store;
+  if (missing.length > 0) {
+    const j = await judgePool(ws, judgeSel, missing, options);
+    judged = j.r.judged;
+    cached = j.r.cached;
+    failed = j.r.failures.length;
+    fresh = j.store;
+  }
+  const lists: KdCandidateList[] = [];
+  for (const t of ws.topics) {
+    const docs = ranked.get(t.qid);
+    if (docs === undefined) continue;
+    const list: KdCandidateList = { qid: t.qid, query: t.text, docs: [] };
+    for (const docid of docs) {
+      const j = fresh.get(t.qid, docid);
+      const doc = ws.getDocument(docid);
+      if (j === undefined || doc === undefined || doc.text.trim() === '') continue;
+      list.docs.push({ docid, text: doc.title === undefined || doc.title === '' ? doc.text : `${doc.title}\n${doc.text}`, score: j.score });
+    }
+    lists.push(list);
+  }
+  const ref = judgeTemplateRef(judgeSel.template);
+  const sampler = spec.sampler ?? topVersusRest({ minMargin: spec.minMargin ?? 0 });
+  const w = writeKdExport(
+    spec.format,
+    spec.out,
+    lists,
+    {
+      dataset: ws.manifest.name,
+      candidates,
+      judge: { provider: 'openai-compatible', endpoint: judgeSel.baseUrl.replace(/\/+$/, ''), model: judgeSel.model, template: ref, mode: judgeSel.template.mode },
+      ...(spec.format === 'kd-margin-mse' ? { sampler: spec.sampler === undefined ? `top-1 vs rest, margin > ${spec.minMargin ?? 0}` : 'custom' } : {}),
+      toolVersion: spec.toolVersion ?? 'dev',
+      evalQueriesAllowed: evalSplit,
+    },
+    sampler,
+  );
+  return { ...w, judged, cached, failed };
 }
