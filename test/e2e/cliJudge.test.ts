@@ -168,6 +168,18 @@ describe('qx judge on the DL19 sample with a scripted judge', () => {
       assert.ok(f2.pairs.length > f.pairs.length);
       assert.equal(f2.flipped, f2.pairs.filter((p) => p.judgedMargin > 0 && p.filledMargin < 0).length);
       assert.ok(f2.flipped > 0, `the noisy judge flips some of ${f2.pairs.length} pairs`);
+      // Pair rules can require agreement: the disagreeing auto pairs are rejected, and exports leave them out.
+      const before = await run(['export', '--workspace', ws, '--format', 'trl-standard', '--out', 'dpo-before.jsonl', '--allow-eval-queries', '--json']);
+      assert.equal((JSON.parse(before.stdout) as { records: number }).records, f2.pairs.length);
+      const req = await run(['judge', ...judgeArgs(server, 'noisy'), '--fill', '--require-agreement', '--json']);
+      assert.equal(req.code, 0, req.stderr);
+      const rejected = (JSON.parse(req.stdout) as { rejected: string[] }).rejected;
+      const disagreeing = f2.pairs.filter((p) => !p.agree);
+      assert.deepEqual([...rejected].sort(), disagreeing.map((p) => p.pairId).sort());
+      const f3 = (JSON.parse((await run(['judge', ...judgeArgs(server, 'noisy'), '--fill', '--json'])).stdout) as { fill: FillReport }).fill;
+      for (const p of f3.pairs) assert.equal(p.state, p.agree ? 'auto' : 'rejected', p.pairId);
+      const afterExport = await run(['export', '--workspace', ws, '--format', 'trl-standard', '--out', 'dpo-after.jsonl', '--allow-eval-queries', '--json']);
+      assert.equal((JSON.parse(afterExport.stdout) as { records: number }).records, f2.agreeing);
       process.stdout.write(`# best-worst pairs: ${f.pairs.length}, flipped ${f.flipped}; all pairs (margin >= 0.01, 5 per query): ${f2.pairs.length}, flipped ${f2.flipped}, agreeing ${f2.agreeing}\n`);
       const text = await run(['judge', ...judgeArgs(server, 'noisy'), '--fill']);
       assert.match(text.stdout, new RegExp(`pairs: ${f2.pairs.length}, flipped by the judge: ${f2.flipped}, agreeing: ${f2.agreeing}`));

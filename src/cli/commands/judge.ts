@@ -3,7 +3,7 @@ import { QxError } from '../../core/errors.js';
 import type { CalibrationReport } from '../../core/judge/calibration.js';
 import { type JudgeTemplate, loadJudgeTemplate } from '../../core/judge/template.js';
 import { KD_FORMATS } from '../../core/judge/kdExport.js';
-import { type FillReport, type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
+import { type FillReport, type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
 import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar, stderrLogger } from '../io.js';
 import { WORKSPACE_HELP, envApiKey, listOpt, printJson, toolVersion, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
@@ -11,7 +11,7 @@ import { WORKSPACE_HELP, envApiKey, listOpt, printJson, toolVersion, withWorkspa
 const HELP = `usage: qx judge [--base-url URL] [--model M] [--template judge-binary|judge-graded|FILE]
                 [--run FILE --depth N] [--include-judged] [--qids 1,2,...] [--top-logprobs 20]
        qx judge --calibrate [--model M] [--template ...]
-       qx judge --fill [--threshold T] [--model M] [--template ...]
+       qx judge --fill [--threshold T] [--require-agreement] [--model M] [--template ...]
        qx judge --export-kd kd-listwise|kd-margin-mse --out FILE [--from original|ROLE/MODEL/METHOD]
                 [--k 10] [--run FILE] [--min-margin 0] [--allow-eval-queries]
 
@@ -33,6 +33,9 @@ kappa on one half of the queries (by sha256 of the qid) and, on the other half, 
 Kendall's tau-b. --fill (no calls) prints every method's mean nDCG@10 judged-only beside
 judge-filled (holes filled by the judge: binary score >= threshold counts as the dataset's relevance
 level; default threshold: the calibrated one, else 0.5) and counts the pairs whose order flips.
+--fill --require-agreement also sets every auto pair whose judge-filled margin disagrees with the
+judged-only one (flipped, or tied) to "rejected" with a note naming the judge: exports leave it out
+and pair rebuilds keep that decision; pairs a person decided on are not touched.
 
 --export-kd writes the judge's scores for distilling a retriever: per query the top --k candidates
 (of the original query by default, of one method's expansion with --from as --fill lists it, or of
@@ -51,7 +54,7 @@ ${WORKSPACE_HELP}`;
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const args = parseArgs(argv, {
     valued: [...workspaceValued, 'base-url', 'model', 'template', 'run', 'depth', 'qids', 'top-logprobs', 'threshold', 'export-kd', 'out', 'from', 'k', 'min-margin'],
-    flags: [...workspaceFlags, 'include-judged', 'calibrate', 'fill', 'allow-eval-queries'],
+    flags: [...workspaceFlags, 'include-judged', 'calibrate', 'fill', 'allow-eval-queries', 'require-agreement'],
   });
   if (args.flags.has('help')) {
     io.stdout(HELP);
@@ -148,7 +151,9 @@ async function report(args: ParsedArgs, io: CliIo, template: JudgeTemplate): Pro
     const calibration = workspaceCalibration(ws, store);
     const given = args.options.has('threshold') ? numOpt(args, 'threshold', 0.5) : undefined;
     const fill = args.flags.has('fill') ? workspaceFill(ws, store, template.mode, given ?? calibration.threshold ?? 0.5) : undefined;
-    return { model: sel.model, template: template.id, file: store.file, relevanceLevel: ws.manifest.relevanceLevel ?? 1, calibration, ...(fill === undefined ? {} : { fill }) };
+    if (args.flags.has('require-agreement') && fill === undefined) throw new QxError('usage', '--require-agreement goes with --fill');
+    const rejected = fill !== undefined && args.flags.has('require-agreement') ? rejectDisagreeingPairs(ws, fill, sel) : undefined;
+    return { model: sel.model, template: template.id, file: store.file, relevanceLevel: ws.manifest.relevanceLevel ?? 1, calibration, ...(fill === undefined ? {} : { fill }), ...(rejected === undefined ? {} : { rejected }) };
   });
   if (args.flags.has('json')) {
     printJson(io, r);
@@ -157,6 +162,7 @@ async function report(args: ParsedArgs, io: CliIo, template: JudgeTemplate): Pro
   io.stdout(`judge ${r.model} (${r.template}), ${r.file}\n`);
   if (args.flags.has('calibrate') || r.fill === undefined) io.stdout(formatCalibration(r.calibration));
   if (r.fill !== undefined) io.stdout(formatFill(r.fill, r.relevanceLevel));
+  if (r.rejected !== undefined) io.stdout(`${r.rejected.length} auto pairs the judge disagrees with set to rejected\n`);
   return 0;
 }
 

@@ -48,6 +48,8 @@ export interface FilledScore {
 export interface PairFlip {
   pairId: string;
   qid: string;
+  /** The pair's curation state ("auto", "accepted", …), when known. */
+  state?: string;
   judgedMargin: number;
   filledMargin: number;
   /** The judge-filled margin has the opposite sign of the judged-only one. */
@@ -68,7 +70,7 @@ export function fillQuery(qid: string, rankings: readonly { id: string; top10: r
 }
 
 /** Compares each pair's margin judged-only and judge-filled (chosen minus rejected). */
-export function pairFlips(pairs: readonly { id: string; qid: string; chosenId: string; rejectedId: string }[], scores: ReadonlyMap<string, FilledScore>): PairFlip[] {
+export function pairFlips(pairs: readonly { id: string; qid: string; chosenId: string; rejectedId: string; state?: string }[], scores: ReadonlyMap<string, FilledScore>): PairFlip[] {
   const out: PairFlip[] = [];
   for (const p of pairs) {
     const c = scores.get(p.chosenId);
@@ -79,7 +81,7 @@ export function pairFlips(pairs: readonly { id: string; qid: string; chosenId: s
     const eps = 1e-12;
     const sj = Math.abs(judgedMargin) < eps ? 0 : Math.sign(judgedMargin);
     const sf = Math.abs(filledMargin) < eps ? 0 : Math.sign(filledMargin);
-    out.push({ pairId: p.id, qid: p.qid, judgedMargin, filledMargin, flipped: sj !== 0 && sf === -sj, agree: sj !== 0 && sj === sf });
+    out.push({ pairId: p.id, qid: p.qid, ...(p.state === undefined ? {} : { state: p.state }), judgedMargin, filledMargin, flipped: sj !== 0 && sf === -sj, agree: sj !== 0 && sj === sf });
   }
   return out;
 }

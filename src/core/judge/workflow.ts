@@ -186,7 +186,7 @@ export function workspaceFill(ws: Workspace, store: JudgmentStore, mode: 'binary
   const fillOptions = { mode, ...(threshold === undefined ? {} : { threshold }), relevantGrade: ws.manifest.relevanceLevel ?? 1 };
   const scores: FilledScore[] = [];
   const keyOf = new Map<string, string>();
-  const pairs: { id: string; qid: string; chosenId: string; rejectedId: string }[] = [];
+  const pairs: { id: string; qid: string; chosenId: string; rejectedId: string; state: string }[] = [];
   for (const t of ws.topics) {
     const review = ws.getQueryReview(t.qid);
     const rankings: { id: string; top10: readonly string[] }[] = [];
@@ -320,4 +320,21 @@ export async function kdExportWorkspace(ws: Workspace, judgeSel: JudgeSelection,
     sampler,
   );
   return { ...w, judged, cached, failed };
+}
+
+/**
+ * Requires judge agreement of the auto pairs: every auto pair whose judge-filled margin does not
+ * agree with its judged-only one (flipped, or tied once the holes are filled) is set to "rejected"
+ * with a note naming the judge, so exports (auto, accepted, edited by default) leave it out and
+ * rebuilds keep the decision. Pairs a person decided on are left alone. Returns the pairs rejected.
+ */
+export function rejectDisagreeingPairs(ws: Workspace, fill: FillReport, judge: { model: string; template: JudgeTemplate }): string[] {
+  const out: string[] = [];
+  for (const p of fill.pairs) {
+    if (p.agree || p.state !== 'auto') continue;
+    ws.setPairState(p.pairId, 'rejected');
+    ws.setPairNote(p.pairId, `judge ${judge.model} (${judge.template.id}): judge-filled nDCG@10 margin ${p.filledMargin.toFixed(4)} vs judged-only ${p.judgedMargin.toFixed(4)}`);
+    out.push(p.pairId);
+  }
+  return out;
 }
