@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -238,6 +238,34 @@ describe('qx judge on the DL19 sample with a scripted judge', () => {
       assert.equal(manifest.judge.model, 'noisy');
       assert.equal(manifest.evalQueriesAllowed, true);
       process.stdout.write(`# KD exports: listwise ${lw.records} queries; MarginMSE ${mmRows.length} rows from ${from}\n`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('judges a TREC run to a depth and exports its top k listwise', async () => {
+    const server = await startFakeJudgeServer({ answer: noisy });
+    try {
+      const qid = [...qidByText.values()][0]!;
+      const docids = [...docByText.values()].slice(0, 30);
+      const runFile = join(tmp, 'bm25.run');
+      writeFileSync(runFile, docids.map((d, i) => `${qid} Q0 ${d} ${i + 1} ${(30 - i).toFixed(3)} test`).join('\n') + '\n');
+      const top = docids.slice(0, 15);
+      const unjudged = top.filter((d) => qrels.get(qid)?.has(d) !== true);
+      const r = await run(['judge', ...judgeArgs(server, 'run-judge'), '--run', runFile, '--depth', '15', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { pool: number; judged: number };
+      assert.equal(out.pool, unjudged.length);
+      assert.equal(server.requests, unjudged.length);
+      const kd = await run(['judge', ...judgeArgs(server, 'run-judge'), '--export-kd', 'kd-listwise', '--run', runFile, '--k', '15', '--out', 'kd/run.jsonl', '--allow-eval-queries', '--json']);
+      assert.equal(kd.code, 0, kd.stderr);
+      // The judged ones of the top 15 were not judged yet: asked now, the rest from the store.
+      assert.equal(server.requests, 15);
+      const rows = readFileSync(join(ws, 'kd', 'run.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { qid: string; docs: { docid: string }[] });
+      assert.equal(rows.length, 1);
+      assert.deepEqual(rows[0]!.docs.map((d) => d.docid), top);
+      const bad = await run(['judge', ...judgeArgs(server, 'run-judge'), '--depth', '5']);
+      assert.equal(bad.code, 2);
     } finally {
       await server.close();
     }
