@@ -13,6 +13,11 @@ export interface CachedGeneration {
   latencyMs?: number;
   /** ISO time of the original call. */
   createdAt: string;
+  /**
+   * A relevance judge's call (see src/core/judge): the most likely tokens of the first answer
+   * position with their natural-log probabilities, as the server returned them.
+   */
+  topLogprobs?: { token: string; logprob: number }[];
 }
 
 /** What identifies one sample of one generation call. */

@@ -95,11 +95,14 @@ export interface CostRow {
   usd: number | null;
 }
 
+/** What cost accounting reads of a record: expansions, and relevance judgments alike. */
+export type CostedRecord = Pick<ExpansionRecord, 'provider' | 'model' | 'method' | 'usage' | 'latencyMs'>;
+
 /**
- * Cost and latency accounting over expansions, grouped by provider, model and method, so teacher
+ * Cost and latency accounting over expansions (or relevance judgments, method "judge:<template>"), grouped by provider, model and method, so teacher
  * vs student inference cost is a number. Rows are sorted by provider, model, method.
  */
-export function summarizeCost(records: readonly ExpansionRecord[], table: PriceTable = examplePriceTable): CostRow[] {
+export function summarizeCost(records: readonly CostedRecord[], table: PriceTable = examplePriceTable): CostRow[] {
   const rows = new Map<string, CostRow & { timed: number }>();
   for (const r of records) {
     const key = JSON.stringify([r.provider, r.model, r.method]);

@@ -4,7 +4,7 @@ import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai'
 import { CancellationError, QxError, type QxErrorCode, errorMessage, isCancellationError, throwIfAborted } from '../errors.js';
 import { type Logger, nullLogger } from '../logger.js';
 import type { ChatMessage, ExpandOptions, Expander, GenerationOutcome, GenerationRequest, SamplingParams } from './expander.js';
-import { type RetryPolicy, backoffDelay, defaultRetryPolicy, mapLimit, parseRetryAfter, sleep } from './retry.js';
+import { type RetryPolicy, defaultRetryPolicy, parseRetryAfter, runBatch, withRetries } from './retry.js';
 import { type FetchLike, createHttpFetch } from './httpFetch.js';
 import { countTokens } from './tokenCount.js';
 import { stripThinking } from './thinking.js';
@@ -70,7 +70,8 @@ export function effectiveExtraBody(role: 'teacher' | 'student', model: string, e
   return { ...extraBody, chat_template_kwargs: { ...kwargs, enable_thinking: false } };
 }
 
-class CallFailure extends Error {
+/** A failed call: its error code, whether a retry may fix it, the server's Retry-After and HTTP status. */
+export class CallFailure extends Error {
   constructor(
     readonly code: QxErrorCode,
     message: string,
@@ -121,52 +122,13 @@ export class OpenAiExpander implements Expander {
     const client = await this.getClient();
     // One listener per request in flight (and per backoff sleep) sits on the caller's signal.
     setMaxListeners(Math.max(getMaxListeners(signal), 2 * this.concurrency + 10), signal);
-    let done = 0;
     // A finished call frees its slot at once; its onResult (a cache write) runs beside the next
     // call and is awaited before expand settles, also when it settles by cancellation.
-    const handled: Promise<void>[] = [];
-    let handlerFailure: { error: unknown } | undefined;
-    let outcomes: GenerationOutcome[];
-    try {
-      outcomes = await mapLimit(requests, this.concurrency, signal, async (request) => {
-        throwIfAborted(signal);
-        // A result that cannot be stored (disk full) stops the batch before more calls are paid for.
-        if (handlerFailure !== undefined) throw handlerFailure.error;
-        const outcome = await this.generate(client, request, signal, logger);
-        const h = (async () => {
-          await options.onResult?.(outcome);
-          done++;
-          options.onProgress?.({ done, total: requests.length, unit: 'requests' });
-        })();
-        h.catch((error: unknown) => {
-          handlerFailure ??= { error };
-        });
-        handled.push(h);
-        return outcome;
-      });
-    } catch (e) {
-      await Promise.allSettled(handled);
-      throw e;
-    }
-    await Promise.all(handled);
-    return outcomes;
+    return runBatch(requests, { concurrency: this.concurrency, signal, onResult: options.onResult, onProgress: options.onProgress }, (request) => this.generate(client, request, signal, logger));
   }
 
   private async getClient(): Promise<OpenAI> {
-    if (this.client !== undefined) return this.client;
-    const key = (await this.options.getApiKey())?.trim();
-    if ((key === undefined || key === '') && this.options.requireApiKey !== false) {
-      throw new QxError('auth', `No API key for ${this.options.baseUrl}.`, {
-        hint: this.options.missingKeyHint ?? 'Set QX_API_KEY (or OPENAI_API_KEY), or run "QX: Set API Key".',
-      });
-    }
-    this.client = new OpenAI({
-      apiKey: key === undefined || key === '' ? 'none' : key,
-      baseURL: this.options.baseUrl,
-      maxRetries: 0,
-      timeout: this.timeoutMs,
-      fetch: this.options.fetch ?? createHttpFetch(this.concurrency),
-    });
+    this.client ??= await createOpenAiClient({ ...this.options, concurrency: this.concurrency, timeoutMs: this.timeoutMs });
     return this.client;
   }
 
@@ -216,17 +178,8 @@ export class OpenAiExpander implements Expander {
     return out;
   }
 
-  private async withRetries(fn: () => Promise<CallResult>, key: string, signal: AbortSignal, logger: Logger): Promise<CallResult> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (!(e instanceof CallFailure) || !e.retryable || attempt >= this.policy.maxRetries) throw e;
-        const delay = backoffDelay(this.policy, attempt, e.retryAfterMs);
-        logger.warn(`${key}: ${e.message}; retry ${attempt + 1}/${this.policy.maxRetries} in ${Math.round(delay)} ms`);
-        await sleep(delay, signal);
-      }
-    }
+  private withRetries(fn: () => Promise<CallResult>, key: string, signal: AbortSignal, logger: Logger): Promise<CallResult> {
+    return withRetries(fn, { policy: this.policy, key, signal, logger, asFailure: (e) => (e instanceof CallFailure ? e : undefined) });
   }
 
   /**
@@ -254,23 +207,7 @@ export class OpenAiExpander implements Expander {
       ...(n > 1 ? { n } : {}),
       ...(seed === undefined ? {} : { seed }),
     };
-    let response: OpenAI.Chat.Completions.ChatCompletion;
-    // The client leaves a listener on the signal it gets; give it a per-call one so a long batch
-    // does not pile listeners onto the caller's signal.
-    const call = new AbortController();
-    const forward = (): void => call.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
-    try {
-      response = await client.chat.completions.create(body as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, {
-        signal: call.signal,
-        timeout: this.timeoutMs,
-        maxRetries: 0,
-      });
-    } catch (e) {
-      throw classify(e, signal, this.timeoutMs);
-    } finally {
-      signal.removeEventListener('abort', forward);
-    }
+    const response = await createCompletion(client, body, signal, this.timeoutMs);
     const choices: unknown = (response as { choices?: unknown }).choices;
     if (!Array.isArray(choices) || choices.length === 0) throw new CallFailure('badResponse', 'the server returned no choices', false);
     const texts: string[] = [];
@@ -302,7 +239,8 @@ export class OpenAiExpander implements Expander {
   }
 }
 
-function classify(e: unknown, signal: AbortSignal, timeoutMs: number): unknown {
+/** Maps an `openai` client error to a CallFailure (retryable or not), an auth QxError, or a CancellationError. */
+export function classify(e: unknown, signal: AbortSignal, timeoutMs: number): unknown {
   if (signal.aborted || (isCancellationError(e) && !(e instanceof APIConnectionTimeoutError))) return new CancellationError();
   if (e instanceof APIConnectionTimeoutError) return new CallFailure('timeout', `no answer within ${timeoutMs} ms`, true);
   if (e instanceof APIConnectionError) return new CallFailure('network', `cannot reach the endpoint: ${rootCause(e)}`, true);
@@ -323,6 +261,59 @@ function classify(e: unknown, signal: AbortSignal, timeoutMs: number): unknown {
   return new CallFailure('badResponse', errorMessage(e), false);
 }
 
+/** What building an `openai` client for an endpoint takes (a subset of OpenAiExpanderOptions). */
+export interface OpenAiClientOptions {
+  baseUrl: string;
+  getApiKey: () => Promise<string | undefined> | string | undefined;
+  missingKeyHint?: string | undefined;
+  requireApiKey?: boolean | undefined;
+  concurrency: number;
+  timeoutMs: number;
+  fetch?: FetchLike | undefined;
+}
+
+/**
+ * An `openai` client for an OpenAI-compatible endpoint with the client's own retries off (ours
+ * apply). Throws QxError('auth') when a key is required and missing.
+ */
+export async function createOpenAiClient(options: OpenAiClientOptions): Promise<OpenAI> {
+  const key = (await options.getApiKey())?.trim();
+  if ((key === undefined || key === '') && options.requireApiKey !== false) {
+    throw new QxError('auth', `No API key for ${options.baseUrl}.`, {
+      hint: options.missingKeyHint ?? 'Set QX_API_KEY (or OPENAI_API_KEY), or run "QX: Set API Key".',
+    });
+  }
+  return new OpenAI({
+    apiKey: key === undefined || key === '' ? 'none' : key,
+    baseURL: options.baseUrl,
+    maxRetries: 0,
+    timeout: options.timeoutMs,
+    fetch: options.fetch ?? createHttpFetch(options.concurrency),
+  });
+}
+
+/**
+ * One chat-completions call with `body` as the request body; errors are classified (see
+ * `classify`). The client leaves a listener on the signal it gets, so it gets a per-call one and a
+ * long batch does not pile listeners onto the caller's signal.
+ */
+export async function createCompletion(client: OpenAI, body: Record<string, unknown>, signal: AbortSignal, timeoutMs: number): Promise<OpenAI.Chat.Completions.ChatCompletion> {
+  const call = new AbortController();
+  const forward = (): void => call.abort(signal.reason);
+  signal.addEventListener('abort', forward, { once: true });
+  try {
+    return await client.chat.completions.create(body as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, {
+      signal: call.signal,
+      timeout: timeoutMs,
+      maxRetries: 0,
+    });
+  } catch (e) {
+    throw classify(e, signal, timeoutMs);
+  } finally {
+    signal.removeEventListener('abort', forward);
+  }
+}
+
 /** Splits one call's usage over its `n` samples so the per-sample figures sum to the call's. */
 function splitUsage(u: TokenUsage, n: number): TokenUsage[] {
   if (n <= 1) return [u];
@@ -334,7 +325,8 @@ function splitUsage(u: TokenUsage, n: number): TokenUsage[] {
   return out;
 }
 
-function normalizeBaseUrl(url: string): string {
+/** The base URL without trailing slashes, as it goes into cache keys. */
+export function normalizeBaseUrl(url: string): string {
   return url.replace(/\/+$/, '');
 }
 

@@ -1,4 +1,6 @@
 import { CancellationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ProgressCallback } from '../progress.js';
 
 /** How failed calls are retried. */
 export interface RetryPolicy {
@@ -83,4 +85,75 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, signal:
   if (failure !== undefined) throw failure.error;
   if (done < items.length) throw new CancellationError();
   return results;
+}
+
+/** A failed call that a retry may fix (`retryable`), with the server's Retry-After when it sent one. */
+export interface RetryableFailure {
+  retryable: boolean;
+  retryAfterMs?: number | undefined;
+  message: string;
+}
+
+/**
+ * Calls `fn` until it succeeds, retrying failures that `asFailure` recognises as retryable with
+ * `backoffDelay` between attempts (at most `policy.maxRetries` retries); anything else is thrown at
+ * once. Each retry is logged as a warning naming `key`. Cancellation interrupts the wait.
+ */
+export async function withRetries<T>(
+  fn: () => Promise<T>,
+  options: { policy: RetryPolicy; key: string; signal: AbortSignal; logger: Logger; asFailure: (e: unknown) => RetryableFailure | undefined },
+): Promise<T> {
+  const { policy, key, signal, logger } = options;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const f = options.asFailure(e);
+      if (f === undefined || !f.retryable || attempt >= policy.maxRetries) throw e;
+      const delay = backoffDelay(policy, attempt, f.retryAfterMs);
+      logger.warn(`${key}: ${f.message}; retry ${attempt + 1}/${policy.maxRetries} in ${Math.round(delay)} ms`);
+      await sleep(delay, signal);
+    }
+  }
+}
+
+/**
+ * Runs `call` over `items` with at most `concurrency` in flight (see `mapLimit`); each outcome is
+ * handed to `onResult` as soon as it settles, beside the next call, and every `onResult` is awaited
+ * before the batch settles, also when it settles by cancellation or failure. A failing `onResult`
+ * (a cache that cannot be written) stops the batch before more calls are made. Progress is in
+ * `unit` (default "requests").
+ */
+export async function runBatch<T, R>(
+  items: readonly T[],
+  options: { concurrency: number; signal: AbortSignal; onResult?: ((outcome: R) => Promise<void> | void) | undefined; onProgress?: ProgressCallback | undefined; unit?: string },
+  call: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const { signal } = options;
+  let done = 0;
+  const handled: Promise<void>[] = [];
+  let handlerFailure: { error: unknown } | undefined;
+  let outcomes: R[];
+  try {
+    outcomes = await mapLimit(items, options.concurrency, signal, async (item) => {
+      if (signal.aborted) throw new CancellationError();
+      if (handlerFailure !== undefined) throw handlerFailure.error;
+      const outcome = await call(item);
+      const h = (async () => {
+        await options.onResult?.(outcome);
+        done++;
+        options.onProgress?.({ done, total: items.length, unit: options.unit ?? 'requests' });
+      })();
+      h.catch((error: unknown) => {
+        handlerFailure ??= { error };
+      });
+      handled.push(h);
+      return outcome;
+    });
+  } catch (e) {
+    await Promise.allSettled(handled);
+    throw e;
+  }
+  await Promise.all(handled);
+  return outcomes;
 }

@@ -1,0 +1,87 @@
+import type { Qrels } from '../dataset/types.js';
+import { ndcgAt } from '../eval/measures.js';
+
+/** How judge scores become grades for the documents the qrels leave unjudged. */
+export interface FillOptions {
+  mode: 'binary' | 'graded';
+  /** Binary judges: a score >= this is relevant. Default 0.5 (use the calibrated threshold). */
+  threshold?: number;
+  /** Binary judges: the grade a relevant document gets, default 1 (use the dataset's relevance level to count as relevant there). */
+  relevantGrade?: number;
+}
+
+/** The grade a judge score stands for: graded judges round the expected grade; binary ones threshold. */
+export function judgeGrade(score: number, options: FillOptions): number {
+  if (options.mode === 'graded') return Math.max(0, Math.round(score));
+  return score >= (options.threshold ?? 0.5) ? (options.relevantGrade ?? 1) : 0;
+}
+
+/**
+ * The qrels of one query with the judge filling its holes: every qrels judgment as it is, plus a
+ * grade for each judge-scored document the qrels lack. The qrels are never changed.
+ */
+export function filledJudgments(judged: ReadonlyMap<string, number> | undefined, judgeScores: ReadonlyMap<string, number>, options: FillOptions): Map<string, number> {
+  const out = new Map(judged ?? []);
+  for (const [docid, score] of judgeScores) if (!out.has(docid)) out.set(docid, judgeGrade(score, options));
+  return out;
+}
+
+/** nDCG@10 of a ranking given as docids in rank order (trec_eval gain = grade, log2 discount). */
+export function ndcg10Of(top10: readonly string[], judgments: ReadonlyMap<string, number> | undefined): number {
+  return ndcgAt(top10.slice(0, 10).map((docid, i) => ({ docid, score: 10 - i })), judgments, 10);
+}
+
+/** One expansion's (or the original's) nDCG@10 judged-only and judge-filled. */
+export interface FilledScore {
+  id: string;
+  qid: string;
+  /** The ranking's top 10 docids, rank order. */
+  top10: string[];
+  judgedOnly: number;
+  filled: number;
+  /** Documents of its top 10 unjudged by the qrels, and how many of those the judge scored. */
+  unjudged10: number;
+  judgeFilled10: number;
+}
+
+/** A pair of expansions with its margin judged-only and judge-filled. */
+export interface PairFlip {
+  pairId: string;
+  qid: string;
+  /** The pair's curation state ("auto", "accepted", …), when known. */
+  state?: string;
+  judgedMargin: number;
+  filledMargin: number;
+  /** The judge-filled margin has the opposite sign of the judged-only one. */
+  flipped: boolean;
+  /** Judged-only and judge-filled nDCG agree on which side is better (same sign, both non-zero). */
+  agree: boolean;
+}
+
+/** Judged-only and judge-filled nDCG@10 of every ranking of one query. */
+export function fillQuery(qid: string, rankings: readonly { id: string; top10: readonly string[] }[], qrels: Qrels, judgeScores: ReadonlyMap<string, number>, options: FillOptions): FilledScore[] {
+  const judged = qrels.get(qid);
+  const filled = filledJudgments(judged, judgeScores, options);
+  return rankings.map((r) => {
+    const top = r.top10.slice(0, 10);
+    const holes = top.filter((d) => judged?.has(d) !== true);
+    return { id: r.id, qid, top10: [...top], judgedOnly: ndcg10Of(top, judged), filled: ndcg10Of(top, filled), unjudged10: holes.length, judgeFilled10: holes.filter((d) => judgeScores.has(d)).length };
+  });
+}
+
+/** Compares each pair's margin judged-only and judge-filled (chosen minus rejected). */
+export function pairFlips(pairs: readonly { id: string; qid: string; chosenId: string; rejectedId: string; state?: string }[], scores: ReadonlyMap<string, FilledScore>): PairFlip[] {
+  const out: PairFlip[] = [];
+  for (const p of pairs) {
+    const c = scores.get(p.chosenId);
+    const r = scores.get(p.rejectedId);
+    if (c === undefined || r === undefined) continue;
+    const judgedMargin = c.judgedOnly - r.judgedOnly;
+    const filledMargin = c.filled - r.filled;
+    const eps = 1e-12;
+    const sj = Math.abs(judgedMargin) < eps ? 0 : Math.sign(judgedMargin);
+    const sf = Math.abs(filledMargin) < eps ? 0 : Math.sign(filledMargin);
+    out.push({ pairId: p.id, qid: p.qid, ...(p.state === undefined ? {} : { state: p.state }), judgedMargin, filledMargin, flipped: sj !== 0 && sf === -sj, agree: sj !== 0 && sj === sf });
+  }
+  return out;
+}

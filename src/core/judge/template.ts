@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { QxError } from '../errors.js';
+import type { ChatMessage } from '../expansion/expander.js';
+import type { TemplateRef } from '../expansion/types.js';
+
+/**
+ * A relevance-judge prompt (`<id>.tmpl`): the document comes first, then the query, then the
+ * question; the model answers with one label token, and the score is read from the
+ * log-probabilities of the label tokens at the first answer position (never from the text).
+ *
+ * ```
+ * ---
+ * id: judge-binary
+ * version: 1
+ * description: one line
+ * mode: binary              # binary (grades 0/1) or graded (e.g. 0-3)
+ * labels: 0=No, 1=Yes       # the answer token of each grade
+ * ---
+ * [user]
+ * Document: {{document}}
+ * Query: {{query}}
+ * Is the document relevant to the query? Answer Yes or No.
+ * ```
+ *
+ * `{{document}}` must come before `{{query}}`. Label tokens are compared with the server's tokens
+ * after trimming white space, case-insensitively ("Yes", " yes" and "YES" are one label).
+ */
+export interface JudgeTemplate {
+  id: string;
+  version: number;
+  description: string;
+  mode: 'binary' | 'graded';
+  /** Grade → answer token, grades ascending; binary templates have exactly grades 0 and 1. */
+  labels: { grade: number; token: string }[];
+  messages: ChatMessage[];
+  /** sha256 of the file text, hex (64 chars): part of every judgment's cache key. */
+  sha256: string;
+  file: string;
+}
+
+/** The default binary judge, document before query (see README "Relevance judge"). */
+export const DEFAULT_BINARY_TEMPLATE = `---
+id: judge-binary
+version: 1
+description: binary relevance, document first; score = P(Yes) / (P(Yes) + P(No))
+mode: binary
+labels: 0=No, 1=Yes
+---
+[system]
+You are a search quality rater. You judge whether a passage answers a web search query.
+[user]
+Document: {{document}}
+Query: {{query}}
+Does the document answer the query? Answer with one word, Yes or No.
+`;
+
+/** The default graded judge over the TREC Deep Learning 0-3 scale, document before query. */
+export const DEFAULT_GRADED_TEMPLATE = `---
+id: judge-graded
+version: 1
+description: graded relevance 0-3 (TREC DL scale), document first; score = expected grade
+mode: graded
+labels: 0=0, 1=1, 2=2, 3=3
+---
+[system]
+You are a search quality rater. You grade how well a passage answers a web search query:
+3 = perfectly relevant (dedicated to the query, contains the exact answer),
+2 = highly relevant (has some answer, maybe unclear or hidden among other text),
+1 = related (on topic, but does not answer the query),
+0 = irrelevant.
+[user]
+Document: {{document}}
+Query: {{query}}
+Grade the document for the query. Answer with one digit, 0, 1, 2 or 3.
+`;
+
+/** The short reference stored with every judgment. */
+export function judgeTemplateRef(t: JudgeTemplate): TemplateRef {
+  return { id: t.id, version: t.version, hash: t.sha256.slice(0, 16) };
+}
+
+/** Parses a judge template's text; errors name the file, the line, the problem and the fix. */
+export function parseJudgeTemplate(text: string, file: string): JudgeTemplate {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const err = (line: number, problem: string, hint: string): QxError => new QxError('template', problem, { file, line, hint });
+  if (lines[0]?.trim() !== '---') throw err(1, 'The judge template does not start with front matter.', 'Begin the file with "---", the id/version/mode/labels fields, and another "---".');
+  const end = lines.indexOf('---', 1);
+  if (end < 0) throw err(1, 'The front matter is not closed.', 'Add a line "---" after the fields.');
+  const meta = new Map<string, { value: string; line: number }>();
+  for (let i = 1; i < end; i++) {
+    const l = lines[i] ?? '';
+    if (l.trim() === '' || l.trim().startsWith('#')) continue;
+    const m = /^([A-Za-z]+)\s*:\s*(.*?)\s*$/.exec(l);
+    if (m === null) throw err(i + 1, `Cannot read front-matter line "${l}".`, 'Write fields as "name: value".');
+    meta.set(m[1] as string, { value: (m[2] as string).replace(/\s+#.*$/, ''), line: i + 1 });
+  }
+  const field = (name: string): { value: string; line: number } => {
+    const f = meta.get(name);
+    if (f === undefined || f.value === '') throw err(2, `The front matter has no "${name}".`, `Add "${name}: ..." between the "---" lines.`);
+    return f;
+  };
+  const id = field('id').value;
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(id)) throw err(field('id').line, `Invalid template id "${id}".`, 'Use letters, digits, ".", "_" and "-".');
+  const vf = field('version');
+  const version = Number(vf.value);
+  if (!Number.isInteger(version) || version < 1) throw err(vf.line, `Invalid version "${vf.value}".`, 'Use a positive integer and raise it whenever the prompt changes.');
+  const mf = field('mode');
+  if (mf.value !== 'binary' && mf.value !== 'graded') throw err(mf.line, `Unknown mode "${mf.value}".`, 'Use "binary" or "graded".');
+  const mode = mf.value;
+  const lf = field('labels');
+  const labels: { grade: number; token: string }[] = [];
+  for (const part of lf.value.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const m = /^(\d+)\s*=\s*(\S.*)$/.exec(part);
+    if (m === null) throw err(lf.line, `Cannot read label "${part}".`, 'Write labels as "grade=token", e.g. "0=No, 1=Yes".');
+    const grade = Number(m[1]);
+    const token = (m[2] as string).trim();
+    if (labels.some((l) => l.grade === grade)) throw err(lf.line, `Grade ${grade} has two labels.`, 'Give each grade one answer token.');
+    if (labels.some((l) => norm(l.token) === norm(token))) throw err(lf.line, `The token "${token}" labels two grades.`, 'Give each grade its own answer token.');
+    labels.push({ grade, token });
+  }
+  labels.sort((a, b) => a.grade - b.grade);
+  if (mode === 'binary' && (labels.length !== 2 || labels[0]?.grade !== 0 || labels[1]?.grade !== 1)) {
+    throw err(lf.line, 'A binary judge needs exactly the grades 0 and 1.', 'Write "labels: 0=No, 1=Yes" (or your tokens).');
+  }
+  if (mode === 'graded' && labels.length < 2) throw err(lf.line, 'A graded judge needs at least two grades.', 'Write e.g. "labels: 0=0, 1=1, 2=2, 3=3".');
+
+  const messages: ChatMessage[] = [];
+  let current: { role: ChatMessage['role']; lines: string[] } | undefined;
+  const flush = (): void => {
+    if (current === undefined) return;
+    const content = current.lines.join('\n').replace(/^\s*\n/, '').trimEnd();
+    // An empty trailing [assistant] section only marks where the answer goes: it is not sent.
+    if (!(current.role === 'assistant' && content === '')) messages.push({ role: current.role, content });
+  };
+  const first = new Map<string, { line: number; order: number }>();
+  let order = 0;
+  for (let i = end + 1; i < lines.length; i++) {
+    const l = lines[i] ?? '';
+    const section = /^\[(system|user|assistant)\]\s*$/.exec(l);
+    if (section !== null) {
+      flush();
+      current = { role: section[1] as ChatMessage['role'], lines: [] };
+      continue;
+    }
+    for (const m of l.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+      const name = m[1] as string;
+      if (name !== 'document' && name !== 'query') throw err(i + 1, `Unknown placeholder {{${name}}}.`, 'A judge template knows {{document}} and {{query}}.');
+      if (!first.has(name)) first.set(name, { line: i + 1, order: order++ });
+    }
+    if (current === undefined) {
+      if (l.trim() === '') continue;
+      throw err(i + 1, 'Text before the first section.', 'Start the prompt with a line "[system]" or "[user]".');
+    }
+    current.lines.push(l);
+  }
+  flush();
+  if (!messages.some((m) => m.role === 'user')) throw err(end + 2, 'The template has no [user] section.', 'Add a "[user]" line followed by the prompt.');
+  const d = first.get('document');
+  const q = first.get('query');
+  if (d === undefined) throw err(end + 2, 'The template never uses {{document}}.', 'Put {{document}} where the passage goes, before {{query}}.');
+  if (q === undefined) throw err(end + 2, 'The template never uses {{query}}.', 'Put {{query}} after {{document}}.');
+  if (q.order < d.order) throw err(q.line, '{{query}} comes before {{document}}.', 'The judge reads the document first: move {{document}} above {{query}}.');
+  return { id, version, description: meta.get('description')?.value ?? '', mode, labels, messages, sha256: createHash('sha256').update(text).digest('hex'), file };
+}
+
+/** A judge template: the shipped binary (default) or graded one by id, or a template file. */
+export async function loadJudgeTemplate(spec: string | undefined): Promise<JudgeTemplate> {
+  if (spec === undefined || spec === 'judge-binary' || spec === 'binary') return parseJudgeTemplate(DEFAULT_BINARY_TEMPLATE, 'judge-binary.tmpl');
+  if (spec === 'judge-graded' || spec === 'graded') return parseJudgeTemplate(DEFAULT_GRADED_TEMPLATE, 'judge-graded.tmpl');
+  let text: string;
+  try {
+    text = await readFile(spec, 'utf8');
+  } catch (e) {
+    throw new QxError('config', `Cannot read the judge template ${spec} (${(e as Error).message}).`, { file: spec, hint: 'Give "judge-binary", "judge-graded" or the path of a .tmpl file.' });
+  }
+  return parseJudgeTemplate(text, spec);
+}
+
+/** The messages for one (document, query): placeholders filled, white space of the document collapsed. */
+export function renderJudgePrompt(t: JudgeTemplate, input: { query: string; document: string }): ChatMessage[] {
+  const values: Record<string, string> = { document: input.document.replace(/\s+/g, ' ').trim(), query: input.query.trim() };
+  return t.messages.map((m) => ({ role: m.role, content: m.content.replace(/\{\{\s*(\w+)\s*\}\}/g, (_all, name: string) => values[name] ?? '') }));
+}
+
+function norm(token: string): string {
+  return token.trim().toLowerCase();
+}
+
+/** Probability per grade read from one answer position's top logprobs, and the score they give. */
+export interface LabelScore {
+  /** Σ grade × p(grade) / Σ p(grade): P(relevant) for a binary judge, the expected grade for a graded one. */
+  score: number;
+  /** p(grade) = Σ exp(logprob) of the top tokens equal to the grade's label; grade as a string key. */
+  probs: Record<string, number>;
+  /** Σ p(grade): how much of the model's probability fell on label tokens, 0..1. */
+  mass: number;
+}
+
+/**
+ * Scores one answer from its top logprobs (natural log, as chat completions return them). Returns
+ * undefined when no label token is among them (the model answered something else).
+ */
+export function scoreLabels(t: JudgeTemplate, top: readonly { token: string; logprob: number }[]): LabelScore | undefined {
+  const probs: Record<string, number> = {};
+  let mass = 0;
+  let weighted = 0;
+  for (const l of t.labels) {
+    const want = norm(l.token);
+    let p = 0;
+    for (const x of top) if (norm(x.token) === want && Number.isFinite(x.logprob)) p += Math.exp(x.logprob);
+    probs[String(l.grade)] = p;
+    mass += p;
+    weighted += l.grade * p;
+  }
+  if (!(mass > 0)) return undefined;
+  return { score: weighted / mass, probs, mass: Math.min(1, mass) };
+}
