@@ -928,6 +928,7 @@ export function rebaseManifestPaths(manifest: Record<string, unknown>, fromDir: 
     const v = out[k];
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...(v as Record<string, unknown>), path: rebase((v as Record<string, unknown>).path) };
   }
+  if (Array.isArray(out.rewrites)) out.rewrites = out.rewrites.map((r: unknown) => (r !== null && typeof r === 'object' ? { ...(r as Record<string, unknown>), path: rebase((r as Record<string, unknown>).path) } : r));
   const c = out.corpus;
   if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
     const co = { ...(c as Record<string, unknown>) };
