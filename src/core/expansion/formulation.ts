@@ -13,11 +13,13 @@ import { QxError } from '../errors.js';
  *   sentences are used, as CSQE does (Lei et al. 2024); see {@link csqeKeySentences}.
  * - `concat`: the query, one space, the text (LameR, HyDE).
  * - `keywords`: the generated keywords only, list markers and separators reduced to single spaces.
+ * - `rewrite`: the rewrite alone, replacing the query (conversational query rewriting); see
+ *   {@link rewriteText} for how it is taken out of the model's answer.
  */
-export type FormulationName = 'query2doc' | 'mugi' | 'csqe' | 'concat' | 'keywords';
+export type FormulationName = 'query2doc' | 'mugi' | 'csqe' | 'concat' | 'keywords' | 'rewrite';
 
 /** Every formulation, in the order shown to users. */
-export const formulationNames: readonly FormulationName[] = ['query2doc', 'mugi', 'csqe', 'concat', 'keywords'];
+export const formulationNames: readonly FormulationName[] = ['query2doc', 'mugi', 'csqe', 'concat', 'keywords', 'rewrite'];
 
 /** Query repetitions of the `query2doc` formulation. */
 export const QUERY2DOC_REPEATS = 5;
@@ -75,6 +77,24 @@ export function csqeKeySentences(generated: string): string | undefined {
   return quoted.length === 0 ? undefined : quoted.join(' ');
 }
 
+/**
+ * The rewrite inside a model's answer: after the last "rewritten as:" when there is one (LLM4CS's
+ * chain-of-thought answers end "So the question should be rewritten as: …"), a leading
+ * `Rewrite:` / `Standalone question:` label dropped, the first non-empty line only (LLM4CS stops
+ * at a newline; anything after is a response), surrounding quotes removed, white space collapsed.
+ */
+export function rewriteText(generated: string): string {
+  let t = generated;
+  const cot = t.toLowerCase().lastIndexOf('rewritten as:');
+  if (cot >= 0) t = t.slice(cot + 'rewritten as:'.length);
+  const line = t.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? '';
+  return line
+    .replace(/^(?:rewrite|rewritten question|standalone question)\s*:\s*/i, '')
+    .replace(/^["\u201c']+|["\u201d']+$/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 /** Builds the exact string the retriever receives. */
 export function formulate(formulation: FormulationName, query: string, generated: string): string {
   switch (formulation) {
@@ -88,6 +108,8 @@ export function formulate(formulation: FormulationName, query: string, generated
       return `${query} ${generated}`;
     case 'keywords':
       return keywordString(generated);
+    case 'rewrite':
+      return rewriteText(generated);
   }
 }
 
@@ -122,6 +144,7 @@ export function splitFinal(formulation: FormulationName, query: string, final: s
     case 'concat':
       return strip(`${query} `);
     case 'keywords':
+    case 'rewrite':
       return final;
   }
 }

@@ -242,9 +242,12 @@ export class Workspace implements WorkspaceApi {
     return effectiveAnalyzer(this.deps.settings.bm25.analyzer, this.manifest.language);
   }
 
-  /** The template `expand` uses when the request names none: the dataset language's zero-shot query2doc. */
+  /**
+   * The template `expand` uses when the request names none: for conversational topics the LLM4CS
+   * rewrite prompt (`cqr-llm4cs`, which holds the history), else the dataset language's zero-shot query2doc.
+   */
   get defaultTemplate(): string {
-    return defaultTemplateId(this.manifest.language);
+    return this.topics.some((t) => t.conversation !== undefined) ? 'cqr-llm4cs' : defaultTemplateId(this.manifest.language);
   }
 
   /** What the scores depend on (the effective analyzer, never "auto"); recorded in exports. */
@@ -296,6 +299,30 @@ export class Workspace implements WorkspaceApi {
 
   private invalidate(): void {
     this.cache = null;
+  }
+
+  // ---- for core modules beside the workspace (conversational rewrites, distillation exports) ----
+
+  /** Every stored expansion, in the order first stored. */
+  expansionRecords(): ExpansionRecord[] {
+    return this.store.listExpansions();
+  }
+
+  /** The scores under the current retrieval settings, by expansion id (originals under `original:<qid>`). */
+  currentScores(): ReadonlyMap<string, ExpansionScore> {
+    return this.store.scoresFor(this.settingsKey);
+  }
+
+  /** Stores expansion records made by a core helper; returns how many were new. */
+  addExpansionRecords(records: readonly ExpansionRecord[]): number {
+    const n = this.store.addExpansions(records);
+    this.invalidate();
+    return n;
+  }
+
+  /** The BM25 index under the current settings, built first when there is none. */
+  bm25Index(options: TaskOptions): Promise<Bm25Index> {
+    return this.ensureIndex(options);
   }
 
   // ---- reading ----
@@ -611,7 +638,8 @@ export class Workspace implements WorkspaceApi {
       pairs: this.store.listPairs(),
       rules: this.deps.settings.pairs,
       renderStudentPrompt: (query, qid) => {
-        const messages = renderTemplate(t, { qid, query });
+        const conversation = this.topicById.get(qid)?.conversation;
+        const messages = renderTemplate(t, { qid, query, ...(conversation === undefined ? {} : { conversation }) });
         const system = messages.find((m) => m.role === 'system')?.content;
         const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? query;
         return system === undefined ? { user } : { system, user };

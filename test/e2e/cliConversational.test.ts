@@ -1,0 +1,93 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import type { CliIo } from '../../src/cli/io.js';
+import { startRewriteServer, writeTinyCast } from '../fixtures/conversational/tinyCast.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'qx-conv-e2e-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { s: '', e: '' };
+  const io: CliIo = { stdout: (t) => void (out.s += t), stderr: (t) => void (out.e += t), isTTY: false, env: {}, cwd: tmp };
+  const code = await main(argv, io, new AbortController().signal);
+  return { code, stdout: out.s, stderr: out.e };
+}
+
+interface Row { role: string; method: string; model: string; turns: number; ndcg10: number; deltaRaw: number; turnsWithManual: number; deltaManual: number | null }
+
+test('conversational flow on an invented CAsT-layout dataset: dataset rewrites + LLM rewrites from the history → score → pairs → DPO/SFT with the history in the prompt', async () => {
+  const server = await startRewriteServer();
+  try {
+    const ws = join(tmp, 'ws');
+    const manifest = writeTinyCast(join(tmp, 'data'));
+    const init = await qx(['init', '--manifest', manifest, '--workspace', ws]);
+    assert.equal(init.code, 0, init.stderr);
+
+    const imp = await qx(['rewrites', 'import', '--workspace', ws, '--json']);
+    assert.equal(imp.code, 0, imp.stderr);
+    assert.deepEqual(JSON.parse(imp.stdout), { added: 10, present: 0, manual: 5, automatic: 5 });
+    assert.equal(JSON.parse((await qx(['rewrites', 'import', '--workspace', ws, '--json'])).stdout).added, 0, 'a rerun adds nothing');
+
+    for (const [role, model] of [['teacher', 'teacher-llm'], ['student', 'student-llm']] as const) {
+      const r = await qx(['expand', '--workspace', ws, '--role', role, '--base-url', server.baseUrl, '--model', model, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).generated, 5);
+    }
+    // Without --template a conversational dataset uses the LLM4CS rewrite prompt, which holds the history.
+    const prompt = server.bodies.find((b) => b.model === 'teacher-llm' && /Question: Is it treatable\?\nRewrite:/.test(b.messages.at(-1)!.content))!.messages.at(-1)!.content;
+    assert.match(prompt, /^Reformulate the current question into a de-contextualized rewrite/);
+    assert.match(prompt, /Turn: 1\nQuestion: What is throat cancer\?\n\nTurn: 2\nQuestion: Is it treatable\?\nRewrite:$/);
+    const condense = await qx(['expand', '--workspace', ws, '--role', 'teacher', '--template', 'cqr-condense', '--qids', '2_2', '--base-url', server.baseUrl, '--model', 'teacher-llm', '--json']);
+    assert.equal(condense.code, 0, condense.stderr);
+    assert.match(server.bodies.at(-1)!.messages.at(-1)!.content, /Chat History:\nTurn: 1\nQuestion: Tell me about the Curiosity Mars rover\.\nFollow Up Input: When did it land\?\nStandalone question:$/);
+
+    const score = await qx(['score', '--workspace', ws, '--json']);
+    assert.equal(score.code, 0, score.stderr);
+    assert.equal(JSON.parse(score.stdout).scored, 21);
+
+    const report = await qx(['rewrites', 'report', '--workspace', ws, '--json']);
+    const rows = JSON.parse(report.stdout) as Row[];
+    const row = (method: string, model: string) => rows.find((r) => r.method === method && r.model === model)!;
+    const manual = row('manual-rewrite', 'human');
+    const teacher = row('cqr-llm4cs', 'teacher-llm');
+    const student = row('cqr-llm4cs', 'student-llm');
+    assert.equal(manual.deltaManual, 0, 'the manual rewrite is its own reference');
+    assert.ok(manual.deltaRaw > 0.1, `manual rewrites beat the raw utterances (${manual.deltaRaw})`);
+    assert.ok(teacher.deltaRaw > 0.1, `history-resolved rewrites beat the raw utterances (${teacher.deltaRaw})`);
+    assert.ok(Math.abs(student.deltaRaw) < 1e-12, 'a student that echoes the utterance gains nothing');
+    assert.ok(student.deltaManual! < -0.1, 'and stays below the manual rewrite');
+    assert.equal(row('automatic-rewrite', 'dataset-automatic').role, 'baseline');
+    assert.equal(teacher.turns, 5);
+    const table = (await qx(['rewrites', 'report', '--workspace', ws])).stdout;
+    assert.match(table, /^teacher\s+cqr-llm4cs\s+teacher-llm\s+5\s+\d\.\d{4}\s+\+\d\.\d{4}\s+[-+]\d\.\d{4}$/m);
+
+    const pairs = await qx(['pairs', '--workspace', ws, '--min-margin', '0.05', '--json']);
+    assert.equal(pairs.code, 0, pairs.stderr);
+    assert.ok(JSON.parse(pairs.stdout).pairs >= 3, pairs.stdout);
+
+    const dpo = join(tmp, 'dpo.jsonl');
+    assert.equal((await qx(['export', '--workspace', ws, '--format', 'trl-standard', '--out', dpo])).code, 0);
+    const lines = readFileSync(dpo, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; chosen: string; rejected: string });
+    const p12 = lines.find((l) => /Question: Is it treatable\?\nRewrite:/.test(l.prompt));
+    assert.ok(p12 !== undefined, 'turn 1_2 has a pair');
+    assert.match(p12.prompt, /Turn: 1\nQuestion: What is throat cancer\?/, 'the student prompt holds the history');
+    assert.match(p12.chosen, /throat cancer/);
+    assert.equal(p12.rejected, 'Rewrite: Is it treatable?\nResponse: I cannot say.');
+
+    const sft = join(tmp, 'sft.jsonl');
+    assert.equal((await qx(['export', '--workspace', ws, '--format', 'sft-messages', '--out', sft])).code, 0);
+    const sftLines = readFileSync(sft, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { messages: Array<{ role: string; content: string }> });
+    // SFT targets are teacher rewrites that beat the raw utterance: the three turns that say "it"/"its".
+    assert.equal(sftLines.length, 3);
+    for (const l of sftLines) {
+      const user = l.messages.find((m) => m.role === 'user')!.content;
+      assert.match(user, /Turn: 1\nQuestion: .*\n\nTurn: \d+\nQuestion: .*\bits?\b.*\nRewrite:$/s);
+    }
+  } finally {
+    await server.close();
+  }
+});
