@@ -87,6 +87,41 @@ test('conversational flow on an invented CAsT-layout dataset: dataset rewrites +
       const user = l.messages.find((m) => m.role === 'user')!.content;
       assert.match(user, /Turn: 1\nQuestion: .*\n\nTurn: \d+\nQuestion: .*\bits?\b.*\nRewrite:$/s);
     }
+
+    // Distillation: candidates ranked by BM25 under each turn's best teacher rewrite, sampled negatives.
+    const kd = join(tmp, 'kd.jsonl');
+    const kdArgs = ['export-kd', '--workspace', ws, '--format', 'kd-listwise', '--out', kd, '--strategy', 'top-k-hard', '--negatives', '3', '--seed', '5', '--json'];
+    const kdRun = await qx(kdArgs);
+    assert.equal(kdRun.code, 0, kdRun.stderr);
+    assert.deepEqual(JSON.parse(kdRun.stdout).queries, 5);
+    const kdLines = readFileSync(kd, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { qid: string; query: string; history: Array<{ utterance: string }>; docs: Array<{ docid: string; text: string; teacher_score: number; label: number | null }> });
+    const l12 = kdLines.find((l) => l.qid === '1_2')!;
+    assert.equal(l12.query, 'Is it treatable?');
+    assert.deepEqual(l12.history, [{ utterance: 'What is throat cancer?' }]);
+    assert.equal(l12.docs.length, 4, 'one positive and three negatives');
+    assert.deepEqual(l12.docs.filter((d) => (d.label ?? 0) > 0).map((d) => d.docid), ['d01']);
+    assert.equal(l12.docs[0]!.docid, 'd01', 'the teacher rewrite ranks the relevant passage first');
+    assert.match(l12.docs[0]!.text, /^Throat cancer is treatable/);
+    for (const l of kdLines) for (let i = 1; i < l.docs.length; i++) assert.ok(l.docs[i - 1]!.teacher_score >= l.docs[i]!.teacher_score);
+    const kdManifest = JSON.parse(readFileSync(`${kd}.manifest.json`, 'utf8')) as { sampler: Record<string, unknown>; counts: { records: number }; teachers: Array<{ qid: string; method: string }> };
+    assert.deepEqual({ strategy: kdManifest.sampler.strategy, n: kdManifest.sampler.negativesPerQuery, seed: kdManifest.sampler.seed }, { strategy: 'top-k-hard', n: 3, seed: 5 });
+    assert.equal(kdManifest.teachers.find((t) => t.qid === '1_2')!.method === 'manual-rewrite' || kdManifest.teachers.find((t) => t.qid === '1_2')!.method.startsWith('cqr-'), true);
+    assert.match(readFileSync(`${kd}.card.md`, 'utf8'), /strategy `top-k-hard`, 3 per query.*seed 5/);
+
+    const triples = join(tmp, 'triples.jsonl');
+    const tArgs = ['export-kd', '--workspace', ws, '--format', 'contrastive-triples', '--out', triples, '--strategy', 'random', '--negatives', '2', '--seed', '9', '--teacher-method', 'manual-rewrite', '--json'];
+    assert.equal((await qx(tArgs)).code, 0);
+    const first = readFileSync(triples, 'utf8');
+    const tLines = first.trim().split('\n').map((l) => JSON.parse(l) as { qid: string; positive: { docid: string }; negative: { docid: string } });
+    assert.equal(tLines.length, 10, '5 turns × 1 positive × 2 negatives');
+    const positivesOf = new Map<string, Set<string>>();
+    for (const q of (await import('../fixtures/conversational/tinyCast.js')).QRELS) {
+      const [qid, , docid, grade] = q.split(' ');
+      if (Number(grade) > 0) positivesOf.set(qid!, (positivesOf.get(qid!) ?? new Set()).add(docid!));
+    }
+    assert.ok(tLines.every((l) => !positivesOf.get(l.qid)!.has(l.negative.docid)), 'a negative is never a judged-relevant passage');
+    assert.equal((await qx(tArgs)).code, 0);
+    assert.equal(readFileSync(triples, 'utf8'), first, 'the same seed writes the same file');
   } finally {
     await server.close();
   }

@@ -320,6 +320,11 @@ export class Workspace implements WorkspaceApi {
     return n;
   }
 
+  /** Version of the tool recorded in exports ("dev" when unknown). */
+  get toolVersion(): string {
+    return this.deps.toolVersion ?? 'dev';
+  }
+
   /** The BM25 index under the current settings, built first when there is none. */
   bm25Index(options: TaskOptions): Promise<Bm25Index> {
     return this.ensureIndex(options);
