@@ -22,6 +22,7 @@ import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type Fe
 import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
+import { expansionCost } from '../feedback/queryCost.js';
 import { hasPositiveJudgment, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
@@ -593,12 +594,14 @@ export class Workspace implements WorkspaceApi {
     throwIfAborted(options.signal);
     const merged: PairRules = { ...this.deps.settings.pairs, ...rules };
     const scores = this.store.scoresFor(this.settingsKey);
+    // "prefer-cheaper" compares the retrieval cost of tied candidates (postings the index walks).
+    const costIndex = merged.tiePolicy === 'prefer-cheaper' ? await this.ensureIndex(options) : undefined;
     const groups: ScoredCandidate[][] = [];
     for (const t of this.topics) {
       const group: ScoredCandidate[] = [];
       for (const e of this.store.expansionsForQuery(t.qid)) {
         const score = scores.get(e.id);
-        if (score !== undefined) group.push({ expansion: e, score });
+        if (score !== undefined) group.push({ expansion: e, score, ...(costIndex === undefined ? {} : { cost: expansionCost(costIndex, e) }) });
       }
       if (group.length > 0) groups.push(group);
     }
