@@ -65,6 +65,24 @@ test('conversational flow on an invented CAsT-layout dataset: dataset rewrites +
     const table = (await qx(['rewrites', 'report', '--workspace', ws])).stdout;
     assert.match(table, /^teacher\s+cqr-llm4cs\s+teacher-llm\s+5\s+\d\.\d{4}\s+\+\d\.\d{4}\s+[-+]\d\.\d{4}$/m);
 
+    // Query cost beside the gain: every method costed; the teacher's rewrites walk more postings than the raw turns.
+    const rep = await qx(['report', '--workspace', ws, '--json']);
+    assert.equal(rep.code, 0, rep.stderr);
+    const qc = (JSON.parse(rep.stdout) as { queryCost: { original: { meanPostings: number; meanTerms: number }; methods: Array<{ key: string; meanPostings: number; meanTerms: number; meanCompletionTokens: number | null; meanDelta: number }> } }).queryCost;
+    const tq = qc.methods.find((m) => m.key === 'teacher/cqr-llm4cs/teacher-llm')!;
+    assert.equal(tq.meanCompletionTokens, 9, 'the server reported 9 completion tokens per rewrite');
+    assert.ok(tq.meanPostings > qc.original.meanPostings && tq.meanTerms > qc.original.meanTerms);
+    assert.equal(qc.methods.find((m) => m.key === 'teacher/manual-rewrite/human')!.meanCompletionTokens, null, 'a human rewrite has no generation tokens');
+    for (let i = 1; i < qc.methods.length; i++) assert.ok(qc.methods[i - 1]!.meanPostings <= qc.methods[i]!.meanPostings, 'cheapest first');
+    const text = (await qx(['report', '--workspace', ws])).stdout;
+    assert.match(text, /^query cost \(cheapest first\)$/m);
+    assert.match(text, /^teacher\/cqr-llm4cs\/teacher-llm\s+teacher\s+5\s+\+\d\.\d{4}\s+\d+\.\d\s+\d+\.\d\s+9\.0\s/m);
+    const html = readFileSync(join(ws, '.qx', 'reports', 'report.html'), 'utf8');
+    assert.match(html, /<svg role="img" aria-label="Mean nDCG@10 gain against postings walked per method"/);
+    assert.match(readFileSync(join(ws, '.qx', 'reports', 'report.md'), 'utf8'), /^## Query cost$/m);
+    const cheaper = await qx(['pairs', '--workspace', ws, '--tie-policy', 'prefer-cheaper', '--min-margin', '0', '--json']);
+    assert.equal(cheaper.code, 0, cheaper.stderr);
+
     const pairs = await qx(['pairs', '--workspace', ws, '--min-margin', '0.05', '--json']);
     assert.equal(pairs.code, 0, pairs.stderr);
     assert.ok(JSON.parse(pairs.stdout).pairs >= 3, pairs.stdout);

@@ -22,7 +22,7 @@ import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type Fe
 import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
-import { expansionCost } from '../feedback/queryCost.js';
+import { expansionCost, methodQueryCosts } from '../feedback/queryCost.js';
 import { hasPositiveJudgment, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
@@ -796,7 +796,7 @@ export class Workspace implements WorkspaceApi {
       const s = scores.get(originalScoreId(t.qid));
       if (s !== undefined) originals.set(t.qid, s);
     }
-    return buildReport({
+    const report = buildReport({
       datasetName: this.name,
       queries: this.listQueries().map((q) => ({ qid: q.qid, text: q.text, relevant: q.relevant })),
       expansions: this.store.listExpansions(),
@@ -804,6 +804,10 @@ export class Workspace implements WorkspaceApi {
       originals,
       ...(cost === undefined ? {} : { cost }),
     });
+    // Retrieval cost beside the gain, when there is an index to count postings on.
+    const excluded = new Set(report.queries.excluded.map((q) => q.qid));
+    const included = new Set(this.topics.filter((t) => !excluded.has(t.qid)).map((t) => t.qid));
+    return { ...report, queryCost: this.index === undefined ? null : methodQueryCosts(this.index, this.topics, this.store.listExpansions(), scores, included) };
   }
 
   /** Writes `report` (default: the report with its cost section) as Markdown and HTML into `.qx/reports/`. */
