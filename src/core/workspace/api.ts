@@ -26,6 +26,8 @@ export interface QuerySummary {
   pairs: Record<PairState, number>;
   /** True when the qrels hold no positive judgment for this query: excluded from means. */
   noRelevant: boolean;
+  /** A turn of a conversation (CAsT, QReCC, TopiOCQA): its conversation and turn number. */
+  conversation?: { id: string; turn: number };
 }
 
 export interface ScoredExpansion {

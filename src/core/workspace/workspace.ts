@@ -381,6 +381,7 @@ export class Workspace implements WorkspaceApi {
         expansions: exps.length,
         pairs,
         noRelevant: relevant === 0,
+        ...(t.conversation === undefined ? {} : { conversation: { id: t.conversation.id, turn: t.conversation.turn } }),
       };
     });
     this.cache = { summaries, pairsByQid };
