@@ -22,7 +22,7 @@ import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type Fe
 import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
-import { expansionCost, methodQueryCosts } from '../feedback/queryCost.js';
+import { expansionCost, methodQueryCosts, type QueryCostSection } from '../feedback/queryCost.js';
 import { hasPositiveJudgment, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
@@ -319,6 +319,14 @@ export class Workspace implements WorkspaceApi {
     const n = this.store.addExpansions(records);
     this.invalidate();
     return n;
+  }
+
+  /** Retrieval cost beside the gain per method over the report's included queries; null without an index. */
+  queryCosts(): QueryCostSection | null {
+    if (this.index === undefined) return null;
+    const scores = this.store.scoresFor(this.settingsKey);
+    const included = new Set(this.topics.filter((t) => hasPositiveJudgment(this.qrels.get(t.qid)) && scores.has(originalScoreId(t.qid))).map((t) => t.qid));
+    return methodQueryCosts(this.index, this.topics, this.store.listExpansions(), scores, included);
   }
 
   /** Version of the tool recorded in exports ("dev" when unknown). */
