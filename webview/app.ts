@@ -2,7 +2,7 @@ import type { DocMove, EmptyState, ExpansionScore, PairRecord, PairState, PlotDa
 import { RemoteError, type WebviewEndpoint } from '../src/protocol/rpc.js';
 import { type Child, el } from './dom.js';
 import { deltaClass, formatDelta, formatPercent, formatScore } from './format.js';
-import { deltaHistogram, teacherStudentScatter } from './plots.js';
+import { costScatter, deltaHistogram, teacherStudentScatter } from './plots.js';
 
 /** UI state kept across hide/show through the webview's getState/setState. Never data the host owns. */
 export interface UiState {
@@ -459,7 +459,7 @@ export class ReviewApp {
   }
 
   private renderPlots(): HTMLElement {
-    const box = el('vscode-collapsible', { className: 'plots', attrs: { heading: 'Plots', description: 'deltas per method · teacher vs student' } }) as HTMLElement & { open: boolean };
+    const box = el('vscode-collapsible', { className: 'plots', attrs: { heading: 'Plots', description: 'deltas per method · teacher vs student · gain vs cost' } }) as HTMLElement & { open: boolean };
     box.open = this.state.plotsOpen;
     box.addEventListener('vsc-collapsible-toggle', () => {
       this.state.plotsOpen = box.open;
@@ -468,7 +468,7 @@ export class ReviewApp {
     });
     const content = el('div', { className: 'plot-grid', attrs: { 'data-testid': 'plots' } });
     if (this.plots !== undefined) {
-      content.append(deltaHistogram(this.plots), teacherStudentScatter(this.plots, (qid) => void this.call('Open query', () => this.rpc.request('queries/select', { qid }))));
+      content.append(deltaHistogram(this.plots), teacherStudentScatter(this.plots, (qid) => void this.call('Open query', () => this.rpc.request('queries/select', { qid }))), costScatter(this.plots) ?? '');
     } else if (this.state.plotsOpen) {
       content.append(el('p', { className: 'muted', text: 'Loading plots…' }));
       queueMicrotask(() => void this.loadPlots());
@@ -487,7 +487,7 @@ export class ReviewApp {
       if (data !== undefined) {
         this.plots = data;
         const grid = this.root.querySelector('.plot-grid');
-        grid?.replaceChildren(deltaHistogram(data), teacherStudentScatter(data, (qid) => void this.call('Open query', () => this.rpc.request('queries/select', { qid }))));
+        grid?.replaceChildren(deltaHistogram(data), teacherStudentScatter(data, (qid) => void this.call('Open query', () => this.rpc.request('queries/select', { qid }))), costScatter(data) ?? '');
       }
     } finally {
       this.loading = false;

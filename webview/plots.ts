@@ -90,3 +90,47 @@ export function teacherStudentScatter(data: PlotData, onPick: (qid: string) => v
     el('figcaption', { text: `Best student vs best teacher per query (${pts.length} queries; student ahead on ${above}). Click a dot to open the query.` }),
   ]);
 }
+
+/**
+ * Per method: mean Δ nDCG@10 (y) against the mean postings its BM25 retrieval walks (x, log
+ * scale), the original query at Δ 0 as the reference; hover a dot for terms and generation tokens.
+ */
+export function costScatter(data: PlotData): HTMLElement | null {
+  const qc = data.queryCost;
+  if (qc === undefined || qc.methods.length === 0) return null;
+  const pts = [{ label: 'original query', x: qc.original.meanPostings, y: 0, terms: qc.original.meanTerms, tokens: null as number | null }, ...qc.methods.map((m) => ({ label: m.key, x: m.meanPostings, y: m.meanDelta, terms: m.meanTerms, tokens: m.meanCompletionTokens }))].filter((p) => p.x > 0);
+  if (pts.length === 0) return null;
+  const w = 380;
+  const h = 220;
+  const left = 44;
+  const top = 8;
+  const plotW = w - left - 10;
+  const plotH = h - top - 34;
+  const lx = pts.map((p) => Math.log10(p.x));
+  let x0 = Math.floor(Math.min(...lx));
+  let x1 = Math.ceil(Math.max(...lx));
+  if (x1 === x0) {
+    x0 -= 1;
+    x1 += 1;
+  }
+  const yAbs = Math.max(0.01, ...pts.map((p) => Math.abs(p.y)));
+  const px = (v: number) => left + ((Math.log10(v) - x0) / (x1 - x0)) * plotW;
+  const py = (v: number) => top + ((yAbs - v) / (2 * yAbs)) * plotH;
+  const root = svg('svg', { viewBox: `0 0 ${w} ${h}`, class: 'plot cost-scatter', role: 'img', 'aria-label': `Mean nDCG@10 gain against postings walked for ${qc.methods.length} methods` });
+  root.appendChild(svg('rect', { x: left, y: top, width: plotW, height: plotH, class: 'frame' }));
+  root.appendChild(svg('line', { x1: left, x2: left + plotW, y1: py(0), y2: py(0), class: 'zero' }));
+  for (let e = x0; e <= x1; e++) root.appendChild(svgText(px(10 ** e), top + plotH + 12, (10 ** e).toLocaleString('en-US'), { class: 'label small', 'text-anchor': 'middle' }));
+  pts.forEach((p, i) => {
+    const dot = svg('circle', { cx: px(p.x), cy: py(p.y), r: 4, class: `dot ${i === 0 ? 'zero' : p.y > 0 ? 'pos' : p.y < 0 ? 'neg' : 'zero'}`, tabindex: 0 });
+    const tip = svg('title');
+    tip.textContent = `${p.label}: Δ ${formatDelta(p.y)}, ${p.x.toFixed(1)} postings, ${p.terms.toFixed(1)} terms${p.tokens === null ? '' : `, ${p.tokens.toFixed(1)} generation tokens`}`;
+    dot.appendChild(tip);
+    root.appendChild(dot);
+    const label = p.label.length > 28 ? `${p.label.slice(0, 27)}…` : p.label;
+    root.appendChild(svgText(px(p.x) + 6, py(p.y) - 5, label, { class: 'label small' }));
+  });
+  root.appendChild(svgText(left + plotW / 2, h - 4, 'mean postings walked per query (log)', { class: 'label small', 'text-anchor': 'middle' }));
+  root.appendChild(svgText(left - 3, top + 8, formatDelta(yAbs), { class: 'label small', 'text-anchor': 'end' }));
+  root.appendChild(svgText(left - 3, top + plotH, formatDelta(-yAbs), { class: 'label small', 'text-anchor': 'end' }));
+  return el('figure', { className: 'figure cost-figure' }, [root, el('figcaption', { text: 'Gain against query cost per method: mean Δ nDCG@10 vs mean postings BM25 walks (a FLOPS proxy).' })]);
+}

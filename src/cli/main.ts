@@ -27,6 +27,8 @@ const commands: Record<string, CommandEntry> = {
   search: { summary: 'search an index with a topics file and write a TREC run (BM25, optional RM3)', load: async () => (await import('./commands/search.js')).run },
   'bench-search': { summary: 'time an in-memory BM25 build and search over a corpus and queries; prints one JSON line', load: async () => (await import('./commands/benchSearch.js')).run },
   judge: { summary: 'judge unjudged top-10 documents with an LLM (logprobs), calibrate against the qrels, judge-filled nDCG@10', load: async () => (await import('./commands/judge.js')).run },
+  'export-kd': { summary: 'export KD-listwise lists or contrastive triples: teacher-scored candidates plus sampled negatives', load: async () => (await import('./commands/exportKd.js')).run },
+  rewrites: { summary: 'conversational search: import the dataset\'s rewrites as candidates, report deltas against raw and manual', load: async () => (await import('./commands/rewrites.js')).run },
   eval: { summary: 'evaluate a TREC run against qrels, printing trec_eval\'s format (nDCG@k, recall, MAP, MRR)', load: async () => (await import('./commands/eval.js')).run },
 };
 

@@ -48,7 +48,7 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
     minMargin: finite(get('pairs.minMargin', 0.05), 0.05),
     strategy: get<string>('pairs.strategy', 'best-worst') === 'all' ? 'all' : 'best-worst',
     maxPairsPerQuery: Math.max(1, Math.round(get('pairs.maxPairsPerQuery', 5))),
-    tiePolicy: get<string>('pairs.tiePolicy', 'skip') === 'prefer-shorter' ? 'prefer-shorter' : 'skip',
+    tiePolicy: ((t) => (t === 'prefer-shorter' || t === 'prefer-cheaper' ? t : 'skip'))(get<string>('pairs.tiePolicy', 'skip')),
     requireChosenBeatsOriginal: get('pairs.requireChosenBeatsOriginal', true),
   };
   return {

@@ -1,5 +1,6 @@
 import type { PairState } from '../core/curation/types.js';
 import type { QuerySummary } from '../core/workspace/api.js';
+import { groupedOrder } from './conversationGroups.js';
 
 /**
  * The query browser's filter and sort, kept free of `vscode` so they are unit-tested and
@@ -198,7 +199,8 @@ export class QueryList {
   rows(): QuerySummary[] {
     if (this.source === undefined) return [];
     this.all ??= this.source();
-    this.visible ??= sortQueries(isEmptyFilter(this.filter) ? this.all : this.all.filter((q) => matchesFilter(q, this.filter)), this.sort);
+    // Conversational turns are shown grouped by conversation (see conversationGroups.ts); next/previous follow that order.
+    this.visible ??= groupedOrder(sortQueries(isEmptyFilter(this.filter) ? this.all : this.all.filter((q) => matchesFilter(q, this.filter)), this.sort));
     return this.visible;
   }
 

@@ -1,8 +1,13 @@
 import * as vscode from 'vscode';
 import type { QuerySummary, WorkspaceApi } from '../core/workspace/api.js';
+import { type ConversationGroup, bestTurnDelta, groupConversations, isConversationGroup } from './conversationGroups.js';
 import { type QueryFilter, QueryList, type SortKey, formatDelta, formatPairCounts } from './queryFilter.js';
 
-/** The query browser (`qx.queries`): a flat list of queries in the current filter and sort. */
+/**
+ * The query browser (`qx.queries`): the queries in the current filter and sort. Conversational
+ * turns (CAsT, QReCC, TopiOCQA) are grouped by conversation (see conversationGroups.ts): a
+ * conversation's first shown turn heads it, its later turns are nested below in turn order.
+ */
 export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> {
   private readonly changed = new vscode.EventEmitter<QuerySummary | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -63,21 +68,56 @@ export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> 
     return this.list.neighbour(qid, direction);
   }
 
-  getChildren(element?: QuerySummary): QuerySummary[] {
-    return element === undefined ? this.rows() : [];
+  private grouped: { rows: QuerySummary[]; top: QuerySummary[]; heads: Map<string, ConversationGroup>; headOf: Map<string, QuerySummary> } | undefined;
+
+  /** Top-level rows (queries, or each conversation's first shown turn), rebuilt when the rows change. */
+  private layout(): NonNullable<QueryTreeProvider['grouped']> {
+    const rows = this.rows();
+    if (this.grouped?.rows !== rows) {
+      const top: QuerySummary[] = [];
+      const heads = new Map<string, ConversationGroup>();
+      const headOf = new Map<string, QuerySummary>();
+      for (const r of groupConversations(rows)) {
+        if (!isConversationGroup(r)) {
+          top.push(r);
+          continue;
+        }
+        const head = r.turns[0]!;
+        top.push(head);
+        heads.set(head.qid, r);
+        for (const t of r.turns.slice(1)) headOf.set(t.qid, head);
+      }
+      this.grouped = { rows, top, heads, headOf };
+    }
+    return this.grouped;
   }
 
-  getParent(): undefined {
-    return undefined;
+  getChildren(element?: QuerySummary): QuerySummary[] {
+    const l = this.layout();
+    if (element === undefined) return l.top;
+    return l.heads.get(element.qid)?.turns.slice(1) ?? [];
+  }
+
+  getParent(element: QuerySummary): QuerySummary | undefined {
+    return this.layout().headOf.get(element.qid);
   }
 
   getTreeItem(q: QuerySummary): vscode.TreeItem {
-    const item = new vscode.TreeItem(q.text, vscode.TreeItemCollapsibleState.None);
+    const group = this.layout().heads.get(q.qid);
+    const label = q.conversation === undefined ? q.text : `${q.conversation.turn}. ${q.text}`;
+    const item = new vscode.TreeItem(
+      group === undefined ? label : `Conversation ${group.id} · ${label}`,
+      group === undefined || group.turns.length === 1 ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Expanded,
+    );
     item.id = q.qid;
     const method = q.bestMethod === null ? '' : ` · ${q.bestMethod}`;
     const pairs = q.pairs.auto + q.pairs.accepted + q.pairs.edited + q.pairs.rejected > 0 ? ` · ${formatPairCounts(q.pairs)}` : '';
     // Delta first: it is what a reviewer scans for, and the sidebar truncates from the right.
     item.description = q.bestDelta === null ? `not scored · ${q.qid}` : `Δ ${formatDelta(q.bestDelta)}${method}${pairs} · ${q.qid}`;
+    if (group !== undefined) {
+      const best = bestTurnDelta(group);
+      item.description += ` · ${group.turns.length} ${group.turns.length === 1 ? 'turn' : 'turns'}${best === null ? '' : `, best Δ ${formatDelta(best)}`}`;
+    }
     item.iconPath = iconFor(q);
     item.contextValue = q.pairs.auto > 0 ? 'query autoPairs' : 'query';
     item.command = { command: 'qx.reviewQuery', title: 'Review Query', arguments: [q.qid] };

@@ -15,8 +15,8 @@ export function finalWithGenerated(e: ExpansionRecord, generated: string): strin
   return e.final.slice(0, at) + generated + e.final.slice(at + e.generated.length);
 }
 
-/** Deltas per method and best teacher vs best student nDCG@10 per query, over the whole workspace. */
-export function computePlotData(ws: Pick<WorkspaceApi, 'listQueries' | 'getQueryReview'>): PlotData {
+/** Deltas per method, best teacher vs best student nDCG@10 per query, and gain beside query cost, over the whole workspace. */
+export function computePlotData(ws: Pick<WorkspaceApi, 'listQueries' | 'getQueryReview' | 'queryCosts'>): PlotData {
   const deltasByMethod: Record<string, number[]> = {};
   const teacherVsStudent: PlotData['teacherVsStudent'] = [];
   for (const q of ws.listQueries()) {
@@ -32,5 +32,6 @@ export function computePlotData(ws: Pick<WorkspaceApi, 'listQueries' | 'getQuery
     }
     if (teacher >= 0 && student >= 0) teacherVsStudent.push({ qid: q.qid, teacher, student });
   }
-  return { deltasByMethod, teacherVsStudent };
+  const queryCost = ws.queryCosts?.() ?? null;
+  return { deltasByMethod, teacherVsStudent, ...(queryCost === null || queryCost.methods.length === 0 ? {} : { queryCost }) };
 }

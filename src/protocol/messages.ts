@@ -1,7 +1,9 @@
 import type { ExpansionScore, PairRecord, PairState } from '../core/curation/types.js';
+import type { QueryCostSection } from '../core/feedback/queryCost.js';
 import type { QueryReview, ScoredExpansion, UndoResult } from '../core/workspace/api.js';
 
 /** The data types that cross the protocol, re-exported so the webview imports only src/protocol. */
+export type { QueryCostSection } from '../core/feedback/queryCost.js';
 export type { DocMove, ExpansionScore, PairRecord, PairState } from '../core/curation/types.js';
 export type { ExpansionRecord } from '../core/expansion/types.js';
 export type { QueryReview, QuerySummary, ScoredExpansion, UndoResult } from '../core/workspace/api.js';
@@ -45,6 +47,8 @@ export interface PlotData {
   deltasByMethod: Record<string, number[]>;
   /** Per query: best teacher and best student nDCG@10 (queries with both only). */
   teacherVsStudent: { qid: string; teacher: number; student: number }[];
+  /** Mean gain beside the retrieval cost (postings walked, terms) per method; absent without an index. */
+  queryCost?: QueryCostSection;
 }
 
 /** Keyboard actions the host forwards from VS Code keybindings to the panel. */

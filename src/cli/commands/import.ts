@@ -6,7 +6,7 @@ import { type CliIo, progressBar } from '../io.js';
 import { WORKSPACE_HELP, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 const HELP = `usage: qx import FILE --model M --method METHOD --role teacher|student|imported
-                 [--format querygym-tsv|jsonl|openai-batch-output] [--formulation query2doc|mugi|csqe|qa-expand|lamer|concat|keywords]
+                 [--format querygym-tsv|jsonl|openai-batch-output] [--formulation query2doc|mugi|csqe|qa-expand|lamer|concat|keywords|rewrite]
 
 Imports expansions made elsewhere into the workspace: a QueryGym *.queries.tsv (qid<TAB>final
 string, RFC-4180 quoting), JSONL rows {qid, text|generated}, or an OpenAI Batch API / vllm

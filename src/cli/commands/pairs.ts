@@ -5,13 +5,15 @@ import type { CliIo } from '../io.js';
 import { WORKSPACE_HELP, listOpt, printJson, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 const HELP = `usage: qx pairs [--min-margin 0.05] [--strategy best-worst|all] [--max-per-query 5]
-                [--tie-policy skip|prefer-shorter] [--pools teacher,student] [--allow-below-original]
+                [--tie-policy skip|prefer-shorter|prefer-cheaper] [--pools teacher,student] [--allow-below-original]
                 [--chosen-from teacher] [--rejected-from round:1]
 
 Rebuilds the chosen/rejected pairs from the current scores. Pairs need an nDCG@10 difference of
 at least --min-margin; by default the chosen expansion must also beat the original query
 (--allow-below-original lifts that). Pairs a human accepted, rejected, edited or annotated are
 kept as they are. The same scores and rules always give the same pairs.
+--tie-policy prefer-cheaper: among candidates tied on nDCG@10, the one whose BM25 retrieval
+touches fewer postings (then fewer analyzed terms) is chosen.
 --pools takes roles or methods (teacher, student, imported, query2doc-fs, teacher:query2doc-zs);
 by default every teacher, student and imported expansion is a candidate, and the model-free
 baselines (qx expand --role baseline --method rm3) are not: they are not text a student can learn
@@ -46,7 +48,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   }
   const tie = opt(args, 'tie-policy');
   if (tie !== undefined) {
-    if (tie !== 'skip' && tie !== 'prefer-shorter') throw new QxError('usage', `--tie-policy must be skip or prefer-shorter, got "${tie}"`);
+    if (tie !== 'skip' && tie !== 'prefer-shorter' && tie !== 'prefer-cheaper') throw new QxError('usage', `--tie-policy must be skip, prefer-shorter or prefer-cheaper, got "${tie}"`);
     rules.tiePolicy = tie;
   }
   const pools = listOpt(args, 'pools');

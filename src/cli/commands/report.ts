@@ -1,5 +1,6 @@
 import { costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from '../../core/report/cost.js';
 import { formatP, headlineStatsText, recallCell, recallHeader, recallNoteText, unjudgedText } from '../../core/report/markdown.js';
+import { formatQueryCostTable } from '../../core/report/queryCostSection.js';
 import type { QxReport } from '../../core/report/report.js';
 import { parseArgs } from '../args.js';
 import type { CliIo } from '../io.js';
@@ -20,7 +21,9 @@ expansions imported without usage is unknown, so their price is a lower bound, â
 the estimated price in USD from .qx/prices.json ({"asOf": "YYYY-MM-DD", "models": {"<model>":
 {"inputPerMTok": 2, "outputPerMTok": 8}}}, USD per million tokens), else from a shipped EXAMPLE
 table, and each student's cost per expansion as a percentage of the teacher's.
-Writes .qx/reports/report.md and report.html. --json prints the whole report (cost included).
+Then the query cost per method (with a BM25 index): mean nDCG@10 gain beside the analyzed terms
+and the postings BM25 walks per query (a FLOPS proxy) and the generation tokens, cheapest first.
+Writes .qx/reports/report.md and report.html (with a gain-against-postings plot). --json prints the whole report (cost included).
 
 ${WORKSPACE_HELP}`;
 
@@ -107,6 +110,9 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     return { report: r, paths: await ws.writeReport({ signal }, r) };
   });
   if (args.flags.has('json')) printJson(io, { ...report, files: paths });
-  else io.stdout(`${formatMethodTable(report)}\n${formatCostTable(report)}\nreport: ${paths.markdown}\n        ${paths.html}\n`);
+  else {
+    const queryCost = report.queryCost === undefined || report.queryCost === null ? '' : `${formatQueryCostTable(report.queryCost)}\n`;
+    io.stdout(`${formatMethodTable(report)}\n${formatCostTable(report)}\n${queryCost}report: ${paths.markdown}\n        ${paths.html}\n`);
+  }
   return 0;
 }

@@ -1,4 +1,5 @@
 import type { ExpansionRecord } from '../expansion/types.js';
+import type { QueryCost } from '../feedback/queryCost.js';
 import { shortHash } from './hash.js';
 import type { ExpansionScore, PairRecord, PairRules } from './types.js';
 
@@ -6,6 +7,8 @@ import type { ExpansionScore, PairRecord, PairRules } from './types.js';
 export interface ScoredCandidate {
   expansion: ExpansionRecord;
   score: ExpansionScore;
+  /** Retrieval cost (postings, terms); needed by the "prefer-cheaper" tie policy. */
+  cost?: QueryCost;
 }
 
 /** nDCG@10 values closer than this are equal (floating-point noise, not a real difference). */
@@ -52,12 +55,22 @@ export function allowedSide(e: ExpansionRecord, from: readonly string[] | undefi
 
 /**
  * Order for picking the chosen side: higher nDCG@10 first; among ties, with "prefer-shorter",
- * the shorter generated text first; then by id so the result never depends on input order.
+ * the shorter generated text first, with "prefer-cheaper" the one whose retrieval touches fewer
+ * postings (then fewer analyzed terms, then the shorter text; a candidate without a cost last);
+ * then by id so the result never depends on input order.
  */
 function compareForChosen(a: ScoredCandidate, b: ScoredCandidate, rules: PairRules): number {
   const d = b.score.ndcg10 - a.score.ndcg10;
   if (Math.abs(d) >= scoreTieEpsilon) return d;
-  if (rules.tiePolicy === 'prefer-shorter') {
+  if (rules.tiePolicy === 'prefer-cheaper') {
+    const pa = a.cost?.postings ?? Infinity;
+    const pb = b.cost?.postings ?? Infinity;
+    if (pa !== pb) return pa < pb ? -1 : 1;
+    const ta = a.cost?.terms ?? Infinity;
+    const tb = b.cost?.terms ?? Infinity;
+    if (ta !== tb) return ta < tb ? -1 : 1;
+  }
+  if (rules.tiePolicy === 'prefer-shorter' || rules.tiePolicy === 'prefer-cheaper') {
     const l = a.expansion.generated.length - b.expansion.generated.length;
     if (l !== 0) return l;
   }
@@ -136,7 +149,8 @@ export interface BuildPairsOptions {
  * worst candidate (one pair per query); "all" takes every qualifying pair, highest margin first
  * (then higher chosen nDCG@10, then pair id), at most `maxPairsPerQuery`. Ties (|Δ| < 1e-9):
  * "skip" never pairs tied candidates and breaks ties in best/worst picks by expansion id;
- * "prefer-shorter" ranks the shorter text higher, so among tied candidates it is chosen
+ * "prefer-shorter" ranks the shorter text higher, "prefer-cheaper" the candidate whose retrieval
+ * touches fewer postings (each candidate's `cost`), so among tied candidates it is chosen
  * (a tied pair then has margin 0 and is built only when `minMargin` is 0).
  *
  * Output is sorted by qid, then pair id.

@@ -62,8 +62,11 @@ export interface PairRules {
   strategy: 'best-worst' | 'all';
   /** Cap on pairs per query for "all", default 5. */
   maxPairsPerQuery: number;
-  /** What to do when candidates tie on nDCG@10: skip them, or prefer the shorter text. */
-  tiePolicy: 'skip' | 'prefer-shorter';
+  /**
+   * What to do when candidates tie on nDCG@10: skip them, prefer the shorter text, or prefer the
+   * cheaper retrieval (fewer postings touched, then fewer analyzed terms; see feedback `queryCost`).
+   */
+  tiePolicy: 'skip' | 'prefer-shorter' | 'prefer-cheaper';
   /** Only build a pair when the chosen expansion beats the original query (delta > 0). */
   requireChosenBeatsOriginal: boolean;
   /**

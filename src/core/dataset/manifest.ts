@@ -1,11 +1,12 @@
 import { dirname, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { QxError } from '../errors.js';
+import { REWRITE_KINDS, applyRewrites, readRewrites } from './conversations.js';
 import { CORPUS_FORMATS, type CorpusFormat } from './corpus.js';
 import { QRELS_FORMATS, readQrels, type QrelsFormat } from './qrels.js';
 import { TOPICS_FORMATS, readTopics, type TopicsFormat } from './topics.js';
 import { readDataFile } from './textFile.js';
-import type { Qrels, Topic } from './types.js';
+import type { Qrels, RewriteKind, Topic } from './types.js';
 
 /** The manifest file name a dataset folder holds. */
 export const MANIFEST_FILE = 'qx.dataset.json';
@@ -56,6 +57,12 @@ export interface DatasetManifest {
   /** Queries that may be used as few-shot exemplars or training data (never evaluation queries). */
   trainTopics?: DataFileRef<TopicsFormat>;
   /**
+   * Rewrite files of the topics, `qid<TAB>rewrite` per line (CAsT 2019's resolved TSV), each
+   * with who wrote it: `manual` (a person, the human teacher) or `automatic` (a model, a
+   * baseline). Rewrites inside the topics file (CAsT 2020, QReCC) need no entry here.
+   */
+  rewrites?: Array<{ path: string; kind: RewriteKind }>;
+  /**
    * Minimum grade counted relevant for recall, AP and precision (trec_eval `-l`). Integer >= 1.
    * Default 2, the TREC Deep Learning convention; nDCG always uses every positive grade.
    */
@@ -79,7 +86,7 @@ export interface LoadedDataset {
 
 const SPLITS: readonly DatasetSplit[] = ['train', 'dev', 'test', 'eval'];
 /** Every top-level field a manifest may have (README "Dataset manifest" documents each). */
-export const MANIFEST_FIELDS: readonly string[] = ['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'relevanceLevel', 'description', 'source'];
+export const MANIFEST_FIELDS: readonly string[] = ['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'rewrites', 'relevanceLevel', 'description', 'source'];
 const KNOWN_KEYS = new Set(MANIFEST_FIELDS);
 
 /**
@@ -153,6 +160,21 @@ export async function loadManifest(file: string): Promise<DatasetManifest> {
   const topics = fileRef('topics', TOPICS_FORMATS);
   const qrels = fileRef('qrels', QRELS_FORMATS);
   const trainTopics = m.trainTopics === undefined ? undefined : fileRef('trainTopics', TOPICS_FORMATS);
+  let rewrites: Array<{ path: string; kind: RewriteKind }> | undefined;
+  if (m.rewrites !== undefined) {
+    if (!Array.isArray(m.rewrites) || m.rewrites.length === 0) fail('rewrites', 'must be a non-empty list of {"path", "kind"}.', 'Write "rewrites": [{"path": "resolved.tsv", "kind": "manual"}] or remove it.');
+    rewrites = (m.rewrites as unknown[]).map((r, i) => {
+      const o = (r !== null && typeof r === 'object' && !Array.isArray(r) ? r : {}) as Record<string, unknown>;
+      if (typeof o.path !== 'string' || o.path === '') fail(`rewrites[${i}].path`, 'must be a non-empty string.', 'Give the rewrite file relative to the manifest.');
+      if (!REWRITE_KINDS.includes(o.kind as RewriteKind)) fail(`rewrites[${i}].kind`, `must be one of ${REWRITE_KINDS.join(', ')}, got ${JSON.stringify(o.kind)}.`, '"manual" for rewrites people wrote, "automatic" for a model\'s.');
+      const extra = Object.keys(o).filter((k) => k !== 'path' && k !== 'kind');
+      if (extra.length > 0) fail(`rewrites[${i}].${extra[0]}`, 'unknown field.', 'A rewrite entry has only "path" and "kind".');
+      return { path: resolve(dir, o.path as string), kind: o.kind as RewriteKind };
+    });
+    const kinds = rewrites.map((r) => r.kind);
+    const dup = kinds.find((k, i) => kinds.indexOf(k) !== i);
+    if (dup !== undefined) fail('rewrites', `two files of kind "${dup}".`, 'Give at most one rewrite file per kind.');
+  }
 
   const c = m.corpus;
   if (c === null || typeof c !== 'object' || Array.isArray(c)) fail('corpus', 'must be an object {"path" | "paths", "format"?}.', 'Add "corpus": {"path": "..."}.');
@@ -171,6 +193,7 @@ export async function loadManifest(file: string): Promise<DatasetManifest> {
   const mustExist: Array<[string, string]> = [['topics.path', topics.path], ['qrels.path', qrels.path]];
   corpus.paths.forEach((p, i) => mustExist.push([corpus.path !== undefined ? 'corpus.path' : `corpus.paths[${i}]`, p]));
   if (trainTopics) mustExist.push(['trainTopics.path', trainTopics.path]);
+  rewrites?.forEach((r, i) => mustExist.push([`rewrites[${i}].path`, r.path]));
   for (const [field, p] of mustExist) {
     let ok = false;
     try {
@@ -195,17 +218,23 @@ export async function loadManifest(file: string): Promise<DatasetManifest> {
   if (typeof m.$schema === 'string') out.$schema = m.$schema;
   if (m.split !== undefined) out.split = m.split as DatasetSplit;
   if (trainTopics) out.trainTopics = trainTopics;
+  if (rewrites) out.rewrites = rewrites;
   if (typeof m.description === 'string') out.description = m.description;
   if (m.source !== undefined) out.source = m.source as string | Record<string, unknown>;
   return out;
 }
 
-/** Reads a loaded manifest's topics, qrels (and train topics); the corpus stays on disk. */
+/**
+ * Reads a loaded manifest's topics (with the rewrites of `rewrites` applied), qrels (and train
+ * topics); the corpus stays on disk.
+ */
 export async function loadDataset(manifest: DatasetManifest): Promise<LoadedDataset> {
-  const [topics, qrels, trainTopics] = await Promise.all([
+  const [read, qrels, trainTopics] = await Promise.all([
     readTopics(manifest.topics.path, manifest.topics.format),
     readQrels(manifest.qrels.path, manifest.qrels.format),
     manifest.trainTopics ? readTopics(manifest.trainTopics.path, manifest.trainTopics.format) : Promise.resolve(undefined),
   ]);
+  let topics = read;
+  for (const r of manifest.rewrites ?? []) topics = applyRewrites(topics, await readRewrites(r.path), r.kind, r.path);
   return trainTopics ? { topics, qrels, trainTopics } : { topics, qrels };
 }

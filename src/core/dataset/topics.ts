@@ -1,4 +1,5 @@
 import { datasetError } from '../errors.js';
+import { CONVERSATION_FORMATS, type ConversationFormat, conversationTopics, detectConversationFormat, parseConversations } from './conversations.js';
 import { baseName, extensionOf, parseJsonObjectLine, readDataFile, splitLines } from './textFile.js';
 import type { Topic } from './types.js';
 
@@ -9,15 +10,19 @@ import type { Topic } from './types.js';
  * - `trec`: classic TREC topics, `<top> <num> Number: 301 <title> ... </top>`; the title is the query.
  * - `cranfield`: SMART `cran.qry` (`.I` / `.W`). The qid is the query's SEQUENTIAL position
  *   1..n, not its `.I` number, because the Cranfield qrels number queries that way.
+ * - `cast-json`, `topiocqa-json`, `qrecc-json`: conversations (see conversations.ts); every turn
+ *   is a topic `<conversation>_<turn>` whose text is the raw utterance, with its history and the
+ *   dataset's rewrites.
  */
-export type TopicsFormat = 'tsv' | 'beir-jsonl' | 'trec' | 'cranfield';
+export type TopicsFormat = 'tsv' | 'beir-jsonl' | 'trec' | 'cranfield' | ConversationFormat;
 
 /** Every topics format, for validation and help texts. */
-export const TOPICS_FORMATS: readonly TopicsFormat[] = ['tsv', 'beir-jsonl', 'trec', 'cranfield'];
+export const TOPICS_FORMATS: readonly TopicsFormat[] = ['tsv', 'beir-jsonl', 'trec', 'cranfield', ...CONVERSATION_FORMATS];
 
 /**
  * Reads every topic of a file, in file order. Without `format`, it is detected: `.jsonl`/`.json`
- * → beir-jsonl, content starting with `<top>` → trec, `.I ` → cranfield, otherwise tsv.
+ * → a conversational format when its fields say so (`raw_utterance`, `Conversation_no`), else
+ * beir-jsonl; content starting with `<top>` → trec, `.I ` → cranfield, otherwise tsv.
  * An empty query, a duplicate qid or a malformed line is a `dataset` QxError naming file and line;
  * nothing is returned in that case.
  */
@@ -25,6 +30,10 @@ export async function readTopics(path: string, format?: TopicsFormat): Promise<T
   const text = await readDataFile(path, 'topics');
   const fmt = format ?? detectTopicsFormat(path, text);
   let topics: Array<Topic & { line: number }>;
+  if ((CONVERSATION_FORMATS as readonly string[]).includes(fmt)) {
+    // parseConversations already refuses duplicate turns and an empty file.
+    return conversationTopics(parseConversations(path, text, fmt as ConversationFormat));
+  }
   switch (fmt) {
     case 'tsv':
       topics = parseTsv(path, text);
@@ -56,7 +65,7 @@ export async function readTopics(path: string, format?: TopicsFormat): Promise<T
 /** Guesses a topics format from the file name and its first non-blank characters. */
 export function detectTopicsFormat(path: string, text: string): TopicsFormat {
   const ext = extensionOf(path);
-  if (ext === '.jsonl' || ext === '.json') return 'beir-jsonl';
+  if (ext === '.jsonl' || ext === '.json') return detectConversationFormat(text) ?? 'beir-jsonl';
   const head = text.trimStart();
   if (head.startsWith('<top>')) return 'trec';
   if (/^\.I\s/.test(head) || baseName(path).toLowerCase().startsWith('cran.qry')) return 'cranfield';

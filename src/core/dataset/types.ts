@@ -2,6 +2,31 @@
 export interface Topic {
   qid: string;
   text: string;
+  /** A turn of a conversation (CAsT, TopiOCQA, QReCC): which one, and what was said before it. */
+  conversation?: TurnContext;
+  /** Rewrites of the query the dataset ships (`manual`: a person's; `automatic`: a model's). */
+  rewrites?: Partial<Record<RewriteKind, string>>;
+}
+
+/** Who wrote a dataset rewrite: a person (`manual`, the human teacher) or a model (`automatic`, a baseline). */
+export type RewriteKind = 'manual' | 'automatic';
+
+/** An earlier turn of a conversation, as the user said it. */
+export interface HistoryTurn {
+  qid: string;
+  utterance: string;
+  /** The system's answer to it, when the dataset has one. */
+  response?: string;
+}
+
+/** Where a turn sits in its conversation. */
+export interface TurnContext {
+  /** Conversation id (the CAsT topic number). */
+  id: string;
+  /** Turn number within the conversation. */
+  turn: number;
+  /** Every earlier turn, oldest first; empty for the first turn. */
+  history: HistoryTurn[];
 }
 
 /** One relevance judgment. `grade` is the qrels value as a number (may be 0 or negative). */

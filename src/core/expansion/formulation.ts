@@ -17,11 +17,13 @@ import { QxError } from '../errors.js';
  *   line breaks, so an imported LameR text has one line per passage). See {@link lamerPassages}.
  * - `concat`: the query, one space, the text (HyDE, QueryGym's GenQR; LameR with one passage).
  * - `keywords`: the generated keywords only, list markers and separators reduced to single spaces.
+ * - `rewrite`: the rewrite alone, replacing the query (conversational query rewriting); see
+ *   {@link rewriteText} for how it is taken out of the model's answer.
  */
-export type FormulationName = 'query2doc' | 'mugi' | 'csqe' | 'qa-expand' | 'lamer' | 'concat' | 'keywords';
+export type FormulationName = 'query2doc' | 'mugi' | 'csqe' | 'qa-expand' | 'lamer' | 'concat' | 'keywords' | 'rewrite';
 
 /** Every formulation, in the order shown to users. */
-export const formulationNames: readonly FormulationName[] = ['query2doc', 'mugi', 'csqe', 'qa-expand', 'lamer', 'concat', 'keywords'];
+export const formulationNames: readonly FormulationName[] = ['query2doc', 'mugi', 'csqe', 'qa-expand', 'lamer', 'concat', 'keywords', 'rewrite'];
 
 /** Query repetitions of the `query2doc` formulation. */
 export const QUERY2DOC_REPEATS = 5;
@@ -108,6 +110,24 @@ export function lamerPassages(query: string, final: string): string[] | undefine
   return passages;
 }
 
+/**
+ * The rewrite inside a model's answer: after the last "rewritten as:" when there is one (LLM4CS's
+ * chain-of-thought answers end "So the question should be rewritten as: …"), a leading
+ * `Rewrite:` / `Standalone question:` label dropped, the first non-empty line only (LLM4CS stops
+ * at a newline; anything after is a response), surrounding quotes removed, white space collapsed.
+ */
+export function rewriteText(generated: string): string {
+  let t = generated;
+  const cot = t.toLowerCase().lastIndexOf('rewritten as:');
+  if (cot >= 0) t = t.slice(cot + 'rewritten as:'.length);
+  const line = t.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? '';
+  return line
+    .replace(/^(?:rewrite|rewritten question|standalone question)\s*:\s*/i, '')
+    .replace(/^["\u201c']+|["\u201d']+$/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
 /** Builds the exact string the retriever receives. */
 export function formulate(formulation: FormulationName, query: string, generated: string): string {
   switch (formulation) {
@@ -128,6 +148,8 @@ export function formulate(formulation: FormulationName, query: string, generated
       return repeatJoin(query, 1, generated);
     case 'keywords':
       return keywordString(generated);
+    case 'rewrite':
+      return rewriteText(generated);
   }
 }
 
@@ -167,6 +189,7 @@ export function splitFinal(formulation: FormulationName, query: string, final: s
     case 'concat':
       return strip(`${query} `);
     case 'keywords':
+    case 'rewrite':
       return final;
   }
 }
@@ -187,6 +210,7 @@ export function queryCopies(formulation: FormulationName, query: string, generat
     case 'concat':
       return 1;
     case 'keywords':
+    case 'rewrite':
       return 0;
   }
 }

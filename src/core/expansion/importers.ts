@@ -151,6 +151,8 @@ function describe(f: FormulationName): string {
       return 'the query, a space, then the text';
     case 'keywords':
       return 'keywords only';
+    case 'rewrite':
+      return 'the rewrite alone';
   }
 }
 

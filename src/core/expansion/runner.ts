@@ -1,3 +1,4 @@
+import type { TurnContext } from '../dataset/types.js';
 import { QxError, type QxErrorCode, throwIfAborted } from '../errors.js';
 import { nullLogger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
@@ -9,10 +10,11 @@ import { expansionId } from './records.js';
 import { type FewShotExample, type PromptTemplate, pickExamples, renderTemplate, templateRef } from './templates.js';
 import type { ExpansionRecord } from './types.js';
 
-/** A query to expand. */
+/** A query to expand; a conversational turn carries its history (templates with `{{history}}`). */
 export interface ExpansionQuery {
   qid: string;
   text: string;
+  conversation?: TurnContext;
 }
 
 /** Context sources for templates that need them. */
@@ -101,7 +103,13 @@ export async function buildPrompt(template: PromptTemplate, query: ExpansionQuer
       if (text !== undefined && text !== '') passages.push(text);
     }
   }
-  return renderTemplate(template, { qid: query.qid, query: query.text, ...(examples === undefined ? {} : { examples }), ...(passages === undefined ? {} : { passages }) });
+  return renderTemplate(template, {
+    qid: query.qid,
+    query: query.text,
+    ...(examples === undefined ? {} : { examples }),
+    ...(passages === undefined ? {} : { passages }),
+    ...(query.conversation === undefined ? {} : { conversation: query.conversation }),
+  });
 }
 
 /** The records of one query (one per finished sample, or one joined record with `joinSamples`) and its failures. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { QxError } from '../errors.js';
 import type { ChatMessage } from './expander.js';
 import { type FormulationName, formulationNames, isFormulationName } from './formulation.js';
+import type { HistoryTurn } from '../dataset/types.js';
 import type { TemplateRef } from './types.js';
 
 /**
@@ -17,7 +18,7 @@ import type { TemplateRef } from './types.js';
  * description: one line
  * language: en
  * formulation: query2doc
- * needs: []              # or [examples], [passages]
+ * needs: []              # or [examples], [passages], [history]
  * examples: 4            # few-shot exemplars drawn per query (with needs: [examples]), default 4
  * passages: 10           # retrieved passages given as context (with needs: [passages]), default 10
  * ---
@@ -33,7 +34,9 @@ import type { TemplateRef } from './types.js';
  * Sections start with a line `[system]`, `[user]` or `[assistant]`; surrounding blank lines of a
  * section are dropped. Placeholders: `{{query}}`, `{{examples}}` (`Query: …` / `Passage: …` pairs
  * separated by blank lines), `{{passages}}` (one per line, white space collapsed, numbered `1. …`,
- * `2. …` as LameR and CSQE enumerate them). Lines starting with `#` in the front matter are comments.
+ * `2. …` as LameR and CSQE enumerate them), `{{history}}` (a conversational turn's earlier turns,
+ * see {@link renderHistory}) and `{{turn}}` (its turn number). Lines starting with `#` in the front
+ * matter are comments.
  */
 export interface PromptTemplate {
   id: string;
@@ -42,7 +45,8 @@ export interface PromptTemplate {
   /** BCP-47-ish language code of the prompt, e.g. "en", "zh". */
   language: string;
   formulation: FormulationName;
-  needs: { examples: boolean; passages: boolean };
+  /** `history`: the prompt holds a conversation's earlier turns, so only conversational queries fit. */
+  needs: { examples: boolean; passages: boolean; history: boolean };
   /** Few-shot exemplars per query, default 4. */
   numExamples: number;
   /** Retrieved passages per query, default 10. */
@@ -57,7 +61,7 @@ export interface PromptTemplate {
 }
 
 /** The placeholders a template may use. */
-export const knownPlaceholders = ['query', 'examples', 'passages'] as const;
+export const knownPlaceholders = ['query', 'examples', 'passages', 'history', 'turn'] as const;
 
 /** The folder of the default templates: next to this module in the sources, `dist/templates` in bundles. */
 export function shippedTemplateDir(): string {
@@ -99,11 +103,11 @@ export function parseTemplate(text: string, file: string, origin: PromptTemplate
     throw err(formulationField.line, `Unknown formulation "${formulationField.value}".`, `Use one of: ${formulationNames.join(', ')}.`);
   }
   const needsField = meta.get('needs');
-  const needs = { examples: false, passages: false };
+  const needs = { examples: false, passages: false, history: false };
   if (needsField !== undefined) {
     const items = needsField.value.replace(/^\[|\]$/g, '').split(',').map((s) => s.trim()).filter((s) => s !== '');
     for (const item of items) {
-      if (item !== 'examples' && item !== 'passages') throw err(needsField.line, `Unknown need "${item}".`, 'needs: takes a list of "examples" and "passages".');
+      if (item !== 'examples' && item !== 'passages' && item !== 'history') throw err(needsField.line, `Unknown need "${item}".`, 'needs: takes a list of "examples", "passages" and "history".');
       needs[item] = true;
     }
   }
@@ -149,6 +153,7 @@ export function parseTemplate(text: string, file: string, origin: PromptTemplate
   if (!used.has('query')) throw err(end + 2, 'The template never uses {{query}}.', 'Put {{query}} where the query goes.');
   if (used.has('examples') !== needs.examples) throw err(needsField?.line ?? 2, `{{examples}} is ${used.has('examples') ? 'used but not declared' : 'declared but not used'}.`, 'List "examples" in needs: exactly when the prompt uses {{examples}}.');
   if (used.has('passages') !== needs.passages) throw err(needsField?.line ?? 2, `{{passages}} is ${used.has('passages') ? 'used but not declared' : 'declared but not used'}.`, 'List "passages" in needs: exactly when the prompt uses {{passages}}.');
+  if (used.has('history') !== needs.history) throw err(needsField?.line ?? 2, `{{history}} is ${used.has('history') ? 'used but not declared' : 'declared but not used'}.`, 'List "history" in needs: exactly when the prompt uses {{history}}.');
 
   return {
     id,
@@ -211,6 +216,22 @@ export interface TemplateInput {
   examples?: FewShotExample[];
   /** Passage texts, best first. */
   passages?: string[];
+  /** A conversational turn: its number and earlier turns (oldest first), for `{{history}}` and `{{turn}}`. */
+  conversation?: { turn: number; history: readonly HistoryTurn[] };
+}
+
+/**
+ * A conversation's earlier turns as prompt text, the layout of LLM4CS (Mao et al., EMNLP Findings
+ * 2023) for the turns before the current one: per turn `Turn: <n>`, `Question: <utterance>` and,
+ * when the dataset has the system's answer, `Response: <answer>`, turns separated by a blank line
+ * (`(no earlier turns)` for the first turn). White space inside a text is collapsed.
+ */
+export function renderHistory(history: readonly HistoryTurn[]): string {
+  if (history.length === 0) return '(no earlier turns)';
+  const flat = (s: string): string => s.replace(/\s+/g, ' ').trim();
+  return history
+    .map((h, i) => [`Turn: ${i + 1}`, `Question: ${flat(h.utterance)}`, ...(h.response === undefined ? [] : [`Response: ${flat(h.response)}`])].join('\n'))
+    .join('\n\n');
 }
 
 function normalizeQuery(q: string): string {
@@ -262,6 +283,16 @@ export function renderTemplate(t: PromptTemplate, input: TemplateInput): ChatMes
     // One passage per line, whatever line breaks the corpus text holds, so the enumeration stays readable.
     passages = p.map((text, i) => `${i + 1}. ${text.replace(/\s+/g, ' ').trim()}`).join('\n');
   }
-  const values: Record<string, string> = { query: input.query, examples, passages };
+  let history = '';
+  let turn = '';
+  if (t.needs.history || t.messages.some((m) => /\{\{\s*turn\s*\}\}/.test(m.content))) {
+    const c = input.conversation;
+    if (c === undefined) {
+      throw new QxError('config', `Template ${t.id} rewrites a conversational turn, and query ${input.qid} is not one.`, { hint: 'Use it on a dataset whose topics are conversations (cast-json, topiocqa-json, qrecc-json).' });
+    }
+    history = renderHistory(c.history);
+    turn = String(c.turn);
+  }
+  const values: Record<string, string> = { query: input.query, examples, passages, history, turn };
   return t.messages.map((m) => ({ role: m.role, content: m.content.replace(/\{\{\s*(\w+)\s*\}\}/g, (_all, name: string) => values[name] ?? '') }));
 }

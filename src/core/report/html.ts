@@ -1,5 +1,6 @@
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
 import { formatP, headlineStatsText, recallCell, recallHeader, recallNoteText, studentTeacherRule, unjudgedText } from './markdown.js';
+import { queryCostHtml } from './queryCostSection.js';
 import type { QxReport } from './report.js';
 
 /** Escapes text for HTML element content and double-quoted attributes. */
@@ -175,6 +176,7 @@ ${st === '' ? '' : `<h2>Student vs teacher</h2><div class="tw"><table><thead><tr
 <h2>Teacher vs student per query</h2>
 ${scatter(r)}
 ${costSection}
+${r.queryCost === undefined || r.queryCost === null ? '' : queryCostHtml(r.queryCost)}
 ${excluded}
 <p class="note">Queries with no positive judgment are excluded from every mean (trec_eval ignores those with no judgments at all too, and averages in as 0 those judged with no grade &gt; 0). A method's per-query score is the mean over its samples. W/T/L: above / within ${r.tieThreshold} of / below the original. p (t-test): paired two-sided t-test on per-query nDCG@10; p (perm.): paired sign-flip randomization test (exact for ≤ 16 queries, else 10,000 seeded flips). Δ on unjudged: expansions where an unjudged document entered the top 10 (the delta may come from missing judgments), and their share.${r.studentVsTeacher.length === 0 ? '' : ` ${escapeHtml(studentTeacherRule(r))}`}</p>
 </body></html>

@@ -1,4 +1,5 @@
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
+import { queryCostMarkdown } from './queryCostSection.js';
 import type { MethodResult, QxReport, StudentTeacherComparison } from './report.js';
 
 const f3 = (x: number): string => x.toFixed(4);
@@ -129,6 +130,7 @@ export function renderReportMarkdown(r: QxReport): string {
       lines.push('');
     }
   }
+  if (r.queryCost !== undefined && r.queryCost !== null) lines.push(...queryCostMarkdown(r.queryCost));
   if (r.queries.excluded.length > 0) {
     lines.push(`## Excluded queries (${r.queries.excluded.length})`, '');
     for (const q of r.queries.excluded) lines.push(`- ${cell(q.qid)}: ${cell(q.text)} — ${q.reason}`);

@@ -1,5 +1,6 @@
 import type { ExpansionScore } from '../curation/types.js';
 import type { ExpansionRecord, ExpansionRole } from '../expansion/types.js';
+import type { QueryCostSection } from '../feedback/queryCost.js';
 import { buildCostSection, type CostInput, type CostSection } from './cost.js';
 import { pairedBootstrapRatio, pairedPermutationTest, pairedTTest, type BootstrapInterval, type PairedTTest, type PermutationTest } from './stats.js';
 
@@ -136,6 +137,8 @@ export interface QxReport {
   perQuery: { qid: string; original: number; methods: Record<string, number> }[];
   /** Tokens, requests, wall time and estimated price per method over every generated expansion (see `buildCostSection`); null without prices. */
   cost: CostSection | null;
+  /** Retrieval cost (terms, postings walked) and generation tokens beside the gain per method (feedback `methodQueryCosts`); absent without an index. */
+  queryCost?: QueryCostSection | null;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);

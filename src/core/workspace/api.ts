@@ -1,3 +1,4 @@
+import type { QueryCostSection } from '../feedback/queryCost.js';
 import type { CorpusDoc } from '../dataset/types.js';
 import type { ExpansionRecord } from '../expansion/types.js';
 import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
@@ -26,6 +27,8 @@ export interface QuerySummary {
   pairs: Record<PairState, number>;
   /** True when the qrels hold no positive judgment for this query: excluded from means. */
   noRelevant: boolean;
+  /** A turn of a conversation (CAsT, QReCC, TopiOCQA): its conversation and turn number. */
+  conversation?: { id: string; turn: number };
 }
 
 export interface ScoredExpansion {
@@ -144,6 +147,8 @@ export interface WorkspaceApi {
   expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }>;
   /** Adds a model-free baseline expansion (BM25+RM3, Anserini defaults unless given) to every query that lacks one. */
   expandBaseline(request: { method: 'rm3'; fbDocs?: number; fbTerms?: number; originalQueryWeight?: number }, options: TaskOptions): Promise<{ added: number; present: number }>;
+  /** Retrieval cost (terms, postings walked) beside the gain per method; null without an index. Optional for hosts that cannot count postings. */
+  queryCosts?(): QueryCostSection | null;
   /** Write the report (Markdown + self-contained HTML) into `.qx/reports/`; returns the paths. */
   writeReport(options: TaskOptions): Promise<{ markdown: string; html: string }>;
 

@@ -22,7 +22,8 @@ import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type Fe
 import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
-import { defaultScoreThreads, judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
+import { expansionCost, methodQueryCosts, type QueryCostSection } from '../feedback/queryCost.js';
+import { defaultScoreThreads, hasPositiveJudgment, judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
 import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../report/cost.js';
@@ -248,9 +249,12 @@ export class Workspace implements WorkspaceApi {
     return effectiveAnalyzer(this.deps.settings.bm25.analyzer, this.manifest.language);
   }
 
-  /** The template `expand` uses when the request names none: the dataset language's zero-shot query2doc. */
+  /**
+   * The template `expand` uses when the request names none: for conversational topics the LLM4CS
+   * rewrite prompt (`cqr-llm4cs`, which holds the history), else the dataset language's zero-shot query2doc.
+   */
   get defaultTemplate(): string {
-    return defaultTemplateId(this.manifest.language);
+    return this.topics.some((t) => t.conversation !== undefined) ? 'cqr-llm4cs' : defaultTemplateId(this.manifest.language);
   }
 
   /** What the scores depend on (the effective analyzer, never "auto"); recorded in exports. */
@@ -304,6 +308,43 @@ export class Workspace implements WorkspaceApi {
     this.cache = null;
   }
 
+  // ---- for core modules beside the workspace (conversational rewrites, distillation exports) ----
+
+  /** Every stored expansion, in the order first stored. */
+  expansionRecords(): ExpansionRecord[] {
+    return this.store.listExpansions();
+  }
+
+  /** The scores under the current retrieval settings, by expansion id (originals under `original:<qid>`). */
+  currentScores(): ReadonlyMap<string, ExpansionScore> {
+    return this.store.scoresFor(this.settingsKey);
+  }
+
+  /** Stores expansion records made by a core helper; returns how many were new. */
+  addExpansionRecords(records: readonly ExpansionRecord[]): number {
+    const n = this.store.addExpansions(records);
+    this.invalidate();
+    return n;
+  }
+
+  /** Retrieval cost beside the gain per method over the report's included queries; null without an index. */
+  queryCosts(): QueryCostSection | null {
+    if (this.index === undefined) return null;
+    const scores = this.store.scoresFor(this.settingsKey);
+    const included = new Set(this.topics.filter((t) => hasPositiveJudgment(this.qrels.get(t.qid)) && scores.has(originalScoreId(t.qid))).map((t) => t.qid));
+    return methodQueryCosts(this.index, this.topics, this.store.listExpansions(), scores, included);
+  }
+
+  /** Version of the tool recorded in exports ("dev" when unknown). */
+  get toolVersion(): string {
+    return this.deps.toolVersion ?? 'dev';
+  }
+
+  /** The BM25 index under the current settings, built first when there is none. */
+  bm25Index(options: TaskOptions): Promise<Bm25Index> {
+    return this.ensureIndex(options);
+  }
+
   // ---- reading ----
 
   listQueries(): QuerySummary[] {
@@ -354,6 +395,7 @@ export class Workspace implements WorkspaceApi {
         expansions: exps.length,
         pairs,
         noRelevant: relevant === 0,
+        ...(t.conversation === undefined ? {} : { conversation: { id: t.conversation.id, turn: t.conversation.turn } }),
       };
     });
     this.cache = { summaries, pairsByQid };
@@ -574,12 +616,14 @@ export class Workspace implements WorkspaceApi {
     throwIfAborted(options.signal);
     const merged: PairRules = { ...this.deps.settings.pairs, ...rules };
     const scores = this.store.scoresFor(this.settingsKey);
+    // "prefer-cheaper" compares the retrieval cost of tied candidates (postings the index walks).
+    const costIndex = merged.tiePolicy === 'prefer-cheaper' ? await this.ensureIndex(options) : undefined;
     const groups: ScoredCandidate[][] = [];
     for (const t of this.topics) {
       const group: ScoredCandidate[] = [];
       for (const e of this.store.expansionsForQuery(t.qid)) {
         const score = scores.get(e.id);
-        if (score !== undefined) group.push({ expansion: e, score });
+        if (score !== undefined) group.push({ expansion: e, score, ...(costIndex === undefined ? {} : { cost: expansionCost(costIndex, e) }) });
       }
       if (group.length > 0) groups.push(group);
     }
@@ -632,7 +676,8 @@ export class Workspace implements WorkspaceApi {
       pairs: this.store.listPairs(),
       rules: this.deps.settings.pairs,
       renderStudentPrompt: (query, qid) => {
-        const messages = renderTemplate(t, { qid, query });
+        const conversation = this.topicById.get(qid)?.conversation;
+        const messages = renderTemplate(t, { qid, query, ...(conversation === undefined ? {} : { conversation }) });
         const system = messages.find((m) => m.role === 'system')?.content;
         const user = [...messages].reverse().find((m) => m.role === 'user')?.content ?? query;
         return system === undefined ? { user } : { system, user };
@@ -784,7 +829,7 @@ export class Workspace implements WorkspaceApi {
       const s = scores.get(originalScoreId(t.qid));
       if (s !== undefined) originals.set(t.qid, s);
     }
-    return buildReport({
+    const report = buildReport({
       datasetName: this.name,
       queries: this.listQueries().map((q) => ({ qid: q.qid, text: q.text, relevant: q.relevant, judged: q.judged })),
       expansions: this.store.listExpansions(),
@@ -793,6 +838,10 @@ export class Workspace implements WorkspaceApi {
       ...(cost === undefined ? {} : { cost }),
       ...(this.index === undefined ? {} : { corpusSize: this.index.data.docIds.length, recallCeilings: this.recallCeilings(this.index) }),
     });
+    // Retrieval cost beside the gain, when there is an index to count postings on.
+    const excluded = new Set(report.queries.excluded.map((q) => q.qid));
+    const included = new Set(this.topics.filter((t) => !excluded.has(t.qid)).map((t) => t.qid));
+    return { ...report, queryCost: this.index === undefined ? null : methodQueryCosts(this.index, this.topics, this.store.listExpansions(), scores, included) };
   }
 
   /** Per qid, the best Recall@topK any run can reach: min(topK, relevant documents in the corpus) / relevant documents judged. */
@@ -974,6 +1023,7 @@ export function rebaseManifestPaths(manifest: Record<string, unknown>, fromDir: 
     const v = out[k];
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...(v as Record<string, unknown>), path: rebase((v as Record<string, unknown>).path) };
   }
+  if (Array.isArray(out.rewrites)) out.rewrites = out.rewrites.map((r: unknown) => (r !== null && typeof r === 'object' ? { ...(r as Record<string, unknown>), path: rebase((r as Record<string, unknown>).path) } : r));
   const c = out.corpus;
   if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
     const co = { ...(c as Record<string, unknown>) };

@@ -15,7 +15,7 @@ const valid = (body: string, meta = 'formulation: query2doc'): string => ['---',
 describe('shipped templates', () => {
   it('cover the methods, each hashed from its file text', async () => {
     const all = await loadTemplates();
-    assert.deepEqual([...all.keys()].sort(), ['csqe', 'hyde', 'lamer', 'mugi', 'q2e-zs', 'query2doc-cot', 'query2doc-fs', 'query2doc-zh', 'query2doc-zs']);
+    assert.deepEqual([...all.keys()].sort(), ['cqr-condense', 'cqr-llm4cs', 'csqe', 'hyde', 'lamer', 'mugi', 'q2e-zs', 'query2doc-cot', 'query2doc-fs', 'query2doc-zh', 'query2doc-zs']);
     for (const t of all.values()) {
       const text = await readFile(t.file, 'utf8');
       assert.equal(t.sha256, createHash('sha256').update(text).digest('hex'));
@@ -30,7 +30,7 @@ describe('shipped templates', () => {
     assert.match(all.get('query2doc-cot')!.messages[0]!.content, /^Answer the following query:\n.*\nGive the rationale before answering$/);
     assert.equal(all.get('mugi')!.formulation, 'mugi');
     assert.equal(all.get('csqe')!.formulation, 'csqe');
-    assert.deepEqual(all.get('lamer')!.needs, { examples: false, passages: true });
+    assert.deepEqual(all.get('lamer')!.needs, { examples: false, passages: true, history: false });
     const zh = all.get('query2doc-zh')!;
     assert.equal(zh.language, 'zh');
     assert.match(renderTemplate(zh, { qid: '0', query: '月球是什么' })[0]!.content, /查询：月球是什么\n段落：$/);
@@ -93,7 +93,7 @@ describe('shipped templates say what their papers published', () => {
   it('every changed prompt has a new version, so its hash and cache keys change with it', async () => {
     const all = await loadTemplates();
     const versions = Object.fromEntries([...all.values()].map((t) => [t.id, t.version]));
-    assert.deepEqual(versions, { csqe: 2, hyde: 1, lamer: 2, mugi: 2, 'q2e-zs': 2, 'query2doc-cot': 1, 'query2doc-fs': 1, 'query2doc-zh': 1, 'query2doc-zs': 2 });
+    assert.deepEqual(versions, { 'cqr-condense': 1, 'cqr-llm4cs': 1, csqe: 2, hyde: 1, lamer: 2, mugi: 2, 'q2e-zs': 2, 'query2doc-cot': 1, 'query2doc-fs': 1, 'query2doc-zh': 1, 'query2doc-zs': 2 });
     assert.equal(all.get('hyde')!.messages[0]!.content, 'Please write a passage to answer the question.\nQuestion: {{query}}\nPassage:');
   });
 });
