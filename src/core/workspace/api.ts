@@ -1,5 +1,6 @@
 import type { CorpusDoc } from '../dataset/types.js';
-import type { ExpansionRecord } from '../expansion/types.js';
+import type { Conditioning, ExpansionRecord, OutputKind } from '../expansion/types.js';
+import type { PairLengthStats } from '../curation/lengths.js';
 import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
 import type { TaskOptions } from '../progress.js';
 
@@ -53,6 +54,10 @@ export interface ImportRequest {
   role: ExpansionRecord['role'];
   /** How the file's text was formed, so the generated part can be separated, default "query2doc". */
   formulation?: string;
+  /** What the text is (passage, keywords, ...); default: derived from the method and formulation (curation `outputKindOf`). */
+  kind?: OutputKind;
+  /** What its prompt held besides the query; default: derived from the method (LameR, CSQE: "retrieval"). */
+  conditioning?: Conditioning;
 }
 
 export type ExportFormat = 'trl-standard' | 'trl-conversational' | 'openai-preference' | 'llama-factory' | 'sft-messages';
@@ -65,12 +70,28 @@ export interface ExportRequest {
   states?: PairState[];
   /** Override the leakage guard that refuses evaluation queries in training exports. */
   allowEvalQueries?: boolean;
+  /** Preference formats: leave out pairs whose length ratio (longer / shorter, characters) exceeds this; 0 or absent = no cap. */
+  maxLengthRatio?: number;
+  /** SFT: the smallest nDCG@10 delta over the original query a target needs, default 0. */
+  sftMinDelta?: number;
+  /** The student task's template id; default the pair settings' (`qx.pairs.task`, "" = the dataset language's zero-shot query2doc). */
+  task?: string;
+  /** Export retrieval-conditioned expansions (LameR, CSQE) too; default the pair settings'. */
+  includeRetrievalConditioned?: boolean;
 }
 
 export interface ExportResult {
   out: string;
   manifest: string;
   records: number;
+  /** Records by source: "chosen role method > rejected role method" (preference) or "teacher method" (SFT). */
+  bySource?: Record<string, number>;
+  /** Why pairs or candidates were left out, with counts. */
+  leftOut?: { reason: string; count: number }[];
+  /** Preference: chosen/rejected lengths of the exported pairs and of the fitting pairs before the length cap. */
+  lengths?: { exported: PairLengthStats; beforeCap: PairLengthStats; maxLengthRatio: number } | null;
+  /** The student task the records were exported for. */
+  task?: { template: string; kind: OutputKind };
 }
 
 /** An OpenAI-compatible endpoint (OpenAI, DeepSeek, vLLM, Ollama, llama.cpp). The key is never here. */

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Bm25Index } from '../bm25/bm25Index.js';
 import { CurationStore, originalScoreId, retrievalSettingsKey } from '../curation/store.js';
-import { buildPairs as buildPairRecords, pairId, type ScoredCandidate } from '../curation/pairs.js';
-import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
+import { buildPairs as buildPairRecords, pairBuildReport, pairId, pairTask, type PairBuildReport, type ScoredCandidate } from '../curation/pairs.js';
+import { conditioningOf, outputKindOf } from '../curation/kinds.js';
+import { defaultPairRules, type ExpansionScore, type PairRecord, type PairRules, type PairState } from '../curation/types.js';
 import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
 import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
 import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
@@ -75,6 +76,8 @@ export interface PairsSummary {
   updated: number;
   deleted: number;
   rules: PairRules;
+  /** What the rules left out and why (expansions not fitting the task, queries without a pair). */
+  report: PairBuildReport;
 }
 
 /** What `expandBaseline` asks for: a model-free method, its settings, all or some queries. */
@@ -452,7 +455,14 @@ export class Workspace implements WorkspaceApi {
         hint: 'Check that the file belongs to this dataset and that --formulation matches how its text was built.',
       });
     }
-    const imported = this.store.addExpansions(result.records);
+    const runSampling = format === 'querygym-tsv' ? await queryGymRunSampling(file) : undefined;
+    const records = result.records.map((e) => ({
+      ...e,
+      outputKind: request.kind ?? outputKindOf(e),
+      conditioning: request.conditioning ?? conditioningOf(e),
+      ...(e.sampling === undefined && runSampling !== undefined ? { sampling: runSampling } : {}),
+    }));
+    const imported = this.store.addExpansions(records);
     this.invalidate();
     options.onProgress?.({ done: result.records.length, total: result.records.length, unit: 'expansions' });
     const duplicates = result.records.length - imported;
@@ -559,7 +569,7 @@ export class Workspace implements WorkspaceApi {
    */
   async buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<PairsSummary> {
     throwIfAborted(options.signal);
-    const merged: PairRules = { ...this.deps.settings.pairs, ...rules };
+    const merged: PairRules = this.taskRules({ ...this.deps.settings.pairs, ...rules });
     const scores = this.store.scoresFor(this.settingsKey);
     const groups: ScoredCandidate[][] = [];
     for (const t of this.topics) {
@@ -573,7 +583,12 @@ export class Workspace implements WorkspaceApi {
     const next = buildPairRecords(groups, merged, this.store.listPairs());
     const r = this.store.applyPairs(next);
     this.invalidate();
-    return { pairs: next.length, ...r, rules: merged };
+    return { pairs: next.length, ...r, rules: merged, report: pairBuildReport(groups, merged) };
+  }
+
+  /** `rules` with the student task resolved: "" → the dataset language's zero-shot template. */
+  private taskRules(rules: PairRules): PairRules {
+    return { ...defaultPairRules, ...rules, task: rules.task === undefined || rules.task === '' ? this.defaultTemplate : rules.task };
   }
 
   private async templates(): Promise<Map<string, PromptTemplate>> {
@@ -596,9 +611,19 @@ export class Workspace implements WorkspaceApi {
    */
   async exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult> {
     const templates = await this.templates();
-    const studentPrompt = this.defaultTemplate;
-    const t = templates.get(studentPrompt);
-    if (t === undefined) throw new QxError('template', `the student prompt template ${studentPrompt} is missing`, { hint: 'Reinstall QX Studio, or put it in .qx/templates/.' });
+    const rules = this.taskRules({
+      ...this.deps.settings.pairs,
+      ...(request.task === undefined ? {} : { task: request.task }),
+      ...(request.includeRetrievalConditioned === undefined ? {} : { includeRetrievalConditioned: request.includeRetrievalConditioned }),
+    });
+    const task = pairTask(rules);
+    const t = templates.get(task.template);
+    if (t === undefined) throw new QxError('template', `the student task template ${task.template} is missing`, { hint: 'Reinstall QX Studio, put it in .qx/templates/, or set the student task (qx.pairs.task, --task) to a template that exists.' });
+    if (t.needs.examples || t.needs.passages) {
+      throw new QxError('config', `the student task template ${task.template} needs ${t.needs.examples ? 'few-shot examples' : 'retrieved passages'}: the student is prompted zero-shot with the query alone`, {
+        hint: `Pick a zero-shot template as the student task, e.g. ${this.defaultTemplate}; few-shot teacher outputs still become its targets.`,
+      });
+    }
     const expansions = new Map(this.store.listExpansions().map((e) => [e.id, e]));
     const out = resolve(this.root, request.out);
     mkdirSync(dirname(out), { recursive: true });
@@ -609,7 +634,8 @@ export class Workspace implements WorkspaceApi {
       expansions,
       scores: this.store.scoresFor(this.settingsKey),
       pairs: this.store.listPairs(),
-      rules: this.deps.settings.pairs,
+      rules,
+      task,
       renderStudentPrompt: (query, qid) => {
         const messages = renderTemplate(t, { qid, query });
         const system = messages.find((m) => m.role === 'system')?.content;
@@ -618,8 +644,8 @@ export class Workspace implements WorkspaceApi {
       },
       studentTemplate: templateRef(t),
       retrieval: this.retrievalSettings,
-      sampling: { teacher: samplingOf(this.deps.settings.teacher), student: samplingOf(this.deps.settings.student) },
       toolVersion: this.deps.toolVersion ?? 'dev',
+      ...(request.sftMinDelta === undefined ? {} : { sftMinDelta: request.sftMinDelta }),
     };
     return exportDataset(input, { ...request, out }, { ...options, logger: options.logger ?? this.deps.logger });
   }
@@ -672,7 +698,8 @@ export class Workspace implements WorkspaceApi {
       ...(examples === undefined ? {} : { examples }),
       ...(index === undefined ? {} : { retriever: index, getDocText: (d: string) => index.docSync(d)?.text }),
       onRecords: (records) => {
-        this.store.addExpansions(records);
+        const recorded = { ...sampling, samples: ep.samples, ...(ep.extraBody === undefined ? {} : { extraBody: ep.extraBody }) };
+        this.store.addExpansions(records.map((r) => ({ ...r, sampling: recorded })));
         this.invalidate();
       },
     });
@@ -892,10 +919,6 @@ export class Workspace implements WorkspaceApi {
   }
 }
 
-function samplingOf(ep: QxSettings['teacher']): Record<string, unknown> {
-  return { model: ep.model, temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, samples: ep.samples, ...(ep.seed === undefined ? {} : { seed: ep.seed }) };
-}
-
 /**
  * The shipped prompt templates: beside the core module in the sources, `dist/templates` in a
  * bundle; a bundle run from a source checkout falls back to the sources' folder.
@@ -903,6 +926,21 @@ function samplingOf(ep: QxSettings['teacher']): Record<string, unknown> {
 function locateShippedTemplates(): string {
   const candidates = [shippedTemplateDir(), resolve(__dirname, '..', 'src', 'core', 'expansion', 'templates')];
   return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
+}
+
+/**
+ * The LLM sampling of a QueryGym run (`config.llm_config` of the `<hash>.json` beside
+ * `<hash>.queries.tsv`, QueryGym's run record), or undefined when there is no such file.
+ */
+async function queryGymRunSampling(file: string): Promise<Record<string, unknown> | undefined> {
+  if (!file.endsWith('.queries.tsv')) return undefined;
+  try {
+    const run = JSON.parse(await readFile(file.slice(0, -'.queries.tsv'.length) + '.json', 'utf8')) as { config?: { llm_config?: unknown } };
+    const c = run.config?.llm_config;
+    return c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function detectImportFormat(file: string): Promise<NonNullable<ImportRequest['format']>> {

@@ -48,7 +48,6 @@ function fixture(): ExportInput {
     renderStudentPrompt: (query) => ({ system: 'You expand search queries.', user: `Write a passage that answers the query.\nQuery: ${query}\nPassage:` }),
     studentTemplate: { id: 'query2doc-zs', version: 1, hash: '0123456789abcdef' },
     retrieval: { engine: 'qx-bm25', params: { k1: 0.9, b: 0.4 } },
-    sampling: { temperature: 1, maxTokens: 128 },
     toolVersion: '0.1.0',
     now: () => new Date('2026-02-02T00:00:00.000Z'),
   };
