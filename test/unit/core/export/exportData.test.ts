@@ -234,7 +234,7 @@ test('the manifest and card list exactly the models, sampling and sources of the
   const dir = tmp();
   try {
     const input = fixture();
-    const list = (input.expansions as ExpansionRecord[]).map((e) =>
+    const list: ExpansionRecord[] = (input.expansions as ExpansionRecord[]).map((e) =>
       e.role === 'teacher' ? { ...e, provider: 'import', source: 'runs/big.queries.tsv:3', sampling: { temperature: 1, max_tokens: 128 } } : { ...e, sampling: { temperature: 0.7, topP: 0.9 } },
     );
     // A model whose records are not exported must not be named.
