@@ -189,6 +189,15 @@ describe('every QueryGym DL19 method imported: the default export fits the stude
     }
   });
 
+  test('the report gives the chosen/rejected length figures of the current pairs', async () => {
+    assert.equal((await qx(['pairs', '--workspace', ws])).code, 0);
+    const r = await qx(['report', '--workspace', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    const md = readFileSync(join(ws, '.qx', 'reports', 'report.md'), 'utf8');
+    const pairs = (JSON.parse((await qx(['pairs', '--workspace', ws, '--json'])).stdout) as { pairs: number }).pairs;
+    assert.match(md, new RegExp(`Pair lengths: chosen longer in \\d+/${pairs} pairs, median chosen/rejected length \\d+\\.\\d\\d×`));
+  });
+
   test('LLaMA-Factory export declares no system column for a prompt without one', async () => {
     const out = join(tmp, 'lf', 'qx_dpo.jsonl');
     assert.equal((await qx(['export', '--workspace', ws, '--format', 'llama-factory', '--out', out, '--allow-eval-queries'])).code, 0);

@@ -1,3 +1,4 @@
+import type { PairLengthStats } from '../curation/lengths.js';
 import type { ExpansionScore } from '../curation/types.js';
 import type { ExpansionRecord, ExpansionRole } from '../expansion/types.js';
 import { buildCostSection, type CostInput, type CostSection } from './cost.js';
@@ -91,6 +92,8 @@ export interface QxReport {
   perQuery: { qid: string; original: number; methods: Record<string, number> }[];
   /** Tokens, requests, wall time and estimated price per method over every generated expansion (see `buildCostSection`); null without prices. */
   cost: CostSection | null;
+  /** Chosen/rejected lengths of the current pairs not rejected by a user (curation `pairLengthStats`); absent when not computed. */
+  pairLengths?: PairLengthStats;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);

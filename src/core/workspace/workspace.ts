@@ -5,6 +5,7 @@ import { Bm25Index } from '../bm25/bm25Index.js';
 import { CurationStore, originalScoreId, retrievalSettingsKey } from '../curation/store.js';
 import { buildPairs as buildPairRecords, pairBuildReport, pairId, pairTask, type PairBuildReport, type ScoredCandidate } from '../curation/pairs.js';
 import { conditioningOf, outputKindOf } from '../curation/kinds.js';
+import { pairLengthStats } from '../curation/lengths.js';
 import { defaultPairRules, type ExpansionScore, type PairRecord, type PairRules, type PairState } from '../curation/types.js';
 import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
 import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
@@ -787,14 +788,17 @@ export class Workspace implements WorkspaceApi {
       const s = scores.get(originalScoreId(t.qid));
       if (s !== undefined) originals.set(t.qid, s);
     }
-    return buildReport({
+    const expansions = this.store.listExpansions();
+    const report = buildReport({
       datasetName: this.name,
       queries: this.listQueries().map((q) => ({ qid: q.qid, text: q.text, relevant: q.relevant })),
-      expansions: this.store.listExpansions(),
+      expansions,
       scores,
       originals,
       ...(cost === undefined ? {} : { cost }),
     });
+    const kept = this.store.listPairs().filter((p) => p.state !== 'rejected');
+    return { ...report, pairLengths: pairLengthStats(kept, new Map(expansions.map((e) => [e.id, e]))) };
   }
 
   /** Writes `report` (default: the report with its cost section) as Markdown and HTML into `.qx/reports/`. */
