@@ -189,6 +189,32 @@ describe('every QueryGym DL19 method imported: the default export fits the stude
     }
   });
 
+  test('asked to, LameR is paired with LameR only and exported under its own prompt with the retrieved passages', async () => {
+    const p = await qx(['pairs', '--workspace', ws, '--include-retrieval-conditioned']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.doesNotMatch(p.stdout, /left out \d+ \w+ lamer/);
+    const out = join(tmp, 'with-lamer.jsonl');
+    const r = await qx(['export', '--workspace', ws, '--format', 'trl-standard', '--out', out, '--allow-eval-queries', '--include-retrieval-conditioned']);
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8')) as ExportManifest;
+    const records = readJsonl(out);
+    const lamer = manifest.provenance.flatMap((x, i) => (x.chosen.method === 'lamer' || x.rejected?.method === 'lamer' ? [i] : []));
+    assert.ok(lamer.length > 0, 'some LameR pairs');
+    for (const i of lamer) {
+      const prov = manifest.provenance[i]!;
+      assert.equal(prov.chosen.method, 'lamer');
+      assert.equal(prov.rejected?.method, 'lamer', 'never paired with an expansion written without the passages');
+      assert.equal(prov.prompt, 'retrieval:lamer');
+      const prompt = String(records[i]?.prompt);
+      assert.ok(prompt.startsWith(`Give a question "${topics.get(prov.qid) ?? '?'}" and its possible answering passages`), prompt.slice(0, 120));
+      assert.match(prompt, /\n1\. .+\n2\. /);
+    }
+    assert.deepEqual(manifest.studentPrompt.contextPrompts, [{ prompt: 'retrieval:lamer', records: lamer.length }]);
+    assert.match(readFileSync(`${out}.card.md`, 'utf8'), /records are prompted with lamer's own prompt and retrieved passages/);
+    assert.ok(manifest.provenance.every((x, i) => lamer.includes(i) || records[i]?.prompt === zeroShotPrompt(topics.get(x.qid) ?? '?')));
+    assert.equal((await qx(['pairs', '--workspace', ws])).code, 0);
+  });
+
   test('the report gives the chosen/rejected length figures of the current pairs', async () => {
     assert.equal((await qx(['pairs', '--workspace', ws])).code, 0);
     const r = await qx(['report', '--workspace', ws]);

@@ -1,7 +1,7 @@
 import type { ExpansionRecord } from '../expansion/types.js';
 import { shortHash } from './hash.js';
 import { lengthRatio, textLength } from './lengths.js';
-import { outputKindOfName, taskMismatch, type StudentTask } from './kinds.js';
+import { conditioningOf, outputKindOfName, taskMismatch, type StudentTask } from './kinds.js';
 import type { ExpansionScore, PairRecord, PairRules } from './types.js';
 
 /** An expansion with its retrieval feedback: the input of pair building. */
@@ -115,9 +115,28 @@ function rejectedOrder(chosen: ScoredCandidate, worstFirst: ScoredCandidate[], r
   return [...meets].sort((a, b) => gap(a) - gap(b));
 }
 
-/** The auto pairs the rules build for one query's candidates, best first. */
+/**
+ * The prompt a candidate's pairs are built under: the task's zero-shot prompt for a query-conditioned
+ * expansion; for a retrieval-conditioned one (included on request), its own method's prompt with
+ * the retrieved passages, so it is only paired with expansions of the same method.
+ */
+export function promptGroup(e: ExpansionRecord): string {
+  return conditioningOf(e) === 'retrieval' ? `retrieval:${e.template?.id ?? e.method}` : 'task';
+}
+
+/** The auto pairs the rules build for one query's candidates, best first (per prompt group, see {@link promptGroup}). */
 function pairsForQuery(cands: readonly ScoredCandidate[], rules: PairRules): Candidate[] {
   const { pool } = screenCandidates(cands, rules);
+  const groups = new Map<string, ScoredCandidate[]>();
+  for (const c of pool) {
+    const g = promptGroup(c.expansion);
+    groups.set(g, [...(groups.get(g) ?? []), c]);
+  }
+  return [...groups.keys()].sort().flatMap((g) => pairsForPool(groups.get(g) as ScoredCandidate[], rules));
+}
+
+/** The auto pairs the rules build among candidates that share one prompt, best first. */
+function pairsForPool(pool: readonly ScoredCandidate[], rules: PairRules): Candidate[] {
   if (pool.length < 2) return [];
   const sorted = [...pool].sort((a, b) => compareForChosen(a, b, rules));
   if (rules.strategy === 'best-worst' || rules.strategy === 'best-sigma') {

@@ -5,7 +5,7 @@ import { QxError, throwIfAborted } from '../errors.js';
 import type { Conditioning, ExpansionRecord, OutputKind, TemplateRef } from '../expansion/types.js';
 import { conditioningOf, outputKindOf, taskMismatch, type StudentTask } from '../curation/kinds.js';
 import { describeLengthStats, lengthRatio, pairLengthStats, type PairLengthStats } from '../curation/lengths.js';
-import { pairTask } from '../curation/pairs.js';
+import { pairTask, promptGroup } from '../curation/pairs.js';
 import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
 import { nullLogger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
@@ -42,6 +42,14 @@ export interface ExportInput {
   renderStudentPrompt: (query: string, qid: string) => StudentPrompt;
   /** Template behind `renderStudentPrompt`, for the manifest. */
   studentTemplate?: TemplateRef;
+  /**
+   * With `task.includeRetrievalConditioned`: the prompt of a retrieval-conditioned expansion's
+   * record, its method's template with the retrieved passages; undefined when it cannot be
+   * rebuilt (the record is then left out). Without it, such expansions are never exported.
+   */
+  renderContextPrompt?: (e: ExpansionRecord) => StudentPrompt | undefined;
+  /** How `renderContextPrompt` finds the passages, for the manifest. */
+  contextSource?: string;
   /**
    * The student task: only expansions whose output kind fits it (and, unless it includes them,
    * that were not written with retrieved passages in their prompt) are exported. Default: the
@@ -85,6 +93,8 @@ interface Provenance {
   origin?: string;
   margin?: number;
   originalNdcg10: number;
+  /** The prompt of the record: "task" (the student task's zero-shot prompt) or "retrieval:<template>" (that method's prompt with retrieved passages). */
+  prompt: string;
   chosen: SideInfo;
   rejected?: SideInfo;
 }
@@ -166,6 +176,16 @@ function buildPreference(
       bump(leftOut, misfit[0] as string);
       continue;
     }
+    const group = promptGroup(chosen);
+    if (promptGroup(rejected) !== group) {
+      bump(leftOut, `pairs of ${sideLabel(chosen)} and ${sideLabel(rejected)}: one was written with retrieved passages in its prompt and the other was not, so no one prompt fits both`);
+      continue;
+    }
+    const prompt = group === 'task' ? input.renderStudentPrompt(chosen.query, p.qid) : input.renderContextPrompt?.(chosen);
+    if (prompt === undefined) {
+      bump(leftOut, `pairs of ${sideLabel(chosen)}: its prompt with the retrieved passages cannot be rebuilt here`);
+      continue;
+    }
     fitting.push(p);
     if (maxLengthRatio > 0 && lengthRatio(chosen.generated, rejected.generated) > maxLengthRatio + 1e-12) {
       bump(leftOut, `pairs whose chosen/rejected length ratio is beyond the cap ${maxLengthRatio} (longer / shorter)`);
@@ -178,7 +198,6 @@ function buildPreference(
         hint: 'Score the workspace (qx score) and export again.',
       });
     }
-    const prompt = input.renderStudentPrompt(chosen.query, p.qid);
     const originalNdcg10 = cs.ndcg10 - cs.delta;
     const prov = {
       dataset: input.datasetName,
@@ -226,6 +245,7 @@ function buildPreference(
       origin: p.origin,
       margin: prov.margin,
       originalNdcg10,
+      prompt: group,
       chosen: sideInfo(chosen, cs),
       rejected: sideInfo(rejected, rs),
     });
@@ -262,7 +282,12 @@ function buildSft(input: ExportInput, expansions: ReadonlyMap<string, ExpansionR
   const provenance: Provenance[] = [];
   for (const qid of [...best.keys()].sort(cmp)) {
     const { e, s } = best.get(qid) as { e: ExpansionRecord; s: ExpansionScore };
-    const prompt = input.renderStudentPrompt(e.query, qid);
+    const group = promptGroup(e);
+    const prompt = group === 'task' ? input.renderStudentPrompt(e.query, qid) : input.renderContextPrompt?.(e);
+    if (prompt === undefined) {
+      bump(leftOut, `SFT targets of ${sideLabel(e)}: its prompt with the retrieved passages cannot be rebuilt here`);
+      continue;
+    }
     records.push({
       messages: [...promptMessages(prompt), { role: 'assistant', content: e.generated }],
       dataset: input.datasetName,
@@ -272,7 +297,7 @@ function buildSft(input: ExportInput, expansions: ReadonlyMap<string, ExpansionR
       ndcg10: s.ndcg10,
       original_ndcg10: s.ndcg10 - s.delta,
     });
-    provenance.push({ qid, originalNdcg10: s.ndcg10 - s.delta, chosen: sideInfo(e, s) });
+    provenance.push({ qid, originalNdcg10: s.ndcg10 - s.delta, prompt: group, chosen: sideInfo(e, s) });
   }
   const without = [...seen].filter((q) => !best.has(q)).length;
   if (without > 0) bump(leftOut, `queries without a fitting teacher expansion whose nDCG@10 delta over the original is ${requirePositive ? 'above' : 'at least'} ${minDelta}`, without);
@@ -358,7 +383,15 @@ export interface ExportManifest {
    * none, e.g. an import without run metadata), where they came from, and how many records.
    */
   models: ExportedModel[];
-  studentPrompt: { template: TemplateRef | null; fewShot: false; kind: OutputKind; includeRetrievalConditioned: boolean };
+  studentPrompt: {
+    template: TemplateRef | null;
+    fewShot: false;
+    kind: OutputKind;
+    includeRetrievalConditioned: boolean;
+    /** Records whose prompt is a retrieval-conditioned method's own prompt with passages, by template ("retrieval:lamer"), and where the passages came from. */
+    contextPrompts: { prompt: string; records: number }[];
+    contextSource: string | null;
+  };
   retrieval: Record<string, unknown> | null;
   leakage: { evalSplit: string; evalQueriesInExport: string[]; overridden: boolean };
   provenance: Provenance[];
@@ -378,6 +411,9 @@ export function renderDatasetCard(m: ExportManifest): string {
     m.margins === null ? '- Margins: n/a' : `- nDCG@10 margins: min ${m.margins.min.toFixed(4)}, mean ${m.margins.mean.toFixed(4)}, max ${m.margins.max.toFixed(4)}`,
     `- Student task: ${m.studentPrompt.template === null ? 'n/a' : `${esc(m.studentPrompt.template.id)} v${m.studentPrompt.template.version} (${m.studentPrompt.template.hash})`}, zero-shot, output kind ${m.studentPrompt.kind}` +
       (m.studentPrompt.includeRetrievalConditioned ? ', retrieval-conditioned expansions included' : ', retrieval-conditioned expansions left out'),
+    ...m.studentPrompt.contextPrompts.map(
+      (c) => `- ${c.records} records are prompted with ${esc(c.prompt.replace(/^retrieval:/, ''))}'s own prompt and retrieved passages${m.studentPrompt.contextSource === null ? '' : ` (${esc(m.studentPrompt.contextSource)})`}`,
+    ),
     `- Records by source: ${Object.entries(m.counts.bySource).map(([k, v]) => `${esc(k)} ${v}`).join('; ')}`,
     ...(m.lengths === null ? [] : [`- Lengths: ${describeLengthStats(m.lengths.exported)}` + (m.lengths.maxLengthRatio > 0 ? ` (before the length cap ${m.lengths.maxLengthRatio}: ${describeLengthStats(m.lengths.beforeCap)})` : '')]),
     ...(m.leftOut.length === 0 ? [] : [`- Left out: ${m.leftOut.map((x) => `${x.count} ${esc(x.reason)}`).join('; ')}`]),
@@ -473,6 +509,9 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
       ? null
       : { exported: pairLengthStats(exportedPairs, expansions), beforeCap: built.lengthsBefore, maxLengthRatio };
   const qids = [...new Set(built.provenance.map((p) => p.qid))].sort(cmp);
+  const contextCounts = new Map<string, number>();
+  for (const p of built.provenance) if (p.prompt !== 'task') bump(contextCounts, p.prompt);
+  const contextPrompts = [...contextCounts.entries()].sort((a, b) => cmp(a[0], b[0])).map(([prompt, records]) => ({ prompt, records }));
   const manifestPath = `${request.out}.manifest.json`;
   const manifest: ExportManifest = {
     kind: 'qx-studio-export',
@@ -498,7 +537,14 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
     ].sort(cmp),
     qids,
     models: exportedModels(sides, expansions),
-    studentPrompt: { template: input.studentTemplate ?? null, fewShot: false, kind: task.kind, includeRetrievalConditioned: task.includeRetrievalConditioned },
+    studentPrompt: {
+      template: input.studentTemplate ?? null,
+      fewShot: false,
+      kind: task.kind,
+      includeRetrievalConditioned: task.includeRetrievalConditioned,
+      contextPrompts,
+      contextSource: contextPrompts.length === 0 ? null : (input.contextSource ?? null),
+    },
     retrieval: input.retrieval ?? null,
     leakage: { evalSplit, evalQueriesInExport: leaked, overridden: leaked.length > 0 },
     provenance: built.provenance,

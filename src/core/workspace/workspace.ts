@@ -587,6 +587,34 @@ export class Workspace implements WorkspaceApi {
     return { pairs: next.length, ...r, rules: merged, report: pairBuildReport(groups, merged) };
   }
 
+  /**
+   * For exports that include retrieval-conditioned expansions: renders such an expansion's prompt
+   * as `qx expand` would send it, its method's template (by template id, else method name) with
+   * the top passages of the workspace's BM25 index for the query.
+   */
+  private async contextPrompts(templates: Map<string, PromptTemplate>, options: TaskOptions): Promise<Pick<ExportInput, 'renderContextPrompt' | 'contextSource'>> {
+    const index = await this.ensureIndex(options);
+    return {
+      contextSource: `top passages of the workspace's BM25 index (${this.analyzer}, k1 ${this.deps.settings.bm25.k1}, b ${this.deps.settings.bm25.b}) for the query, as qx expand gives them; an imported run may have read other passages`,
+      renderContextPrompt: (e) => {
+        const t = templates.get(e.template?.id ?? e.method);
+        if (t === undefined || !t.needs.passages) return undefined;
+        const passages = index
+          .searchSync(e.query, t.numPassages)
+          .slice(0, t.numPassages)
+          .flatMap((h) => {
+            const text = index.docSync(h.docid)?.text;
+            return text === undefined || text === '' ? [] : [text];
+          });
+        const messages = renderTemplate(t, { qid: e.qid, query: e.query, passages });
+        const system = messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+        // A template's exemplar turns (CSQE) are folded into the one user turn the formats take.
+        const user = messages.filter((m) => m.role !== 'system').map((m) => m.content).join('\n\n');
+        return system === '' ? { user } : { system, user };
+      },
+    };
+  }
+
   /** `rules` with the student task resolved: "" → the dataset language's zero-shot template. */
   private taskRules(rules: PairRules): PairRules {
     return { ...defaultPairRules, ...rules, task: rules.task === undefined || rules.task === '' ? this.defaultTemplate : rules.task };
@@ -644,6 +672,7 @@ export class Workspace implements WorkspaceApi {
         return system === undefined ? { user } : { system, user };
       },
       studentTemplate: templateRef(t),
+      ...(task.includeRetrievalConditioned ? await this.contextPrompts(templates, options) : {}),
       retrieval: this.retrievalSettings,
       toolVersion: this.deps.toolVersion ?? 'dev',
       ...(request.sftMinDelta === undefined ? {} : { sftMinDelta: request.sftMinDelta }),

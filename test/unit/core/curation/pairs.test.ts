@@ -121,8 +121,9 @@ test('only expansions of the task kind are candidates; retrieval-conditioned one
   ];
   const out = buildPairs([q], rules());
   assert.deepEqual(out.map((p) => [p.chosenId, p.rejectedId]), [['fs', 'zs']], 'keywords and LameR are not candidates of the passage task');
-  const withLamer = buildPairs([q], rules({ includeRetrievalConditioned: true }));
-  assert.deepEqual(withLamer.map((p) => [p.chosenId, p.rejectedId]), [['lamer', 'zs']]);
+  // Included on request, LameR is paired only with LameR (its prompt holds passages the others never had).
+  const withLamer = buildPairs([[...q, cand('q', 'lamer2', 0.6, 0.4, { method: 'lamer', model: 'student-7b' })]], rules({ includeRetrievalConditioned: true }));
+  assert.deepEqual(withLamer.map((p) => [p.chosenId, p.rejectedId]).sort(), [['fs', 'zs'], ['lamer', 'lamer2']]);
   const kwTask = buildPairs([[...q, cand('q', 'kw2', 0.5, 0.4, { method: 'q2e-zs' })]], rules({ task: 'q2e-zs' }));
   assert.deepEqual(kwTask.map((p) => [p.chosenId, p.rejectedId]), [['kw', 'kw2']], 'a keywords task pairs keyword lists only');
   const rep = pairBuildReport([q], rules());
