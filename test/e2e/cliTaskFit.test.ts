@@ -172,6 +172,8 @@ describe('every QueryGym DL19 method imported: the default export fits the stude
     const ruled = readJsonl(out2);
     assert.ok(ruled.every((x) => ratio(x) <= 1.5));
     assert.ok(ruled.length >= capped.length);
+    const ruledManifest = JSON.parse(readFileSync(`${out2}.manifest.json`, 'utf8')) as ExportManifest;
+    assert.equal(ruledManifest.rules?.maxLengthRatio, 1.5, 'the manifest names the rules the pairs were built with');
     assert.equal((await qx(['pairs', '--workspace', ws])).code, 0);
   });
 
@@ -213,6 +215,25 @@ describe('every QueryGym DL19 method imported: the default export fits the stude
     assert.match(readFileSync(`${out}.card.md`, 'utf8'), /records are prompted with lamer's own prompt and retrieved passages/);
     assert.ok(manifest.provenance.every((x, i) => lamer.includes(i) || records[i]?.prompt === zeroShotPrompt(topics.get(x.qid) ?? '?')));
     assert.equal((await qx(['pairs', '--workspace', ws])).code, 0);
+  });
+
+  test('another task: pairs built for Q2E keywords are exported under its prompt, and passages are left out', async () => {
+    const p = await qx(['pairs', '--workspace', ws, '--task', 'q2e-zs']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, /left out 43 teacher mugi expansions: its text is passage, the task \(q2e-zs\) asks for keywords/);
+    const out = join(tmp, 'q2e.jsonl');
+    const r = await qx(['export', '--workspace', ws, '--format', 'trl-standard', '--out', out, '--allow-eval-queries']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /student task: q2e-zs \(keywords\)/, 'the export defaults to the task the pairs were built for');
+    const manifest = JSON.parse(readFileSync(`${out}.manifest.json`, 'utf8')) as ExportManifest;
+    const records = readJsonl(out);
+    assert.ok(records.length > 0);
+    records.forEach((rec, i) => {
+      assert.equal(rec.prompt, `Write a list of keywords for the following query: ${topics.get(String(rec.qid)) ?? '?'}`);
+      const prov = manifest.provenance[i]!;
+      assert.ok(['query2e', 'genqr', 'genqr_ensemble'].includes(prov.chosen.method) && ['query2e', 'genqr', 'genqr_ensemble'].includes(prov.rejected?.method ?? ''));
+    });
+    assert.equal((await qx(['pairs', '--workspace', ws, '--task', ''])).code, 0);
   });
 
   test('the report gives the chosen/rejected length figures of the current pairs', async () => {

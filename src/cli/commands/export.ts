@@ -78,7 +78,10 @@ export function closingNote(format: ExportFormat, r: ExportResult): string {
     if (len.maxLengthRatio > 0) {
       lines.push(`length before the cap ${len.maxLengthRatio}: ${describeLengthStats(len.beforeCap)}`);
       lines.push(`length after the cap: ${describeLengthStats(len.exported)}`);
-    } else lines.push(`length: ${describeLengthStats(len.exported)} (no length cap; --max-length-ratio sets one)`);
+    } else {
+      const rule = len.pairRuleMaxLengthRatio > 0 ? `pairs built with the length cap ${len.pairRuleMaxLengthRatio}` : 'no length cap';
+      lines.push(`length: ${describeLengthStats(len.exported)} (${rule}; --max-length-ratio sets one at export)`);
+    }
   }
   return lines.join('\n') + '\n';
 }

@@ -33,7 +33,7 @@ export interface ExportInput {
   scores: ReadonlyMap<string, ExpansionScore>;
   /** Current pairs (ignored by "sft-messages"). */
   pairs: readonly PairRecord[];
-  /** The rules the auto pairs were built with, for the manifest. */
+  /** The rules the auto pairs were built with, for the manifest (and the default task). */
   rules?: PairRules;
   /**
    * Renders the student's zero-shot prompt from the query alone (no few-shot exemplars): the
@@ -371,7 +371,7 @@ export interface ExportManifest {
   /** Why pairs or SFT candidates were left out, with counts. */
   leftOut: { reason: string; count: number }[];
   /** Preference: chosen/rejected lengths of the exported pairs, and of the fitting pairs before the export's length cap. */
-  lengths: { exported: PairLengthStats; beforeCap: PairLengthStats; maxLengthRatio: number } | null;
+  lengths: { exported: PairLengthStats; beforeCap: PairLengthStats; maxLengthRatio: number; pairRuleMaxLengthRatio: number } | null;
   margins: { min: number; mean: number; max: number } | null;
   states: PairState[] | null;
   rules: PairRules | null;
@@ -415,7 +415,8 @@ export function renderDatasetCard(m: ExportManifest): string {
       (c) => `- ${c.records} records are prompted with ${esc(c.prompt.replace(/^retrieval:/, ''))}'s own prompt and retrieved passages${m.studentPrompt.contextSource === null ? '' : ` (${esc(m.studentPrompt.contextSource)})`}`,
     ),
     `- Records by source: ${Object.entries(m.counts.bySource).map(([k, v]) => `${esc(k)} ${v}`).join('; ')}`,
-    ...(m.lengths === null ? [] : [`- Lengths: ${describeLengthStats(m.lengths.exported)}` + (m.lengths.maxLengthRatio > 0 ? ` (before the length cap ${m.lengths.maxLengthRatio}: ${describeLengthStats(m.lengths.beforeCap)})` : '')]),
+    ...(m.lengths === null ? [] : [`- Lengths: ${describeLengthStats(m.lengths.exported)}` + (m.lengths.maxLengthRatio > 0 ? ` (before the length cap ${m.lengths.maxLengthRatio}: ${describeLengthStats(m.lengths.beforeCap)})` : '') +
+            (m.lengths.pairRuleMaxLengthRatio > 0 ? `; pairs built with the length cap ${m.lengths.pairRuleMaxLengthRatio}` : '')]),
     ...(m.leftOut.length === 0 ? [] : [`- Left out: ${m.leftOut.map((x) => `${x.count} ${esc(x.reason)}`).join('; ')}`]),
     '- Models (exactly those of the exported records):',
     ...m.models.map(
@@ -507,7 +508,7 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
   const lengths =
     request.format === 'sft-messages' || built.lengthsBefore === undefined
       ? null
-      : { exported: pairLengthStats(exportedPairs, expansions), beforeCap: built.lengthsBefore, maxLengthRatio };
+      : { exported: pairLengthStats(exportedPairs, expansions), beforeCap: built.lengthsBefore, maxLengthRatio, pairRuleMaxLengthRatio: input.rules?.maxLengthRatio ?? 0 };
   const qids = [...new Set(built.provenance.map((p) => p.qid))].sort(cmp);
   const contextCounts = new Map<string, number>();
   for (const p of built.provenance) if (p.prompt !== 'task') bump(contextCounts, p.prompt);

@@ -74,7 +74,7 @@ export interface ExportRequest {
   maxLengthRatio?: number;
   /** SFT: the smallest nDCG@10 delta over the original query a target needs, default 0. */
   sftMinDelta?: number;
-  /** The student task's template id; default the pair settings' (`qx.pairs.task`, "" = the dataset language's zero-shot query2doc). */
+  /** The student task's template id; default that of the last pair build, else the pair settings' (`qx.pairs.task`, "" = the dataset language's zero-shot query2doc). */
   task?: string;
   /** Export retrieval-conditioned expansions (LameR, CSQE) too; default the pair settings'. */
   includeRetrievalConditioned?: boolean;
@@ -89,7 +89,7 @@ export interface ExportResult {
   /** Why pairs or candidates were left out, with counts. */
   leftOut?: { reason: string; count: number }[];
   /** Preference: chosen/rejected lengths of the exported pairs and of the fitting pairs before the length cap. */
-  lengths?: { exported: PairLengthStats; beforeCap: PairLengthStats; maxLengthRatio: number } | null;
+  lengths?: { exported: PairLengthStats; beforeCap: PairLengthStats; maxLengthRatio: number; pairRuleMaxLengthRatio: number } | null;
   /** The student task the records were exported for. */
   task?: { template: string; kind: OutputKind };
 }

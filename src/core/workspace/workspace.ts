@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Bm25Index } from '../bm25/bm25Index.js';
@@ -583,6 +583,8 @@ export class Workspace implements WorkspaceApi {
     }
     const next = buildPairRecords(groups, merged, this.store.listPairs());
     const r = this.store.applyPairs(next);
+    // The rules of the last build, so an export names (and defaults to) the task and rules the pairs were built with.
+    writeFileAtomic(join(this.root, '.qx', PAIR_RULES_FILE), JSON.stringify(merged, null, 2) + '\n');
     this.invalidate();
     return { pairs: next.length, ...r, rules: merged, report: pairBuildReport(groups, merged) };
   }
@@ -615,6 +617,18 @@ export class Workspace implements WorkspaceApi {
     };
   }
 
+  /** The rules of the last `buildPairs` (`.qx/pair-rules.json`), or nothing when there is none or it is unreadable. */
+  private lastPairRules(): Partial<PairRules> {
+    try {
+      const v: unknown = JSON.parse(readFileSync(join(this.root, '.qx', PAIR_RULES_FILE), 'utf8'));
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return {};
+      const known = Object.keys(defaultPairRules);
+      return Object.fromEntries(Object.entries(v).filter(([k, x]) => known.includes(k) && typeof x === typeof defaultPairRules[k as keyof PairRules])) as Partial<PairRules>;
+    } catch {
+      return {};
+    }
+  }
+
   /** `rules` with the student task resolved: "" → the dataset language's zero-shot template. */
   private taskRules(rules: PairRules): PairRules {
     return { ...defaultPairRules, ...rules, task: rules.task === undefined || rules.task === '' ? this.defaultTemplate : rules.task };
@@ -633,8 +647,10 @@ export class Workspace implements WorkspaceApi {
 
   /**
    * Writes a training export (see export `exportDataset`): DPO pairs in the requested states, or
-   * SFT records of the best teacher expansion per query. The prompt is the student's zero-shot
-   * query2doc prompt in the dataset's language ({@link defaultTemplate}). Refuses evaluation
+   * SFT records of the best teacher expansion per query. The prompt is the student task's zero-shot
+   * prompt: `request.task`, else the task of the last pair build (`.qx/pair-rules.json`), else
+   * the settings' (`qx.pairs.task`; "" = {@link defaultTemplate}); only expansions of its output
+   * kind are exported (see export `exportDataset`). Refuses evaluation
    * queries unless `allowEvalQueries`, and writes nothing when there would be zero records. `out`
    * is resolved against the workspace root.
    */
@@ -642,6 +658,7 @@ export class Workspace implements WorkspaceApi {
     const templates = await this.templates();
     const rules = this.taskRules({
       ...this.deps.settings.pairs,
+      ...this.lastPairRules(),
       ...(request.task === undefined ? {} : { task: request.task }),
       ...(request.includeRetrievalConditioned === undefined ? {} : { includeRetrievalConditioned: request.includeRetrievalConditioned }),
     });
@@ -956,6 +973,9 @@ export class Workspace implements WorkspaceApi {
  * The shipped prompt templates: beside the core module in the sources, `dist/templates` in a
  * bundle; a bundle run from a source checkout falls back to the sources' folder.
  */
+/** Beside the store in `.qx/`: the pair rules of the last rebuild. */
+const PAIR_RULES_FILE = 'pair-rules.json';
+
 function locateShippedTemplates(): string {
   const candidates = [shippedTemplateDir(), resolve(__dirname, '..', 'src', 'core', 'expansion', 'templates')];
   return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
