@@ -345,6 +345,8 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
     reg('qx.buildPairs', async () => {
       const ws = requireWorkspace(session);
       const r = await withTask('Building pairs', logger, (o) => ws.buildPairs(readSettings().pairs, o));
+      if (r.rules !== undefined) logger.info(`Built ${r.pairs} pairs for the student task ${r.rules.task}.`);
+      for (const l of r.report?.leftOut ?? []) logger.info(`Left out ${l.expansions} ${l.role} ${l.method} expansions: ${l.reason}.`);
       tree.refresh();
       session.changed('pairs built');
       void vscode.window.setStatusBarMessage(`QX: ${r.pairs} pairs`, 5000);

@@ -351,7 +351,8 @@ function exportedModels(sides: readonly SideInfo[], expansions: ReadonlyMap<stri
 /** The manifest written beside every export as `<out>.manifest.json`. */
 export interface ExportManifest {
   kind: 'qx-studio-export';
-  manifestVersion: 1;
+  /** 2: `models` carry kind, conditioning, sampling and sources; no settings-based `sampling`. */
+  manifestVersion: 2;
   format: ExportFormat;
   dataset: string;
   file: string;
@@ -516,7 +517,7 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
   const manifestPath = `${request.out}.manifest.json`;
   const manifest: ExportManifest = {
     kind: 'qx-studio-export',
-    manifestVersion: 1,
+    manifestVersion: 2,
     format: request.format,
     dataset: input.datasetName,
     file: basename(request.out),

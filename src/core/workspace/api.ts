@@ -1,6 +1,7 @@
 import type { CorpusDoc } from '../dataset/types.js';
 import type { Conditioning, ExpansionRecord, OutputKind } from '../expansion/types.js';
 import type { PairLengthStats } from '../curation/lengths.js';
+import type { PairBuildReport } from '../curation/pairs.js';
 import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
 import type { TaskOptions } from '../progress.js';
 
@@ -153,7 +154,8 @@ export interface WorkspaceApi {
   importExpansions(request: ImportRequest, options: TaskOptions): Promise<{ imported: number; skipped: number }>;
   /** Score every expansion not yet scored with the current retrieval settings. */
   score(options: TaskOptions): Promise<{ scored: number }>;
-  buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<{ pairs: number }>;
+  /** Rebuilds the auto pairs; also returns the rules used (task resolved) and what they left out and why (optional: added later). */
+  buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<{ pairs: number; rules?: PairRules; report?: PairBuildReport }>;
   exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult>;
   /** Generate expansions with the teacher or student (cached: completed calls are never repeated). */
   expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }>;
