@@ -252,4 +252,18 @@ describe('every QueryGym DL19 method imported: the default export fits the stude
     assert.equal(info.qx_dpo?.columns.system, undefined);
     assert.ok(readJsonl(out).every((r) => !('system' in r)));
   });
+  test('qx import --kind/--conditioning override what the method name says', async () => {
+    const file = join(runs, 'query2e', 'Qwen', 'Qwen2.5-72B-Instruct', 'bm25', 'bedaf076.queries.tsv');
+    const bad = await qx(['import', file, '--workspace', ws, '--model', 'Qwen2.5-72B-Instruct', '--method', 'x', '--role', 'teacher', '--kind', 'poem']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--kind must be one of passage, keywords, answer-list/);
+    // Say the keyword lists of a run named like a passage method are keywords: they are left out of the passage task.
+    const r = await qx(['import', file, '--workspace', ws, '--model', 'Qwen2.5-72B-Instruct', '--method', 'query2doc-renamed', '--role', 'teacher', '--kind', 'keywords', '--conditioning', 'query']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await qx(['score', '--workspace', ws])).code, 0);
+    const p = JSON.parse((await qx(['pairs', '--workspace', ws, '--json'])).stdout) as { report: { leftOut: { method: string; reason: string; expansions: number }[] } };
+    const renamed = p.report.leftOut.find((l) => l.method === 'query2doc-renamed');
+    assert.equal(renamed?.expansions, 43);
+    assert.match(renamed?.reason ?? '', /its text is keywords/);
+  });
 });
