@@ -241,7 +241,9 @@ export interface BuildPairsOptions {
  *
  * Rules: candidates are the expansions in `rules.pools` (see {@link inPools}: by default not the
  * model-free baselines) whose output kind fits the student task (`rules.task`, see
- * {@link pairTask}; retrieval-conditioned ones only with `includeRetrievalConditioned`); a pair needs
+ * {@link pairTask}; retrieval-conditioned ones only with `includeRetrievalConditioned`, and then
+ * paired only among expansions of the same method: see {@link promptGroup}; each prompt group is
+ * paired on its own, so the per-query counts below are per group); a pair needs
  * nDCG@10(chosen) − nDCG@10(rejected) ≥ `minMargin` (tolerance 1e-9), different generated texts,
  * with `requireChosenBeatsOriginal` a chosen delta > 0, and with `maxLengthRatio` > 0 a length
  * ratio (longer / shorter, characters) within it. "best-worst" pairs the best with the worst
