@@ -162,6 +162,9 @@ describe('every QueryGym DL19 method imported: the default export fits the stude
     assert.match(r.stdout, new RegExp(`left out ${over} pairs whose chosen/rejected length ratio is beyond the cap 1.5`));
     assert.match(r.stdout, new RegExp(`length before the cap 1.5: chosen longer in \\d+/${uncapped.length} pairs`));
     assert.match(r.stdout, new RegExp(`length after the cap: chosen longer in \\d+/${capped.length} pairs`));
+    // An uncapped export previews the same cap in its note.
+    const preview = await qx(['export', '--workspace', ws, '--format', 'trl-standard', '--out', join(tmp, 'again.jsonl'), '--allow-eval-queries']);
+    assert.match(preview.stdout, new RegExp(`with --max-length-ratio 1\\.5: ${capped.length} of ${uncapped.length} pairs kept, chosen longer in \\d+/${capped.length} pairs`));
 
     // The same cap as a pair rule: qx pairs picks the rejected side within it instead of dropping the query.
     const p = await qx(['pairs', '--workspace', ws, '--max-length-ratio', '1.5', '--json']);

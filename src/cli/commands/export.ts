@@ -81,6 +81,9 @@ export function closingNote(format: ExportFormat, r: ExportResult): string {
     } else {
       const rule = len.pairRuleMaxLengthRatio > 0 ? `pairs built with the length cap ${len.pairRuleMaxLengthRatio}` : 'no length cap';
       lines.push(`length: ${describeLengthStats(len.exported)} (${rule}; --max-length-ratio sets one at export)`);
+      if (len.preview !== undefined) {
+        lines.push(`with --max-length-ratio ${len.preview.maxLengthRatio}: ${len.preview.kept.pairs} of ${len.exported.pairs} pairs kept, ${describeLengthStats(len.preview.kept)}`);
+      }
     }
   }
   return lines.join('\n') + '\n';

@@ -106,7 +106,12 @@ interface Built {
   leftOut: Map<string, number>;
   /** Preference only: the length figures of the pairs that fit the task, before the export's length cap. */
   lengthsBefore?: PairLengthStats;
+  /** Preference only, without an export cap: the length figures of the fitting pairs a cap of {@link previewLengthCap} would keep. */
+  capPreview?: PairLengthStats;
 }
+
+/** The length cap whose effect an uncapped export previews in its note (the settings' suggested value). */
+export const previewLengthCap = 1.5;
 
 function sideInfo(e: ExpansionRecord, s: ExpansionScore): SideInfo {
   return {
@@ -250,7 +255,18 @@ function buildPreference(
       rejected: sideInfo(rejected, rs),
     });
   }
-  return { records, provenance, leftOut, lengthsBefore: pairLengthStats(fitting, expansions) };
+  const withinPreview = fitting.filter((p) => {
+    const c = expansions.get(p.chosenId);
+    const r = expansions.get(p.rejectedId);
+    return c !== undefined && r !== undefined && lengthRatio(c.generated, r.generated) <= previewLengthCap + 1e-12;
+  });
+  return {
+    records,
+    provenance,
+    leftOut,
+    lengthsBefore: pairLengthStats(fitting, expansions),
+    ...(maxLengthRatio > 0 ? {} : { capPreview: pairLengthStats(withinPreview, expansions) }),
+  };
 }
 
 /** Best teacher expansion per query among those fitting the task: highest nDCG@10, then shorter text, then id. */
@@ -372,7 +388,14 @@ export interface ExportManifest {
   /** Why pairs or SFT candidates were left out, with counts. */
   leftOut: { reason: string; count: number }[];
   /** Preference: chosen/rejected lengths of the exported pairs, and of the fitting pairs before the export's length cap. */
-  lengths: { exported: PairLengthStats; beforeCap: PairLengthStats; maxLengthRatio: number; pairRuleMaxLengthRatio: number } | null;
+  lengths: {
+    exported: PairLengthStats;
+    beforeCap: PairLengthStats;
+    maxLengthRatio: number;
+    pairRuleMaxLengthRatio: number;
+    /** Without an export cap: what a cap of `maxLengthRatio` would keep. */
+    preview?: { maxLengthRatio: number; kept: PairLengthStats };
+  } | null;
   margins: { min: number; mean: number; max: number } | null;
   states: PairState[] | null;
   rules: PairRules | null;
@@ -509,7 +532,13 @@ export async function exportDataset(input: ExportInput, request: ExportRequest, 
   const lengths =
     request.format === 'sft-messages' || built.lengthsBefore === undefined
       ? null
-      : { exported: pairLengthStats(exportedPairs, expansions), beforeCap: built.lengthsBefore, maxLengthRatio, pairRuleMaxLengthRatio: input.rules?.maxLengthRatio ?? 0 };
+      : {
+          exported: pairLengthStats(exportedPairs, expansions),
+          beforeCap: built.lengthsBefore,
+          maxLengthRatio,
+          pairRuleMaxLengthRatio: input.rules?.maxLengthRatio ?? 0,
+          ...(built.capPreview === undefined ? {} : { preview: { maxLengthRatio: previewLengthCap, kept: built.capPreview } }),
+        };
   const qids = [...new Set(built.provenance.map((p) => p.qid))].sort(cmp);
   const contextCounts = new Map<string, number>();
   for (const p of built.provenance) if (p.prompt !== 'task') bump(contextCounts, p.prompt);

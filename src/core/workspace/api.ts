@@ -90,7 +90,14 @@ export interface ExportResult {
   /** Why pairs or candidates were left out, with counts. */
   leftOut?: { reason: string; count: number }[];
   /** Preference: chosen/rejected lengths of the exported pairs and of the fitting pairs before the length cap. */
-  lengths?: { exported: PairLengthStats; beforeCap: PairLengthStats; maxLengthRatio: number; pairRuleMaxLengthRatio: number } | null;
+  lengths?: {
+    exported: PairLengthStats;
+    beforeCap: PairLengthStats;
+    maxLengthRatio: number;
+    pairRuleMaxLengthRatio: number;
+    /** Without an export cap: what a cap of `maxLengthRatio` would keep. */
+    preview?: { maxLengthRatio: number; kept: PairLengthStats };
+  } | null;
   /** The student task the records were exported for. */
   task?: { template: string; kind: OutputKind };
 }
