@@ -1,7 +1,7 @@
 import type { DocMove, EmptyState, ExpansionScore, PairRecord, PairState, PlotData, QueryReview, ReviewAction, ReviewPosition, ScoredExpansion } from '../src/protocol/messages.js';
 import { RemoteError, type WebviewEndpoint } from '../src/protocol/rpc.js';
 import { type Child, el } from './dom.js';
-import { deltaClass, formatDelta, formatPercent, formatScore } from './format.js';
+import { deltaClass, formatDelta, formatLength, formatLengthRatio, formatPercent, formatScore } from './format.js';
 import { costScatter, deltaHistogram, teacherStudentScatter } from './plots.js';
 
 /** UI state kept across hide/show through the webview's getState/setState. Never data the host owns. */
@@ -282,7 +282,16 @@ export class ReviewApp {
         el('span', { className: 'exp-label', text: expansionLabel(s.expansion) }),
         ' ',
         el('span', { className: `delta ${deltaClass(s.score?.delta)}`, text: formatDelta(s.score?.delta ?? null) }),
+        ' ',
+        el('span', { className: 'muted small', text: formatLength(s.expansion.generated), attrs: { 'data-testid': `${kind}-length` } }),
       ]);
+    };
+    // Chosen/rejected length ratio: pairs whose chosen side is much longer teach DPO "write longer".
+    const ratio = (p: PairRecord): HTMLElement | null => {
+      const c = byId.get(p.chosenId)?.expansion.generated;
+      const rj = byId.get(p.rejectedId)?.expansion.generated;
+      if (c === undefined || rj === undefined) return null;
+      return el('div', { className: 'muted small', text: `length ${formatLengthRatio(c, rj)}`, title: 'Chosen length / rejected length, characters', attrs: { 'data-testid': 'length-ratio' } });
     };
     const rows = r.pairs.map((p) => {
       const focused = p.id === this.state.focusedPair;
@@ -293,7 +302,7 @@ export class ReviewApp {
         el('td', { className: 'pair-state' }, [el('vscode-badge', { className: `state ${p.state}`, text: p.state, attrs: { 'data-testid': 'pair-state' } }), p.origin === 'manual' ? el('span', { className: 'muted small', text: ' manual' }) : null]),
         side(p.chosenId, 'chosen'),
         side(p.rejectedId, 'rejected'),
-        el('td', { className: 'num', text: formatScore(p.margin), attrs: { 'data-label': 'Margin' } }),
+        el('td', { className: 'num', attrs: { 'data-label': 'Margin' } }, [formatScore(p.margin), ratio(p)]),
         el('td', { className: 'pair-actions' }, [
           this.button('Accept', 'Accept this pair (a)', () => void this.setPairState(p, 'accepted'), { secondary: p.state === 'accepted', testid: 'accept' }),
           this.button('Reject', 'Reject this pair (r)', () => void this.setPairState(p, 'rejected'), { secondary: true, testid: 'reject' }),
@@ -354,6 +363,8 @@ export class ReviewApp {
       el('span', { className: 'exp-label', text: expansionLabel(e) }),
       e.template !== undefined ? el('span', { className: 'muted small', text: `${e.template.id} v${e.template.version}` }) : null,
       e.editedFrom !== undefined ? el('span', { className: 'muted small', text: 'edited' }) : null,
+      el('span', { className: 'muted small', text: formatLength(e.generated), attrs: { 'data-testid': 'length' } }),
+      e.outputKind !== undefined ? el('span', { className: 'muted small', text: e.outputKind + (e.conditioning === 'retrieval' ? ', retrieval-conditioned' : '') }) : null,
       el('span', { className: 'spacer' }),
       sc === null
         ? el('span', { className: 'muted', text: 'not scored' })

@@ -19,3 +19,20 @@ export function deltaClass(d: number | null | undefined): 'pos' | 'neg' | 'zero'
   if (d === null || d === undefined || Math.round(d * 1000) === 0) return 'zero';
   return d > 0 ? 'pos' : 'neg';
 }
+
+/** Length of a text in characters (code points), as pair rules and exports count it. */
+export function charLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** "682 chars". */
+export function formatLength(s: string): string {
+  return `${charLength(s)} chars`;
+}
+
+/** Chosen / rejected length as "2.80×" (an empty side counts as 1). */
+export function formatLengthRatio(chosen: string, rejected: string): string {
+  return `${(Math.max(1, charLength(chosen)) / Math.max(1, charLength(rejected))).toFixed(2)}×`;
+}

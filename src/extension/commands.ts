@@ -162,6 +162,8 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
       result = await run(true);
     }
     logger.info(`Exported ${result.records} records to ${result.out} (manifest ${result.manifest})`);
+    for (const [k, v] of Object.entries(result.bySource ?? {})) logger.info(`  ${v} ${k}`);
+    for (const l of result.leftOut ?? []) logger.info(`Left out ${l.count} ${l.reason}.`);
     void vscode.window.showInformationMessage(`QX: exported ${result.records} records to ${path.basename(result.out)}.`, 'Open File', 'Reveal').then(async (choice) => {
       if (choice === 'Open File') await vscode.window.showTextDocument(vscode.Uri.file(result.out));
       if (choice === 'Reveal') await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.out));
@@ -344,6 +346,8 @@ export function registerCommands(c: CommandContext): vscode.Disposable[] {
     reg('qx.buildPairs', async () => {
       const ws = requireWorkspace(session);
       const r = await withTask('Building pairs', logger, (o) => ws.buildPairs(readSettings().pairs, o));
+      if (r.rules !== undefined) logger.info(`Built ${r.pairs} pairs for the student task ${r.rules.task}.`);
+      for (const l of r.report?.leftOut ?? []) logger.info(`Left out ${l.expansions} ${l.role} ${l.method} expansions: ${l.reason}.`);
       tree.refresh();
       session.changed('pairs built');
       void vscode.window.setStatusBarMessage(`QX: ${r.pairs} pairs`, 5000);

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { EndpointSettings, QxSettings } from '../core/workspace/api.js';
-import type { PairRules } from '../core/curation/types.js';
+import { pairStrategies, type PairRules } from '../core/curation/types.js';
 
 /**
  * Typed reader of the `qx.*` settings. The `contributes.configuration` schema owns the defaults;
@@ -46,8 +46,14 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
   const pairs: PairRules = {
     pools: get<string[]>('pairs.pools', []).filter((p): p is string => typeof p === 'string'),
     minMargin: finite(get('pairs.minMargin', 0.05), 0.05),
-    strategy: get<string>('pairs.strategy', 'best-worst') === 'all' ? 'all' : 'best-worst',
+    strategy: pairStrategies.find((s) => s === get<string>('pairs.strategy', 'best-worst')) ?? 'best-worst',
     maxPairsPerQuery: Math.max(1, Math.round(get('pairs.maxPairsPerQuery', 5))),
+    sigmaK: Math.max(0, finite(get('pairs.sigmaK', 2), 2)),
+    maxMargin: Math.min(1, Math.max(0, finite(get('pairs.maxMargin', 1), 1))),
+    maxLengthRatio: Math.max(0, finite(get('pairs.maxLengthRatio', 0), 0)),
+    lengthMatch: get('pairs.lengthMatch', false),
+    task: get('pairs.task', '').trim(),
+    includeRetrievalConditioned: get('pairs.includeRetrievalConditioned', false),
     tiePolicy: ((t) => (t === 'prefer-shorter' || t === 'prefer-cheaper' ? t : 'skip'))(get<string>('pairs.tiePolicy', 'skip')),
     requireChosenBeatsOriginal: get('pairs.requireChosenBeatsOriginal', true),
   };

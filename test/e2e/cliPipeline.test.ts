@@ -107,7 +107,7 @@ describe('qx on a workspace made with qx init', () => {
   test('bad usage exits 2 and names the problem', async () => {
     const r = await qx(['pairs', '--workspace', ws, '--strategy', 'random']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--strategy must be best-worst or all/);
+    assert.match(r.stderr, /--strategy must be one of best-worst, all, best-sigma, margin-band/);
   });
 });
 

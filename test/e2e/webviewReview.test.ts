@@ -52,6 +52,30 @@ describe('Review webview', { skip: chromiumMissing ? 'Chromium is not installed 
     await page.close();
   });
 
+  test('shows the length of every expansion and the chosen/rejected length ratio of every pair', async () => {
+    const ws = new FakeWorkspace(5);
+    const qid = ws.listQueries().find((q) => q.pairs.auto > 0)?.qid;
+    assert.ok(qid !== undefined);
+    const { page } = await openPanel(ws, qid);
+    const review = ws.getQueryReview(qid);
+    const chars = (s: string): number => [...s].length;
+    const shown = await page.locator('article.expansion').evaluateAll((cards) =>
+      cards.map((c) => [c.getAttribute('data-expansion'), c.querySelector('[data-testid="length"]')?.textContent ?? null]),
+    );
+    assert.equal(shown.length, review.expansions.length);
+    for (const [id, text] of shown) {
+      const e = review.expansions.find((x) => x.expansion.id === id)?.expansion;
+      assert.equal(text, `${chars(e?.generated ?? '')} chars`);
+    }
+    const byId = new Map(review.expansions.map((s) => [s.expansion.id, s.expansion.generated]));
+    const ratios = await page.getByTestId('length-ratio').allTextContents();
+    assert.deepEqual(
+      ratios,
+      review.pairs.map((p) => `length ${(chars(byId.get(p.chosenId) ?? '') / chars(byId.get(p.rejectedId) ?? '')).toFixed(2)}×`),
+    );
+    await page.close();
+  });
+
   test('keyboard review: a accepts, u undoes, s swaps, r rejects, j/k move between queries', async () => {
     const ws = new FakeWorkspace(5);
     const qid = ws.listQueries().find((q) => q.pairs.auto > 0)?.qid;

@@ -1,6 +1,8 @@
 import type { ExpansionRecord } from '../expansion/types.js';
 import type { QueryCost } from '../feedback/queryCost.js';
 import { shortHash } from './hash.js';
+import { lengthRatio, textLength } from './lengths.js';
+import { conditioningOf, outputKindOfName, taskMismatch, type StudentTask } from './kinds.js';
 import type { ExpansionScore, PairRecord, PairRules } from './types.js';
 
 /** An expansion with its retrieval feedback: the input of pair building. */
@@ -83,6 +85,11 @@ interface Candidate {
   margin: number;
 }
 
+function withinLengthCap(a: ScoredCandidate, b: ScoredCandidate, rules: PairRules): boolean {
+  const cap = rules.maxLengthRatio ?? 0;
+  return !(cap > 0) || lengthRatio(a.expansion.generated, b.expansion.generated) <= cap + 1e-12;
+}
+
 function acceptable(chosen: ScoredCandidate, rejected: ScoredCandidate, rules: PairRules): Candidate | null {
   if (chosen.expansion.id === rejected.expansion.id) return null;
   if (chosen.expansion.generated === rejected.expansion.generated) return null;
@@ -90,21 +97,88 @@ function acceptable(chosen: ScoredCandidate, rejected: ScoredCandidate, rules: P
   const tie = Math.abs(margin) < scoreTieEpsilon;
   if (tie && rules.tiePolicy === 'skip') return null;
   if (margin < rules.minMargin - scoreTieEpsilon) return null;
+  if (rules.strategy === 'margin-band' && margin > (rules.maxMargin ?? 1) + scoreTieEpsilon) return null;
   if (rules.requireChosenBeatsOriginal && !(chosen.score.delta > scoreTieEpsilon)) return null;
+  if (!withinLengthCap(chosen, rejected, rules)) return null;
   return { chosen, rejected, margin: tie ? 0 : margin };
 }
 
-/** The auto pairs the rules build for one query's candidates, best first. */
+/** The candidates for pairs among one query's scored expansions, and why each other one is not. */
+export function screenCandidates(
+  cands: readonly ScoredCandidate[],
+  rules: PairRules,
+): { pool: ScoredCandidate[]; leftOut: { candidate: ScoredCandidate; reason: string }[] } {
+  const task = pairTask(rules);
+  const pool: ScoredCandidate[] = [];
+  const leftOut: { candidate: ScoredCandidate; reason: string }[] = [];
+  for (const c of cands) {
+    const e = c.expansion;
+    let reason: string | null = null;
+    if (!inPools(e, rules.pools)) reason = e.role === 'baseline' ? 'a model-free baseline, not text a student can learn to write' : 'not in the pools';
+    else if (e.generated.trim() === '') reason = 'empty text';
+    else if (e.role !== 'baseline') reason = taskMismatch(e, task);
+    if (reason === null) pool.push(c);
+    else leftOut.push({ candidate: c, reason });
+  }
+  return { pool, leftOut };
+}
+
+/** The student task the rules build pairs for: its template ("" → query2doc-zs) and that template's output kind. */
+export function pairTask(rules: Pick<PairRules, 'task' | 'includeRetrievalConditioned'>): StudentTask {
+  const template = rules.task === undefined || rules.task === '' ? 'query2doc-zs' : rules.task;
+  return { template, kind: outputKindOfName(template) ?? 'passage', includeRetrievalConditioned: rules.includeRetrievalConditioned === true };
+}
+
+/** Rejected-side candidates for `chosen` within the length cap, worst first; with `lengthMatch`, those meeting the margin, nearest in length first. */
+function rejectedOrder(chosen: ScoredCandidate, worstFirst: ScoredCandidate[], rules: PairRules): ScoredCandidate[] {
+  const others = worstFirst.filter((c) => c !== chosen && withinLengthCap(chosen, c, rules));
+  if (!rules.lengthMatch) return others;
+  const meets = others.filter((c) => acceptable(chosen, c, rules) !== null);
+  const gap = (c: ScoredCandidate): number => Math.abs(Math.log(Math.max(1, textLength(c.expansion.generated)) / Math.max(1, textLength(chosen.expansion.generated))));
+  return [...meets].sort((a, b) => gap(a) - gap(b));
+}
+
+/**
+ * The prompt a candidate's pairs are built under: the task's zero-shot prompt for a query-conditioned
+ * expansion; for a retrieval-conditioned one (included on request), its own method's prompt with
+ * the retrieved passages, so it is only paired with expansions of the same method.
+ */
+export function promptGroup(e: ExpansionRecord): string {
+  return conditioningOf(e) === 'retrieval' ? `retrieval:${e.template?.id ?? e.method}` : 'task';
+}
+
+/** The auto pairs the rules build for one query's candidates, best first (per prompt group, see {@link promptGroup}). */
 function pairsForQuery(cands: readonly ScoredCandidate[], rules: PairRules): Candidate[] {
-  const pool = cands.filter((c) => inPools(c.expansion, rules.pools) && c.expansion.generated.trim() !== '');
+  const { pool } = screenCandidates(cands, rules);
+  const groups = new Map<string, ScoredCandidate[]>();
+  for (const c of pool) {
+    const g = promptGroup(c.expansion);
+    groups.set(g, [...(groups.get(g) ?? []), c]);
+  }
+  return [...groups.keys()].sort().flatMap((g) => pairsForPool(groups.get(g) as ScoredCandidate[], rules));
+}
+
+/** The auto pairs the rules build among candidates that share one prompt, best first. */
+function pairsForPool(pool: readonly ScoredCandidate[], rules: PairRules): Candidate[] {
   if (pool.length < 2) return [];
   const sorted = [...pool].sort((a, b) => compareForChosen(a, b, rules));
-  if (rules.strategy === 'best-worst') {
-    // The best allowed chosen side and the worst allowed rejected side (with side rules, each from its own pool).
+  if (rules.strategy === 'best-worst' || rules.strategy === 'best-sigma') {
+    // The best allowed chosen side; the rejected side from the allowed ones (with side rules, each from its own pool).
     const best = sorted.find((c) => allowedSide(c.expansion, rules.chosenFrom));
+    if (best === undefined) return [];
     // The worst is the last in chosen-order, so with "prefer-shorter" the longer of tied worst ones.
-    const worst = [...sorted].reverse().find((c) => allowedSide(c.expansion, rules.rejectedFrom));
-    const c = best === undefined || worst === undefined ? null : acceptable(best, worst, rules);
+    let order = rejectedOrder(best, [...sorted].reverse().filter((c) => c !== best && allowedSide(c.expansion, rules.rejectedFrom)), rules.strategy === 'best-sigma' ? { ...rules, lengthMatch: false } : rules);
+    if (rules.strategy === 'best-sigma') {
+      const xs = pool.map((c) => c.score.ndcg10);
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+      const target = mean - (rules.sigmaK ?? 2) * sd;
+      const dist = (c: ScoredCandidate): number => Math.abs(c.score.ndcg10 - target);
+      // Stable sort keeps the worst-first order among equally near candidates.
+      order = [...order].sort((a, b) => dist(a) - dist(b));
+    }
+    const rejected = order[0];
+    const c = rejected === undefined ? null : acceptable(best, rejected, rules);
     return c === null ? [] : [c];
   }
   const out: Candidate[] = [];
@@ -115,8 +189,10 @@ function pairsForQuery(cands: readonly ScoredCandidate[], rules: PairRules): Can
       if (c !== null) out.push(c);
     }
   }
+  const gap = (c: Candidate): number => (rules.lengthMatch ? Math.abs(Math.log(lengthRatio(c.chosen.expansion.generated, c.rejected.expansion.generated))) : 0);
   out.sort(
     (a, b) =>
+      gap(a) - gap(b) ||
       b.margin - a.margin ||
       b.chosen.score.ndcg10 - a.chosen.score.ndcg10 ||
       (pairId(a.chosen.expansion.qid, a.chosen.expansion.id, a.rejected.expansion.id) <
@@ -125,6 +201,53 @@ function pairsForQuery(cands: readonly ScoredCandidate[], rules: PairRules): Can
         : 1),
   );
   return out.slice(0, Math.max(0, rules.maxPairsPerQuery));
+}
+
+/** What a pair build left out, for the adapters to say. */
+export interface PairBuildReport {
+  /** Expansions that were not candidates, by method, role and reason (sorted by count, then method). */
+  leftOut: { method: string; role: string; reason: string; expansions: number }[];
+  /** Queries with scored expansions. */
+  queries: number;
+  /** Queries with fewer than two candidates. */
+  fewCandidates: number;
+  /** Queries with candidates but no pair meeting the rules. */
+  noPair: number;
+  /** Queries whose pairs the length cap changed or removed (0 without a cap). */
+  lengthCapped: number;
+}
+
+/** Explains what the rules leave out of `scored` (see {@link PairBuildReport}). */
+export function pairBuildReport(scored: Iterable<readonly ScoredCandidate[]>, rules: PairRules): PairBuildReport {
+  const counts = new Map<string, { method: string; role: string; reason: string; expansions: number }>();
+  let queries = 0;
+  let fewCandidates = 0;
+  let noPair = 0;
+  let lengthCapped = 0;
+  const uncapped: PairRules = { ...rules, maxLengthRatio: 0 };
+  for (const group of scored) {
+    if (group.length === 0) continue;
+    queries++;
+    const { pool, leftOut } = screenCandidates(group, rules);
+    for (const { candidate, reason } of leftOut) {
+      const key = `${candidate.expansion.method}\u0000${candidate.expansion.role}\u0000${reason}`;
+      const cur = counts.get(key) ?? { method: candidate.expansion.method, role: candidate.expansion.role, reason, expansions: 0 };
+      cur.expansions++;
+      counts.set(key, cur);
+    }
+    if (pool.length < 2) {
+      fewCandidates++;
+      continue;
+    }
+    const built = pairsForQuery(group, rules);
+    if (built.length === 0) noPair++;
+    if ((rules.maxLengthRatio ?? 0) > 0) {
+      const ids = (cs: Candidate[]): string => cs.map((c) => `${c.chosen.expansion.id}>${c.rejected.expansion.id}`).join(',');
+      if (ids(built) !== ids(pairsForQuery(group, uncapped))) lengthCapped++;
+    }
+  }
+  const leftOut = [...counts.values()].sort((a, b) => b.expansions - a.expansions || (a.method < b.method ? -1 : a.method > b.method ? 1 : a.reason < b.reason ? -1 : 1));
+  return { leftOut, queries, fewCandidates, noPair, lengthCapped };
 }
 
 export interface BuildPairsOptions {
@@ -143,11 +266,19 @@ export interface BuildPairsOptions {
  *   rulesHash refreshed); one they no longer produce is left out (the store deletes it).
  *
  * Rules: candidates are the expansions in `rules.pools` (see {@link inPools}: by default not the
- * model-free baselines); a pair needs
+ * model-free baselines) whose output kind fits the student task (`rules.task`, see
+ * {@link pairTask}; retrieval-conditioned ones only with `includeRetrievalConditioned`, and then
+ * paired only among expansions of the same method: see {@link promptGroup}; each prompt group is
+ * paired on its own, so the per-query counts below are per group); a pair needs
  * nDCG@10(chosen) − nDCG@10(rejected) ≥ `minMargin` (tolerance 1e-9), different generated texts,
- * and with `requireChosenBeatsOriginal` a chosen delta > 0. "best-worst" pairs the best with the
- * worst candidate (one pair per query); "all" takes every qualifying pair, highest margin first
- * (then higher chosen nDCG@10, then pair id), at most `maxPairsPerQuery`. Ties (|Δ| < 1e-9):
+ * with `requireChosenBeatsOriginal` a chosen delta > 0, and with `maxLengthRatio` > 0 a length
+ * ratio (longer / shorter, characters) within it. "best-worst" pairs the best with the worst
+ * candidate within the length cap (one pair per query); "best-sigma" pairs the best with the one
+ * whose nDCG@10 is nearest mean − `sigmaK`·σ of the query's candidates (population σ; ties: the
+ * worse); "all" takes every qualifying pair, highest margin first (then higher chosen nDCG@10,
+ * then pair id), at most `maxPairsPerQuery`; "margin-band" the same with margins ≤ `maxMargin`.
+ * `lengthMatch` makes the nearest length win first (best-worst: among the rejected candidates
+ * that meet the margin; all/margin-band: before the margin order). Ties (|Δ| < 1e-9):
  * "skip" never pairs tied candidates and breaks ties in best/worst picks by expansion id;
  * "prefer-shorter" ranks the shorter text higher, "prefer-cheaper" the candidate whose retrieval
  * touches fewer postings (each candidate's `cost`), so among tied candidates it is chosen

@@ -58,10 +58,43 @@ export interface PairRules {
   pools: string[];
   /** Minimum nDCG@10 difference between chosen and rejected, default 0.05. */
   minMargin: number;
-  /** "best-worst": one pair per query; "all": every pair above the margin, capped per query. */
-  strategy: 'best-worst' | 'all';
-  /** Cap on pairs per query for "all", default 5. */
+  /**
+   * "best-worst": one pair per query, the best and the worst candidate; "all": every pair above
+   * the margin, capped per query; "best-sigma": one pair per query, the best and the candidate
+   * nearest mean − `sigmaK`·σ of the query's candidate nDCG@10 ("Finding the Sweet Spot:
+   * Preference Data Construction for Scaling Preference Optimization", arXiv 2502.16825);
+   * "margin-band": every pair whose margin is within [`minMargin`, `maxMargin`], capped per query
+   * (margin-based selection: "Less is More: Improving LLM Alignment via Preference Data
+   * Selection", arXiv 2502.14560, drops small, noisy margins; "Difficulty-Based Preference Data
+   * Selection by DPO Implicit Reward Gap", arXiv 2508.04149, prefers the harder pairs to the
+   * widest gaps).
+   */
+  strategy: PairStrategy;
+  /** Cap on pairs per query for "all" and "margin-band", default 5. */
   maxPairsPerQuery: number;
+  /** "best-sigma": how many standard deviations below the mean the rejected side sits, default 2. */
+  sigmaK: number;
+  /** "margin-band": the largest nDCG@10 margin kept, default 1 (no upper bound). */
+  maxMargin: number;
+  /**
+   * Cap on the length ratio of the two sides, longer / shorter in characters (so the chosen text
+   * may be at most this many times longer or shorter than the rejected one); 0 = no cap (default).
+   * Best-worst and best-sigma then take the rejected side among the candidates within the cap.
+   */
+  maxLengthRatio: number;
+  /**
+   * Length-match: among the rejected candidates that meet the margin, take the one nearest the
+   * chosen text's length ("best-worst", "best-sigma"); "all"/"margin-band" keep the pairs nearest
+   * in length first. Default false.
+   */
+  lengthMatch: boolean;
+  /**
+   * The student task: id of the zero-shot template the student is prompted with ("" = the dataset
+   * language's zero-shot query2doc). Only expansions whose output kind fits it are candidates.
+   */
+  task: string;
+  /** Let retrieval-conditioned expansions (LameR, CSQE) be candidates; default false. */
+  includeRetrievalConditioned: boolean;
   /**
    * What to do when candidates tie on nDCG@10: skip them, prefer the shorter text, or prefer the
    * cheaper retrieval (fewer postings touched, then fewer analyzed terms; see feedback `queryCost`).
@@ -78,11 +111,22 @@ export interface PairRules {
   rejectedFrom?: string[];
 }
 
+export type PairStrategy = 'best-worst' | 'all' | 'best-sigma' | 'margin-band';
+
+/** Every pair strategy, in the order shown to users. */
+export const pairStrategies: readonly PairStrategy[] = ['best-worst', 'all', 'best-sigma', 'margin-band'];
+
 export const defaultPairRules: PairRules = {
   pools: [],
   minMargin: 0.05,
   strategy: 'best-worst',
   maxPairsPerQuery: 5,
+  sigmaK: 2,
+  maxMargin: 1,
+  maxLengthRatio: 0,
+  lengthMatch: false,
+  task: '',
+  includeRetrievalConditioned: false,
   tiePolicy: 'skip',
   requireChosenBeatsOriginal: true,
 };

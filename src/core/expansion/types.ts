@@ -28,6 +28,22 @@ export interface WeightedQuery {
 }
 
 /**
+ * What an expansion's generated text is, which decides the student tasks it can train:
+ * `passage` (a pseudo-document: query2doc, HyDE, MuGI, CoT, LameR), `keywords` (a term list:
+ * Q2E, GenQR), `answer-list` (several short answers: QA-Expand), `rewrite` (a reformulated
+ * query), `extract` (sentences quoted from retrieved passages: CSQE), `terms` (weighted index
+ * terms of a model-free baseline: RM3), `other` (none of these).
+ */
+export type OutputKind = 'passage' | 'keywords' | 'answer-list' | 'rewrite' | 'extract' | 'terms' | 'other';
+
+/**
+ * What the prompt that wrote an expansion held besides the query: `query` (the query, maybe
+ * fixed exemplars) or `retrieval` (passages retrieved for the query: LameR, CSQE), which a student
+ * prompted with the query alone never sees.
+ */
+export type Conditioning = 'query' | 'retrieval';
+
+/**
  * One expansion of one query: the generated text and the exact string the retriever received.
  * Records are immutable; a hand edit makes a new record with `editedFrom` set.
  */
@@ -63,6 +79,12 @@ export interface ExpansionRecord {
   editedFrom?: string;
   /** The student round that wrote it (0 = the base student; see workspace/rounds.ts), when generated as a round. */
   round?: number;
+  /** What the text is; absent in stores written before it existed: derived from template, method and formulation (curation `outputKindOf`). */
+  outputKind?: OutputKind;
+  /** What its prompt held besides the query; absent: derived (curation `conditioningOf`). */
+  conditioning?: Conditioning;
+  /** Sampling parameters of the generation (temperature, top_p, max tokens, ...) when known. */
+  sampling?: Record<string, unknown>;
   /** ISO time. */
   createdAt: string;
 }

@@ -1,3 +1,4 @@
+import { describeLengthStats } from '../curation/lengths.js';
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
 import { formatP, headlineStatsText, recallCell, recallHeader, recallNoteText, studentTeacherRule, unjudgedText } from './markdown.js';
 import { queryCostHtml } from './queryCostSection.js';
@@ -160,7 +161,7 @@ td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}th{background:#f2f2f2}
 .note{color:#555;font-size:.9em}.tw{overflow-x:auto}.l{text-align:left}.warn{background:#fff4e5;padding:6px 10px;border-left:4px solid #f28e2b}
 </style></head><body>
 <h1>QX Studio report — ${escapeHtml(r.dataset)}</h1>
-<p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>
+<p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>${r.pairLengths !== undefined && r.pairLengths.pairs > 0 ? `\n<p>Pair lengths: ${escapeHtml(describeLengthStats(r.pairLengths))}.</p>` : ''}
 ${headline}
 <h2>Methods vs the original query</h2>
 <div class="tw"><table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th><th>Δ</th><th>${recallHeader(r)} orig</th><th>${recallHeader(r)}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th><th>Δ on unjudged</th></tr></thead>

@@ -1,3 +1,4 @@
+import { describeLengthStats } from '../curation/lengths.js';
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
 import { queryCostMarkdown } from './queryCostSection.js';
 import type { MethodResult, QxReport, StudentTeacherComparison } from './report.js';
@@ -85,6 +86,7 @@ export function renderReportMarkdown(r: QxReport): string {
   lines.push(`Created ${r.createdAt}. ${r.queries.included} of ${r.queries.total} queries included.`, '');
   if (r.headline !== null) lines.push(headlineText(r.headline), '');
   lines.push(`Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.`, '');
+  if (r.pairLengths !== undefined && r.pairLengths.pairs > 0) lines.push(`Pair lengths: ${describeLengthStats(r.pairLengths)}.`, '');
   lines.push(
     `| Role | Method | Model | Queries | nDCG@10 orig | nDCG@10 | Δ | ${star(recallHeader(r))} orig | ${star(recallHeader(r))} | W/T/L | t | p (t-test) | p (perm.) | Δ on unjudged |`,
     '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',

@@ -1,3 +1,4 @@
+import type { PairLengthStats } from '../curation/lengths.js';
 import type { ExpansionScore } from '../curation/types.js';
 import type { ExpansionRecord, ExpansionRole } from '../expansion/types.js';
 import type { QueryCostSection } from '../feedback/queryCost.js';
@@ -139,6 +140,8 @@ export interface QxReport {
   cost: CostSection | null;
   /** Retrieval cost (terms, postings walked) and generation tokens beside the gain per method (feedback `methodQueryCosts`); absent without an index. */
   queryCost?: QueryCostSection | null;
+  /** Chosen/rejected lengths of the current pairs not rejected by a user (curation `pairLengthStats`); absent when not computed. */
+  pairLengths?: PairLengthStats;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);

@@ -1,6 +1,8 @@
 import type { QueryCostSection } from '../feedback/queryCost.js';
 import type { CorpusDoc } from '../dataset/types.js';
-import type { ExpansionRecord } from '../expansion/types.js';
+import type { Conditioning, ExpansionRecord, OutputKind } from '../expansion/types.js';
+import type { PairLengthStats } from '../curation/lengths.js';
+import type { PairBuildReport } from '../curation/pairs.js';
 import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
 import type { TaskOptions } from '../progress.js';
 
@@ -56,6 +58,10 @@ export interface ImportRequest {
   role: ExpansionRecord['role'];
   /** How the file's text was formed, so the generated part can be separated, default "query2doc". */
   formulation?: string;
+  /** What the text is (passage, keywords, ...); default: derived from the method and formulation (curation `outputKindOf`). */
+  kind?: OutputKind;
+  /** What its prompt held besides the query; default: derived from the method (LameR, CSQE: "retrieval"). */
+  conditioning?: Conditioning;
 }
 
 export type ExportFormat = 'trl-standard' | 'trl-conversational' | 'openai-preference' | 'llama-factory' | 'sft-messages';
@@ -68,12 +74,35 @@ export interface ExportRequest {
   states?: PairState[];
   /** Override the leakage guard that refuses evaluation queries in training exports. */
   allowEvalQueries?: boolean;
+  /** Preference formats: leave out pairs whose length ratio (longer / shorter, characters) exceeds this; 0 or absent = no cap. */
+  maxLengthRatio?: number;
+  /** SFT: the smallest nDCG@10 delta over the original query a target needs, default 0. */
+  sftMinDelta?: number;
+  /** The student task's template id; default that of the last pair build, else the pair settings' (`qx.pairs.task`, "" = the dataset language's zero-shot query2doc). */
+  task?: string;
+  /** Export retrieval-conditioned expansions (LameR, CSQE) too; default the pair settings'. */
+  includeRetrievalConditioned?: boolean;
 }
 
 export interface ExportResult {
   out: string;
   manifest: string;
   records: number;
+  /** Records by source: "chosen role method > rejected role method" (preference) or "teacher method" (SFT). */
+  bySource?: Record<string, number>;
+  /** Why pairs or candidates were left out, with counts. */
+  leftOut?: { reason: string; count: number }[];
+  /** Preference: chosen/rejected lengths of the exported pairs and of the fitting pairs before the length cap. */
+  lengths?: {
+    exported: PairLengthStats;
+    beforeCap: PairLengthStats;
+    maxLengthRatio: number;
+    pairRuleMaxLengthRatio: number;
+    /** Without an export cap: what a cap of `maxLengthRatio` would keep. */
+    preview?: { maxLengthRatio: number; kept: PairLengthStats };
+  } | null;
+  /** The student task the records were exported for. */
+  task?: { template: string; kind: OutputKind };
 }
 
 /** An OpenAI-compatible endpoint (OpenAI, DeepSeek, vLLM, Ollama, llama.cpp). The key is never here. */
@@ -141,7 +170,8 @@ export interface WorkspaceApi {
   importExpansions(request: ImportRequest, options: TaskOptions): Promise<{ imported: number; skipped: number; warnings?: string[] }>;
   /** Score every expansion not yet scored with the current retrieval settings. */
   score(options: TaskOptions): Promise<{ scored: number }>;
-  buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<{ pairs: number }>;
+  /** Rebuilds the auto pairs; also returns the rules used (task resolved) and what they left out and why (optional: added later). */
+  buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<{ pairs: number; rules?: PairRules; report?: PairBuildReport }>;
   exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult>;
   /** Generate expansions with the teacher or student (cached: completed calls are never repeated). */
   expand(request: ExpandRequest, options: TaskOptions): Promise<{ generated: number; cached: number; failed: number }>;

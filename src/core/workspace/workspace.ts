@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Bm25Index } from '../bm25/bm25Index.js';
 import { CurationStore, originalScoreId, retrievalSettingsKey } from '../curation/store.js';
-import { buildPairs as buildPairRecords, pairId, type ScoredCandidate } from '../curation/pairs.js';
-import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
+import { buildPairs as buildPairRecords, pairBuildReport, pairId, pairTask, type PairBuildReport, type ScoredCandidate } from '../curation/pairs.js';
+import { conditioningOf, outputKindOf } from '../curation/kinds.js';
+import { pairLengthStats } from '../curation/lengths.js';
+import { defaultPairRules, type ExpansionScore, type PairRecord, type PairRules, type PairState } from '../curation/types.js';
 import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
 import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
 import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
@@ -79,6 +81,8 @@ export interface PairsSummary {
   updated: number;
   deleted: number;
   rules: PairRules;
+  /** What the rules left out and why (expansions not fitting the task, queries without a pair). */
+  report: PairBuildReport;
 }
 
 /** What `expandBaseline` asks for: a model-free method, its settings, all or some queries. */
@@ -500,7 +504,14 @@ export class Workspace implements WorkspaceApi {
         hint: 'Check that the file belongs to this dataset and that --formulation matches how its text was built.',
       });
     }
-    const imported = this.store.addExpansions(result.records);
+    const runSampling = format === 'querygym-tsv' ? await queryGymRunSampling(file) : undefined;
+    const records = result.records.map((e) => ({
+      ...e,
+      outputKind: request.kind ?? outputKindOf(e),
+      conditioning: request.conditioning ?? conditioningOf(e),
+      ...(e.sampling === undefined && runSampling !== undefined ? { sampling: runSampling } : {}),
+    }));
+    const imported = this.store.addExpansions(records);
     this.invalidate();
     options.onProgress?.({ done: result.records.length, total: result.records.length, unit: 'expansions' });
     const duplicates = result.records.length - imported;
@@ -614,7 +625,7 @@ export class Workspace implements WorkspaceApi {
    */
   async buildPairs(rules: Partial<PairRules>, options: TaskOptions): Promise<PairsSummary> {
     throwIfAborted(options.signal);
-    const merged: PairRules = { ...this.deps.settings.pairs, ...rules };
+    const merged: PairRules = this.taskRules({ ...this.deps.settings.pairs, ...rules });
     const scores = this.store.scoresFor(this.settingsKey);
     // "prefer-cheaper" compares the retrieval cost of tied candidates (postings the index walks).
     const costIndex = merged.tiePolicy === 'prefer-cheaper' ? await this.ensureIndex(options) : undefined;
@@ -629,8 +640,55 @@ export class Workspace implements WorkspaceApi {
     }
     const next = buildPairRecords(groups, merged, this.store.listPairs());
     const r = this.store.applyPairs(next);
+    // The rules of the last build, so an export names (and defaults to) the task and rules the pairs were built with.
+    writeFileAtomic(join(this.root, '.qx', PAIR_RULES_FILE), JSON.stringify(merged, null, 2) + '\n');
     this.invalidate();
-    return { pairs: next.length, ...r, rules: merged };
+    return { pairs: next.length, ...r, rules: merged, report: pairBuildReport(groups, merged) };
+  }
+
+  /**
+   * For exports that include retrieval-conditioned expansions: renders such an expansion's prompt
+   * as `qx expand` would send it, its method's template (by template id, else method name) with
+   * the top passages of the workspace's BM25 index for the query.
+   */
+  private async contextPrompts(templates: Map<string, PromptTemplate>, options: TaskOptions): Promise<Pick<ExportInput, 'renderContextPrompt' | 'contextSource'>> {
+    const index = await this.ensureIndex(options);
+    return {
+      contextSource: `top passages of the workspace's BM25 index (${this.analyzer}, k1 ${this.deps.settings.bm25.k1}, b ${this.deps.settings.bm25.b}) for the query, as qx expand gives them; an imported run may have read other passages`,
+      renderContextPrompt: (e) => {
+        const t = templates.get(e.template?.id ?? e.method);
+        if (t === undefined || !t.needs.passages) return undefined;
+        const passages = index
+          .searchSync(e.query, t.numPassages)
+          .slice(0, t.numPassages)
+          .flatMap((h) => {
+            const text = index.docSync(h.docid)?.text;
+            return text === undefined || text === '' ? [] : [text];
+          });
+        const messages = renderTemplate(t, { qid: e.qid, query: e.query, passages });
+        const system = messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
+        // A template's exemplar turns (CSQE) are folded into the one user turn the formats take.
+        const user = messages.filter((m) => m.role !== 'system').map((m) => m.content).join('\n\n');
+        return system === '' ? { user } : { system, user };
+      },
+    };
+  }
+
+  /** The rules of the last `buildPairs` (`.qx/pair-rules.json`), or nothing when there is none or it is unreadable. */
+  private lastPairRules(): Partial<PairRules> {
+    try {
+      const v: unknown = JSON.parse(readFileSync(join(this.root, '.qx', PAIR_RULES_FILE), 'utf8'));
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return {};
+      const known = Object.keys(defaultPairRules);
+      return Object.fromEntries(Object.entries(v).filter(([k, x]) => known.includes(k) && typeof x === typeof defaultPairRules[k as keyof PairRules])) as Partial<PairRules>;
+    } catch {
+      return {};
+    }
+  }
+
+  /** `rules` with the student task resolved: "" → the dataset language's zero-shot template. */
+  private taskRules(rules: PairRules): PairRules {
+    return { ...defaultPairRules, ...rules, task: rules.task === undefined || rules.task === '' ? this.defaultTemplate : rules.task };
   }
 
   private async templates(): Promise<Map<string, PromptTemplate>> {
@@ -653,16 +711,29 @@ export class Workspace implements WorkspaceApi {
 
   /**
    * Writes a training export (see export `exportDataset`): DPO pairs in the requested states, or
-   * SFT records of the best teacher expansion per query. The prompt is the student's zero-shot
-   * query2doc prompt in the dataset's language ({@link defaultTemplate}). Refuses evaluation
+   * SFT records of the best teacher expansion per query. The prompt is the student task's zero-shot
+   * prompt: `request.task`, else the task of the last pair build (`.qx/pair-rules.json`), else
+   * the settings' (`qx.pairs.task`; "" = {@link defaultTemplate}); only expansions of its output
+   * kind are exported (see export `exportDataset`). Refuses evaluation
    * queries unless `allowEvalQueries`, and writes nothing when there would be zero records. `out`
    * is resolved against the workspace root.
    */
   async exportData(request: ExportRequest, options: TaskOptions): Promise<ExportResult> {
     const templates = await this.templates();
-    const studentPrompt = this.defaultTemplate;
-    const t = templates.get(studentPrompt);
-    if (t === undefined) throw new QxError('template', `the student prompt template ${studentPrompt} is missing`, { hint: 'Reinstall QX Studio, or put it in .qx/templates/.' });
+    const rules = this.taskRules({
+      ...this.deps.settings.pairs,
+      ...this.lastPairRules(),
+      ...(request.task === undefined ? {} : { task: request.task }),
+      ...(request.includeRetrievalConditioned === undefined ? {} : { includeRetrievalConditioned: request.includeRetrievalConditioned }),
+    });
+    const task = pairTask(rules);
+    const t = templates.get(task.template);
+    if (t === undefined) throw new QxError('template', `the student task template ${task.template} is missing`, { hint: 'Reinstall QX Studio, put it in .qx/templates/, or set the student task (qx.pairs.task, --task) to a template that exists.' });
+    if (t.needs.examples || t.needs.passages) {
+      throw new QxError('config', `the student task template ${task.template} needs ${t.needs.examples ? 'few-shot examples' : 'retrieved passages'}: the student is prompted zero-shot with the query alone`, {
+        hint: `Pick a zero-shot template as the student task, e.g. ${this.defaultTemplate}; few-shot teacher outputs still become its targets.`,
+      });
+    }
     const expansions = new Map(this.store.listExpansions().map((e) => [e.id, e]));
     const out = resolve(this.root, request.out);
     mkdirSync(dirname(out), { recursive: true });
@@ -674,7 +745,8 @@ export class Workspace implements WorkspaceApi {
       expansions,
       scores: this.store.scoresFor(this.settingsKey),
       pairs: this.store.listPairs(),
-      rules: this.deps.settings.pairs,
+      rules,
+      task,
       renderStudentPrompt: (query, qid) => {
         const conversation = this.topicById.get(qid)?.conversation;
         const messages = renderTemplate(t, { qid, query, ...(conversation === undefined ? {} : { conversation }) });
@@ -683,9 +755,10 @@ export class Workspace implements WorkspaceApi {
         return system === undefined ? { user } : { system, user };
       },
       studentTemplate: templateRef(t),
+      ...(task.includeRetrievalConditioned ? await this.contextPrompts(templates, options) : {}),
       retrieval: this.retrievalSettings,
-      sampling: { teacher: samplingOf(this.deps.settings.teacher), student: samplingOf(this.deps.settings.student) },
       toolVersion: this.deps.toolVersion ?? 'dev',
+      ...(request.sftMinDelta === undefined ? {} : { sftMinDelta: request.sftMinDelta }),
     };
     return exportDataset(input, { ...request, out }, { ...options, logger: options.logger ?? this.deps.logger });
   }
@@ -741,7 +814,8 @@ export class Workspace implements WorkspaceApi {
       ...(examples === undefined ? {} : { examples }),
       ...(index === undefined ? {} : { retriever: index, getDocText: (d: string) => index.docSync(d)?.text }),
       onRecords: (records) => {
-        this.store.addExpansions(round === undefined ? records : records.map((r) => ({ ...r, round })));
+        const recorded = { ...sampling, samples: ep.samples, ...(ep.extraBody === undefined ? {} : { extraBody: ep.extraBody }) };
+        this.store.addExpansions(records.map((r) => ({ ...r, sampling: recorded, ...(round === undefined ? {} : { round }) })));
         this.invalidate();
       },
     });
@@ -829,10 +903,11 @@ export class Workspace implements WorkspaceApi {
       const s = scores.get(originalScoreId(t.qid));
       if (s !== undefined) originals.set(t.qid, s);
     }
+    const expansions = this.store.listExpansions();
     const report = buildReport({
       datasetName: this.name,
       queries: this.listQueries().map((q) => ({ qid: q.qid, text: q.text, relevant: q.relevant, judged: q.judged })),
-      expansions: this.store.listExpansions(),
+      expansions,
       scores,
       originals,
       ...(cost === undefined ? {} : { cost }),
@@ -841,7 +916,12 @@ export class Workspace implements WorkspaceApi {
     // Retrieval cost beside the gain, when there is an index to count postings on.
     const excluded = new Set(report.queries.excluded.map((q) => q.qid));
     const included = new Set(this.topics.filter((t) => !excluded.has(t.qid)).map((t) => t.qid));
-    return { ...report, queryCost: this.index === undefined ? null : methodQueryCosts(this.index, this.topics, this.store.listExpansions(), scores, included) };
+    const kept = this.store.listPairs().filter((p) => p.state !== 'rejected');
+    return {
+      ...report,
+      queryCost: this.index === undefined ? null : methodQueryCosts(this.index, this.topics, expansions, scores, included),
+      pairLengths: pairLengthStats(kept, new Map(expansions.map((e) => [e.id, e]))),
+    };
   }
 
   /** Per qid, the best Recall@topK any run can reach: min(topK, relevant documents in the corpus) / relevant documents judged. */
@@ -987,17 +1067,31 @@ export class Workspace implements WorkspaceApi {
   }
 }
 
-function samplingOf(ep: QxSettings['teacher']): Record<string, unknown> {
-  return { model: ep.model, temperature: ep.temperature, topP: ep.topP, maxTokens: ep.maxTokens, samples: ep.samples, ...(ep.seed === undefined ? {} : { seed: ep.seed }) };
-}
-
 /**
  * The shipped prompt templates: beside the core module in the sources, `dist/templates` in a
  * bundle; a bundle run from a source checkout falls back to the sources' folder.
  */
+/** Beside the store in `.qx/`: the pair rules of the last rebuild. */
+const PAIR_RULES_FILE = 'pair-rules.json';
+
 function locateShippedTemplates(): string {
   const candidates = [shippedTemplateDir(), resolve(__dirname, '..', 'src', 'core', 'expansion', 'templates')];
   return candidates.find((d) => existsSync(d)) ?? candidates[0]!;
+}
+
+/**
+ * The LLM sampling of a QueryGym run (`config.llm_config` of the `<hash>.json` beside
+ * `<hash>.queries.tsv`, QueryGym's run record), or undefined when there is no such file.
+ */
+async function queryGymRunSampling(file: string): Promise<Record<string, unknown> | undefined> {
+  if (!file.endsWith('.queries.tsv')) return undefined;
+  try {
+    const run = JSON.parse(await readFile(file.slice(0, -'.queries.tsv'.length) + '.json', 'utf8')) as { config?: { llm_config?: unknown } };
+    const c = run.config?.llm_config;
+    return c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function detectImportFormat(file: string): Promise<NonNullable<ImportRequest['format']>> {

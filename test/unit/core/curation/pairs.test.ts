@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildPairs, pairId, rulesHash, type ScoredCandidate } from '../../../../src/core/curation/pairs.js';
+import { buildPairs, pairBuildReport, pairId, rulesHash, type ScoredCandidate } from '../../../../src/core/curation/pairs.js';
 import { CurationStore } from '../../../../src/core/curation/store.js';
 import { defaultPairRules, type PairRules } from '../../../../src/core/curation/types.js';
 import { makeExpansion, makeScore } from '../../../fixtures/curation/makeData.js';
@@ -110,4 +110,76 @@ test('rebuild keeps human decisions and removes auto pairs the rules no longer p
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('only expansions of the task kind are candidates; retrieval-conditioned ones only when asked; the report says why', () => {
+  const q = [
+    cand('q', 'zs', 0.5, 0.4, { method: 'query2doc-zs' }),
+    cand('q', 'kw', 0.95, 0.4, { method: 'query2e' }),
+    cand('q', 'lamer', 0.9, 0.4, { method: 'lamer' }),
+    cand('q', 'fs', 0.8, 0.4, { method: 'query2doc-fs' }),
+  ];
+  const out = buildPairs([q], rules());
+  assert.deepEqual(out.map((p) => [p.chosenId, p.rejectedId]), [['fs', 'zs']], 'keywords and LameR are not candidates of the passage task');
+  // Included on request, LameR is paired only with LameR (its prompt holds passages the others never had).
+  const withLamer = buildPairs([[...q, cand('q', 'lamer2', 0.6, 0.4, { method: 'lamer', model: 'student-7b' })]], rules({ includeRetrievalConditioned: true }));
+  assert.deepEqual(withLamer.map((p) => [p.chosenId, p.rejectedId]).sort(), [['fs', 'zs'], ['lamer', 'lamer2']]);
+  const kwTask = buildPairs([[...q, cand('q', 'kw2', 0.5, 0.4, { method: 'q2e-zs' })]], rules({ task: 'q2e-zs' }));
+  assert.deepEqual(kwTask.map((p) => [p.chosenId, p.rejectedId]), [['kw', 'kw2']], 'a keywords task pairs keyword lists only');
+  const rep = pairBuildReport([q], rules());
+  assert.deepEqual(
+    rep.leftOut.map((l) => [l.method, l.expansions]).sort(),
+    [['lamer', 1], ['query2e', 1]],
+  );
+  assert.match(rep.leftOut.find((l) => l.method === 'query2e')?.reason ?? '', /keywords/);
+  assert.match(rep.leftOut.find((l) => l.method === 'lamer')?.reason ?? '', /retrieved passages/);
+  assert.deepEqual([rep.queries, rep.fewCandidates, rep.noPair], [1, 0, 0]);
+});
+
+test('best-sigma: the rejected side is the candidate nearest mean - k*sigma, not the worst', () => {
+  // nDCG 0.9, 0.6 x4, 0.5, 0.45, 0.1 (an outlier): mean 0.5438, sigma 0.2083; mean - 2 sigma = 0.127 → 0.1,
+  // mean - 1 sigma = 0.335 → 0.45.
+  const ndcgs = [0.9, 0.6, 0.6, 0.6, 0.6, 0.5, 0.45, 0.1];
+  const q = ndcgs.map((n, i) => cand('q', `e${i}`, n, 0.3, { generated: `text ${i}` }));
+  const two = buildPairs([q], rules({ strategy: 'best-sigma' }));
+  assert.deepEqual(two.map((p) => [p.chosenId, p.rejectedId]), [['e0', 'e7']]);
+  const one = buildPairs([q], rules({ strategy: 'best-sigma', sigmaK: 1 }));
+  assert.deepEqual(one.map((p) => [p.chosenId, p.rejectedId]), [['e0', 'e6']]);
+  const worst = buildPairs([q], rules({ strategy: 'best-worst' }));
+  assert.deepEqual(worst.map((p) => [p.chosenId, p.rejectedId]), [['e0', 'e7']]);
+  assert.notEqual(rulesHash(rules({ strategy: 'best-sigma', sigmaK: 1 })), rulesHash(rules({ strategy: 'best-sigma' })));
+});
+
+test('margin-band: only pairs with a margin inside [minMargin, maxMargin]', () => {
+  const q = [cand('q', 'a', 0.9), cand('q', 'b', 0.7), cand('q', 'c', 0.5), cand('q', 'd', 0.45)];
+  const band = buildPairs([q], rules({ strategy: 'margin-band', minMargin: 0.1, maxMargin: 0.25, maxPairsPerQuery: 10 }));
+  // margins: ab .2, ac .4, ad .45, bc .2, bd .25, cd .05
+  assert.deepEqual(band.map((p) => [p.chosenId, p.rejectedId]).sort(), [['a', 'b'], ['b', 'c'], ['b', 'd']]);
+  assert.ok(band.every((p) => p.margin >= 0.1 - 1e-9 && p.margin <= 0.25 + 1e-9));
+});
+
+test('length cap: no pair beyond the ratio; best-worst takes the worst candidate within the cap; the report counts the queries it changed', () => {
+  const q = [
+    cand('q', 'long', 0.9, 0.4, { generated: 'x'.repeat(900) }),
+    cand('q', 'mid', 0.6, 0.4, { generated: 'y'.repeat(700) }),
+    cand('q', 'short', 0.2, 0.4, { generated: 'z'.repeat(200) }),
+  ];
+  assert.deepEqual(buildPairs([q], rules()).map((p) => p.rejectedId), ['short'], 'uncapped: the worst, 4.5x shorter');
+  const capped = buildPairs([q], rules({ maxLengthRatio: 1.5 }));
+  assert.deepEqual(capped.map((p) => [p.chosenId, p.rejectedId]), [['long', 'mid']]);
+  assert.equal(pairBuildReport([q], rules({ maxLengthRatio: 1.5 })).lengthCapped, 1);
+  assert.equal(buildPairs([q], rules({ maxLengthRatio: 1.2 })).length, 0, 'no candidate within 1.2x of the best');
+  const all = buildPairs([q], rules({ strategy: 'all', maxLengthRatio: 2 }));
+  assert.ok(all.every((p) => p.chosenId !== 'short' && p.rejectedId !== 'short'));
+});
+
+test('length-match: the rejected side nearest the chosen length among those meeting the margin', () => {
+  const q = [
+    cand('q', 'best', 0.9, 0.4, { generated: 'x'.repeat(500) }),
+    cand('q', 'near', 0.7, 0.4, { generated: 'y'.repeat(480) }),
+    cand('q', 'close-margin', 0.88, 0.4, { generated: 'w'.repeat(500) }),
+    cand('q', 'worst', 0.1, 0.4, { generated: 'z'.repeat(100) }),
+  ];
+  assert.deepEqual(buildPairs([q], rules()).map((p) => p.rejectedId), ['worst']);
+  assert.deepEqual(buildPairs([q], rules({ lengthMatch: true })).map((p) => p.rejectedId), ['near'], 'close-margin is as long but below the margin');
 });

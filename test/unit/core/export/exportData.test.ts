@@ -48,7 +48,6 @@ function fixture(): ExportInput {
     renderStudentPrompt: (query) => ({ system: 'You expand search queries.', user: `Write a passage that answers the query.\nQuery: ${query}\nPassage:` }),
     studentTemplate: { id: 'query2doc-zs', version: 1, hash: '0123456789abcdef' },
     retrieval: { engine: 'qx-bm25', params: { k1: 0.9, b: 0.4 } },
-    sampling: { temperature: 1, maxTokens: 128 },
     toolVersion: '0.1.0',
     now: () => new Date('2026-02-02T00:00:00.000Z'),
   };
@@ -207,6 +206,117 @@ test('LLaMA-Factory export adds its entry to an existing dataset_info.json and k
       (e: unknown) => QxError.is(e, 'export') && /dataset_info\.json is not a JSON object/.test(e.message),
     );
     assert.equal(existsSync(join(dir, 'other.jsonl')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('LLaMA-Factory: dataset_info.json declares a system column only when the records carry one', async () => {
+  const dir = tmp();
+  try {
+    const noSystem: ExportInput = { ...fixture(), evalQids: [], renderStudentPrompt: (query) => ({ user: `Write a passage that answers the given query:\nQuery: ${query}\nPassage:` }) };
+    await exportDataset(noSystem, { format: 'llama-factory', out: join(dir, 'plain.jsonl') }, { signal });
+    const records = readJsonl(join(dir, 'plain.jsonl'));
+    assert.ok(records.every((r) => !('system' in r)));
+    let info = JSON.parse(readFileSync(join(dir, 'dataset_info.json'), 'utf8')) as Record<string, { columns: Record<string, string> }>;
+    // LLaMA-Factory's sharegpt converter reads every declared column: a declared "system" that no record has breaks loading.
+    assert.deepEqual(info.plain?.columns, { messages: 'conversations', chosen: 'chosen', rejected: 'rejected' });
+    await exportDataset({ ...fixture(), evalQids: [] }, { format: 'llama-factory', out: join(dir, 'sys.jsonl') }, { signal });
+    assert.ok(readJsonl(join(dir, 'sys.jsonl')).every((r) => r.system === 'You expand search queries.'));
+    info = JSON.parse(readFileSync(join(dir, 'dataset_info.json'), 'utf8')) as Record<string, { columns: Record<string, string> }>;
+    assert.equal(info.sys?.columns.system, 'system');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the manifest and card list exactly the models, sampling and sources of the exported records', async () => {
+  const dir = tmp();
+  try {
+    const input = fixture();
+    const list: ExpansionRecord[] = (input.expansions as ExpansionRecord[]).map((e) =>
+      e.role === 'teacher' ? { ...e, provider: 'import', source: 'runs/big.queries.tsv:3', sampling: { temperature: 1, max_tokens: 128 } } : { ...e, sampling: { temperature: 0.7, topP: 0.9 } },
+    );
+    // A model whose records are not exported must not be named.
+    list.push({ ...makeExpansion('q9', 'x9', { model: 'unexported-model' }), sampling: { temperature: 0.1 } });
+    const r = await exportDataset({ ...input, expansions: list, evalQids: [] }, { format: 'trl-standard', out: join(dir, 'd.jsonl') }, { signal });
+    const m = JSON.parse(readFileSync(r.manifest, 'utf8')) as ExportManifest & { sampling?: unknown };
+    assert.deepEqual(
+      m.models.map((x) => [x.role, x.model, x.method, x.sampling, x.sources]),
+      [
+        ['student', 'small-0.5b', 'query2doc-zs', [{ temperature: 0.7, topP: 0.9 }], ['openai-compatible']],
+        ['teacher', 'big-72b', 'query2doc-fs', [{ temperature: 1, max_tokens: 128 }], ['runs/big.queries.tsv']],
+      ],
+    );
+    assert.equal(m.sampling, undefined, 'no sampling from the settings');
+    const card = readFileSync(join(dir, 'd.jsonl.card.md'), 'utf8');
+    assert.match(card, /teacher big-72b, query2doc-fs .*sampling \{"temperature":1,"max_tokens":128\}; from runs\/big\.queries\.tsv/);
+    assert.match(card, /student small-0\.5b, query2doc-zs .*sampling \{"temperature":0\.7,"topP":0\.9\}/);
+    assert.doesNotMatch(card + JSON.stringify(m), /unexported-model|temperature":0\.1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('exports keep only pairs of the task kind and say what they left out; SFT targets are of that kind, above the minimum delta', async () => {
+  const dir = tmp();
+  try {
+    const input = fixture();
+    const extra: ExpansionRecord[] = [];
+    const scores = new Map(input.scores);
+    const add = (qid: string, id: string, method: string, ndcg: number, original: number, generated: string): ExpansionRecord => {
+      const e = makeExpansion(qid, id, { role: 'teacher', method, model: 'big-72b', generated });
+      extra.push(e);
+      scores.set(id, makeScore(e, ndcg, original));
+      return e;
+    };
+    const kw = add('q1', 'kw1', 'query2e', 0.95, 0.4, 'flea life cycle stages egg larva');
+    const lamer = add('q2', 'lm2', 'lamer', 0.99, 0.5, 'a LameR passage written from retrieved passages');
+    const pairs = [
+      ...input.pairs,
+      { ...input.pairs[0]!, id: 'p-kw', chosenId: kw.id },
+      { ...input.pairs[0]!, id: 'p-lamer', qid: 'q2', chosenId: lamer.id, rejectedId: 's2a' },
+    ];
+    const all = [...(input.expansions as ExpansionRecord[]), ...extra];
+    const r = await exportDataset({ ...input, expansions: all, scores, pairs, evalQids: [] }, { format: 'trl-standard', out: join(dir, 'd.jsonl') }, { signal });
+    assert.equal(r.records, input.pairs.length, 'the keyword and LameR pairs are left out');
+    const texts = readJsonl(join(dir, 'd.jsonl')).map((x) => `${String(x.chosen)}|${String(x.rejected)}`).join('\n');
+    assert.ok(!texts.includes(kw.generated) && !texts.includes(lamer.generated));
+    assert.deepEqual(
+      r.leftOut?.map((l) => l.reason).sort(),
+      [
+        'pairs whose chosen side is teacher lamer: written with retrieved passages in its prompt, which the student never sees',
+        'pairs whose chosen side is teacher query2e: its text is keywords, the task (query2doc-zs) asks for passage',
+      ],
+    );
+    assert.ok(Object.keys(r.bySource ?? {}).every((k) => /^(teacher query2doc-fs|student query2doc-zs) > (teacher query2doc-fs|student query2doc-zs)$/.test(k)));
+
+    const sft = await exportDataset({ ...input, expansions: all, scores, pairs, evalQids: [] }, { format: 'sft-messages', out: join(dir, 's.jsonl') }, { signal });
+    const targets = readJsonl(join(dir, 's.jsonl')).map((x) => x.expansion_id);
+    assert.deepEqual(targets, ['t1a', 't2a', 't3a'], 'the higher-scoring keyword list (q1) and LameR passage (q2) are not targets');
+    assert.deepEqual(sft.bySource, { 'teacher query2doc-fs': 3 });
+    // Deltas: t1a 0.5, t2a 0.3, t3a 0.5.
+    const strict = await exportDataset({ ...input, expansions: all, scores, pairs, evalQids: [], sftMinDelta: 0.4 }, { format: 'sft-messages', out: join(dir, 's2.jsonl') }, { signal });
+    assert.deepEqual(readJsonl(join(dir, 's2.jsonl')).map((x) => x.expansion_id), ['t1a', 't3a']);
+    assert.ok(strict.leftOut?.some((l) => l.count === 1 && /above 0\.4/.test(l.reason)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the export length cap leaves out pairs beyond the ratio and reports the ratio before and after', async () => {
+  const dir = tmp();
+  try {
+    const input = fixture();
+    const list = (input.expansions as ExpansionRecord[]).map((e) => (e.id === 't1a' ? { ...e, generated: 'a long teacher passage '.repeat(20) } : e));
+    const r = await exportDataset({ ...input, expansions: list, evalQids: [] }, { format: 'trl-standard', out: join(dir, 'd.jsonl'), maxLengthRatio: 2 }, { signal });
+    const records = readJsonl(join(dir, 'd.jsonl'));
+    assert.ok(records.every((x) => Math.max(String(x.chosen).length, String(x.rejected).length) / Math.min(String(x.chosen).length, String(x.rejected).length) <= 2));
+    assert.ok(!records.some((x) => String(x.chosen).startsWith('a long teacher passage')));
+    const cut = r.leftOut?.find((l) => /length ratio is beyond the cap 2/.test(l.reason));
+    assert.equal(r.records + (cut?.count ?? 0), input.pairs.length);
+    assert.ok((r.lengths?.beforeCap.medianRatio ?? 0) > (r.lengths?.exported.medianRatio ?? 0));
+    assert.equal(r.lengths?.beforeCap.pairs, input.pairs.length);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
