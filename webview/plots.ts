@@ -104,7 +104,7 @@ export function costScatter(data: PlotData): HTMLElement | null {
   const h = 220;
   const left = 44;
   const top = 8;
-  const plotW = w - left - 10;
+  const plotW = w - left - 24;
   const plotH = h - top - 34;
   const lx = pts.map((p) => Math.log10(p.x));
   let x0 = Math.floor(Math.min(...lx));
@@ -113,13 +113,14 @@ export function costScatter(data: PlotData): HTMLElement | null {
     x0 -= 1;
     x1 += 1;
   }
-  const yAbs = Math.max(0.01, ...pts.map((p) => Math.abs(p.y)));
+  // 20% headroom so no dot (or its label) sits on the frame.
+  const yAbs = 1.2 * Math.max(0.01, ...pts.map((p) => Math.abs(p.y)));
   const px = (v: number) => left + ((Math.log10(v) - x0) / (x1 - x0)) * plotW;
   const py = (v: number) => top + ((yAbs - v) / (2 * yAbs)) * plotH;
   const root = svg('svg', { viewBox: `0 0 ${w} ${h}`, class: 'plot cost-scatter', role: 'img', 'aria-label': `Mean nDCG@10 gain against postings walked for ${qc.methods.length} methods` });
   root.appendChild(svg('rect', { x: left, y: top, width: plotW, height: plotH, class: 'frame' }));
   root.appendChild(svg('line', { x1: left, x2: left + plotW, y1: py(0), y2: py(0), class: 'zero' }));
-  for (let e = x0; e <= x1; e++) root.appendChild(svgText(px(10 ** e), top + plotH + 12, (10 ** e).toLocaleString('en-US'), { class: 'label small', 'text-anchor': 'middle' }));
+  for (let e = x0; e <= x1; e++) root.appendChild(svgText(px(10 ** e), top + plotH + 12, (10 ** e).toLocaleString('en-US'), { class: 'label small', 'text-anchor': e === x1 ? 'end' : e === x0 ? 'start' : 'middle' }));
   pts.forEach((p, i) => {
     const dot = svg('circle', { cx: px(p.x), cy: py(p.y), r: 4, class: `dot ${i === 0 ? 'zero' : p.y > 0 ? 'pos' : p.y < 0 ? 'neg' : 'zero'}`, tabindex: 0 });
     const tip = svg('title');
@@ -127,7 +128,10 @@ export function costScatter(data: PlotData): HTMLElement | null {
     dot.appendChild(tip);
     root.appendChild(dot);
     const label = p.label.length > 28 ? `${p.label.slice(0, 27)}…` : p.label;
-    root.appendChild(svgText(px(p.x) + 6, py(p.y) - 5, label, { class: 'label small' }));
+    // Labels of dots in the right half go to their left, and below the dot near the top, so none is cut off.
+    const right = px(p.x) > left + plotW / 2;
+    const below = py(p.y) < top + 14;
+    root.appendChild(svgText(px(p.x) + (right ? -6 : 6), py(p.y) + (below ? 13 : -5), label, { class: 'label small', 'text-anchor': right ? 'end' : 'start' }));
   });
   root.appendChild(svgText(left + plotW / 2, h - 4, 'mean postings walked per query (log)', { class: 'label small', 'text-anchor': 'middle' }));
   root.appendChild(svgText(left - 3, top + 8, formatDelta(yAbs), { class: 'label small', 'text-anchor': 'end' }));

@@ -1,7 +1,8 @@
 // The Review panel's gain-against-cost plot in headless Chromium, against the fake host.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { QueryCostSection } from '../../src/core/feedback/queryCost.js';
 import { FakeWorkspace, type PageServer, attachHost, launchChromium, servePanel } from './webviewFakeHost.js';
@@ -46,6 +47,10 @@ describe('Review webview: gain against query cost', { skip: chromiumMissing ? 'C
         assert.equal(await page.locator('svg.cost-scatter circle.dot.pos').count(), 1);
         assert.equal(await page.locator('svg.cost-scatter circle.dot.neg').count(), 1);
         assert.ok((await page.locator('svg.cost-scatter').textContent())!.includes('student/query2doc-zs/<s>'), 'labels are text, not markup');
+        // For a person to look at: test-results/review-query-cost.png.
+        const out = path.resolve(__dirname, '../../test-results');
+        mkdirSync(out, { recursive: true });
+        await page.locator('svg.cost-scatter').screenshot({ path: path.join(out, 'review-query-cost.png') });
       }
       await page.close();
     }
