@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
 import type { CalibrationReport } from '../../core/judge/calibration.js';
 import { type JudgeTemplate, loadJudgeTemplate } from '../../core/judge/template.js';
-import { KD_FORMATS } from '../../core/judge/kdExport.js';
+import { KD_FORMATS, sampledPairs } from '../../core/judge/kdExport.js';
+import { NEGATIVE_STRATEGIES, type NegativeStrategy } from '../../core/sampling/negatives.js';
 import { type FillReport, type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
 import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar, stderrLogger } from '../io.js';
@@ -13,7 +14,8 @@ const HELP = `usage: qx judge [--base-url URL] [--model M] [--template judge-bin
        qx judge --calibrate [--model M] [--template ...]
        qx judge --fill [--threshold T] [--require-agreement] [--model M] [--template ...]
        qx judge --export-kd kd-listwise|kd-margin-mse --out FILE [--from original|ROLE/MODEL/METHOD]
-                [--k 10] [--run FILE] [--min-margin 0] [--allow-eval-queries]
+                [--k 10] [--run FILE] [--min-margin 0] [--strategy S --negatives 4 --seed 13]
+                [--allow-eval-queries]
 
 An LLM relevance judge over any OpenAI-compatible endpoint that returns logprobs (vLLM, OpenAI,
 DeepSeek, recent Ollama). The judge reads the document first, then the query, and answers with one
@@ -42,7 +44,9 @@ and pair rebuilds keep that decision; pairs a person decided on are not touched.
 a run with --run) with teacher scores. kd-listwise: {qid, query, docs: [{docid, text, score}]} per
 query, for a KL-divergence loss. kd-margin-mse: {query, positive, negative, label} rows with
 label = score(positive) - score(negative), the columns of sentence-transformers' MarginMSELoss
-(pairs: the top-scored candidate against each lower-scored one, margin > --min-margin). Candidates
+(pairs: the top-scored candidate against each lower-scored one, margin > --min-margin; with
+--strategy top-k-hard|random-top-k|score-bands|random, against --negatives of them drawn by the
+shared negative sampler, seeded per query from --seed, as qx export-kd draws). Candidates
 not judged yet are judged first (cached). A manifest is written beside the file. Evaluation
 queries are refused unless --allow-eval-queries.
 
@@ -53,7 +57,7 @@ ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const args = parseArgs(argv, {
-    valued: [...workspaceValued, 'base-url', 'model', 'template', 'run', 'depth', 'qids', 'top-logprobs', 'threshold', 'export-kd', 'out', 'from', 'k', 'min-margin'],
+    valued: [...workspaceValued, 'base-url', 'model', 'template', 'run', 'depth', 'qids', 'top-logprobs', 'threshold', 'export-kd', 'out', 'from', 'k', 'min-margin', 'strategy', 'negatives', 'seed'],
     flags: [...workspaceFlags, 'include-judged', 'calibrate', 'fill', 'allow-eval-queries', 'require-agreement'],
   });
   if (args.flags.has('help')) {
@@ -100,6 +104,12 @@ async function exportKd(args: ParsedArgs, io: CliIo, signal: AbortSignal, templa
   if (out === undefined) throw new QxError('usage', '--export-kd needs --out FILE', { hint: 'e.g. --out kd/listwise.jsonl' });
   const runFile = opt(args, 'run');
   const from = opt(args, 'from');
+  const strategy = opt(args, 'strategy');
+  if (strategy !== undefined && !NEGATIVE_STRATEGIES.includes(strategy as NegativeStrategy)) throw new QxError('usage', `--strategy must be one of ${NEGATIVE_STRATEGIES.join(', ')}, got "${strategy}"`);
+  if (strategy !== undefined && format !== 'kd-margin-mse') throw new QxError('usage', '--strategy picks the negatives of kd-margin-mse pairs; kd-listwise exports the whole candidate list');
+  const negatives = numOpt(args, 'negatives', 4);
+  const seed = numOpt(args, 'seed', 13);
+  const sampler = strategy === undefined ? undefined : sampledPairs({ strategy: strategy as NegativeStrategy, count: negatives, seed });
   const r = await withWorkspace(args, io, async (ws) => {
     const sel = selection(args, io, ws.settings.teacher, template);
     const bar = progressBar(io, `judging candidates (${sel.model})`);
@@ -113,6 +123,7 @@ async function exportKd(args: ParsedArgs, io: CliIo, signal: AbortSignal, templa
         ...(runFile === undefined ? {} : { run: resolve(io.cwd, runFile) }),
         k: numOpt(args, 'k', 10),
         minMargin: numOpt(args, 'min-margin', 0),
+        ...(sampler === undefined ? {} : { sampler, samplerName: `${strategy}, ${negatives} negatives per query, seed ${seed} (src/core/sampling/negatives.ts)` }),
         allowEvalQueries: args.flags.has('allow-eval-queries'),
         toolVersion: toolVersion(),
       },

@@ -4,6 +4,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { QxError } from '../errors.js';
 import type { TemplateRef } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
+import { deriveSeed, sampleNegatives, type NegativeStrategy } from '../sampling/negatives.js';
 
 /*
  * Knowledge-distillation exports of the judge's scores for training retrievers:
@@ -34,8 +35,8 @@ export interface KdPair {
 }
 
 /**
- * Picks MarginMSE pairs from one candidate list. The seam for a negative sampler (a shared one is
- * planned in src/core/sampling/negatives.ts): anything with this signature can replace the default.
+ * Picks MarginMSE pairs from one candidate list: {@link topVersusRest} (the default) or
+ * {@link sampledPairs} over the shared negative sampler (src/core/sampling/negatives.ts).
  */
 export type KdPairSampler = (list: KdCandidateList) => KdPair[];
 
@@ -59,6 +60,32 @@ export function topVersusRest(options: { positives?: number; minMargin?: number 
       }
     }
     return out;
+  };
+}
+
+/**
+ * Pairs drawn with the shared negative sampler: the positive is the candidate the teacher scores
+ * highest (ties: lower docid), the negatives `count` of the others chosen by `strategy` over the
+ * teacher's ranking (`top-k-hard`, `random-top-k`, `score-bands`, `random`), with a per-query seed
+ * (`deriveSeed(seed, qid)`), so the same export is drawn again from the same seed. Negatives the
+ * teacher scores as high as the positive are skipped (a MarginMSE label must be > 0).
+ */
+export function sampledPairs(options: { strategy: NegativeStrategy; count: number; seed: number; topK?: number; bands?: number }): KdPairSampler {
+  return (list) => {
+    const order = list.docs.map((d, i) => ({ d, i })).sort((a, b) => b.d.score - a.d.score || (a.d.docid < b.d.docid ? -1 : a.d.docid > b.d.docid ? 1 : 0));
+    const pos = order[0];
+    if (pos === undefined) return [];
+    const index = new Map(order.map((o) => [o.d.docid, o.i]));
+    const negatives = sampleNegatives({
+      candidates: order.filter((o) => o.d.score < pos.d.score).map((o) => ({ docid: o.d.docid, score: o.d.score })),
+      positives: new Set([pos.d.docid]),
+      strategy: options.strategy,
+      count: options.count,
+      seed: deriveSeed(options.seed, list.qid),
+      ...(options.topK === undefined ? {} : { topK: options.topK }),
+      ...(options.bands === undefined ? {} : { bands: options.bands }),
+    });
+    return negatives.map((n) => ({ positive: pos.i, negative: index.get(n.docid)! }));
   };
 }
 

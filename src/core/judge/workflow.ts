@@ -233,8 +233,10 @@ export interface KdExportSpec {
   minMargin?: number;
   /** Refuse the dataset's evaluation queries unless true (the manifest's split is not train/dev). */
   allowEvalQueries?: boolean;
-  /** Replaces the default pair sampler (top-1 vs the rest). */
+  /** Replaces the default pair sampler (top-1 vs the rest), e.g. {@link sampledPairs}. */
   sampler?: KdPairSampler;
+  /** How the manifest names `sampler` (e.g. "random-top-k, 4 negatives per query, seed 13"). */
+  samplerName?: string;
   toolVersion?: string;
 }
 
@@ -313,7 +315,7 @@ export async function kdExportWorkspace(ws: Workspace, judgeSel: JudgeSelection,
       dataset: ws.manifest.name,
       candidates,
       judge: { provider: 'openai-compatible', endpoint: judgeSel.baseUrl.replace(/\/+$/, ''), model: judgeSel.model, template: ref, mode: judgeSel.template.mode },
-      ...(spec.format === 'kd-margin-mse' ? { sampler: spec.sampler === undefined ? `top-1 vs rest, margin > ${spec.minMargin ?? 0}` : 'custom' } : {}),
+      ...(spec.format === 'kd-margin-mse' ? { sampler: spec.sampler === undefined ? `top-1 vs rest, margin > ${spec.minMargin ?? 0}` : (spec.samplerName ?? 'custom') } : {}),
       toolVersion: spec.toolVersion ?? 'dev',
       evalQueriesAllowed: evalSplit,
     },

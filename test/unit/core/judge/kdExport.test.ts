@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { QxError } from '../../../../src/core/errors.js';
-import { type KdCandidateList, listwiseRecords, marginMseRecords, topVersusRest, validateKdRecords, writeKdExport } from '../../../../src/core/judge/kdExport.js';
+import { type KdCandidateList, listwiseRecords, marginMseRecords, sampledPairs, topVersusRest, validateKdRecords, writeKdExport } from '../../../../src/core/judge/kdExport.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'qx-kd-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -68,5 +68,41 @@ describe('KD exports', () => {
     assert.throws(() => validateKdRecords('kd-margin-mse', [{ query: 'q', positive: 'p', negative: 'n', label: 0.1, qid: 'x' }]), (e: unknown) => QxError.is(e, 'export') && /record 1 does not match the kd-margin-mse schema/.test((e as Error).message));
     assert.throws(() => validateKdRecords('kd-listwise', [{ qid: 'q', query: 'q', docs: [{ docid: 'a', text: 'A', score: 'high' }, { docid: 'b', text: 'B', score: 1 }] }]), /kd-listwise schema: \/docs\/0\/score must be number/);
     assert.throws(() => writeKdExport('kd-margin-mse', join(tmp, 'none.jsonl'), [lists[2]!], provenance), /would be empty/);
+  });
+});
+
+describe('sampledPairs: MarginMSE negatives from the shared sampler', () => {
+  const list = {
+    qid: 'q1',
+    query: 'q',
+    docs: [
+      { docid: 'd3', text: 't3', score: 0.2 },
+      { docid: 'd1', text: 't1', score: 0.9 },
+      { docid: 'd5', text: 't5', score: 0.9 },
+      { docid: 'd2', text: 't2', score: 0.5 },
+      { docid: 'd4', text: 't4', score: 0.1 },
+      { docid: 'd6', text: 't6', score: 0.4 },
+    ],
+  };
+  it('the positive is the top-scored candidate; negatives are the count asked for, never the positive nor one scored as high', () => {
+    for (const strategy of ['top-k-hard', 'random-top-k', 'score-bands', 'random'] as const) {
+      const pairs = sampledPairs({ strategy, count: 3, seed: 7 })(list);
+      assert.equal(pairs.length, 3, strategy);
+      for (const p of pairs) {
+        assert.equal(list.docs[p.positive]!.docid, 'd1', strategy);
+        assert.ok(list.docs[p.negative]!.score < 0.9, `${strategy}: a negative below the positive`);
+      }
+      assert.equal(new Set(pairs.map((p) => p.negative)).size, 3, `${strategy}: distinct negatives`);
+      assert.deepEqual(sampledPairs({ strategy, count: 3, seed: 7 })(list), pairs, `${strategy}: same seed, same pairs`);
+    }
+    // top-k-hard takes the hardest: the next three by teacher score.
+    assert.deepEqual(sampledPairs({ strategy: 'top-k-hard', count: 3, seed: 1 })(list).map((p) => list.docs[p.negative]!.docid), ['d2', 'd6', 'd3']);
+    // More negatives asked than there are: every eligible one.
+    assert.equal(sampledPairs({ strategy: 'random', count: 10, seed: 1 })(list).length, 4);
+  });
+  it('marginMseRecords with it: labels are positive margins', () => {
+    const rows = marginMseRecords([list], sampledPairs({ strategy: 'random-top-k', count: 2, seed: 3 }));
+    assert.equal(rows.length, 2);
+    for (const r of rows) assert.ok(r.label > 0 && r.positive === 't1');
   });
 });
