@@ -8,6 +8,7 @@ import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curati
 import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
 import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
 import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
+import { SAMPLE_TOPICS_FILE, sampleTopics, topicsJsonl, type TopicsSample } from '../dataset/sample.js';
 import { QxError, errorMessage, throwIfAborted } from '../errors.js';
 import { baselineMethods, checkRm3Options, rm3Expansion, rm3Parameters, sameParameters, type BaselineMethod, type Rm3BaselineOptions } from '../expansion/baseline.js';
 import { ExpansionCache } from '../expansion/cache.js';
@@ -99,6 +100,16 @@ export interface ScoreSummary {
   noRelevant: string[];
 }
 
+/** Options of {@link createWorkspace}. */
+export interface CreateWorkspaceOptions {
+  /**
+   * Keep only a seeded sample of the topics (see dataset `sampleTopics`): `queries` drawn among
+   * those with a relevant judgment, written to `sample.topics.jsonl` in the workspace, which the
+   * manifest's `topics` then names; the manifest's `sample` field records the source file, size and seed.
+   */
+  sampleQueries?: { queries: number; seed: number };
+}
+
 const INDEX_DIR = join('.qx', 'index');
 const REPORT_DIR = join('.qx', 'reports');
 
@@ -108,7 +119,7 @@ const REPORT_DIR = join('.qx', 'reports');
  * creates the `.qx/` folder. Refuses a folder that already holds a manifest. On a validation
  * error nothing is left behind. Returns the manifest's path.
  */
-export async function createWorkspace(root: string, manifest: Record<string, unknown>): Promise<string> {
+export async function createWorkspace(root: string, manifest: Record<string, unknown>, options: CreateWorkspaceOptions = {}): Promise<string> {
   const dir = resolve(root);
   const file = join(dir, MANIFEST_FILE);
   if (existsSync(file)) {
@@ -116,12 +127,23 @@ export async function createWorkspace(root: string, manifest: Record<string, unk
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n');
+  const sampleFile = join(dir, SAMPLE_TOPICS_FILE);
   try {
     const m = await loadManifest(file);
-    await loadDataset(m);
+    const dataset = await loadDataset(m);
+    if (options.sampleQueries !== undefined) {
+      const { queries, seed } = options.sampleQueries;
+      const drawn = sampleTopics(dataset.topics, dataset.qrels, queries, seed);
+      writeFileAtomic(sampleFile, topicsJsonl(drawn.topics));
+      const topics = manifest.topics as Record<string, unknown>;
+      const sample: TopicsSample = { from: String(topics.path), ...(typeof topics.format === 'string' ? { format: topics.format } : {}), queries, seed, eligible: drawn.eligible, total: dataset.topics.length };
+      writeFileAtomic(file, JSON.stringify({ ...manifest, topics: { path: SAMPLE_TOPICS_FILE, format: 'beir-jsonl' }, sample }, null, 2) + '\n');
+      await loadManifest(file);
+    }
   } catch (e) {
-    const { unlinkSync } = await import('node:fs');
-    unlinkSync(file);
+    const { rmSync } = await import('node:fs');
+    rmSync(file, { force: true });
+    if (options.sampleQueries !== undefined) rmSync(sampleFile, { force: true });
     throw e;
   }
   mkdirSync(join(dir, '.qx'), { recursive: true });
@@ -946,6 +968,8 @@ export function rebaseManifestPaths(manifest: Record<string, unknown>, fromDir: 
     const v = out[k];
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...(v as Record<string, unknown>), path: rebase((v as Record<string, unknown>).path) };
   }
+  const sample = out.sample;
+  if (sample !== null && typeof sample === 'object' && !Array.isArray(sample)) out.sample = { ...(sample as Record<string, unknown>), from: rebase((sample as Record<string, unknown>).from) };
   const c = out.corpus;
   if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
     const co = { ...(c as Record<string, unknown>) };
