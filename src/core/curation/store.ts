@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { QxError } from '../errors.js';
 import type { ExpansionRecord } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
 import { shortHash } from './hash.js';
-import { JournalWriter, readJournal } from './journal.js';
+import { type ExpansionHead, scanExpansionHead } from './expansionHead.js';
+import { JournalWriter, readJournal, scanJournal } from './journal.js';
 import { StoreLock } from './lock.js';
 import type { ExpansionScore, PairRecord, PairState } from './types.js';
 
@@ -70,6 +71,17 @@ export interface StoreUndoResult {
   qid: string | null;
 }
 
+/**
+ * An expansion as the store holds it: its head fields, and either the whole record (added in this
+ * session, or loaded by `listExpansions`) or where its line is in `expansions.jsonl`.
+ */
+interface ExpansionEntry extends ExpansionHead {
+  record?: ExpansionRecord;
+  offset: number;
+  length: number;
+  line: number;
+}
+
 interface UndoEntry {
   description: string;
   qid: string | null;
@@ -110,8 +122,10 @@ function writeFileAtomicSync(file: string, text: string): void {
  * `.qx/lock`; read-only viewers may open without it.
  */
 export class CurationStore {
-  private readonly expansions = new Map<string, ExpansionRecord>();
-  private readonly expansionsByQid = new Map<string, ExpansionRecord[]>();
+  private readonly expansions = new Map<string, ExpansionEntry>();
+  private readonly expansionsByQid = new Map<string, ExpansionEntry[]>();
+  /** Read descriptor of expansions.jsonl, opened on the first record read from it. */
+  private readFd: number | null = null;
   private readonly scores = new Map<string, Map<string, ExpansionScore>>();
   private readonly pairs = new Map<string, PairRecord>();
   private readonly undoStack: UndoEntry[] = [];
@@ -179,11 +193,28 @@ export class CurationStore {
 
   private load(repair: boolean): void {
     const opts = { logger: this.logger, repair };
-    const exp = readJournal<ExpansionRecord | ExpansionRetraction>(join(this.dir, 'expansions.jsonl'), opts).entries;
-    for (const e of exp) {
-      if ('retract' in e) this.expansions.delete(e.retract);
-      else this.expansions.set(e.id, e);
-    }
+    // Only the head fields of each expansion are read here; texts stay on disk until asked for.
+    const interned = new Map<string, string>();
+    const intern = (v: string): string => {
+      const have = interned.get(v);
+      if (have !== undefined) return have;
+      interned.set(v, v);
+      return v;
+    };
+    scanJournal(join(this.dir, 'expansions.jsonl'), opts, (buf, start, end, offset, line) => {
+      const head = scanExpansionHead(buf, start, end, intern);
+      if (head !== null && 'retract' in head) {
+        this.expansions.delete(head.retract);
+        return;
+      }
+      if (head !== null) {
+        this.expansions.set(head.id, { ...head, offset, length: end - start, line });
+        return;
+      }
+      const v = JSON.parse(buf.toString('utf8', start, end)) as ExpansionRecord | ExpansionRetraction;
+      if ('retract' in v) this.expansions.delete(v.retract);
+      else this.expansions.set(v.id, { ...headOf(v), record: v, offset, length: end - start, line });
+    });
     for (const e of this.expansions.values()) this.indexExpansion(e);
     for (const line of readJournal<ScoreLine>(join(this.dir, 'scores.jsonl'), opts).entries) this.setScore(line.key, line.score);
     const pairsFile = join(this.dir, 'pairs.jsonl');
@@ -194,7 +225,7 @@ export class CurationStore {
     });
   }
 
-  private indexExpansion(e: ExpansionRecord): void {
+  private indexExpansion(e: ExpansionEntry): void {
     let list = this.expansionsByQid.get(e.qid);
     if (list === undefined) this.expansionsByQid.set(e.qid, (list = []));
     list.push(e);
@@ -281,18 +312,62 @@ export class CurationStore {
 
   // ---- expansions ----
 
-  /** Every expansion, in the order first stored. */
+  /**
+   * Every expansion, in the order first stored. The first call reads every record's text from
+   * `expansions.jsonl` in one pass and keeps them in memory for the later calls.
+   */
   listExpansions(): ExpansionRecord[] {
-    return [...this.expansions.values()];
+    const missing = new Map<number, ExpansionEntry>();
+    for (const e of this.expansions.values()) if (e.record === undefined) missing.set(e.offset, e);
+    if (missing.size > 0) {
+      scanJournal(join(this.dir, 'expansions.jsonl'), { logger: nullLogger, repair: false }, (buf, start, end, offset) => {
+        const e = missing.get(offset);
+        if (e !== undefined) e.record = this.parseRecord(e, buf.toString('utf8', start, end));
+      });
+    }
+    return [...this.expansions.values()].map((e) => this.record(e));
   }
 
   getExpansion(id: string): ExpansionRecord | undefined {
-    return this.expansions.get(id);
+    const e = this.expansions.get(id);
+    return e === undefined ? undefined : this.record(e);
   }
 
   /** Expansions of one query, in the order stored. */
   expansionsForQuery(qid: string): ExpansionRecord[] {
-    return [...(this.expansionsByQid.get(qid) ?? [])];
+    return (this.expansionsByQid.get(qid) ?? []).map((e) => this.record(e));
+  }
+
+  /** The head fields (id, qid, role, method, model, provider) of one query's expansions, in the order stored; reads no text. */
+  expansionHeadsForQuery(qid: string): ExpansionHead[] {
+    return (this.expansionsByQid.get(qid) ?? []).map(({ id, qid: q, role, method, model, provider }) => ({ id, qid: q, role, method, model, provider }));
+  }
+
+  /** The whole record of an entry: in memory, or its line of expansions.jsonl (one positioned read). */
+  private record(e: ExpansionEntry): ExpansionRecord {
+    if (e.record !== undefined) return e.record;
+    const file = join(this.dir, 'expansions.jsonl');
+    this.readFd ??= openSync(file, 'r');
+    const buf = Buffer.allocUnsafe(e.length);
+    let got = 0;
+    while (got < e.length) {
+      const n = readSync(this.readFd, buf, got, e.length - got, e.offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return this.parseRecord(e, buf.toString('utf8', 0, got));
+  }
+
+  private parseRecord(e: ExpansionEntry, text: string): ExpansionRecord {
+    const file = join(this.dir, 'expansions.jsonl');
+    let r: ExpansionRecord;
+    try {
+      r = JSON.parse(text) as ExpansionRecord;
+    } catch (cause) {
+      throw new QxError('store', `line ${e.line} of the curation journal is not valid JSON`, { file, line: e.line, cause, hint: 'The store is damaged in the middle of expansions.jsonl; restore .qx from version control or a backup.' });
+    }
+    if (r.id !== e.id) throw new QxError('store', `line ${e.line} of the curation journal no longer holds expansion ${e.id}`, { file, line: e.line, hint: 'expansions.jsonl was changed while the store was open; reopen the workspace.' });
+    return r;
   }
 
   /**
@@ -310,8 +385,9 @@ export class CurationStore {
     }
     w.expansions.append(fresh);
     for (const r of fresh) {
-      this.expansions.set(r.id, r);
-      this.indexExpansion(r);
+      const e: ExpansionEntry = { ...headOf(r), record: r, offset: -1, length: 0, line: 0 };
+      this.expansions.set(r.id, e);
+      this.indexExpansion(e);
     }
     if (undoable !== undefined && fresh.length > 0) {
       this.pushUndo(undoable.description, fresh[0]?.qid ?? null, [], fresh.map((r) => r.id));
@@ -496,6 +572,10 @@ export class CurationStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.readFd !== null) {
+      closeSync(this.readFd);
+      this.readFd = null;
+    }
     if (this.writers !== null) {
       this.writers.expansions.close();
       this.writers.scores.close();
@@ -505,6 +585,10 @@ export class CurationStore {
     this.lock?.release();
     this.lock = null;
   }
+}
+
+function headOf(r: ExpansionRecord): ExpansionHead {
+  return { id: r.id, qid: r.qid, role: r.role, method: r.method, model: r.model, provider: r.provider };
 }
 
 function readMeta(file: string): StoreMeta {

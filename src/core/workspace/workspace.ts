@@ -344,7 +344,7 @@ export class Workspace implements WorkspaceApi {
       let bestMethod: string | null = null;
       let judgedSum = 0;
       let judgedN = 0;
-      const exps = this.store.expansionsForQuery(t.qid);
+      const exps = this.store.expansionHeadsForQuery(t.qid);
       for (const e of exps) {
         const s = scores.get(e.id);
         if (s === undefined) continue;
@@ -504,7 +504,7 @@ export class Workspace implements WorkspaceApi {
     for (const t of this.topics) {
       if (!hasPositiveJudgment(this.qrels.get(t.qid))) noRelevant.push(t.qid);
       const original = have.get(originalScoreId(t.qid));
-      const expansions = this.store.expansionsForQuery(t.qid).filter((e) => !have.has(e.id));
+      const expansions = this.store.expansionHeadsForQuery(t.qid).filter((e) => !have.has(e.id)).map((e) => this.store.getExpansion(e.id)!);
       if (original !== undefined && expansions.length === 0) continue;
       work.push({ qid: t.qid, text: t.text, ...(original === undefined ? {} : { original }), expansions });
     }
@@ -565,7 +565,8 @@ export class Workspace implements WorkspaceApi {
     for (let i = 0; i < queries.length; i++) {
       throwIfAborted(options.signal);
       const t = queries[i]!;
-      if (this.store.expansionsForQuery(t.qid).some((e) => e.provider === 'rm3' && e.weightedQuery !== undefined && sameParameters(e.weightedQuery.parameters, parameters))) present++;
+      const rm3 = this.store.expansionHeadsForQuery(t.qid).filter((h) => h.provider === 'rm3').map((h) => this.store.getExpansion(h.id)!);
+      if (rm3.some((e) => e.weightedQuery !== undefined && sameParameters(e.weightedQuery.parameters, parameters))) present++;
       else records.push(rm3Expansion(index, t.qid, t.text, parameters, createdAt));
       options.onProgress?.({ done: i + 1, total: queries.length, unit: 'queries' });
     }
@@ -583,6 +584,8 @@ export class Workspace implements WorkspaceApi {
     throwIfAborted(options.signal);
     const merged: PairRules = { ...this.deps.settings.pairs, ...rules };
     const scores = this.store.scoresFor(this.settingsKey);
+    // Pairs compare texts: load them all in one pass over the journal rather than a read per record.
+    this.store.listExpansions();
     const groups: ScoredCandidate[][] = [];
     for (const t of this.topics) {
       const group: ScoredCandidate[] = [];
