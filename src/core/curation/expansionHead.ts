@@ -114,3 +114,76 @@ export function scanExpansionHead(buf: Buffer, start: number, end: number, inter
   if (id === undefined || qid === undefined || role === undefined || method === undefined || model === undefined || provider === undefined) return null;
   return { id, qid, role, method, model, provider };
 }
+
+/** What the store keeps in memory of a stored score: what the query browser shows. */
+export interface ScoreHead {
+  key: string;
+  expansionId: string;
+  ndcg10: number;
+  delta: number;
+  judged10: number;
+}
+
+/**
+ * Walks the JSON object opening at `i`, calling `field(key, valueStart, valueEnd)` for each
+ * member; returns the index just past its `}`, or -1 when it is not an object or `field` says stop.
+ */
+function scanObject(buf: Buffer, i: number, end: number, field: (key: string, vs: number, ve: number) => boolean): number {
+  i = skipSpace(buf, i, end);
+  if (buf[i] !== OPEN_OBJECT) return -1;
+  i++;
+  for (;;) {
+    i = skipSpace(buf, i, end);
+    if (buf[i] === CLOSE_OBJECT) return i + 1;
+    if (buf[i] !== QUOTE) return -1;
+    const keyEnd = stringEnd(buf, i, end);
+    if (keyEnd < 0) return -1;
+    const key = buf.toString('latin1', i + 1, keyEnd - 1);
+    i = skipSpace(buf, keyEnd, end);
+    if (buf[i] !== COLON) return -1;
+    i = skipSpace(buf, i + 1, end);
+    const vEnd = valueEnd(buf, i, end);
+    if (vEnd < 0 || !field(key, i, vEnd)) return -1;
+    i = skipSpace(buf, vEnd, end);
+    if (buf[i] === COMMA) i++;
+    else if (buf[i] !== CLOSE_OBJECT) return -1;
+  }
+}
+
+/**
+ * Reads the {@link ScoreHead} of one `scores.jsonl` line (`{"key", "score": {...}}`) without
+ * building its document lists, or null when the line has another shape (the caller then parses it
+ * whole).
+ */
+export function scanScoreHead(buf: Buffer, start: number, end: number, intern: (s: string) => string): ScoreHead | null {
+  let key: string | undefined;
+  let expansionId: string | undefined;
+  let ndcg10 = NaN;
+  let delta = NaN;
+  let judged10 = NaN;
+  const str = (vs: number, ve: number): string | undefined => {
+    if (buf[vs] !== QUOTE) return undefined;
+    const raw = buf.toString('utf8', vs, ve);
+    return raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+  };
+  const num = (vs: number, ve: number): number => (buf[vs] === QUOTE ? NaN : Number(buf.toString('latin1', vs, ve)));
+  const after = scanObject(buf, start, end, (k, vs, ve) => {
+    if (k === 'key') {
+      const v = str(vs, ve);
+      if (v === undefined) return false;
+      key = intern(v);
+    } else if (k === 'score') {
+      return scanObject(buf, vs, ve, (sk, svs, sve) => {
+        if (sk === 'expansionId') expansionId = str(svs, sve);
+        else if (sk === 'ndcg10') ndcg10 = num(svs, sve);
+        else if (sk === 'delta') delta = num(svs, sve);
+        else if (sk === 'judged10') judged10 = num(svs, sve);
+        return true;
+      }) === ve;
+    }
+    return true;
+  });
+  if (after < 0 || skipSpace(buf, after, end) !== end) return null;
+  if (key === undefined || expansionId === undefined || !Number.isFinite(ndcg10) || !Number.isFinite(delta) || !Number.isFinite(judged10)) return null;
+  return { key, expansionId, ndcg10, delta, judged10 };
+}

@@ -328,7 +328,7 @@ export class Workspace implements WorkspaceApi {
 
   private queryCache(): QueryCache {
     if (this.cache !== null) return this.cache;
-    const scores = this.store.scoresFor(this.settingsKey);
+    const scores = this.store.scoreSummariesFor(this.settingsKey);
     const pairsByQid = new Map<string, PairRecord[]>();
     for (const p of this.store.listPairs()) {
       let list = pairsByQid.get(p.qid);
@@ -498,14 +498,15 @@ export class Workspace implements WorkspaceApi {
   async score(options: TaskOptions): Promise<ScoreSummary> {
     const index = await this.ensureIndex(options);
     const key = this.settingsKey;
-    const have = this.store.scoresFor(key);
+    const have = this.store.scoreSummariesFor(key);
     const work: QueryToScore[] = [];
     const noRelevant: string[] = [];
     for (const t of this.topics) {
       if (!hasPositiveJudgment(this.qrels.get(t.qid))) noRelevant.push(t.qid);
-      const original = have.get(originalScoreId(t.qid));
-      const expansions = this.store.expansionHeadsForQuery(t.qid).filter((e) => !have.has(e.id)).map((e) => this.store.getExpansion(e.id)!);
-      if (original !== undefined && expansions.length === 0) continue;
+      const heads = this.store.expansionHeadsForQuery(t.qid).filter((e) => !have.has(e.id));
+      if (heads.length === 0 && have.has(originalScoreId(t.qid))) continue;
+      const original = this.store.getScore(key, originalScoreId(t.qid));
+      const expansions = heads.map((e) => this.store.getExpansion(e.id)!);
       work.push({ qid: t.qid, text: t.text, ...(original === undefined ? {} : { original }), expansions });
     }
     const search = (q: string, k: number) => index.searchSync(q, k);
