@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { QxError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -15,54 +15,104 @@ export interface JournalReadResult<T> {
  * trace of a write that was never acknowledged (the process died mid-append): it is dropped,
  * reported with `logger.warn`, and, when `repair` is set, cut off the file so the next append
  * starts on a clean line. A bad line anywhere else is damage we cannot explain away:
- * QxError('store') naming file and line.
+ * QxError('store') naming file and line. The file is streamed (see {@link scanJournal}), so a
+ * journal may be larger than the longest string V8 can hold (~512 MB).
  */
 export function readJournal<T>(file: string, options: { logger: Logger; repair: boolean; label?: string }): JournalReadResult<T> {
-  if (!existsSync(file)) return { entries: [], droppedBytes: 0 };
-  const buf = readFileSync(file);
   const entries: T[] = [];
-  // Work on bytes: a torn write may end inside a multi-byte character, and decoding only the
-  // complete part avoids copying a large string once more.
-  const lastNl = buf.lastIndexOf(0x0a);
-  let keepBytes = lastNl + 1;
-  let dropped = buf.length - keepBytes;
-  const lines = lastNl < 0 ? [] : buf.toString('utf8', 0, lastNl).split('\n');
+  const { droppedBytes } = scanJournal(file, options, (buf, start, end) => {
+    entries.push(JSON.parse(buf.toString('utf8', start, end)) as T);
+  });
+  return { entries, droppedBytes };
+}
+
+const CHUNK_BYTES = 16 << 20;
+
+/**
+ * Streams a JSONL journal line by line as bytes, in 16 MB reads: `onLine(buf, start, end,
+ * offset, line)` gets each non-empty complete line as `buf[start..end)` (no newline), its byte
+ * offset in the file and its 1-based line number; `buf` is reused after the call returns. A
+ * `SyntaxError` thrown by `onLine` marks the line unparsable, with {@link readJournal}'s rules: on
+ * the last line it is dropped like a torn write, elsewhere it is QxError('store').
+ */
+export function scanJournal(
+  file: string,
+  options: { logger: Logger; repair: boolean; label?: string },
+  onLine: (buf: Buffer, start: number, end: number, offset: number, line: number) => void,
+): { droppedBytes: number } {
+  if (!existsSync(file)) return { droppedBytes: 0 };
   const name = options.label ?? basename(file);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    if (line.length === 0) continue;
-    try {
-      entries.push(JSON.parse(line) as T);
-    } catch (e) {
-      if (i === lines.length - 1 && dropped === 0) {
-        // A complete-looking but unparsable last line: the newline made it to disk, the rest did not.
-        keepBytes -= Buffer.byteLength(line, 'utf8') + 1;
-        dropped = buf.length - keepBytes;
-        break;
+  const fd = openSync(file, 'r');
+  let size = 0;
+  let keepBytes = 0;
+  try {
+    size = fstatSync(fd).size;
+    let buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
+    let have = 0;
+    let base = 0;
+    let pos = 0;
+    let line = 0;
+    let stop = false;
+    while (!stop && pos < size) {
+      if (have === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, have);
+        buf = bigger;
       }
-      throw new QxError('store', `line ${i + 1} of the curation journal is not valid JSON`, {
-        file,
-        line: i + 1,
-        cause: e,
-        hint: `The store is damaged in the middle of ${name}; restore .qx from version control or a backup, or delete that line by hand if you know what it held.`,
-      });
+      const n = readSync(fd, buf, have, Math.min(buf.length - have, size - pos), pos);
+      if (n === 0) break;
+      pos += n;
+      have += n;
+      const view = buf.subarray(0, have);
+      let s = 0;
+      for (;;) {
+        const nl = view.indexOf(0x0a, s);
+        if (nl < 0) break;
+        line++;
+        if (nl > s) {
+          try {
+            onLine(buf, s, nl, base + s, line);
+          } catch (e) {
+            if (!(e instanceof SyntaxError)) throw e;
+            if (base + nl + 1 === size) {
+              // A complete-looking but unparsable last line: the newline made it to disk, the rest did not.
+              stop = true;
+              break;
+            }
+            throw new QxError('store', `line ${line} of the curation journal is not valid JSON`, {
+              file,
+              line,
+              cause: e,
+              hint: `The store is damaged in the middle of ${name}; restore .qx from version control or a backup, or delete that line by hand if you know what it held.`,
+            });
+          }
+        }
+        s = nl + 1;
+        keepBytes = base + s;
+      }
+      buf.copy(buf, 0, s, have);
+      base += s;
+      have -= s;
     }
+  } finally {
+    closeSync(fd);
   }
+  const dropped = size - keepBytes;
   if (dropped > 0) {
     options.logger.warn(
       `${file}: dropped an incomplete last line (${dropped} bytes) left by an interrupted write; nothing acknowledged was lost.`,
     );
     if (options.repair) {
-      const fd = openSync(file, 'r+');
+      const wfd = openSync(file, 'r+');
       try {
-        ftruncateSync(fd, keepBytes);
-        fsyncSync(fd);
+        ftruncateSync(wfd, keepBytes);
+        fsyncSync(wfd);
       } finally {
-        closeSync(fd);
+        closeSync(wfd);
       }
     }
   }
-  return { entries, droppedBytes: dropped };
+  return { droppedBytes: dropped };
 }
 
 /**

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { QxError } from '../errors.js';
 import type { ExpansionRecord } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
 import { shortHash } from './hash.js';
-import { JournalWriter, readJournal } from './journal.js';
+import { type ExpansionHead, scanExpansionHead, scanScoreHead } from './expansionHead.js';
+import { JournalWriter, readJournal, scanJournal } from './journal.js';
 import { StoreLock } from './lock.js';
 import type { ExpansionScore, PairRecord, PairState } from './types.js';
 
@@ -70,6 +71,32 @@ export interface StoreUndoResult {
   qid: string | null;
 }
 
+/**
+ * An expansion as the store holds it: its head fields, and either the whole record (added in this
+ * session, or loaded by `listExpansions`) or where its line is in `expansions.jsonl`.
+ */
+interface ExpansionEntry extends ExpansionHead {
+  record?: ExpansionRecord;
+  offset: number;
+  length: number;
+  line: number;
+}
+
+/** What the query browser needs of a score; the store holds these for every stored score. */
+export interface ScoreSummary {
+  ndcg10: number;
+  delta: number;
+  judged10: number;
+}
+
+/** A stored score: its summary, and the whole score (stored in this session, or loaded) or where its line is. */
+interface ScoreEntry extends ScoreSummary {
+  score?: ExpansionScore;
+  offset: number;
+  length: number;
+  line: number;
+}
+
 interface UndoEntry {
   description: string;
   qid: string | null;
@@ -110,9 +137,14 @@ function writeFileAtomicSync(file: string, text: string): void {
  * `.qx/lock`; read-only viewers may open without it.
  */
 export class CurationStore {
-  private readonly expansions = new Map<string, ExpansionRecord>();
-  private readonly expansionsByQid = new Map<string, ExpansionRecord[]>();
-  private readonly scores = new Map<string, Map<string, ExpansionScore>>();
+  private readonly expansions = new Map<string, ExpansionEntry>();
+  private readonly expansionsByQid = new Map<string, ExpansionEntry[]>();
+  /** Read descriptor of expansions.jsonl, opened on the first record read from it. */
+  private readFd: number | null = null;
+  private readonly scores = new Map<string, Map<string, ScoreEntry>>();
+  /** Whole scores per settings key, once `scoresFor` has loaded them. */
+  private readonly fullScores = new Map<string, Map<string, ExpansionScore>>();
+  private scoreFd: number | null = null;
   private readonly pairs = new Map<string, PairRecord>();
   private readonly undoStack: UndoEntry[] = [];
   private openGroup: UndoEntry | null = null;
@@ -179,13 +211,39 @@ export class CurationStore {
 
   private load(repair: boolean): void {
     const opts = { logger: this.logger, repair };
-    const exp = readJournal<ExpansionRecord | ExpansionRetraction>(join(this.dir, 'expansions.jsonl'), opts).entries;
-    for (const e of exp) {
-      if ('retract' in e) this.expansions.delete(e.retract);
-      else this.expansions.set(e.id, e);
-    }
+    // Only the head fields of each expansion are read here; texts stay on disk until asked for.
+    const interned = new Map<string, string>();
+    const intern = (v: string): string => {
+      const have = interned.get(v);
+      if (have !== undefined) return have;
+      interned.set(v, v);
+      return v;
+    };
+    scanJournal(join(this.dir, 'expansions.jsonl'), opts, (buf, start, end, offset, line) => {
+      const head = scanExpansionHead(buf, start, end, intern);
+      if (head !== null && 'retract' in head) {
+        this.expansions.delete(head.retract);
+        return;
+      }
+      if (head !== null) {
+        this.expansions.set(head.id, { ...head, offset, length: end - start, line });
+        return;
+      }
+      const v = JSON.parse(buf.toString('utf8', start, end)) as ExpansionRecord | ExpansionRetraction;
+      if ('retract' in v) this.expansions.delete(v.retract);
+      else this.expansions.set(v.id, { ...headOf(v), record: v, offset, length: end - start, line });
+    });
     for (const e of this.expansions.values()) this.indexExpansion(e);
-    for (const line of readJournal<ScoreLine>(join(this.dir, 'scores.jsonl'), opts).entries) this.setScore(line.key, line.score);
+    // Scores too: only what the query browser shows is kept; document lists stay on disk.
+    scanJournal(join(this.dir, 'scores.jsonl'), opts, (buf, start, end, offset, line) => {
+      const head = scanScoreHead(buf, start, end, intern);
+      if (head !== null) {
+        this.scoreMap(head.key).set(head.expansionId, { ndcg10: head.ndcg10, delta: head.delta, judged10: head.judged10, offset, length: end - start, line });
+        return;
+      }
+      const v = JSON.parse(buf.toString('utf8', start, end)) as ScoreLine;
+      this.setScore(v.key, v.score);
+    });
     const pairsFile = join(this.dir, 'pairs.jsonl');
     const events = readJournal<PairEvent>(pairsFile, opts).entries;
     events.forEach((ev, i) => {
@@ -194,16 +252,21 @@ export class CurationStore {
     });
   }
 
-  private indexExpansion(e: ExpansionRecord): void {
+  private indexExpansion(e: ExpansionEntry): void {
     let list = this.expansionsByQid.get(e.qid);
     if (list === undefined) this.expansionsByQid.set(e.qid, (list = []));
     list.push(e);
   }
 
-  private setScore(key: string, score: ExpansionScore): void {
+  private scoreMap(key: string): Map<string, ScoreEntry> {
     let m = this.scores.get(key);
     if (m === undefined) this.scores.set(key, (m = new Map()));
-    m.set(score.expansionId, score);
+    return m;
+  }
+
+  private setScore(key: string, score: ExpansionScore): void {
+    this.scoreMap(key).set(score.expansionId, { ndcg10: score.ndcg10, delta: score.delta, judged10: score.judged10, score, offset: -1, length: 0, line: 0 });
+    this.fullScores.get(key)?.set(score.expansionId, score);
   }
 
   /** Applies one event to the in-memory pairs; returns a problem description or null. */
@@ -281,18 +344,62 @@ export class CurationStore {
 
   // ---- expansions ----
 
-  /** Every expansion, in the order first stored. */
+  /**
+   * Every expansion, in the order first stored. The first call reads every record's text from
+   * `expansions.jsonl` in one pass and keeps them in memory for the later calls.
+   */
   listExpansions(): ExpansionRecord[] {
-    return [...this.expansions.values()];
+    const missing = new Map<number, ExpansionEntry>();
+    for (const e of this.expansions.values()) if (e.record === undefined) missing.set(e.offset, e);
+    if (missing.size > 0) {
+      scanJournal(join(this.dir, 'expansions.jsonl'), { logger: nullLogger, repair: false }, (buf, start, end, offset) => {
+        const e = missing.get(offset);
+        if (e !== undefined) e.record = this.parseRecord(e, buf.toString('utf8', start, end));
+      });
+    }
+    return [...this.expansions.values()].map((e) => this.record(e));
   }
 
   getExpansion(id: string): ExpansionRecord | undefined {
-    return this.expansions.get(id);
+    const e = this.expansions.get(id);
+    return e === undefined ? undefined : this.record(e);
   }
 
   /** Expansions of one query, in the order stored. */
   expansionsForQuery(qid: string): ExpansionRecord[] {
-    return [...(this.expansionsByQid.get(qid) ?? [])];
+    return (this.expansionsByQid.get(qid) ?? []).map((e) => this.record(e));
+  }
+
+  /** The head fields (id, qid, role, method, model, provider) of one query's expansions, in the order stored; reads no text. */
+  expansionHeadsForQuery(qid: string): ExpansionHead[] {
+    return (this.expansionsByQid.get(qid) ?? []).map(({ id, qid: q, role, method, model, provider }) => ({ id, qid: q, role, method, model, provider }));
+  }
+
+  /** The whole record of an entry: in memory, or its line of expansions.jsonl (one positioned read). */
+  private record(e: ExpansionEntry): ExpansionRecord {
+    if (e.record !== undefined) return e.record;
+    const file = join(this.dir, 'expansions.jsonl');
+    this.readFd ??= openSync(file, 'r');
+    const buf = Buffer.allocUnsafe(e.length);
+    let got = 0;
+    while (got < e.length) {
+      const n = readSync(this.readFd, buf, got, e.length - got, e.offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return this.parseRecord(e, buf.toString('utf8', 0, got));
+  }
+
+  private parseRecord(e: ExpansionEntry, text: string): ExpansionRecord {
+    const file = join(this.dir, 'expansions.jsonl');
+    let r: ExpansionRecord;
+    try {
+      r = JSON.parse(text) as ExpansionRecord;
+    } catch (cause) {
+      throw new QxError('store', `line ${e.line} of the curation journal is not valid JSON`, { file, line: e.line, cause, hint: 'The store is damaged in the middle of expansions.jsonl; restore .qx from version control or a backup.' });
+    }
+    if (r.id !== e.id) throw new QxError('store', `line ${e.line} of the curation journal no longer holds expansion ${e.id}`, { file, line: e.line, hint: 'expansions.jsonl was changed while the store was open; reopen the workspace.' });
+    return r;
   }
 
   /**
@@ -310,8 +417,9 @@ export class CurationStore {
     }
     w.expansions.append(fresh);
     for (const r of fresh) {
-      this.expansions.set(r.id, r);
-      this.indexExpansion(r);
+      const e: ExpansionEntry = { ...headOf(r), record: r, offset: -1, length: 0, line: 0 };
+      this.expansions.set(r.id, e);
+      this.indexExpansion(e);
     }
     if (undoable !== undefined && fresh.length > 0) {
       this.pushUndo(undoable.description, fresh[0]?.qid ?? null, [], fresh.map((r) => r.id));
@@ -323,12 +431,59 @@ export class CurationStore {
 
   /** The score of an expansion under a retrieval-settings key, if scored with those settings. */
   getScore(settingsKey: string, expansionId: string): ExpansionScore | undefined {
-    return this.scores.get(settingsKey)?.get(expansionId);
+    const e = this.scores.get(settingsKey)?.get(expansionId);
+    if (e === undefined) return undefined;
+    if (e.score !== undefined) return e.score;
+    const file = join(this.dir, 'scores.jsonl');
+    this.scoreFd ??= openSync(file, 'r');
+    const buf = Buffer.allocUnsafe(e.length);
+    let got = 0;
+    while (got < e.length) {
+      const n = readSync(this.scoreFd, buf, got, e.length - got, e.offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return this.parseScore(e, expansionId, buf.toString('utf8', 0, got));
   }
 
-  /** All scores under a settings key, by expansion id (original queries under {@link originalScoreId}). */
+  /**
+   * All scores under a settings key, by expansion id (original queries under {@link originalScoreId}).
+   * The first call per key reads their document lists from `scores.jsonl` in one pass and keeps them.
+   */
   scoresFor(settingsKey: string): ReadonlyMap<string, ExpansionScore> {
-    return this.scores.get(settingsKey) ?? new Map();
+    const have = this.fullScores.get(settingsKey);
+    if (have !== undefined) return have;
+    const entries = this.scores.get(settingsKey);
+    if (entries === undefined) return new Map();
+    const missing = new Map<number, [string, ScoreEntry]>();
+    for (const [id, e] of entries) if (e.score === undefined) missing.set(e.offset, [id, e]);
+    if (missing.size > 0) {
+      scanJournal(join(this.dir, 'scores.jsonl'), { logger: nullLogger, repair: false }, (buf, start, end, offset) => {
+        const m = missing.get(offset);
+        if (m !== undefined) m[1].score = this.parseScore(m[1], m[0], buf.toString('utf8', start, end));
+      });
+    }
+    const full = new Map<string, ExpansionScore>();
+    for (const [id, e] of entries) full.set(id, e.score ?? this.getScore(settingsKey, id)!);
+    this.fullScores.set(settingsKey, full);
+    return full;
+  }
+
+  /** What the query browser shows of every score under a settings key (nDCG@10, delta, Judged@10), without loading document lists. */
+  scoreSummariesFor(settingsKey: string): ReadonlyMap<string, ScoreSummary> {
+    return this.scores.get(settingsKey) ?? new Map<string, ScoreSummary>();
+  }
+
+  private parseScore(e: ScoreEntry, expansionId: string, text: string): ExpansionScore {
+    const file = join(this.dir, 'scores.jsonl');
+    let v: ScoreLine;
+    try {
+      v = JSON.parse(text) as ScoreLine;
+    } catch (cause) {
+      throw new QxError('store', `line ${e.line} of the curation journal is not valid JSON`, { file, line: e.line, cause, hint: 'The store is damaged in the middle of scores.jsonl; restore .qx from version control or a backup.' });
+    }
+    if (v.score?.expansionId !== expansionId) throw new QxError('store', `line ${e.line} of the curation journal no longer holds the score of ${expansionId}`, { file, line: e.line, hint: 'scores.jsonl was changed while the store was open; reopen the workspace.' });
+    return v.score;
   }
 
   /** Stores scores (one append, one fsync); a later score for the same expansion and key replaces the earlier. */
@@ -496,6 +651,14 @@ export class CurationStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.readFd !== null) {
+      closeSync(this.readFd);
+      this.readFd = null;
+    }
+    if (this.scoreFd !== null) {
+      closeSync(this.scoreFd);
+      this.scoreFd = null;
+    }
     if (this.writers !== null) {
       this.writers.expansions.close();
       this.writers.scores.close();
@@ -505,6 +668,10 @@ export class CurationStore {
     this.lock?.release();
     this.lock = null;
   }
+}
+
+function headOf(r: ExpansionRecord): ExpansionHead {
+  return { id: r.id, qid: r.qid, role: r.role, method: r.method, model: r.model, provider: r.provider };
 }
 
 function readMeta(file: string): StoreMeta {

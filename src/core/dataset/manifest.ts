@@ -6,6 +6,7 @@ import { CORPUS_FORMATS, type CorpusFormat } from './corpus.js';
 import { QRELS_FORMATS, readQrels, type QrelsFormat } from './qrels.js';
 import { TOPICS_FORMATS, readTopics, type TopicsFormat } from './topics.js';
 import { readDataFile } from './textFile.js';
+import type { TopicsSample } from './sample.js';
 import type { Qrels, RewriteKind, Topic } from './types.js';
 
 /** The manifest file name a dataset folder holds. */
@@ -70,6 +71,8 @@ export interface DatasetManifest {
   description?: string;
   /** Where the data comes from: a citation/URL string or a structured record. */
   source?: string | Record<string, unknown>;
+  /** Set by `qx init --sample-queries`: `topics` is a seeded sample of `sample.from` (kept as written). */
+  sample?: TopicsSample;
   /** Absolute path of the manifest file itself. */
   file: string;
   /** Absolute path of the folder holding the manifest (base of relative paths). */
@@ -86,7 +89,7 @@ export interface LoadedDataset {
 
 const SPLITS: readonly DatasetSplit[] = ['train', 'dev', 'test', 'eval'];
 /** Every top-level field a manifest may have (README "Dataset manifest" documents each). */
-export const MANIFEST_FIELDS: readonly string[] = ['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'rewrites', 'relevanceLevel', 'description', 'source'];
+export const MANIFEST_FIELDS: readonly string[] = ['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'rewrites', 'relevanceLevel', 'description', 'source', 'sample'];
 const KNOWN_KEYS = new Set(MANIFEST_FIELDS);
 
 /**
@@ -144,6 +147,8 @@ export async function loadManifest(file: string): Promise<DatasetManifest> {
   if (m.source !== undefined && typeof m.source !== 'string' && (m.source === null || typeof m.source !== 'object' || Array.isArray(m.source))) {
     fail('source', 'must be a string or an object.', 'Give a citation/URL string or an object such as {"repo": ..., "commit": ...}.');
   }
+
+  if (m.sample !== undefined) checkSample(m.sample, fail);
 
   const fileRef = <F extends string>(field: string, formats: readonly F[]): DataFileRef<F> => {
     const v = m[field];
@@ -221,7 +226,20 @@ export async function loadManifest(file: string): Promise<DatasetManifest> {
   if (rewrites) out.rewrites = rewrites;
   if (typeof m.description === 'string') out.description = m.description;
   if (m.source !== undefined) out.source = m.source as string | Record<string, unknown>;
+  if (m.sample !== undefined) out.sample = m.sample as TopicsSample;
   return out;
+}
+
+function checkSample(v: unknown, fail: (field: string, problem: string, hint: string) => never): void {
+  const hint = 'It is written by qx init --sample-queries: {"from", "queries", "seed", "eligible", "total"}; restore it or remove the field.';
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail('sample', 'must be an object.', hint);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!['from', 'format', 'queries', 'seed', 'eligible', 'total'].includes(k)) fail(`sample.${k}`, 'unknown field.', hint);
+  if (typeof o.from !== 'string' || o.from === '') fail('sample.from', 'must be a non-empty string.', hint);
+  if (o.format !== undefined && typeof o.format !== 'string') fail('sample.format', 'must be a string.', hint);
+  for (const k of ['queries', 'seed', 'eligible', 'total']) {
+    if (typeof o[k] !== 'number' || !Number.isInteger(o[k]) || (o[k] as number) < 0) fail(`sample.${k}`, `must be a non-negative integer, got ${JSON.stringify(o[k])}.`, hint);
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ import { defaultPairRules, type ExpansionScore, type PairRecord, type PairRules,
 import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
 import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
 import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
+import { SAMPLE_TOPICS_FILE, sampleTopics, topicsJsonl, type TopicsSample } from '../dataset/sample.js';
 import { QxError, errorMessage, throwIfAborted } from '../errors.js';
 import { baselineMethods, checkRm3Options, rm3Expansion, rm3Parameters, sameParameters, type BaselineMethod, type Rm3BaselineOptions } from '../expansion/baseline.js';
 import { ExpansionCache } from '../expansion/cache.js';
@@ -109,6 +110,16 @@ export interface ScoreSummary {
   unjudged: string[];
 }
 
+/** Options of {@link createWorkspace}. */
+export interface CreateWorkspaceOptions {
+  /**
+   * Keep only a seeded sample of the topics (see dataset `sampleTopics`): `queries` drawn among
+   * those with a relevant judgment, written to `sample.topics.jsonl` in the workspace, which the
+   * manifest's `topics` then names; the manifest's `sample` field records the source file, size and seed.
+   */
+  sampleQueries?: { queries: number; seed: number };
+}
+
 const INDEX_DIR = join('.qx', 'index');
 const REPORT_DIR = join('.qx', 'reports');
 
@@ -118,7 +129,7 @@ const REPORT_DIR = join('.qx', 'reports');
  * creates the `.qx/` folder. Refuses a folder that already holds a manifest. On a validation
  * error nothing is left behind. Returns the manifest's path.
  */
-export async function createWorkspace(root: string, manifest: Record<string, unknown>): Promise<string> {
+export async function createWorkspace(root: string, manifest: Record<string, unknown>, options: CreateWorkspaceOptions = {}): Promise<string> {
   const dir = resolve(root);
   const file = join(dir, MANIFEST_FILE);
   if (existsSync(file)) {
@@ -126,12 +137,23 @@ export async function createWorkspace(root: string, manifest: Record<string, unk
   }
   mkdirSync(dir, { recursive: true });
   writeFileSync(file, JSON.stringify(manifest, null, 2) + '\n');
+  const sampleFile = join(dir, SAMPLE_TOPICS_FILE);
   try {
     const m = await loadManifest(file);
-    await loadDataset(m);
+    const dataset = await loadDataset(m);
+    if (options.sampleQueries !== undefined) {
+      const { queries, seed } = options.sampleQueries;
+      const drawn = sampleTopics(dataset.topics, dataset.qrels, queries, seed);
+      writeFileAtomic(sampleFile, topicsJsonl(drawn.topics));
+      const topics = manifest.topics as Record<string, unknown>;
+      const sample: TopicsSample = { from: String(topics.path), ...(typeof topics.format === 'string' ? { format: topics.format } : {}), queries, seed, eligible: drawn.eligible, total: dataset.topics.length };
+      writeFileAtomic(file, JSON.stringify({ ...manifest, topics: { path: SAMPLE_TOPICS_FILE, format: 'beir-jsonl' }, sample }, null, 2) + '\n');
+      await loadManifest(file);
+    }
   } catch (e) {
-    const { unlinkSync } = await import('node:fs');
-    unlinkSync(file);
+    const { rmSync } = await import('node:fs');
+    rmSync(file, { force: true });
+    if (options.sampleQueries !== undefined) rmSync(sampleFile, { force: true });
     throw e;
   }
   mkdirSync(join(dir, '.qx'), { recursive: true });
@@ -357,7 +379,7 @@ export class Workspace implements WorkspaceApi {
 
   private queryCache(): QueryCache {
     if (this.cache !== null) return this.cache;
-    const scores = this.store.scoresFor(this.settingsKey);
+    const scores = this.store.scoreSummariesFor(this.settingsKey);
     const pairsByQid = new Map<string, PairRecord[]>();
     for (const p of this.store.listPairs()) {
       let list = pairsByQid.get(p.qid);
@@ -373,7 +395,7 @@ export class Workspace implements WorkspaceApi {
       let bestMethod: string | null = null;
       let judgedSum = 0;
       let judgedN = 0;
-      const exps = this.store.expansionsForQuery(t.qid);
+      const exps = this.store.expansionHeadsForQuery(t.qid);
       for (const e of exps) {
         const s = scores.get(e.id);
         if (s === undefined) continue;
@@ -538,7 +560,7 @@ export class Workspace implements WorkspaceApi {
   async score(options: TaskOptions & { threads?: number }): Promise<ScoreSummary> {
     const index = await this.ensureIndex(options);
     const key = this.settingsKey;
-    const have = this.store.scoresFor(key);
+    const have = this.store.scoreSummariesFor(key);
     const work: QueryToScore[] = [];
     const noRelevant: string[] = [];
     const unjudged: string[] = [];
@@ -546,9 +568,10 @@ export class Workspace implements WorkspaceApi {
       const status = judgmentStatus(this.qrels.get(t.qid));
       if (status !== 'positive') noRelevant.push(t.qid);
       if (status === 'unjudged') unjudged.push(t.qid);
-      const original = have.get(originalScoreId(t.qid));
-      const expansions = this.store.expansionsForQuery(t.qid).filter((e) => !have.has(e.id));
-      if (original !== undefined && expansions.length === 0) continue;
+      const heads = this.store.expansionHeadsForQuery(t.qid).filter((e) => !have.has(e.id));
+      if (heads.length === 0 && have.has(originalScoreId(t.qid))) continue;
+      const original = this.store.getScore(key, originalScoreId(t.qid));
+      const expansions = heads.map((e) => this.store.getExpansion(e.id)!);
       work.push({ qid: t.qid, text: t.text, ...(original === undefined ? {} : { original }), expansions });
     }
     const search = (q: string, k: number) => index.searchSync(q, k);
@@ -609,7 +632,8 @@ export class Workspace implements WorkspaceApi {
     for (let i = 0; i < queries.length; i++) {
       throwIfAborted(options.signal);
       const t = queries[i]!;
-      if (this.store.expansionsForQuery(t.qid).some((e) => e.provider === 'rm3' && e.weightedQuery !== undefined && sameParameters(e.weightedQuery.parameters, parameters))) present++;
+      const rm3 = this.store.expansionHeadsForQuery(t.qid).filter((h) => h.provider === 'rm3').map((h) => this.store.getExpansion(h.id)!);
+      if (rm3.some((e) => e.weightedQuery !== undefined && sameParameters(e.weightedQuery.parameters, parameters))) present++;
       else records.push(rm3Expansion(index, t.qid, t.text, parameters, createdAt));
       options.onProgress?.({ done: i + 1, total: queries.length, unit: 'queries' });
     }
@@ -629,6 +653,8 @@ export class Workspace implements WorkspaceApi {
     const scores = this.store.scoresFor(this.settingsKey);
     // "prefer-cheaper" compares the retrieval cost of tied candidates (postings the index walks).
     const costIndex = merged.tiePolicy === 'prefer-cheaper' ? await this.ensureIndex(options) : undefined;
+    // Pairs compare texts: load them all in one pass over the journal rather than a read per record.
+    this.store.listExpansions();
     const groups: ScoredCandidate[][] = [];
     for (const t of this.topics) {
       const group: ScoredCandidate[] = [];
@@ -1118,6 +1144,8 @@ export function rebaseManifestPaths(manifest: Record<string, unknown>, fromDir: 
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) out[k] = { ...(v as Record<string, unknown>), path: rebase((v as Record<string, unknown>).path) };
   }
   if (Array.isArray(out.rewrites)) out.rewrites = out.rewrites.map((r: unknown) => (r !== null && typeof r === 'object' ? { ...(r as Record<string, unknown>), path: rebase((r as Record<string, unknown>).path) } : r));
+  const sample = out.sample;
+  if (sample !== null && typeof sample === 'object' && !Array.isArray(sample)) out.sample = { ...(sample as Record<string, unknown>), from: rebase((sample as Record<string, unknown>).from) };
   const c = out.corpus;
   if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
     const co = { ...(c as Record<string, unknown>) };
