@@ -3,19 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { startRewriteServer, writeTinyCast } from '../fixtures/conversational/tinyCast.js';
+import { type QxRun, runQx } from './runQx.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'qx-conv-e2e-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = { s: '', e: '' };
-  const io: CliIo = { stdout: (t) => void (out.s += t), stderr: (t) => void (out.e += t), isTTY: false, env: {}, cwd: tmp };
-  const code = await main(argv, io, new AbortController().signal);
-  return { code, stdout: out.s, stderr: out.e };
-}
+const qx = (argv: string[]): Promise<QxRun> => runQx(argv, { cwd: tmp });
 
 interface Row { role: string; method: string; model: string; turns: number; ndcg10: number; deltaRaw: number; turnsWithManual: number; deltaManual: number | null }
 

@@ -5,8 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DATA } from '../fixtures/dataPaths.js';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { type QxRun, runQx } from './runQx.js';
 
 const repo = resolve(__dirname, '../..');
 const data = DATA;
@@ -14,13 +13,7 @@ const qrels = join(data, 'trec-dl-topics-qrels/qrels.dl19-passage.txt');
 const bm25 = join(data, 'msmarco-dl-bm25-top100-rankllm/trec_results_dl19.txt');
 const reference = readFileSync(join(data, 'reference-outputs/trec_eval.ndcg_cut_10.perquery.bm25.dl19.txt'), 'utf8');
 
-async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, isTTY: false, env: {}, cwd: repo };
-  const code = await main(argv, io, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const qx = (argv: string[]): Promise<QxRun> => runQx(argv, { cwd: repo });
 
 test('qx eval -c -q -m ndcg_cut.10 on DL19 BM25 prints exactly trec_eval\'s reference output', async () => {
   const r = await qx(['eval', '-c', '-q', '-m', 'ndcg_cut.10', qrels, bm25]);

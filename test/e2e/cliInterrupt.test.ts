@@ -4,8 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { type QxRun, runQx } from './runQx.js';
 
 const repo = resolve(__dirname, '../..');
 const sample = join(repo, 'samples', 'dl19');
@@ -28,13 +27,7 @@ before(() => {
   writeFileSync(bigFile, rows.join('\n') + '\n');
 });
 
-async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, env: {}, cwd: tmp };
-  const code = await main(argv, io, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const qx = (argv: string[]): Promise<QxRun> => runQx(argv, { cwd: tmp });
 
 /** Spawns the real CLI; resolves when it exits. `onStderr` sees stderr as it grows and may signal the child. */
 function spawnQx(

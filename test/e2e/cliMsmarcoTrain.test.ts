@@ -8,19 +8,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { type QxRun, runQx } from './runQx.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'qx-msmarco-train-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false, env: {}, cwd: tmp };
-  const code = await main(argv, io, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const qx = (argv: string[]): Promise<QxRun> => runQx(argv, { cwd: tmp });
 
 const topics = ['wind', 'glacier', 'copper', 'violin', 'tomato', 'comet', 'granite', 'falcon', 'cactus', 'harbor', 'lantern', 'meadow', 'nickel', 'orchid', 'pepper', 'quartz', 'saddle', 'tunnel', 'walnut', 'yogurt', 'anchor', 'barley', 'candle', 'dolphin', 'ember', 'fossil', 'ginger', 'hazel', 'iris', 'juniper'];
 /** qids 1000 + i; the last 5 queries have no judgment (MS MARCO train queries without a qrels line). */

@@ -4,8 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { type QxRun, runQx } from './runQx.js';
 
 /*
  * `qx export --recipe` on the DL19 sample. The sample's queries are evaluation queries, so the
@@ -18,23 +17,7 @@ const sample = join(repo, 'samples', 'dl19');
 const tmp = mkdtempSync(join(tmpdir(), 'qx-recipe-e2e-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    isTTY: false,
-    env: {},
-    cwd: tmp,
-  };
-  const code = await main(argv, io, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const qx = (argv: string[]): Promise<QxRun> => runQx(argv, { cwd: tmp });
 
 const python = spawnSync('python3', ['-c', 'import yaml, ast, py_compile'], { encoding: 'utf8' });
 const noPython = python.status === 0 ? false : 'needs python3 with PyYAML (python3 -c "import yaml") to compile the script and parse the YAML';

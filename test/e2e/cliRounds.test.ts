@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
 import type { RoundReport } from '../../src/core/report/rounds.js';
 import { startFakeChatServer, type FakeChatServer } from '../fixtures/llm/fakeChatServer.js';
+import { type QxRun, runQx } from './runQx.js';
 
 /*
  * Two student rounds on the DL19 sample, with local test servers standing in for the checkpoints:
@@ -40,23 +39,7 @@ const teacherText = generatedByQuery(teacherFs);
 const studentText = generatedByQuery(studentFs);
 
 let env: Record<string, string> = {};
-async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    isTTY: false,
-    env,
-    cwd: tmp,
-  };
-  const code = await main(argv, io, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const qx = (argv: string[]): Promise<QxRun> => runQx(argv, { cwd: tmp, env });
 
 async function workspace(name: string, rows: [string, string][], split: string): Promise<string> {
   const ws = join(tmp, name);

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
 import type { ExportManifest } from '../../src/core/export/exportData.js';
 import { DATA } from '../fixtures/dataPaths.js';
+import { type QxRun, runQx } from './runQx.js';
 
 const repo = resolve(__dirname, '../..');
 const runs = join(DATA, 'querygym-llm-expansions-dl', 'runs', 'msmarco-v1-passage.trecdl2019');
@@ -18,23 +17,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'qx-taskfit-'));
 const ws = join(tmp, 'ws');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function qx(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    isTTY: false,
-    env: {},
-    cwd: tmp,
-  };
-  const code = await main(argv, io, new AbortController().signal);
-  return { code, stdout, stderr };
-}
+const qx = (argv: string[]): Promise<QxRun> => runQx(argv, { cwd: tmp });
 
 // QueryGym's run records name all three query2doc variants "query2doc"; the sample's file names
 // (samples/dl19/expansions) tell them apart by run hash.

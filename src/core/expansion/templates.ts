@@ -73,11 +73,29 @@ export function templateRef(t: PromptTemplate): TemplateRef {
   return { id: t.id, version: t.version, hash: t.sha256.slice(0, 16) };
 }
 
-/** Parses a template file's text; errors name the file, the line, the problem and the fix. */
-export function parseTemplate(text: string, file: string, origin: PromptTemplate['origin'] = 'workspace'): PromptTemplate {
+/** A template file's front matter: its lines, where the front matter ends, its fields, and its id and version. */
+export interface TemplateHeader {
+  lines: string[];
+  /** Index of the closing "---" line; the sections start after it. */
+  end: number;
+  meta: Map<string, { value: string; line: number }>;
+  /** A required field; throws when it is missing or empty. */
+  field: (name: string) => { value: string; line: number };
+  /** A QxError naming the file and the line. */
+  err: (line: number, problem: string, hint: string) => QxError;
+  id: string;
+  version: number;
+}
+
+/**
+ * Reads the front matter shared by expansion and judge templates ("---", `name: value` lines,
+ * "---") and its `id` and `version`; errors name the file, the line, the problem and the fix.
+ * `noun` and `fields` word the error when the front matter is missing.
+ */
+export function parseTemplateHeader(text: string, file: string, noun: string, fields: string): TemplateHeader {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   const err = (line: number, problem: string, hint: string): QxError => new QxError('template', problem, { file, line, hint });
-  if (lines[0]?.trim() !== '---') throw err(1, 'The template does not start with front matter.', 'Begin the file with a line "---", the id/version/... fields, and another "---".');
+  if (lines[0]?.trim() !== '---') throw err(1, `The ${noun} does not start with front matter.`, `Begin the file with ${fields}, and another "---".`);
   const end = lines.indexOf('---', 1);
   if (end < 0) throw err(1, 'The front matter is not closed.', 'Add a line "---" after the fields.');
   const meta = new Map<string, { value: string; line: number }>();
@@ -98,6 +116,12 @@ export function parseTemplate(text: string, file: string, origin: PromptTemplate
   const versionField = field('version');
   const version = Number(versionField.value);
   if (!Number.isInteger(version) || version < 1) throw err(versionField.line, `Invalid version "${versionField.value}".`, 'Use a positive integer and raise it whenever the prompt changes.');
+  return { lines, end, meta, field, err, id, version };
+}
+
+/** Parses a template file's text; errors name the file, the line, the problem and the fix. */
+export function parseTemplate(text: string, file: string, origin: PromptTemplate['origin'] = 'workspace'): PromptTemplate {
+  const { lines, end, meta, field, err, id, version } = parseTemplateHeader(text, file, 'template', 'a line "---", the id/version/... fields');
   const formulationField = field('formulation');
   if (!isFormulationName(formulationField.value)) {
     throw err(formulationField.line, `Unknown formulation "${formulationField.value}".`, `Use one of: ${formulationNames.join(', ')}.`);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { QxError } from '../errors.js';
 import type { ChatMessage } from '../expansion/expander.js';
+import { parseTemplateHeader } from '../expansion/templates.js';
 import type { TemplateRef } from '../expansion/types.js';
 
 /**
@@ -82,29 +83,7 @@ export function judgeTemplateRef(t: JudgeTemplate): TemplateRef {
 
 /** Parses a judge template's text; errors name the file, the line, the problem and the fix. */
 export function parseJudgeTemplate(text: string, file: string): JudgeTemplate {
-  const lines = text.replace(/\r\n/g, '\n').split('\n');
-  const err = (line: number, problem: string, hint: string): QxError => new QxError('template', problem, { file, line, hint });
-  if (lines[0]?.trim() !== '---') throw err(1, 'The judge template does not start with front matter.', 'Begin the file with "---", the id/version/mode/labels fields, and another "---".');
-  const end = lines.indexOf('---', 1);
-  if (end < 0) throw err(1, 'The front matter is not closed.', 'Add a line "---" after the fields.');
-  const meta = new Map<string, { value: string; line: number }>();
-  for (let i = 1; i < end; i++) {
-    const l = lines[i] ?? '';
-    if (l.trim() === '' || l.trim().startsWith('#')) continue;
-    const m = /^([A-Za-z]+)\s*:\s*(.*?)\s*$/.exec(l);
-    if (m === null) throw err(i + 1, `Cannot read front-matter line "${l}".`, 'Write fields as "name: value".');
-    meta.set(m[1] as string, { value: (m[2] as string).replace(/\s+#.*$/, ''), line: i + 1 });
-  }
-  const field = (name: string): { value: string; line: number } => {
-    const f = meta.get(name);
-    if (f === undefined || f.value === '') throw err(2, `The front matter has no "${name}".`, `Add "${name}: ..." between the "---" lines.`);
-    return f;
-  };
-  const id = field('id').value;
-  if (!/^[A-Za-z0-9][\w.-]*$/.test(id)) throw err(field('id').line, `Invalid template id "${id}".`, 'Use letters, digits, ".", "_" and "-".');
-  const vf = field('version');
-  const version = Number(vf.value);
-  if (!Number.isInteger(version) || version < 1) throw err(vf.line, `Invalid version "${vf.value}".`, 'Use a positive integer and raise it whenever the prompt changes.');
+  const { lines, end, meta, field, err, id, version } = parseTemplateHeader(text, file, 'judge template', '"---", the id/version/mode/labels fields');
   const mf = field('mode');
   if (mf.value !== 'binary' && mf.value !== 'graded') throw err(mf.line, `Unknown mode "${mf.value}".`, 'Use "binary" or "graded".');
   const mode = mf.value;
