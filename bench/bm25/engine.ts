@@ -32,9 +32,7 @@ function qxEngine(): Engine {
       index = (await Bm25Index.build(docs, { keepDocs: false })).index;
     },
     indexBytes() {
-      const d = index!.data;
-      const tables = Buffer.byteLength(JSON.stringify(d.terms)) + Buffer.byteLength(JSON.stringify(d.docIds));
-      return tables + [d.offsets, d.postDocs, d.postTfs, d.lengths, d.norms].reduce((s, a) => s + a.byteLength, 0);
+      return index!.data.bytes;
     },
     search: (q, k) => index!.searchSync(q, k),
   };

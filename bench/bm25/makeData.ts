@@ -2,7 +2,7 @@
 // their query2doc expansions as plain qid<TAB>text files, and a seeded synthetic corpus whose
 // passages are drawn from the pool's real token and length distributions.
 // Usage: node --import tsx bench/bm25/makeData.ts [--docs 1000000] [--seed 7]
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { standardTokens } from '../../src/core/bm25/analyzer.js';
@@ -74,7 +74,9 @@ const pickToken = (): string => {
 };
 
 const file = path.join(out, `synth-${numDocs}.jsonl`);
-const stream = createWriteStream(file);
+// Written synchronously in 1 MB pieces (a stream would buffer the whole corpus: the loop never
+// yields), to a temporary name first so a killed run never leaves a truncated corpus behind.
+const fd = openSync(`${file}.tmp`, 'w');
 let buffer = '';
 for (let d = 0; d < numDocs; d++) {
   const len = lengths[Math.floor(rand() * lengths.length)]!;
@@ -82,11 +84,11 @@ for (let d = 0; d < numDocs; d++) {
   for (let i = 0; i < len; i++) words[i] = pickToken();
   buffer += JSON.stringify({ id: `s${d}`, text: words.join(' ') }) + '\n';
   if (buffer.length > 1 << 20) {
-    stream.write(buffer);
+    writeSync(fd, buffer);
     buffer = '';
   }
 }
-stream.end(buffer);
-stream.on('finish', () => {
-  process.stdout.write(`wrote pool.jsonl (${pool.size}), orig.tsv (${topics.length}), exp.tsv (${q2d.length}), ${path.basename(file)} (${numDocs} docs, vocab ${vocab.length}, seed ${seed})\n`);
-});
+writeSync(fd, buffer);
+closeSync(fd);
+renameSync(`${file}.tmp`, file);
+process.stdout.write(`wrote pool.jsonl (${pool.size}), orig.tsv (${topics.length}), exp.tsv (${q2d.length}), ${path.basename(file)} (${numDocs} docs, vocab ${vocab.length}, seed ${seed})\n`);

@@ -46,9 +46,6 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     lengths: opt(args, 'lengths', 'lucene') as LengthMode,
   });
   const buildS = (performance.now() - t0) / 1000;
-  const d = index.data;
-  const tables = Buffer.byteLength(JSON.stringify(d.terms)) + Buffer.byteLength(JSON.stringify(d.docIds));
-  const arrays = [d.offsets, d.postDocs, d.postTfs, d.lengths, d.norms].reduce((s, a) => s + a.byteLength, 0);
   const times: number[] = [];
   const result: Run = new Map();
   for (const r of rows) {
@@ -62,7 +59,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   times.sort((a, b) => a - b);
   const line = {
     build_s: Number(buildS.toFixed(3)),
-    index_mb: Number(((tables + arrays) / 2 ** 20).toFixed(1)),
+    index_mb: Number((index.data.bytes / 2 ** 20).toFixed(1)),
     query_p50_ms: Number(percentile(times, 50).toFixed(3)),
     query_p95_ms: Number(percentile(times, 95).toFixed(3)),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),

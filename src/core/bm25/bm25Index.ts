@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, writeSync, type WriteStream } from 'node:fs';
 import { QxError, throwIfAborted } from '../errors.js';
 import { nullLogger } from '../logger.js';
 import type { ProgressCallback } from '../progress.js';
@@ -8,7 +8,8 @@ import type { Retriever, RetrieverInfo, SearchOptions } from '../retrieval/retri
 import { createAnalyzer, type Analyzer } from './analyzer.js';
 import { type DocStore, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
-import { type IndexArrays, newGeneration, openIndexFiles, commitGeneration, writeIndexArrays } from './indexFiles.js';
+import { type IndexTables, type IndexParts, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
+import { DocIdTable, MemoryBytes, PostingsWriter, TermTable, type WrittenPostings, decodePostings, packStrings, sortedDocNos } from './postings.js';
 
 /**
  * How document length enters BM25:
@@ -75,11 +76,9 @@ export interface BuildReport {
 }
 
 /** Postings and statistics of an index; shared by the in-memory and on-disk forms. */
-export interface IndexData extends IndexArrays {
+export interface IndexData extends IndexTables {
   analyzer: string;
   params: Bm25Params;
-  terms: string[];
-  docIds: string[];
   /** Documents with at least one term (Lucene's docCount). */
   docCount: number;
   /** Total number of terms (Lucene's sumTotalTermFreq). */
@@ -148,13 +147,9 @@ const TABLE_MIN_DF = 16_384;
 export class Bm25Index implements Retriever {
   readonly analyzer: Analyzer;
   readonly params: Bm25Params;
-  private readonly termIds: Map<string, number>;
   private readonly normInv: Float32Array;
   private readonly normCache = new Float32Array(256);
   private readonly avgdl: number;
-  private acc: Float64Array | undefined;
-  private touched: Int32Array | undefined;
-  private docNoById: Map<string, number> | undefined;
 
   private constructor(
     readonly data: IndexData,
@@ -164,7 +159,6 @@ export class Bm25Index implements Retriever {
     this.analyzer = createAnalyzer(data.analyzer);
     this.params = { ...data.params, ...definedOnly(params ?? {}) };
     validateParams(this.params);
-    this.termIds = new Map(data.terms.map((t, i) => [t, i]));
     const n = data.docIds.length;
     this.normInv = new Float32Array(n);
     const { k1, b } = this.params;
@@ -177,7 +171,8 @@ export class Bm25Index implements Retriever {
       for (let d = 0; d < n; d++) this.normInv[d] = cache[data.norms[d]!]!;
     } else {
       this.avgdl = data.sumTotalTermFreq / Math.max(1, data.docCount);
-      for (let d = 0; d < n; d++) this.normInv[d] = 1 / (k1 * (1 - b + (b * data.lengths[d]!) / this.avgdl));
+      const lengths = data.lengths();
+      for (let d = 0; d < n; d++) this.normInv[d] = 1 / (k1 * (1 - b + (b * lengths[d]!) / this.avgdl));
     }
   }
 
@@ -335,30 +330,38 @@ export class Bm25Index implements Retriever {
           postTfs[at] = tf;
           left--;
         });
-        const data: IndexData = {
-          analyzer: analyzer.name,
-          params,
-          terms,
-          docIds,
-          docCount,
-          sumTotalTermFreq: sum,
-          offsets,
-          postDocs,
-          postTfs,
-          lengths,
-          norms,
-        };
-        report.seconds = (Date.now() - started) / 1000;
+        const stats = { analyzer: analyzer.name, params, numDocs: n, docCount, sumTotalTermFreq: sum };
         if (gen !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
           await new Promise<void>((resolve, reject) => storeOut!.end((e?: Error | null) => (e ? reject(e) : resolve())));
           storeOut = undefined;
           throwIfAborted(options.signal);
-          await writeIndexArrays(gen, data, new Float64Array(storeOffsets), analyzer.info, report);
+          const fd = openSync(gen.postingsFile, 'w');
+          let postings;
+          try {
+            postings = encodeArrays(terms, offsets, postDocs, postTfs, (bytes, at) => writeFully(fd, bytes, at));
+          } finally {
+            closeSync(fd);
+          }
+          const ids = packStrings(docIds, docIds.length);
+          const parts: IndexParts = { postings, docIds: { ...ids, sorted: sortedDocNos(docIds) }, norms, lengths, storeOffsets: new Float64Array(storeOffsets) };
+          report.seconds = (Date.now() - started) / 1000;
+          await writeIndex(gen, stats, parts, analyzer.info, report);
           await commitGeneration(gen);
           const opened = await Bm25Index.open(gen.root);
           report.seconds = (Date.now() - started) / 1000;
           return { index: opened, report };
         }
+        const postings = encodeArrays(terms, offsets, postDocs, postTfs);
+        const data: IndexData = {
+          ...stats,
+          terms: new TermTable(postings.termText, postings.termOff, postings.dfs, postings.postOff, new MemoryBytes(postings.bytes!)),
+          docIds: new DocIdTable(n, () => packStrings(docIds, n), () => sortedDocNos(docIds)),
+          norms,
+          lengths: () => lengths,
+          numPostings: postings.numPostings,
+          bytes: postings.postOff[postings.dfs.length]! + postings.termText.byteLength + norms.byteLength + lengths.byteLength,
+        };
+        report.seconds = (Date.now() - started) / 1000;
         return { index: new Bm25Index(data, memStore), report };
       }
     } catch (e) {
@@ -380,7 +383,8 @@ export class Bm25Index implements Retriever {
    * damaged one. `params` overrides k1/b/lengths for searching (norms are stored, not scores).
    */
   static async open(dir: string, params?: Partial<Bm25Params>): Promise<Bm25Index> {
-    const { data, store } = await openIndexFiles(dir);
+    const { meta, tables, store } = await openIndexFiles(dir);
+    const data: IndexData = { ...tables, analyzer: meta.analyzer, params: meta.params, docCount: meta.docCount, sumTotalTermFreq: meta.sumTotalTermFreq };
     return new Bm25Index(data, store, params);
   }
 
@@ -407,8 +411,8 @@ export class Bm25Index implements Retriever {
 
   /** Document frequency of an analyzed term (0 when unknown). */
   docFreq(term: string): number {
-    const id = this.termIds.get(term);
-    return id === undefined ? 0 : this.data.offsets[id + 1]! - this.data.offsets[id]!;
+    const id = this.data.terms.id(term);
+    return id < 0 ? 0 : this.data.terms.dfs[id]!;
   }
 
   async search(query: string, options: SearchOptions = {}): Promise<RunHit[]> {
@@ -433,67 +437,145 @@ export class Bm25Index implements Retriever {
       const pruned = this.searchPruned(weights, k, options ?? {});
       if (pruned !== undefined) return pruned;
     }
-    this.acc ??= new Float64Array(n);
-    this.touched ??= new Int32Array(n);
-    const acc = this.acc;
-    const touched = this.touched;
-    const { offsets, postDocs, postTfs, norms } = this.data;
+    return this.searchExhaustive(weights, k, options);
+  }
+
+  private exAcc: Float64Array | undefined;
+  private exTouched: Int32Array | undefined;
+  private exMark: Uint8Array | undefined;
+  private tables: Float32Array[] = [];
+
+  /**
+   * Scores every posting of every query term. Doc numbers are taken in windows of 2^16 whose
+   * accumulators stay in the CPU cache; within a window, terms are scored in query order, so each
+   * document's sum adds its terms in query order (the same sums as term-at-a-time over the whole
+   * collection). The postings are decoded as they are scored.
+   */
+  private searchExhaustive(weights: ReadonlyMap<string, number>, k: number, options?: PruningOptions): RunHit[] {
+    const n = this.numDocs;
+    const { terms, norms } = this.data;
     const normInv = this.normInv;
     const N = this.data.docCount;
     const lucene = this.params.lengths === 'lucene';
-    const plan: { start: number; end: number; w: number }[] = [];
+    const plan: { bytes: Uint8Array; w: number; table: Float32Array | undefined }[] = [];
     let postings = 0;
     for (const [term, boost] of weights) {
       if (!(boost > 0)) continue;
-      const id = this.termIds.get(term);
-      if (id === undefined) continue;
-      const start = offsets[id]!;
-      const end = offsets[id + 1]!;
-      const df = end - start;
+      const id = terms.id(term);
+      if (id < 0) continue;
+      const df = terms.dfs[id]!;
       const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
-      plan.push({ start, end, w: lucene ? f(f(boost) * f(idf)) : boost * idf });
+      const w = lucene ? f(f(boost) * f(idf)) : boost * idf;
+      // Lucene's per-posting float formula depends only on (norm byte, tf): tabulate small tfs.
+      const table = lucene && df > TABLE_MIN_DF ? this.scoreTable(w, plan.filter((x) => x.table !== undefined).length) : undefined;
+      plan.push({ bytes: terms.postings(id), w, table });
       postings += df;
     }
     if (options?.stats !== undefined) {
       options.stats.postingsScored += postings;
       options.stats.exhaustive = true;
     }
-    // Long queries touch most documents: then skip per-posting bookkeeping and scan all accumulators.
+    const m = plan.length;
+    const heap = new TopHeap(k, this.data.docIds);
+    if (m === 0) return [];
+    const W = 1 << EXHAUSTIVE_WINDOW_BITS;
+    const acc = (this.exAcc ??= new Float64Array(W));
+    const touched = (this.exTouched ??= new Int32Array(W));
+    const mark = (this.exMark ??= new Uint8Array(W));
+    // Long queries touch most documents: then skip per-posting bookkeeping and scan the window.
     const dense = postings > n >> 3;
-    let nt = 0;
-    for (const { start, end, w } of plan) {
-      if (lucene && end - start > TABLE_MIN_DF) {
-        // Lucene's per-posting float formula depends only on (norm byte, tf): tabulate small tfs.
-        const table = this.scoreTable(w);
-        for (let p = start; p < end; p++) {
-          const d = postDocs[p]!;
-          const tf = postTfs[p]!;
-          const s = tf < TABLE_TF ? table[(norms[d]! << TABLE_TF_BITS) | tf]! : f(w - f(w / f(1 + f(tf * normInv[d]!))));
-          if (!dense && acc[d] === 0) touched[nt++] = d;
-          acc[d]! += s;
+    const pos = new Float64Array(m);
+    const next = new Int32Array(m).fill(-1);
+    const nextTf = new Uint32Array(m);
+    let theta = -Infinity;
+    for (let base = 0; base < n; base += W) {
+      const end = Math.min(n, base + W);
+      let nt = 0;
+      for (let t = 0; t < m; t++) {
+        const { bytes, w, table } = plan[t]!;
+        const len = bytes.length;
+        let p = pos[t]!;
+        let d = next[t]!;
+        let tf = nextTf[t]!;
+        for (;;) {
+          if (d >= base) {
+            if (d >= end) break;
+            const l = d - base;
+            if (!dense && mark[l] === 0) {
+              mark[l] = 1;
+              touched[nt++] = l;
+            }
+            acc[l]! +=
+              table !== undefined && tf < TABLE_TF
+                ? table[(norms[d]! << TABLE_TF_BITS) | tf]!
+                : lucene
+                  ? f(w - f(w / f(1 + f(tf * normInv[d]!))))
+                  : w - w / (1 + tf * normInv[d]!);
+          }
+          if (p >= len) {
+            d = 0x7fffffff;
+            break;
+          }
+          let v = bytes[p++]!;
+          if (v > 127) {
+            v &= 127;
+            let mul = 128;
+            let c: number;
+            do {
+              c = bytes[p++]!;
+              v += (c & 127) * mul;
+              mul *= 128;
+            } while (c > 127);
+          }
+          d += v >>> 1;
+          if ((v & 1) === 1) tf = 1;
+          else {
+            tf = bytes[p++]!;
+            if (tf > 127) {
+              tf &= 127;
+              let mul = 128;
+              let c: number;
+              do {
+                c = bytes[p++]!;
+                tf += (c & 127) * mul;
+                mul *= 128;
+              } while (c > 127);
+            }
+          }
         }
-      } else if (lucene) {
-        for (let p = start; p < end; p++) {
-          const d = postDocs[p]!;
-          if (!dense && acc[d] === 0) touched[nt++] = d;
-          acc[d]! += f(w - f(w / f(1 + f(postTfs[p]! * normInv[d]!))));
+        pos[t] = p;
+        next[t] = d;
+        nextTf[t] = tf;
+      }
+      if (dense) {
+        for (let l = 0, size = end - base; l < size; l++) {
+          const raw = acc[l]!;
+          if (raw === 0) continue;
+          acc[l] = 0;
+          const sc = lucene ? f(raw) : raw;
+          if (sc >= theta && heap.offer(sc, base + l)) theta = heap.threshold;
         }
       } else {
-        for (let p = start; p < end; p++) {
-          const d = postDocs[p]!;
-          if (!dense && acc[d] === 0) touched[nt++] = d;
-          acc[d]! += w - w / (1 + postTfs[p]! * normInv[d]!);
+        for (let c = 0; c < nt; c++) {
+          const l = touched[c]!;
+          const raw = acc[l]!;
+          acc[l] = 0;
+          mark[l] = 0;
+          if (raw === 0) continue;
+          const sc = lucene ? f(raw) : raw;
+          if (sc >= theta && heap.offer(sc, base + l)) theta = heap.threshold;
         }
       }
     }
-    return this.topK(dense ? -1 : nt, k, lucene);
+    return heap.hits();
   }
 
-  private tableBuf = new Float32Array(256 << TABLE_TF_BITS);
-
-  /** score(w, tf, norm) for every norm byte and tf < TABLE_TF, computed exactly as Lucene does. */
-  private scoreTable(w: number): Float32Array {
-    const t = this.tableBuf;
+  /**
+   * score(w, tf, norm) for every norm byte and tf < TABLE_TF, computed exactly as Lucene does,
+   * into the `slot`-th reusable table.
+   */
+  private scoreTable(w: number, slot: number): Float32Array {
+    const t = (this.tables[slot] ??= new Float32Array(256 << TABLE_TF_BITS));
     const cache = this.normCache;
     for (let b = 0; b < 256; b++) {
       const ni = cache[b]!;
@@ -511,13 +593,10 @@ export class Bm25Index implements Retriever {
    * the largest tf · normInverse of the window (the score is monotone in it, so it bounds every
    * posting's score there for any boost). Computed on first use of the term and kept.
    */
-  private termBlocks(id: number, bits: number): TermBlocks {
+  private termBlocks(id: number, bits: number, postDocs: Int32Array, postTfs: Uint32Array, start: number, end: number): TermBlocks {
     const key = id * 32 + bits;
     let b = this.blocksByTerm.get(key);
     if (b !== undefined) return b;
-    const { offsets, postDocs, postTfs } = this.data;
-    const start = offsets[id]!;
-    const end = offsets[id + 1]!;
     const normInv = this.normInv;
     const lucene = this.params.lengths === 'lucene';
     const win: number[] = [];
@@ -533,13 +612,13 @@ export class Bm25Index implements Retriever {
         cur = w;
         mx = 0;
         win.push(w);
-        first.push(p);
+        first.push(p - start);
       }
       const x = lucene ? f(postTfs[p]! * normInv[d]!) : postTfs[p]! * normInv[d]!;
       if (x > mx) mx = x;
     }
     if (cur >= 0) maxX.push(mx);
-    first.push(end);
+    first.push(end - start);
     b = { win: Int32Array.from(win), first: Uint32Array.from(first), maxX: Float64Array.from(maxX) };
     this.blocksByTerm.set(key, b);
     return b;
@@ -558,7 +637,7 @@ export class Bm25Index implements Retriever {
   private searchPruned(weights: ReadonlyMap<string, number>, k: number, options: PruningOptions): RunHit[] | undefined {
     const bits = options.windowBits ?? WINDOW_BITS;
     const stats = options.stats;
-    const { offsets, postDocs, postTfs } = this.data;
+    const terms = this.data.terms;
     const N = this.data.docCount;
     const lucene = this.params.lengths === 'lucene';
     const ids: number[] = [];
@@ -566,9 +645,9 @@ export class Bm25Index implements Retriever {
     let postings = 0;
     for (const [term, boost] of weights) {
       if (!(boost > 0)) continue;
-      const id = this.termIds.get(term);
-      if (id === undefined) continue;
-      const df = offsets[id + 1]! - offsets[id]!;
+      const id = terms.id(term);
+      if (id < 0) continue;
+      const df = terms.dfs[id]!;
       const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
       ids.push(id);
       ws.push(lucene ? f(f(boost) * f(idf)) : boost * idf);
@@ -578,7 +657,20 @@ export class Bm25Index implements Retriever {
     if (m === 0) return [];
     if (m === 1 || m > (options.maxTerms ?? MAX_PRUNED_TERMS) || k >= postings || postings < (options.minPostings ?? MIN_PRUNED_POSTINGS)) return undefined;
     const normInv = this.normInv;
-    const blocks = ids.map((id) => this.termBlocks(id, bits));
+    // Decode the query's posting lists into one scratch pair of arrays, term after term.
+    if (this.scratchDocs.length < postings) {
+      this.scratchDocs = new Int32Array(postings);
+      this.scratchTfs = new Uint32Array(postings);
+    }
+    const postDocs = this.scratchDocs;
+    const postTfs = this.scratchTfs;
+    const starts = new Uint32Array(m);
+    let filled = 0;
+    for (let t = 0; t < m; t++) {
+      starts[t] = filled;
+      filled += decodePostings(terms.postings(ids[t]!), postDocs, postTfs, filled);
+    }
+    const blocks = ids.map((id, t) => this.termBlocks(id, bits, postDocs, postTfs, starts[t]!, starts[t]! + terms.dfs[id]!));
     const entry = new Int32Array(m);
     const ptr = new Uint32Array(m);
     const stop = new Uint32Array(m);
@@ -619,8 +711,8 @@ export class Bm25Index implements Retriever {
         const e = entry[t]!;
         if (e < b.win.length && b.win[e] === win) {
           active[na++] = t;
-          ptr[t] = b.first[e]!;
-          stop[t] = b.first[e + 1]!;
+          ptr[t] = starts[t]! + b.first[e]!;
+          stop[t] = starts[t]! + b.first[e + 1]!;
           ub[t] = bound(ws[t]!, b.maxX[e]!);
           total += ub[t]!;
           entry[t] = e + 1;
@@ -736,67 +828,15 @@ export class Bm25Index implements Retriever {
     return heap.hits();
   }
 
+  private scratchDocs = new Int32Array(0);
+  private scratchTfs = new Uint32Array(0);
   private winAcc: Float64Array | undefined;
   private winTouched: Int32Array | undefined;
   private winMark: Uint8Array | undefined;
 
-  /** Top k of the accumulators, resetting them; `nt` = -1 means scan every document. */
-  private topK(nt: number, k: number, lucene: boolean): RunHit[] {
-    const acc = this.acc!;
-    const touched = this.touched!;
-    const ids = this.data.docIds;
-    const dense = nt < 0;
-    const count = dense ? this.numDocs : nt;
-    const cap = Math.min(k, count);
-    const hs = new Float64Array(cap);
-    const hd = new Int32Array(cap);
-    let size = 0;
-    // Min-heap on (score, docid): the root is the hit that would be dropped first.
-    const worse = (sa: number, da: number, sb: number, db: number): boolean => sa < sb || (sa === sb && ids[da]! < ids[db]!);
-    for (let i = 0; i < count; i++) {
-      const d = dense ? i : touched[i]!;
-      const raw = acc[d]!;
-      if (raw === 0) continue;
-      acc[d] = 0;
-      const s = lucene ? f(raw) : raw;
-      if (size < cap) {
-        let j = size++;
-        while (j > 0) {
-          const parent = (j - 1) >> 1;
-          if (!worse(s, d, hs[parent]!, hd[parent]!)) break;
-          hs[j] = hs[parent]!;
-          hd[j] = hd[parent]!;
-          j = parent;
-        }
-        hs[j] = s;
-        hd[j] = d;
-      } else if (worse(hs[0]!, hd[0]!, s, d)) {
-        let j = 0;
-        for (;;) {
-          const l = 2 * j + 1;
-          if (l >= size) break;
-          const r = l + 1;
-          const c = r < size && worse(hs[r]!, hd[r]!, hs[l]!, hd[l]!) ? r : l;
-          if (!worse(hs[c]!, hd[c]!, s, d)) break;
-          hs[j] = hs[c]!;
-          hd[j] = hd[c]!;
-          j = c;
-        }
-        hs[j] = s;
-        hd[j] = d;
-      }
-    }
-    const hits: RunHit[] = new Array<RunHit>(size);
-    for (let i = 0; i < size; i++) hits[i] = { docid: ids[hd[i]!]!, score: hs[i]! };
-    hits.sort((a, b) => b.score - a.score || (a.docid < b.docid ? 1 : a.docid > b.docid ? -1 : 0));
-    for (let i = 0; i < size; i++) hits[i]!.rank = i + 1;
-    return hits;
-  }
-
   /** Internal doc number of a docid, or undefined. */
   docNo(docid: string): number | undefined {
-    this.docNoById ??= new Map(this.data.docIds.map((id, i) => [id, i]));
-    return this.docNoById.get(docid);
+    return this.data.docIds.docNo(docid);
   }
 
   /**
@@ -822,9 +862,12 @@ export class Bm25Index implements Retriever {
 
   async close(): Promise<void> {
     this.store?.close();
+    this.data.terms.close();
   }
 }
 
+/** 2^16 = 65,536 doc numbers per window of the exhaustive path (512 KB of accumulators). */
+const EXHAUSTIVE_WINDOW_BITS = 16;
 /** 2^12 = 4,096 doc numbers per pruning window. */
 const WINDOW_BITS = 12;
 /**
@@ -889,7 +932,7 @@ class TopHeap {
   private size = 0;
   constructor(
     private readonly cap: number,
-    private readonly ids: readonly string[],
+    private readonly ids: DocIdTable,
   ) {
     this.hs = new Float64Array(cap);
     this.hd = new Int32Array(cap);
@@ -901,7 +944,7 @@ class TopHeap {
   }
 
   private worse(sa: number, da: number, sb: number, db: number): boolean {
-    return sa < sb || (sa === sb && this.ids[da]! < this.ids[db]!);
+    return sa < sb || (sa === sb && this.ids.get(da) < this.ids.get(db));
   }
 
   /** Offers a hit; true when the heap is full afterwards (the threshold may have risen). */
@@ -942,7 +985,7 @@ class TopHeap {
   /** The kept hits in trec_eval order, ranked from 1. */
   hits(): RunHit[] {
     const hits: RunHit[] = new Array<RunHit>(this.size);
-    for (let i = 0; i < this.size; i++) hits[i] = { docid: this.ids[this.hd[i]!]!, score: this.hs[i]! };
+    for (let i = 0; i < this.size; i++) hits[i] = { docid: this.ids.get(this.hd[i]!), score: this.hs[i]! };
     hits.sort((a, b) => b.score - a.score || (a.docid < b.docid ? 1 : a.docid > b.docid ? -1 : 0));
     for (let i = 0; i < this.size; i++) hits[i]!.rank = i + 1;
     return hits;
@@ -981,4 +1024,24 @@ function validateParams(p: Bm25Params): void {
   if (!(p.k1 >= 0) || !Number.isFinite(p.k1)) throw new QxError('config', `BM25 k1 must be a number ≥ 0, got ${p.k1}`);
   if (!(p.b >= 0 && p.b <= 1)) throw new QxError('config', `BM25 b must be between 0 and 1, got ${p.b}`);
   if (p.lengths !== 'lucene' && p.lengths !== 'exact') throw new QxError('config', `BM25 lengths must be "lucene" or "exact", got "${String(p.lengths)}"`);
+}
+
+/** The in-memory postings of a build, encoded in term order (to `write`, or to memory). */
+function encodeArrays(
+  terms: readonly string[],
+  offsets: Uint32Array,
+  postDocs: Int32Array,
+  postTfs: Uint16Array | Uint32Array,
+  write?: (bytes: Uint8Array, position: number) => void,
+): WrittenPostings {
+  const order = Array.from(terms.keys()).sort((x, y) => (terms[x]! < terms[y]! ? -1 : 1));
+  const w = new PostingsWriter(write);
+  for (const t of order) w.add(terms[t]!, postDocs, postTfs, offsets[t]!, offsets[t + 1]!);
+  return w.finish();
+}
+
+/** Writes all of `bytes` at `position` of `fd`. */
+export function writeFully(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
 }

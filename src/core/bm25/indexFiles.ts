@@ -1,32 +1,48 @@
-import { constants, existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
 import { type Logger, nullLogger } from '../logger.js';
 import { type LockSubject, StoreLock } from '../curation/lock.js';
-import type { Bm25Params, BuildReport, IndexData } from './bm25Index.js';
+import type { CorpusDoc } from '../dataset/types.js';
+import type { Bm25Params, BuildReport } from './bm25Index.js';
 import { FileDocStore, type DocStore } from './docStore.js';
+import { type ByteSource, DocIdTable, TermTable, type WrittenPostings } from './postings.js';
 
-/** Bumped whenever the on-disk layout changes; `open` refuses any other version. */
-export const INDEX_FORMAT_VERSION = 1;
+/**
+ * Bumped whenever the on-disk layout changes; `open` refuses any other version. Version 2:
+ * compressed postings with per-term checksums checked on first read, binary term and docid tables.
+ */
+export const INDEX_FORMAT_VERSION = 2;
 const FORMAT = 'qx-bm25';
 const CURRENT = 'CURRENT';
 /** Held in the index folder by the one process building it (O_EXCL, stale pids taken over). */
 export const INDEX_LOCK = 'write.lock';
 
-/** The typed arrays of an index. */
-export interface IndexArrays {
-  /** Per term t, its postings are [offsets[t], offsets[t+1]). Length = terms + 1. */
-  offsets: Uint32Array;
-  /** Doc number of each posting, ascending within a term. */
-  postDocs: Int32Array;
-  /** Term frequency of each posting (Uint32 only when some tf exceeds 65,535). */
-  postTfs: Uint16Array | Uint32Array;
-  /** Exact number of terms per document. */
-  lengths: Uint32Array;
+/** What an index holds besides its statistics: postings, tables and norms, loaded lazily. */
+export interface IndexTables {
+  /** Terms (sorted), their document frequencies and postings. */
+  terms: TermTable;
+  /** Docids by doc number. */
+  docIds: DocIdTable;
   /** Lucene's 1-byte length norm per document. */
   norms: Uint8Array;
+  /** Exact number of terms per document (read on first call). */
+  lengths: () => Uint32Array;
+  /** Number of postings (term, document) pairs. */
+  numPostings: number;
+  /** Size of the index in bytes without the document store. */
+  bytes: number;
+}
+
+/** The pieces of an index a build hands to `writeIndex`. */
+export interface IndexParts {
+  postings: WrittenPostings;
+  docIds: { text: Buffer; off: Uint32Array; sorted: Uint32Array };
+  norms: Uint8Array;
+  lengths: Uint32Array;
+  storeOffsets: Float64Array;
 }
 
 interface FileEntry {
@@ -35,7 +51,8 @@ interface FileEntry {
   crc32: number;
 }
 
-interface Meta {
+/** meta.json of an index generation. */
+export interface Meta {
   format: string;
   version: number;
   created: string;
@@ -47,7 +64,6 @@ interface Meta {
   numPostings: number;
   docCount: number;
   sumTotalTermFreq: number;
-  tfBytes: 2 | 4;
   build: BuildReport;
   files: FileEntry[];
 }
@@ -58,6 +74,8 @@ export interface Generation {
   name: string;
   dir: string;
   storeFile: string;
+  /** The postings file of the generation (written while merging). */
+  postingsFile: string;
   /** Deletes the generation folder and releases the build lock. */
   abandon(): Promise<void>;
   /** Releases the build lock (done by commitGeneration and abandon). */
@@ -106,6 +124,7 @@ export async function newGeneration(root: string, logger: Logger = nullLogger): 
       name,
       dir,
       storeFile: join(dir, 'store.jsonl'),
+      postingsFile: join(dir, POSTINGS),
       abandon: async () => {
         try {
           await rm(dir, { recursive: true, force: true });
@@ -144,44 +163,57 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** Writes every array and meta.json into the generation folder, each file fsynced. */
-export async function writeIndexArrays(
+const POSTINGS = 'postings.bin';
+/** Files read and checked (size, CRC-32) when the index is opened: small ones. */
+const EAGER = ['terms.bin', 'terms.off', 'terms.df', 'postings.off', 'postings.crc', 'norms.u8'];
+
+/**
+ * Writes the tables and meta.json into the generation folder beside its postings file (already
+ * written), each file fsynced.
+ */
+export async function writeIndex(
   gen: Generation,
-  data: IndexData,
-  storeOffsets: Float64Array,
+  stats: { analyzer: string; params: Bm25Params; numDocs: number; docCount: number; sumTotalTermFreq: number },
+  parts: IndexParts,
   analyzerInfo: Record<string, string | number | boolean>,
   report: BuildReport,
 ): Promise<void> {
   const files: FileEntry[] = [];
-  const put = async (name: string, content: Uint8Array | string): Promise<void> => {
-    const buf = typeof content === 'string' ? Buffer.from(content) : content;
-    await writeDurable(join(gen.dir, name), buf);
-    files.push({ name, bytes: buf.byteLength, crc32: crc32(buf) });
+  const put = async (name: string, content: Uint8Array): Promise<void> => {
+    await writeDurable(join(gen.dir, name), content);
+    files.push({ name, bytes: content.byteLength, crc32: crc32(content) });
   };
-  await put('terms.json', JSON.stringify(data.terms));
-  await put('docids.json', JSON.stringify(data.docIds));
-  await put('offsets.u32', bytesOf(data.offsets));
-  await put('postdocs.i32', bytesOf(data.postDocs));
-  await put('posttfs.bin', bytesOf(data.postTfs));
-  await put('lengths.u32', bytesOf(data.lengths));
-  await put('norms.u8', data.norms);
-  await put('store.off', bytesOf(storeOffsets));
+  const p = parts.postings;
+  await put('terms.bin', p.termText);
+  await put('terms.off', bytesOf(p.termOff));
+  await put('terms.df', bytesOf(p.dfs));
+  await put('postings.off', bytesOf(p.postOff));
+  await put('postings.crc', bytesOf(p.crcs));
+  await put('skips.off', bytesOf(p.termSkip));
+  await put('skips.u32', bytesOf(p.skips));
+  await put('docids.bin', parts.docIds.text);
+  await put('docids.off', bytesOf(parts.docIds.off));
+  await put('docids.sorted', bytesOf(parts.docIds.sorted));
+  await put('lengths.u32', bytesOf(parts.lengths));
+  await put('norms.u8', parts.norms);
+  await put('store.off', bytesOf(parts.storeOffsets));
+  await fsyncPath(gen.postingsFile);
+  // The postings carry one CRC-32 per term (postings.crc), checked when a term is first read.
+  files.push({ name: POSTINGS, bytes: (await stat(gen.postingsFile)).size, crc32: -1 });
   await fsyncPath(gen.storeFile);
-  const storeStat = await stat(gen.storeFile);
-  files.push({ name: 'store.jsonl', bytes: storeStat.size, crc32: -1 });
+  files.push({ name: 'store.jsonl', bytes: (await stat(gen.storeFile)).size, crc32: -1 });
   const meta: Meta = {
     format: FORMAT,
     version: INDEX_FORMAT_VERSION,
     created: new Date().toISOString(),
-    analyzer: data.analyzer,
+    analyzer: stats.analyzer,
     analyzerInfo,
-    params: data.params,
-    numDocs: data.docIds.length,
-    numTerms: data.terms.length,
-    numPostings: data.postDocs.length,
-    docCount: data.docCount,
-    sumTotalTermFreq: data.sumTotalTermFreq,
-    tfBytes: data.postTfs.BYTES_PER_ELEMENT === 2 ? 2 : 4,
+    params: stats.params,
+    numDocs: stats.numDocs,
+    numTerms: p.dfs.length,
+    numPostings: p.numPostings,
+    docCount: stats.docCount,
+    sumTotalTermFreq: stats.sumTotalTermFreq,
     build: report,
     files,
   };
@@ -228,8 +260,50 @@ function view<T>(buf: Buffer, bytesPer: number, make: (b: ArrayBuffer, off: numb
   return make(b, off, buf.byteLength / bytesPer);
 }
 
-/** Reads and checks an index folder. Every failure is an `index` error naming the file and a rebuild hint. */
-export async function openIndexFiles(root: string): Promise<{ data: IndexData; store: DocStore }> {
+const u32 = (buf: Buffer): Uint32Array => view(buf, 4, (b, o, l) => new Uint32Array(b, o, l));
+const f64 = (buf: Buffer): Float64Array => view(buf, 8, (b, o, l) => new Float64Array(b, o, l));
+
+/** Positional reads of one file, opened on first use. */
+class FileBytes implements ByteSource {
+  private fd: number | undefined;
+  constructor(private readonly file: string) {}
+  read(start: number, end: number): Uint8Array {
+    this.fd ??= openSync(this.file, 'r');
+    const buf = Buffer.allocUnsafe(end - start);
+    let done = 0;
+    while (done < buf.length) {
+      const n = readSync(this.fd, buf, done, buf.length - done, start + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done === buf.length ? buf : buf.subarray(0, done);
+  }
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** Opens the document store on first use (its offsets are read then, not at open). */
+class LazyDocStore implements DocStore {
+  private inner: DocStore | undefined;
+  constructor(private readonly make: () => DocStore) {}
+  get(docNo: number): CorpusDoc | undefined {
+    this.inner ??= this.make();
+    return this.inner.get(docNo);
+  }
+  close(): void {
+    this.inner?.close();
+  }
+}
+
+/**
+ * Opens an index folder. Reads and checks (size and CRC-32) only the small files: meta.json, the
+ * term tables and the norms; docids and lengths are read and checked on first use, the postings
+ * of each term are read per search (positional reads) and checked against the term's CRC-32 the
+ * first time. Every failure is an `index` error naming the file and a rebuild hint.
+ */
+export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables: IndexTables; store: DocStore }> {
   if (!existsSync(root)) throw new QxError('index', `no index at ${root}`, { hint: `Build one: qx index --corpus <corpus> --out ${root}` });
   const current = await readCurrent(root);
   if (current === undefined) {
@@ -252,60 +326,78 @@ export async function openIndexFiles(root: string): Promise<{ data: IndexData; s
       hint: rebuildHint(root),
     });
   }
-  const read = async (name: string): Promise<Buffer> => {
-    const entry = meta.files.find((e) => e.name === name);
+  const entry = (name: string): FileEntry => {
+    const e = meta.files.find((x) => x.name === name);
+    if (e === undefined) throw new QxError('index', 'index file is not listed in meta.json', { file: join(dir, name), hint: rebuildHint(root) });
+    return e;
+  };
+  const damaged = (file: string): QxError => new QxError('index', 'index file is damaged (size or checksum mismatch)', { file, hint: rebuildHint(root) });
+  const readSyncChecked = (name: string): Buffer => {
     const file = join(dir, name);
+    const e = entry(name);
     let buf: Buffer;
     try {
-      buf = await readFile(file);
-    } catch (e) {
-      throw new QxError('index', 'index file is missing', { file, cause: e, hint: rebuildHint(root) });
+      buf = readFileSync(file);
+    } catch (err) {
+      throw new QxError('index', 'index file is missing', { file, cause: err, hint: rebuildHint(root) });
     }
-    if (entry === undefined || buf.byteLength !== entry.bytes || crc32(buf) !== entry.crc32) {
-      throw new QxError('index', 'index file is damaged (size or checksum mismatch)', { file, hint: rebuildHint(root) });
-    }
+    if (buf.byteLength !== e.bytes || crc32(buf) !== e.crc32) throw damaged(file);
     return buf;
   };
-  const terms = JSON.parse((await read('terms.json')).toString('utf8')) as string[];
-  const docIds = JSON.parse((await read('docids.json')).toString('utf8')) as string[];
-  const offsets = view(await read('offsets.u32'), 4, (b, o, l) => new Uint32Array(b, o, l));
-  const postDocs = view(await read('postdocs.i32'), 4, (b, o, l) => new Int32Array(b, o, l));
-  const tfBuf = await read('posttfs.bin');
-  const postTfs = meta.tfBytes === 2 ? view(tfBuf, 2, (b, o, l) => new Uint16Array(b, o, l)) : view(tfBuf, 4, (b, o, l) => new Uint32Array(b, o, l));
-  const lengths = view(await read('lengths.u32'), 4, (b, o, l) => new Uint32Array(b, o, l));
-  const normsBuf = await read('norms.u8');
+  const eager = new Map(EAGER.map((n) => [n, readSyncChecked(n)]));
+  const termText = eager.get('terms.bin')!;
+  const termOff = u32(eager.get('terms.off')!);
+  const dfs = u32(eager.get('terms.df')!);
+  const postOff = f64(eager.get('postings.off')!);
+  const crcs = u32(eager.get('postings.crc')!);
+  const normsBuf = eager.get('norms.u8')!;
   const norms = new Uint8Array(normsBuf.buffer, normsBuf.byteOffset, normsBuf.byteLength);
-  const storeOff = view(await read('store.off'), 8, (b, o, l) => new Float64Array(b, o, l));
+  const postingsFile = join(dir, POSTINGS);
   const storeFile = join(dir, 'store.jsonl');
-  const storeEntry = meta.files.find((e) => e.name === 'store.jsonl');
-  const storeSize = existsSync(storeFile) ? (await stat(storeFile)).size : -1;
+  const sizeOf = (file: string): number => (existsSync(file) ? statSync(file).size : -1);
   const consistent =
-    terms.length === meta.numTerms &&
-    docIds.length === meta.numDocs &&
-    offsets.length === meta.numTerms + 1 &&
-    offsets[meta.numTerms] === meta.numPostings &&
-    postDocs.length === meta.numPostings &&
-    postTfs.length === meta.numPostings &&
-    lengths.length === meta.numDocs &&
+    termOff.length === meta.numTerms + 1 &&
+    dfs.length === meta.numTerms &&
+    postOff.length === meta.numTerms + 1 &&
+    crcs.length === meta.numTerms &&
     norms.length === meta.numDocs &&
-    storeOff.length === meta.numDocs + 1 &&
-    storeEntry !== undefined &&
-    storeSize === storeEntry.bytes;
+    postOff[meta.numTerms] === entry(POSTINGS).bytes &&
+    sizeOf(postingsFile) === entry(POSTINGS).bytes &&
+    sizeOf(storeFile) === entry('store.jsonl').bytes;
   if (!consistent) throw new QxError('index', 'index files disagree with each other', { file: dir, hint: rebuildHint(root) });
-  return {
-    data: {
-      analyzer: meta.analyzer,
-      params: meta.params,
-      terms,
-      docIds,
-      docCount: meta.docCount,
-      sumTotalTermFreq: meta.sumTotalTermFreq,
-      offsets,
-      postDocs,
-      postTfs,
-      lengths,
-      norms,
+  const hint = rebuildHint(root);
+  const terms = new TermTable(termText, termOff, dfs, postOff, new FileBytes(postingsFile), crcs, { file: postingsFile, hint });
+  const docIds = new DocIdTable(
+    meta.numDocs,
+    () => {
+      const off = u32(readSyncChecked('docids.off'));
+      const text = readSyncChecked('docids.bin');
+      if (off.length !== meta.numDocs + 1 || off[meta.numDocs] !== text.byteLength) throw damaged(join(dir, 'docids.off'));
+      return { text, off };
     },
-    store: new FileDocStore(storeFile, storeOff),
+    () => {
+      const sorted = u32(readSyncChecked('docids.sorted'));
+      if (sorted.length !== meta.numDocs) throw damaged(join(dir, 'docids.sorted'));
+      return sorted;
+    },
+  );
+  let lengths: Uint32Array | undefined;
+  const tables: IndexTables = {
+    terms,
+    docIds,
+    norms,
+    lengths: () => {
+      lengths ??= u32(readSyncChecked('lengths.u32'));
+      if (lengths.length !== meta.numDocs) throw damaged(join(dir, 'lengths.u32'));
+      return lengths;
+    },
+    numPostings: meta.numPostings,
+    bytes: meta.files.filter((e) => e.name !== 'store.jsonl' && e.name !== 'store.off').reduce((s, e) => s + e.bytes, 0),
   };
+  const store = new LazyDocStore(() => {
+    const off = f64(readSyncChecked('store.off'));
+    if (off.length !== meta.numDocs + 1) throw damaged(join(dir, 'store.off'));
+    return new FileDocStore(storeFile, off);
+  });
+  return { meta, tables, store };
 }

@@ -68,7 +68,7 @@ export async function exportWorkspaceDistillation(ws: Workspace, request: Worksp
         const doc = index.docSync(d);
         return doc === undefined ? undefined : doc.title === undefined || doc.title === '' ? doc.text : `${doc.title} ${doc.text}`;
       },
-      docIds: () => index.data.docIds,
+      docIds: () => index.data.docIds.toArray(),
       teacherDescription: `BM25 (k1 ${String(settings.k1)}, b ${String(settings.b)}, ${String(settings.analyzer)} analyzer) scores of the top ${depth} under each query's ${request.teacherMethod === undefined ? 'best-scoring teacher expansion' : `${request.teacherMethod} teacher expansion`}`,
       evalQids: split === 'train' || split === 'dev' ? [] : ws.topics.map((t) => t.qid),
       evalSplitName: split ?? 'unspecified (not marked train)',

@@ -123,7 +123,7 @@ test('an index of another format version is refused with a rebuild hint', async 
     writeFileSync(metaFile, JSON.stringify(meta));
     await assert.rejects(Bm25Index.open(dir), (e: unknown) => {
       assert.ok(QxError.is(e, 'index'));
-      assert.match(e.message, /version 0, this qx reads version 1/);
+      assert.match(e.message, /version 0, this qx reads version 2/);
       assert.match(e.message, /qx index --corpus/);
       return true;
     });
@@ -132,16 +132,25 @@ test('an index of another format version is refused with a rebuild hint', async 
   }
 });
 
-test('a damaged index file is refused naming the file; a missing index says how to build one', async () => {
+test('a damaged index file is refused naming the file (postings when first read); a missing index says how to build one', async () => {
   const dir = tmp();
   try {
     await Bm25Index.build([{ id: '1', text: 'hello world' }, { id: '2', text: 'hello there' }], { dir });
     const gen = readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim();
-    const file = path.join(dir, gen, 'postdocs.i32');
-    const bytes = readFileSync(file);
-    bytes[0] = bytes[0]! ^ 0xff;
-    writeFileSync(file, bytes);
-    await assert.rejects(Bm25Index.open(dir), (e: unknown) => QxError.is(e, 'index') && /postdocs\.i32.*damaged.*Rebuild/.test((e as Error).message));
+    const flip = (name: string): void => {
+      const file = path.join(dir, gen, name);
+      const bytes = readFileSync(file);
+      bytes[0] = bytes[0]! ^ 0xff;
+      writeFileSync(file, bytes);
+    };
+    // Postings are checked per term on first read (opening stays fast at any size).
+    flip('postings.bin');
+    const opened = await Bm25Index.open(dir);
+    assert.throws(() => opened.searchSync('hello'), (e: unknown) => QxError.is(e, 'index') && /postings\.bin.*damaged.*Rebuild/.test((e as Error).message));
+    await opened.close();
+    // The small tables are checked when the index is opened.
+    flip('terms.df');
+    await assert.rejects(Bm25Index.open(dir), (e: unknown) => QxError.is(e, 'index') && /terms\.df.*damaged.*Rebuild/.test((e as Error).message));
     await assert.rejects(Bm25Index.open(path.join(dir, 'nope')), (e: unknown) => QxError.is(e, 'index') && /no index at .*qx index/.test((e as Error).message));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,409 @@
+import { crc32 } from 'node:zlib';
+import { QxError } from '../errors.js';
+
+/**
+ * The compressed posting lists of the BM25 index (format version 2) and the two tables that
+ * name what they hold: terms and docids.
+ *
+ * A term's postings are one byte stream of varints, in doc-number order. Each posting is
+ * `gap · 2 + (tf === 1 ? 1 : 0)` (gap = doc number − previous doc number; the first gap counts
+ * from −1), followed by `tf` as a second varint when tf ≠ 1. Every 128 postings make a block; per
+ * block the skip table keeps the block's last doc number and the byte offset where the block ends,
+ * so a reader can start decoding at any block without the ones before it.
+ */
+export const POSTINGS_BLOCK = 128;
+
+/** A growable byte buffer with varint writes. */
+export class ByteWriter {
+  buf: Buffer;
+  length = 0;
+  constructor(initial = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+  private grow(need: number): void {
+    let size = this.buf.length * 2;
+    while (size < this.length + need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+  /** Appends an unsigned integer < 2^53 as a little-endian base-128 varint. */
+  varint(v: number): void {
+    if (this.length + 8 > this.buf.length) this.grow(8);
+    const b = this.buf;
+    let n = this.length;
+    while (v > 127) {
+      b[n++] = (v & 127) | 128;
+      v = Math.floor(v / 128);
+    }
+    b[n++] = v;
+    this.length = n;
+  }
+  bytes(bytes: Uint8Array): void {
+    if (this.length + bytes.length > this.buf.length) this.grow(bytes.length);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+  /** The bytes written so far (a view; valid until the next write). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+  reset(): void {
+    this.length = 0;
+  }
+}
+
+/**
+ * Encodes postings [start, end) of `docs`/`tfs` (doc numbers ascending) into `out`, appending one
+ * skip entry per block to `skips` (last doc number, end byte offset relative to the term's start).
+ */
+export function encodePostings(docs: ArrayLike<number>, tfs: ArrayLike<number>, start: number, end: number, out: ByteWriter, skips: NumberList): void {
+  const base = out.length;
+  let prev = -1;
+  for (let p = start; p < end; p++) {
+    const d = docs[p]!;
+    const tf = tfs[p]!;
+    out.varint((d - prev) * 2 + (tf === 1 ? 1 : 0));
+    if (tf !== 1) out.varint(tf);
+    prev = d;
+    if ((p - start) % POSTINGS_BLOCK === POSTINGS_BLOCK - 1 || p === end - 1) {
+      skips.push(d);
+      skips.push(out.length - base);
+    }
+  }
+}
+
+/**
+ * Decodes a whole posting list into `docs`/`tfs` from position `at`; returns the number of
+ * postings decoded (= df when the bytes are intact).
+ */
+export function decodePostings(bytes: Uint8Array, docs: Int32Array, tfs: Uint32Array, at: number): number {
+  let pos = 0;
+  let d = -1;
+  let i = at;
+  const n = bytes.length;
+  while (pos < n) {
+    let v = bytes[pos++]!;
+    if (v > 127) {
+      v &= 127;
+      let mul = 128;
+      let b: number;
+      do {
+        b = bytes[pos++]!;
+        v += (b & 127) * mul;
+        mul *= 128;
+      } while (b > 127);
+    }
+    d += v >>> 1;
+    docs[i] = d;
+    if ((v & 1) === 1) tfs[i] = 1;
+    else {
+      let t = bytes[pos++]!;
+      if (t > 127) {
+        t &= 127;
+        let mul = 128;
+        let b: number;
+        do {
+          b = bytes[pos++]!;
+          t += (b & 127) * mul;
+          mul *= 128;
+        } while (b > 127);
+      }
+      tfs[i] = t;
+    }
+    i++;
+  }
+  return i - at;
+}
+
+/** An append-only list of numbers in Float64 chunks (no per-item objects, no huge reallocations). */
+export class NumberList {
+  private static readonly SIZE = 1 << 16;
+  private chunks: Float64Array[] = [];
+  private cur = new Float64Array(NumberList.SIZE);
+  private pos = 0;
+  length = 0;
+  push(v: number): void {
+    if (this.pos === NumberList.SIZE) {
+      this.chunks.push(this.cur);
+      this.cur = new Float64Array(NumberList.SIZE);
+      this.pos = 0;
+    }
+    this.cur[this.pos++] = v;
+    this.length++;
+  }
+  /** The values copied into one array of the given type. */
+  to<T extends Float64Array | Uint32Array>(make: (n: number) => T): T {
+    const out = make(this.length);
+    let at = 0;
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    out.set(this.cur.subarray(0, this.pos), at);
+    return out;
+  }
+}
+
+/** Reads a byte range of the postings (memory or file). */
+export interface ByteSource {
+  read(start: number, end: number): Uint8Array;
+  close(): void;
+}
+
+/** Where a table's failures point: the file named in errors and the fix. */
+export interface TableOrigin {
+  file: string;
+  hint: string;
+}
+
+/**
+ * Terms sorted by JavaScript string order, looked up by binary search (no Map of the whole
+ * vocabulary), with each term's document frequency and posting bytes. A term's bytes are checked
+ * against their CRC-32 the first time they are read (`crcs` given: on-disk indexes).
+ */
+export class TermTable {
+  private readonly verified: Uint8Array;
+  constructor(
+    private readonly text: Buffer,
+    private readonly textOff: Float64Array | Uint32Array,
+    /** Document frequency per term id. */
+    readonly dfs: Uint32Array,
+    /** Byte offset of each term's postings; one more entry: the end. */
+    readonly postOff: Float64Array,
+    private readonly source: ByteSource,
+    private readonly crcs?: Uint32Array,
+    private readonly origin?: TableOrigin,
+  ) {
+    this.verified = new Uint8Array(crcs === undefined ? 0 : dfs.length);
+  }
+
+  /** Number of distinct terms. */
+  get size(): number {
+    return this.dfs.length;
+  }
+
+  /** The term with id `i` (ids follow sorted order). */
+  term(i: number): string {
+    return this.text.toString('utf8', this.textOff[i]!, this.textOff[i + 1]!);
+  }
+
+  /** Id of a term, or -1 when the index does not hold it. */
+  id(term: string): number {
+    let lo = 0;
+    let hi = this.dfs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const t = this.term(mid);
+      if (t < term) lo = mid + 1;
+      else if (t > term) hi = mid - 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /** The encoded postings of term `i` (see `encodePostings`). */
+  postings(i: number): Uint8Array {
+    const bytes = this.source.read(this.postOff[i]!, this.postOff[i + 1]!);
+    if (this.crcs !== undefined && this.verified[i] === 0) {
+      if (crc32(bytes) !== this.crcs[i]) {
+        throw new QxError('index', `index file is damaged (checksum mismatch in the postings of "${this.term(i)}")`, this.origin ?? {});
+      }
+      this.verified[i] = 1;
+    }
+    return bytes;
+  }
+
+  close(): void {
+    this.source.close();
+  }
+}
+
+/**
+ * Document ids by doc number: one concatenated UTF-8 buffer and offsets, plus doc numbers sorted
+ * by id for lookups (binary search). Loaded on first use through `load`.
+ */
+export class DocIdTable implements Iterable<string> {
+  private text: Buffer | undefined;
+  private off: Float64Array | Uint32Array | undefined;
+  private sorted: Uint32Array | undefined;
+  constructor(
+    readonly length: number,
+    private readonly load: () => { text: Buffer; off: Float64Array | Uint32Array },
+    private readonly loadSorted: () => Uint32Array,
+  ) {}
+
+  private table(): { text: Buffer; off: Float64Array | Uint32Array } {
+    if (this.text === undefined || this.off === undefined) {
+      const t = this.load();
+      this.text = t.text;
+      this.off = t.off;
+    }
+    return { text: this.text, off: this.off };
+  }
+
+  /** The id of doc number `i` (0 ≤ i < length). */
+  get(i: number): string {
+    const { text, off } = this.table();
+    return text.toString('utf8', off[i]!, off[i + 1]!);
+  }
+
+  /** Doc number of an id, or undefined. */
+  docNo(id: string): number | undefined {
+    this.sorted ??= this.loadSorted();
+    const s = this.sorted;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const t = this.get(s[mid]!);
+      if (t < id) lo = mid + 1;
+      else if (t > id) hi = mid - 1;
+      else return s[mid]!;
+    }
+    return undefined;
+  }
+
+  *[Symbol.iterator](): Iterator<string> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+
+  /** Every id in doc-number order (materializes the whole table: for small corpora or sampling). */
+  toArray(): string[] {
+    return [...this];
+  }
+}
+
+/** Concatenates strings as UTF-8 with Uint32 offsets (count + 1 entries). */
+export function packStrings(strings: Iterable<string>, count: number): { text: Buffer; off: Uint32Array } {
+  const w = new StringPacker(count);
+  for (const s of strings) w.add(s);
+  return w.finish();
+}
+
+/** Appends strings as UTF-8 with Uint32 offsets; refuses more than 4 GB of text. */
+export class StringPacker {
+  private readonly w = new ByteWriter(1 << 16);
+  private off: Uint32Array;
+  private n = 0;
+  constructor(expected = 1024) {
+    this.off = new Uint32Array(Math.max(1, expected) + 1);
+  }
+  add(s: string): void {
+    if (this.n + 2 > this.off.length) {
+      const next = new Uint32Array(this.off.length * 2);
+      next.set(this.off);
+      this.off = next;
+    }
+    const len = Buffer.byteLength(s, 'utf8');
+    if (this.w.length + len > 0xffffffff) throw new QxError('index', 'more than 4 GB of ids or terms: too large for one index');
+    if (this.w.length + len > this.w.buf.length) this.w.bytes(Buffer.from(s, 'utf8'));
+    else this.w.length += this.w.buf.write(s, this.w.length, 'utf8');
+    this.off[++this.n] = this.w.length;
+  }
+  get count(): number {
+    return this.n;
+  }
+  finish(): { text: Buffer; off: Uint32Array } {
+    return { text: Buffer.from(this.w.view()), off: this.off.slice(0, this.n + 1) };
+  }
+}
+
+/** Doc numbers 0..n-1 ordered by id (JavaScript string order), for `DocIdTable.docNo`. */
+export function sortedDocNos(ids: readonly string[]): Uint32Array {
+  const order = new Uint32Array(ids.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  return order.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+}
+
+/** Bytes held in memory (in-memory indexes). */
+export class MemoryBytes implements ByteSource {
+  constructor(private readonly buf: Uint8Array) {}
+  read(start: number, end: number): Uint8Array {
+    return this.buf.subarray(start, end);
+  }
+  close(): void {}
+}
+
+/** CRC-32 of a byte view (zlib's). */
+export function crcOf(bytes: Uint8Array): number {
+  return crc32(bytes);
+}
+
+/** The term dictionary and skip table a `PostingsWriter` produced. */
+export interface WrittenPostings {
+  termText: Buffer;
+  termOff: Uint32Array;
+  dfs: Uint32Array;
+  postOff: Float64Array;
+  crcs: Uint32Array;
+  /** Per term, its first block in `skips`; one more entry: the total. */
+  termSkip: Uint32Array;
+  /** Per block: last doc number, end byte offset relative to the term's start. */
+  skips: Uint32Array;
+  numPostings: number;
+  /** Postings bytes, when written to memory. */
+  bytes?: Buffer;
+}
+
+/**
+ * Writes terms in ascending (JavaScript string) order with their postings: to a file descriptor
+ * (flushed every 8 MB, positional writes) or, without one, to memory.
+ */
+export class PostingsWriter {
+  private readonly out = new ByteWriter(1 << 20);
+  private readonly term = new ByteWriter(1 << 16);
+  private readonly terms = new StringPacker();
+  private readonly dfs = new NumberList();
+  private readonly postOff = new NumberList();
+  private readonly crcs = new NumberList();
+  private readonly termSkip = new NumberList();
+  private readonly skips = new NumberList();
+  private written = 0;
+  private numPostings = 0;
+  private last: string | undefined;
+  constructor(private readonly write?: (bytes: Uint8Array, position: number) => void) {
+    this.postOff.push(0);
+    this.termSkip.push(0);
+  }
+
+  /** Adds a term and its postings [start, end) (doc numbers ascending, at least one posting). */
+  add(term: string, docs: ArrayLike<number>, tfs: ArrayLike<number>, start: number, end: number): void {
+    if (this.last !== undefined && !(this.last < term)) throw new Error(`terms out of order: "${this.last}" then "${term}"`);
+    this.last = term;
+    this.term.reset();
+    encodePostings(docs, tfs, start, end, this.term, this.skips);
+    const bytes = this.term.view();
+    this.terms.add(term);
+    this.dfs.push(end - start);
+    this.crcs.push(crc32(bytes));
+    this.numPostings += end - start;
+    this.termSkip.push(this.skips.length / 2);
+    this.out.bytes(bytes);
+    this.postOff.push(this.written + this.out.length);
+    if (this.write !== undefined && this.out.length >= 8 << 20) this.flush();
+  }
+
+  private flush(): void {
+    if (this.write === undefined || this.out.length === 0) return;
+    this.write(this.out.view(), this.written);
+    this.written += this.out.length;
+    this.out.reset();
+  }
+
+  finish(): WrittenPostings {
+    this.flush();
+    const { text, off } = this.terms.finish();
+    return {
+      termText: text,
+      termOff: off,
+      dfs: this.dfs.to((n) => new Uint32Array(n)),
+      postOff: this.postOff.to((n) => new Float64Array(n)),
+      crcs: this.crcs.to((n) => new Uint32Array(n)),
+      termSkip: this.termSkip.to((n) => new Uint32Array(n)),
+      skips: this.skips.to((n) => new Uint32Array(n)),
+      numPostings: this.numPostings,
+      ...(this.write === undefined ? { bytes: Buffer.from(this.out.view()) } : {}),
+    };
+  }
+}
