@@ -1,4 +1,5 @@
-import { closeSync, createWriteStream, openSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, rmSync, writeSync, type WriteStream } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { QxError, throwIfAborted } from '../errors.js';
 import { nullLogger } from '../logger.js';
 import type { ProgressCallback } from '../progress.js';
@@ -9,7 +10,9 @@ import { createAnalyzer, type Analyzer } from './analyzer.js';
 import { type DocStore, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
 import { type IndexTables, type IndexParts, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
-import { DocIdTable, MemoryBytes, PostingsWriter, TermTable, type WrittenPostings, decodePostings, packStrings, sortedDocNos } from './postings.js';
+import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, StringPacker, TermTable, type WrittenPostings, decodePostings, packStrings, sortedDocNos } from './postings.js';
+import { SegmentBuilder, mergeSegments } from './segments.js';
+import { SegmentFeeder } from './segmentFeeder.js';
 
 /**
  * How document length enters BM25:
@@ -57,6 +60,16 @@ export interface BuildOptions {
   keepDocs?: boolean;
   /** Where the documents come from (file names), named in errors about the corpus as a whole. */
   source?: string;
+  /**
+   * On-disk builds: worker threads that analyze and invert documents (0 = in the calling thread).
+   * Default: the number of CPUs, at most 4.
+   */
+  threads?: number;
+  /**
+   * On-disk builds: a worker writes its segment to disk once it holds this many postings
+   * (bounds build memory: ~16 bytes per posting per worker). Default 16,000,000.
+   */
+  segmentPostings?: number;
 }
 
 /** What a build met in the corpus. Policy: for duplicate ids the first document is kept. */
@@ -85,48 +98,15 @@ export interface IndexData extends IndexTables {
   sumTotalTermFreq: number;
 }
 
-class Chunked {
-  static readonly SIZE = 1 << 20;
-  private chunks: Int32Array[] = [];
-  private cur = new Int32Array(Chunked.SIZE);
-  private pos = 0;
-  length = 0;
-  push(v: number): void {
-    if (this.pos === Chunked.SIZE) {
-      this.chunks.push(this.cur);
-      this.cur = new Int32Array(Chunked.SIZE);
-      this.pos = 0;
-    }
-    this.cur[this.pos++] = v;
-    this.length++;
-  }
-  /** Visits the values of two equally long lists in lockstep, releasing chunks as it goes. */
-  static drainBoth(a: Chunked, b: Chunked, fn: (x: number, y: number) => void): void {
-    a.chunks.push(a.cur.subarray(0, a.pos));
-    b.chunks.push(b.cur.subarray(0, b.pos));
-    const ca = a.chunks;
-    const cb = b.chunks;
-    a.chunks = [];
-    b.chunks = [];
-    for (let c = 0; c < ca.length; c++) {
-      const x = ca[c]!;
-      const y = cb[c]!;
-      for (let i = 0; i < x.length; i++) fn(x[i]!, y[i]!);
-      ca[c] = new Int32Array(0);
-      cb[c] = new Int32Array(0);
-    }
-  }
+/** Postings per segment of an on-disk build (see BuildOptions.segmentPostings). */
+const SEGMENT_POSTINGS = 16_000_000;
 
-  /** Visits values in order, releasing each chunk after it is read. */
-  drain(fn: (v: number) => void): void {
-    this.chunks.push(this.cur.subarray(0, this.pos));
-    const chunks = this.chunks;
-    this.chunks = [];
-    for (let c = 0; c < chunks.length; c++) {
-      const a = chunks[c]!;
-      for (let i = 0; i < a.length; i++) fn(a[i]!);
-      chunks[c] = new Int32Array(0);
-    }
+/** Documents per second and the time since the start, for progress messages. */
+class RateMeter {
+  constructor(private readonly started: number) {}
+  message(done: number): string {
+    const s = (Date.now() - this.started) / 1000;
+    return `${Math.round(done / Math.max(s, 1e-3)).toLocaleString('en-US')} documents/s, ${s.toFixed(0)} s`;
   }
 }
 
@@ -193,37 +173,33 @@ export class Bm25Index implements Retriever {
     validateParams(params);
     const gen = options.dir === undefined ? undefined : await newGeneration(options.dir, logger);
     let storeOut: WriteStream | undefined;
-    let storeOffsets: number[] | undefined;
+    let storeOffsets: NumberList | undefined;
     let storeBytes = 0;
     const memStore = gen === undefined && options.keepDocs !== false ? new MemoryDocStore() : undefined;
+    // On disk: analysis and inversion in worker threads, a segment file at a time. In memory: here.
+    const feeder =
+      gen === undefined
+        ? undefined
+        : new SegmentFeeder(gen.dir, analyzer.name, options.threads ?? Math.min(4, availableParallelism()), options.segmentPostings ?? SEGMENT_POSTINGS);
+    const builder = gen === undefined ? new SegmentBuilder(analyzer.name) : undefined;
+    const memLengths: number[] = [];
     if (gen !== undefined) {
       storeOut = createWriteStream(gen.storeFile);
-      storeOffsets = [0];
+      storeOffsets = new NumberList();
+      storeOffsets.push(0);
     }
     try {
-      const vocab = new Map<string, number>();
-      const terms: string[] = [];
-      const fwdTerm = new Chunked();
-      const fwdTf = new Chunked();
-      const uniqPerDoc = new Chunked();
-      const lengthsList = new Chunked();
-      const docIds: string[] = [];
+      const ids = new StringPacker(1 << 16);
+      const memIds: string[] = [];
       const seen = new Set<string>();
       const report: BuildReport = { numDocs: 0, duplicates: 0, duplicateIds: [], emptyDocs: 0, emptyIds: [], seconds: 0 };
-      let maxTf = 0;
-      let sum = 0;
-      let docCount = 0;
       let read = 0;
-      // Per-document term counting without a Map: lastDoc[t] marks terms already seen in this doc.
-      let lastDoc: Int32Array = new Int32Array(1024).fill(-1);
-      let count: Int32Array = new Int32Array(1024);
-      let df: Int32Array = new Int32Array(1024);
-      const docTerms: number[] = [];
+      const rate = new RateMeter(started);
       for await (const doc of docs) {
         read++;
         if (read % 1000 === 0) {
           throwIfAborted(options.signal);
-          options.onProgress?.({ done: read, unit: 'documents' });
+          options.onProgress?.({ done: read, unit: 'documents', message: rate.message(read) });
         }
         if (seen.has(doc.id)) {
           report.duplicates++;
@@ -231,49 +207,15 @@ export class Bm25Index implements Retriever {
           continue;
         }
         seen.add(doc.id);
-        const docNo = docIds.length;
         const text = doc.title ? `${doc.title} ${doc.text ?? ''}` : (doc.text ?? '');
-        const toks = analyzer.analyze(text);
-        docTerms.length = 0;
-        for (const t of toks) {
-          let id = vocab.get(t);
-          if (id === undefined) {
-            id = terms.length;
-            vocab.set(t, id);
-            terms.push(t);
-            if (id >= lastDoc.length) {
-              const grow = (a: Int32Array, fill: number): Int32Array => {
-                const b = new Int32Array(a.length * 2).fill(fill);
-                b.set(a);
-                return b;
-              };
-              lastDoc = grow(lastDoc, -1);
-              count = grow(count, 0);
-              df = grow(df, 0);
-            }
-          }
-          if (lastDoc[id] !== docNo) {
-            lastDoc[id] = docNo;
-            count[id] = 1;
-            docTerms.push(id);
-          } else count[id]!++;
+        if (feeder !== undefined) {
+          const wait = feeder.add(text);
+          if (wait !== undefined) await wait;
+          ids.add(doc.id);
+        } else {
+          memLengths.push(builder!.add(memIds.length, text));
+          memIds.push(doc.id);
         }
-        for (const id of docTerms) {
-          const tf = count[id]!;
-          fwdTerm.push(id);
-          fwdTf.push(tf);
-          df[id]!++;
-          if (tf > maxTf) maxTf = tf;
-        }
-        uniqPerDoc.push(docTerms.length);
-        lengthsList.push(toks.length);
-        sum += toks.length;
-        if (toks.length > 0) docCount++;
-        else {
-          report.emptyDocs++;
-          if (report.emptyIds.length < 10) report.emptyIds.push(doc.id);
-        }
-        docIds.push(doc.id);
         memStore?.add(doc);
         if (storeOut !== undefined && storeOffsets !== undefined) {
           const line = JSON.stringify(doc.title === undefined ? { id: doc.id, text: doc.text ?? '' } : { id: doc.id, title: doc.title, text: doc.text ?? '' }) + '\n';
@@ -283,88 +225,81 @@ export class Bm25Index implements Retriever {
         }
       }
       throwIfAborted(options.signal);
-      options.onProgress?.({ done: read, total: read, unit: 'documents' });
-      if (docIds.length === 0) {
+      seen.clear();
+      const n = feeder !== undefined ? feeder.docs : memIds.length;
+      if (n === 0) {
         throw new QxError('dataset', 'the corpus has no documents', {
           ...(options.source === undefined ? {} : { file: options.source }),
           hint: 'Check the corpus path and --format; the file is empty or holds no records.',
         });
       }
-      report.numDocs = docIds.length;
+      const segments = feeder === undefined ? undefined : await feeder.finish();
+      throwIfAborted(options.signal);
+      options.onProgress?.({ done: read, total: read, unit: 'documents', message: rate.message(read) });
+      const lengths = segments !== undefined ? segments.lengths : Uint32Array.from(memLengths);
+      const norms = new Uint8Array(n);
+      let sum = 0;
+      let docCount = 0;
+      const emptyDocNos: number[] = [];
+      for (let d = 0; d < n; d++) {
+        const len = lengths[d]!;
+        norms[d] = intToByte4(len);
+        sum += len;
+        if (len > 0) docCount++;
+        else emptyDocNos.push(d);
+      }
+      const packed = feeder !== undefined ? ids.finish() : undefined;
+      const idOf = (d: number): string => (packed !== undefined ? packed.text.toString('utf8', packed.off[d]!, packed.off[d + 1]!) : memIds[d]!);
+      report.numDocs = n;
+      report.emptyDocs = emptyDocNos.length;
+      report.emptyIds = emptyDocNos.slice(0, 10).map(idOf);
       if (report.duplicates > 0) {
         logger.warn(`${report.duplicates} documents with an already seen id were skipped (first kept), e.g. ${report.duplicateIds.slice(0, 3).join(', ')}`);
       }
       if (report.emptyDocs > 0) {
         logger.warn(`${report.emptyDocs} documents have no indexable text and can never match, e.g. ${report.emptyIds.slice(0, 3).join(', ')}`);
       }
-
-      const n = docIds.length;
-      const lengths = new Uint32Array(n);
-      const norms = new Uint8Array(n);
-      {
-        let d = 0;
-        lengthsList.drain((len) => {
-          lengths[d] = len;
-          norms[d] = intToByte4(len);
-          d++;
-        });
-      }
-      const V = terms.length;
-      const offsets = new Uint32Array(V + 1);
-      {
-        for (let t = 0; t < V; t++) offsets[t + 1] = offsets[t]! + df[t]!;
-        const postDocs = new Int32Array(fwdTf.length);
-        const postTfs = maxTf > 0xffff ? new Uint32Array(fwdTf.length) : new Uint16Array(fwdTf.length);
-        const fill = offsets.slice(0, V);
-        const uniq = new Int32Array(n);
-        {
-          let d = 0;
-          uniqPerDoc.drain((u) => (uniq[d++] = u));
+      const stats = { analyzer: analyzer.name, params, numDocs: n, docCount, sumTotalTermFreq: sum };
+      if (gen !== undefined && segments !== undefined && packed !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
+        await new Promise<void>((resolve, reject) => storeOut!.end((e?: Error | null) => (e ? reject(e) : resolve())));
+        storeOut = undefined;
+        options.onProgress?.({ done: read, total: read, unit: 'documents', message: `merging ${segments.files.length} segments` });
+        const fd = openSync(gen.postingsFile, 'w');
+        let postings: WrittenPostings;
+        try {
+          const writer = new PostingsWriter((bytes, at) => writeFully(fd, bytes, at));
+          mergeSegments(segments.files, writer, () => throwIfAborted(options.signal));
+          postings = writer.finish();
+        } finally {
+          closeSync(fd);
         }
-        let doc = 0;
-        let left = uniq[0] ?? 0;
-        Chunked.drainBoth(fwdTerm, fwdTf, (t, tf) => {
-          while (left === 0) left = uniq[++doc]!;
-          const at = fill[t]!++;
-          postDocs[at] = doc;
-          postTfs[at] = tf;
-          left--;
-        });
-        const stats = { analyzer: analyzer.name, params, numDocs: n, docCount, sumTotalTermFreq: sum };
-        if (gen !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
-          await new Promise<void>((resolve, reject) => storeOut!.end((e?: Error | null) => (e ? reject(e) : resolve())));
-          storeOut = undefined;
-          throwIfAborted(options.signal);
-          const fd = openSync(gen.postingsFile, 'w');
-          let postings;
-          try {
-            postings = encodeArrays(terms, offsets, postDocs, postTfs, (bytes, at) => writeFully(fd, bytes, at));
-          } finally {
-            closeSync(fd);
-          }
-          const ids = packStrings(docIds, docIds.length);
-          const parts: IndexParts = { postings, docIds: { ...ids, sorted: sortedDocNos(docIds) }, norms, lengths, storeOffsets: new Float64Array(storeOffsets) };
-          report.seconds = (Date.now() - started) / 1000;
-          await writeIndex(gen, stats, parts, analyzer.info, report);
-          await commitGeneration(gen);
-          const opened = await Bm25Index.open(gen.root);
-          report.seconds = (Date.now() - started) / 1000;
-          return { index: opened, report };
-        }
-        const postings = encodeArrays(terms, offsets, postDocs, postTfs);
-        const data: IndexData = {
-          ...stats,
-          terms: new TermTable(postings.termText, postings.termOff, postings.dfs, postings.postOff, new MemoryBytes(postings.bytes!)),
-          docIds: new DocIdTable(n, () => packStrings(docIds, n), () => sortedDocNos(docIds)),
-          norms,
-          lengths: () => lengths,
-          numPostings: postings.numPostings,
-          bytes: postings.postOff[postings.dfs.length]! + postings.termText.byteLength + norms.byteLength + lengths.byteLength,
-        };
+        for (const file of segments.files) rmSync(file, { force: true });
+        const sorted = sortedDocNos(Array.from({ length: n }, (_, d) => idOf(d)));
+        const parts: IndexParts = { postings, docIds: { ...packed, sorted }, norms, lengths, storeOffsets: storeOffsets.to((k) => new Float64Array(k)) };
         report.seconds = (Date.now() - started) / 1000;
-        return { index: new Bm25Index(data, memStore), report };
+        await writeIndex(gen, stats, parts, analyzer.info, report);
+        await commitGeneration(gen);
+        const opened = await Bm25Index.open(gen.root);
+        report.seconds = (Date.now() - started) / 1000;
+        return { index: opened, report };
       }
+      const seg = builder!.invert();
+      const writer = new PostingsWriter();
+      for (let t = 0; t < seg.terms.length; t++) writer.add(seg.terms[t]!, seg.postDocs, seg.postTfs, seg.offsets[t]!, seg.offsets[t + 1]!);
+      const postings = writer.finish();
+      const data: IndexData = {
+        ...stats,
+        terms: new TermTable(postings.termText, postings.termOff, postings.dfs, postings.postOff, new MemoryBytes(postings.bytes!)),
+        docIds: new DocIdTable(n, () => packStrings(memIds, n), () => sortedDocNos(memIds)),
+        norms,
+        lengths: () => lengths,
+        numPostings: postings.numPostings,
+        bytes: postings.postOff[postings.dfs.length]! + postings.termText.byteLength + norms.byteLength + lengths.byteLength,
+      };
+      report.seconds = (Date.now() - started) / 1000;
+      return { index: new Bm25Index(data, memStore), report };
     } catch (e) {
+      await feeder?.close();
       if (storeOut !== undefined) {
         const out = storeOut;
         await new Promise<void>((resolve) => {
@@ -1024,20 +959,6 @@ function validateParams(p: Bm25Params): void {
   if (!(p.k1 >= 0) || !Number.isFinite(p.k1)) throw new QxError('config', `BM25 k1 must be a number ≥ 0, got ${p.k1}`);
   if (!(p.b >= 0 && p.b <= 1)) throw new QxError('config', `BM25 b must be between 0 and 1, got ${p.b}`);
   if (p.lengths !== 'lucene' && p.lengths !== 'exact') throw new QxError('config', `BM25 lengths must be "lucene" or "exact", got "${String(p.lengths)}"`);
-}
-
-/** The in-memory postings of a build, encoded in term order (to `write`, or to memory). */
-function encodeArrays(
-  terms: readonly string[],
-  offsets: Uint32Array,
-  postDocs: Int32Array,
-  postTfs: Uint16Array | Uint32Array,
-  write?: (bytes: Uint8Array, position: number) => void,
-): WrittenPostings {
-  const order = Array.from(terms.keys()).sort((x, y) => (terms[x]! < terms[y]! ? -1 : 1));
-  const w = new PostingsWriter(write);
-  for (const t of order) w.add(terms[t]!, postDocs, postTfs, offsets[t]!, offsets[t + 1]!);
-  return w.finish();
 }
 
 /** Writes all of `bytes` at `position` of `fd`. */

@@ -9,7 +9,8 @@ import { QxError } from '../errors.js';
  * `gap · 2 + (tf === 1 ? 1 : 0)` (gap = doc number − previous doc number; the first gap counts
  * from −1), followed by `tf` as a second varint when tf ≠ 1. Every 128 postings make a block; per
  * block the skip table keeps the block's last doc number and the byte offset where the block ends,
- * so a reader can start decoding at any block without the ones before it.
+ * so a reader can start decoding at any block without the ones before it (lists of one block have
+ * no skip entries).
  */
 export const POSTINGS_BLOCK = 128;
 
@@ -55,10 +56,13 @@ export class ByteWriter {
 
 /**
  * Encodes postings [start, end) of `docs`/`tfs` (doc numbers ascending) into `out`, appending one
- * skip entry per block to `skips` (last doc number, end byte offset relative to the term's start).
+ * skip entry per block to `skips` (last doc number, end byte offset relative to the term's start)
+ * when the list has more than one block.
  */
 export function encodePostings(docs: ArrayLike<number>, tfs: ArrayLike<number>, start: number, end: number, out: ByteWriter, skips: NumberList): void {
   const base = out.length;
+  // A list of one block needs no skip entry: it is read whole.
+  const blocks = end - start > POSTINGS_BLOCK;
   let prev = -1;
   for (let p = start; p < end; p++) {
     const d = docs[p]!;
@@ -66,7 +70,7 @@ export function encodePostings(docs: ArrayLike<number>, tfs: ArrayLike<number>, 
     out.varint((d - prev) * 2 + (tf === 1 ? 1 : 0));
     if (tf !== 1) out.varint(tf);
     prev = d;
-    if ((p - start) % POSTINGS_BLOCK === POSTINGS_BLOCK - 1 || p === end - 1) {
+    if (blocks && ((p - start) % POSTINGS_BLOCK === POSTINGS_BLOCK - 1 || p === end - 1)) {
       skips.push(d);
       skips.push(out.length - base);
     }

@@ -99,6 +99,7 @@ describe('the packaged extension (vsce ls)', { skip, timeout: 120_000 }, () => {
       'dist/extension.js',
       'dist/workspace.js',
       'dist/scoreWorker.js',
+      'dist/indexWorker.js',
       'dist/webview.js',
       ...templates.map((t) => `dist/templates/${t}`),
       ...sampleFiles(),

@@ -112,6 +112,30 @@ test('on disk: reopened without re-indexing gives the same run, and doc texts ar
   }
 });
 
+test('on disk in segments: two worker threads and many small segments merged give exactly the in-memory index (DL19 pool, original and query2doc queries)', async () => {
+  const dir = tmp();
+  try {
+    const docs = await poolDocs();
+    const progress: string[] = [];
+    const { index: disk, report } = await Bm25Index.build(stream(docs), { dir, threads: 2, segmentPostings: 20_000, onProgress: (p) => progress.push(p.message ?? '') });
+    const { index: memory } = await Bm25Index.build(stream(docs), { keepDocs: false });
+    assert.equal(report.numDocs, memory.numDocs);
+    assert.ok(progress.some((m) => /documents\/s/.test(m)), 'progress reports a rate');
+    assert.equal(readdirSync(path.join(dir, readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim())).filter((n) => n.endsWith('.seg')).length, 0, 'segment files removed');
+    assert.equal(disk.data.numPostings, memory.data.numPostings);
+    assert.equal(disk.data.terms.size, memory.data.terms.size);
+    const queries = [...(await topics()).map(([, q]) => q), ...(await expansions()).slice(0, 20).map(([, q]) => q)];
+    for (const q of queries) {
+      for (const k of [10, 1000]) assert.deepEqual(disk.searchSync(q, k), memory.searchSync(q, k), `${k}: ${q.slice(0, 60)}`);
+    }
+    assert.equal(disk.docNo(docs[4000]!.id), 4000);
+    assert.equal((await disk.doc(docs[4000]!.id))?.text, docs[4000]!.text);
+    await disk.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an index of another format version is refused with a rebuild hint', async () => {
   const dir = tmp();
   try {

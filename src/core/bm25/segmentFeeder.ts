@@ -1,0 +1,197 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { SegmentBuilder, flushSegment } from './segments.js';
+
+/** What an index worker thread is started with. */
+export interface IndexWorkerData {
+  analyzer: string;
+  /** Segment files are written as `${prefix}-N.seg`. */
+  prefix: string;
+  /** A segment is written once it holds this many postings. */
+  segmentPostings: number;
+}
+
+/** Main thread → index worker. */
+export type IndexWorkerRequest = { type: 'batch'; base: number; texts: string[] } | { type: 'end' };
+
+/** Index worker → main thread. */
+export type IndexWorkerReply =
+  | { type: 'done'; base: number; lengths: Uint32Array; file?: string }
+  | { type: 'ended'; file?: string }
+  | { type: 'error'; message: string; stack?: string };
+
+/** Documents per batch sent to a worker. */
+const BATCH_DOCS = 1024;
+/** Batches a worker may have queued before the reader waits. */
+const MAX_IN_FLIGHT = 4;
+
+/**
+ * The worker entry: beside this module (`indexWorker.ts` in the sources, run through the same
+ * loader as the parent) or `indexWorker.js` beside the bundle (dist/).
+ */
+export function indexWorkerFile(): string {
+  const candidates = [join(__dirname, 'indexWorker.js'), join(__dirname, 'indexWorker.ts')];
+  return candidates.find((f) => existsSync(f)) ?? candidates[0]!;
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: number;
+  ended?: () => void;
+}
+
+/**
+ * Hands documents to worker threads in batches of 1,024 (or analyzes them in the calling thread
+ * with `threads` 0); each worker inverts its batches into segments written to `dir`. Collects the
+ * document lengths in doc-number order and the segment files. Workers start with the first full
+ * batch, so a tiny corpus is indexed without starting any.
+ */
+export class SegmentFeeder {
+  private batch: string[] = [];
+  private batchBase = 0;
+  private lengthsBuf = new Uint32Array(1 << 16);
+  private count = 0;
+  private readonly files: string[] = [];
+  private readonly slots: Slot[] = [];
+  private failure: Error | undefined;
+  private waiting: (() => void) | undefined;
+  private inline: SegmentBuilder | undefined;
+  private inlineSegments = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly analyzer: string,
+    private readonly threads: number,
+    private readonly segmentPostings: number,
+  ) {}
+
+  /** Documents handed over so far. */
+  get docs(): number {
+    return this.count;
+  }
+
+  /** Adds the document with the next doc number; a promise when the reader should wait. */
+  add(text: string): Promise<void> | undefined {
+    if (this.batch.length === 0) this.batchBase = this.count;
+    this.batch.push(text);
+    this.count++;
+    if (this.count > this.lengthsBuf.length) {
+      const next = new Uint32Array(this.lengthsBuf.length * 2);
+      next.set(this.lengthsBuf);
+      this.lengthsBuf = next;
+    }
+    return this.batch.length >= BATCH_DOCS ? this.dispatch() : undefined;
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private start(): void {
+    const file = indexWorkerFile();
+    for (let i = 0; i < this.threads; i++) {
+      const workerData: IndexWorkerData = { analyzer: this.analyzer, prefix: join(this.dir, `seg-w${i}`), segmentPostings: this.segmentPostings };
+      const worker = file.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData }) : new Worker(file, { workerData });
+      const slot: Slot = { worker, inFlight: 0 };
+      worker.on('message', (r: IndexWorkerReply) => {
+        if (r.type === 'error') {
+          const e = new Error(r.message);
+          if (r.stack !== undefined) e.stack = r.stack;
+          this.fail(e);
+          return;
+        }
+        if (r.file !== undefined) this.files.push(r.file);
+        if (r.type === 'done') {
+          this.lengthsBuf.set(r.lengths, r.base);
+          slot.inFlight--;
+          this.wake();
+        } else slot.ended?.();
+      });
+      worker.on('error', (e) => this.fail(e));
+      worker.on('exit', (code) => {
+        if (slot.ended !== undefined || this.failure !== undefined) return;
+        this.fail(new Error(`an index worker thread exited (code ${code})`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    this.wake();
+    for (const s of this.slots) s.ended?.();
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+  }
+
+  private async dispatch(): Promise<void> {
+    this.check();
+    const texts = this.batch;
+    const base = this.batchBase;
+    this.batch = [];
+    if (this.threads <= 0) {
+      this.inline ??= new SegmentBuilder(this.analyzer);
+      for (let i = 0; i < texts.length; i++) this.lengthsBuf[base + i] = this.inline.add(base + i, texts[i]!);
+      if (this.inline.postings >= this.segmentPostings) this.flushInline();
+      return;
+    }
+    if (this.slots.length === 0) this.start();
+    for (;;) {
+      this.check();
+      let best: Slot | undefined;
+      for (const s of this.slots) if (s.inFlight < MAX_IN_FLIGHT && (best === undefined || s.inFlight < best.inFlight)) best = s;
+      if (best !== undefined) {
+        best.inFlight++;
+        best.worker.postMessage({ type: 'batch', base, texts } satisfies IndexWorkerRequest);
+        return;
+      }
+      await new Promise<void>((r) => (this.waiting = r));
+    }
+  }
+
+  private flushInline(): void {
+    const file = flushSegment(this.inline!, join(this.dir, `seg-main-${this.inlineSegments++}.seg`));
+    if (file !== undefined) this.files.push(file);
+  }
+
+  /**
+   * Sends the last batch, waits for every worker to write its last segment, and returns the
+   * segment files and the length (in tokens) of each document.
+   */
+  async finish(): Promise<{ files: string[]; lengths: Uint32Array }> {
+    if (this.batch.length > 0) {
+      // A corpus smaller than one batch is analyzed here: starting workers would cost more.
+      if (this.slots.length === 0) {
+        this.inline ??= new SegmentBuilder(this.analyzer);
+        const base = this.batchBase;
+        this.batch.forEach((t, i) => (this.lengthsBuf[base + i] = this.inline!.add(base + i, t)));
+        this.batch = [];
+      } else await this.dispatch();
+    }
+    if (this.inline !== undefined) this.flushInline();
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.ended = resolve;
+            s.worker.postMessage({ type: 'end' } satisfies IndexWorkerRequest);
+          }),
+      ),
+    );
+    this.check();
+    await this.close();
+    return { files: [...this.files].sort(), lengths: this.lengthsBuf.subarray(0, this.count) };
+  }
+
+  /** Stops the workers (after a failure or cancellation). */
+  async close(): Promise<void> {
+    const slots = this.slots.splice(0);
+    for (const s of slots) s.ended ??= () => {};
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+}
