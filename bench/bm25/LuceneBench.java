@@ -5,6 +5,8 @@
 // one TREC run per query file into bench/out/runs/.
 // Build: javac -cp "/usr/share/java/*" -d bench/out/java bench/bm25/LuceneBench.java
 // Run:   java -cp "bench/out/java:/usr/share/java/*" LuceneBench CORPUS.jsonl NAME INDEXDIR QUERIES.tsv...
+// With -Dmode=build it only builds; with -Dmode=search it only opens the existing INDEXDIR and
+// searches (so the searcher's RSS is measured alone), also at top 10 ("<queries>_top10" keys).
 import java.io.*;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.*;
@@ -96,10 +98,12 @@ public class LuceneBench {
     BooleanQuery.setMaxClauseCount(1 << 16);
     Analyzer a = analyzer();
     BM25Similarity sim = new BM25Similarity(0.9f, 0.4f);
+    String mode = System.getProperty("mode", "both");
     long t0 = System.nanoTime();
     long c0 = cpuNanos();
-    IndexWriterConfig cfg = new IndexWriterConfig(a).setSimilarity(sim).setOpenMode(IndexWriterConfig.OpenMode.CREATE).setRAMBufferSizeMB(256);
     int n = 0;
+    if (!mode.equals("search")) {
+    IndexWriterConfig cfg = new IndexWriterConfig(a).setSimilarity(sim).setOpenMode(IndexWriterConfig.OpenMode.CREATE).setRAMBufferSizeMB(256);
     try (IndexWriter w = new IndexWriter(FSDirectory.open(indexDir), cfg);
          BufferedReader r = Files.newBufferedReader(Paths.get(corpus), StandardCharsets.UTF_8)) {
       String line;
@@ -113,18 +117,27 @@ public class LuceneBench {
       }
       w.commit();
     }
+    }
     double buildS = (System.nanoTime() - t0) / 1e9;
     double buildCpuS = (cpuNanos() - c0) / 1e9;
     long rssBuild = peakRssKb();
     StringBuilder json = new StringBuilder();
     json.append(String.format(Locale.ROOT, "{\"engine\":\"lucene\",\"corpus\":\"%s\",\"lucene\":\"%s\",\"build_s\":%.2f,\"build_cpu_s\":%.2f,\"peak_rss_build_mb\":%d", name,
         org.apache.lucene.util.Version.LATEST, buildS, buildCpuS, rssBuild / 1024));
+    if (mode.equals("build")) {
+      json.append(String.format(Locale.ROOT, ",\"docs\":%d,\"index_mb\":%.1f,\"peak_rss_mb\":%d}", n, dirBytes(indexDir) / 1048576.0, peakRssKb() / 1024));
+      System.out.println(json);
+      return;
+    }
     Path runs = Paths.get("bench/out/runs");
     Files.createDirectories(runs);
+    long o0 = System.nanoTime();
     try (DirectoryReader reader = DirectoryReader.open(FSDirectory.open(indexDir))) {
+      json.append(String.format(Locale.ROOT, ",\"open_ms\":%.1f", (System.nanoTime() - o0) / 1e6));
+      n = reader.numDocs();
       IndexSearcher searcher = new IndexSearcher(reader);
       searcher.setSimilarity(sim);
-      for (int qi = 3; qi < args.length; qi++) {
+      for (int qi = 3; qi < args.length; qi++) for (int k : new int[] {1000, 10}) {
         List<String[]> qs = new ArrayList<>();
         for (String l : Files.readAllLines(Paths.get(args[qi]), StandardCharsets.UTF_8)) {
           if (l.isEmpty()) continue;
@@ -132,14 +145,14 @@ public class LuceneBench {
           qs.add(new String[] {l.substring(0, tab), l.substring(tab + 1)});
         }
         // The JVM's JIT needs more than V8: three full warm-up passes (this favours Lucene).
-        for (int rep = 0; rep < 3; rep++) for (String[] q : qs) searcher.search(bagOfWords(a, q[1]), 1000);
+        for (int rep = 0; rep < 3; rep++) for (String[] q : qs) searcher.search(bagOfWords(a, q[1]), k);
         double[] times = new double[qs.size()];
         double[] cpu = new double[qs.size()];
         StringBuilder run = new StringBuilder();
         for (int i = 0; i < qs.size(); i++) {
           long s = System.nanoTime();
           long cs = cpuNanos();
-          TopDocs top = searcher.search(bagOfWords(a, qs.get(i)[1]), 1000);
+          TopDocs top = searcher.search(bagOfWords(a, qs.get(i)[1]), k);
           times[i] = (System.nanoTime() - s) / 1e6;
           cpu[i] = (cpuNanos() - cs) / 1e6;
           int rank = 1;
@@ -150,7 +163,7 @@ public class LuceneBench {
         }
         Arrays.sort(times);
         Arrays.sort(cpu);
-        String qname = Paths.get(args[qi]).getFileName().toString().replace(".tsv", "");
+        String qname = Paths.get(args[qi]).getFileName().toString().replace(".tsv", "") + (k == 1000 ? "" : "_top" + k);
         Files.write(runs.resolve("lucene." + name + "." + qname + ".txt"), run.toString().getBytes(StandardCharsets.UTF_8));
         double p50 = times[(int) Math.ceil(0.5 * times.length) - 1], p95 = times[(int) Math.ceil(0.95 * times.length) - 1];
         double mean = Arrays.stream(times).average().orElse(0);

@@ -1,0 +1,95 @@
+// One qx step of the scale benchmark in its own process (so its peak RSS is that step's alone).
+// Prints one JSON line.
+//   build CORPUS.jsonl INDEXDIR [THREADS]  — qx's on-disk build (segments, worker threads)
+//   search INDEXDIR NAME QUERIES.tsv...    — open the index, search each file at top 1000 and top 10;
+//                                            writes bench/out/runs/qx.NAME.<queries>[_top10].txt
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
+import { readCorpus } from '../../src/core/dataset/corpus.js';
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+const mb = (bytes: number): number => +(bytes / 2 ** 20).toFixed(1);
+const cpuS = (): number => {
+  const u = process.resourceUsage();
+  return (u.userCPUTime + u.systemCPUTime) / 1e6;
+};
+
+/** Bytes of the index generation without the document store (store.jsonl, store.off). */
+function indexBytes(dir: string): number {
+  const gen = path.join(dir, readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim());
+  return readdirSync(gen)
+    .filter((f) => !f.startsWith('store.'))
+    .reduce((s, f) => s + statSync(path.join(gen, f)).size, 0);
+}
+
+async function build(corpus: string, dir: string, threads?: number): Promise<Record<string, unknown>> {
+  const t0 = performance.now();
+  let last = 0;
+  const { index, report } = await Bm25Index.build(readCorpus(corpus), {
+    dir,
+    ...(threads === undefined ? {} : { threads }),
+    onProgress: (p) => {
+      if (Date.now() - last > 30_000) {
+        last = Date.now();
+        process.stderr.write(`qx build: ${p.done} ${p.message ?? ''} rss ${mb(process.memoryUsage().rss)} MB\n`);
+      }
+    },
+  });
+  const buildS = (performance.now() - t0) / 1000;
+  await index.close();
+  return { engine: 'qx', build_s: +buildS.toFixed(1), build_cpu_s: +cpuS().toFixed(1), peak_rss_build_mb: Math.round(process.resourceUsage().maxRSS / 1024), docs: report.numDocs, index_mb: mb(indexBytes(dir)) };
+}
+
+async function search(dir: string, name: string, files: string[]): Promise<Record<string, unknown>> {
+  const o0 = performance.now();
+  const index = await Bm25Index.open(dir);
+  const openMs = performance.now() - o0;
+  const result: Record<string, unknown> = { engine: 'qx', corpus: name, open_ms: +openMs.toFixed(1), rss_after_open_mb: mb(process.memoryUsage().rss) };
+  const runs = path.resolve(__dirname, '../out/runs');
+  mkdirSync(runs, { recursive: true });
+  for (const qf of files) {
+    const qs = readFileSync(qf, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
+    for (const k of [1000, 10]) {
+      // V8 optimizes hot functions within a few calls: five warm-up queries per query file.
+      for (const [, q] of qs.slice(0, 5)) index.searchSync(q, k);
+      const times: number[] = [];
+      const cpu: number[] = [];
+      const lines: string[] = [];
+      for (const [qid, q] of qs) {
+        const s = performance.now();
+        const c = process.cpuUsage();
+        const hits = index.searchSync(q, k);
+        times.push(performance.now() - s);
+        const dc = process.cpuUsage(c);
+        cpu.push((dc.user + dc.system) / 1000);
+        hits.forEach((h, i) => lines.push(`${qid} Q0 ${h.docid} ${i + 1} ${h.score} qx`));
+      }
+      times.sort((a, b) => a - b);
+      cpu.sort((a, b) => a - b);
+      const key = path.basename(qf, '.tsv') + (k === 1000 ? '' : `_top${k}`);
+      writeFileSync(path.join(runs, `qx.${name}.${key}.txt`), lines.join('\n') + '\n');
+      result[key] = { p50_ms: +pct(times, 50).toFixed(2), p95_ms: +pct(times, 95).toFixed(2), mean_ms: +(times.reduce((s, t) => s + t, 0) / times.length).toFixed(2), cpu_p50_ms: +pct(cpu, 50).toFixed(2) };
+    }
+  }
+  result.searcher_rss_mb = mb(process.memoryUsage().rss);
+  result.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
+  await index.close();
+  return result;
+}
+
+async function main(): Promise<void> {
+  const [mode, ...rest] = process.argv.slice(2);
+  const out =
+    mode === 'build' ? await build(rest[0]!, rest[1]!, rest[2] === undefined ? undefined : Number(rest[2])) : mode === 'search' ? await search(rest[0]!, rest[1]!, rest.slice(2)) : undefined;
+  if (out === undefined) throw new Error('usage: qxScale.ts build CORPUS DIR [THREADS] | search DIR NAME QUERIES...');
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
