@@ -432,8 +432,40 @@ export class Bm25Index implements Retriever {
         let p = pos[t]!;
         let d = next[t]!;
         let tf = nextTf[t]!;
+        // True when `d` was scored already and the next posting is still to be decoded.
+        let scored = false;
+        if (dense && table !== undefined) {
+          // The hot case of long queries: every window dense, a tabulated term.
+          while (d < end) {
+            if (d >= base) acc[d - base]! += tf < TABLE_TF ? table[(norms[d]! << TABLE_TF_BITS) | tf]! : f(w - f(w / f(1 + f(tf * normInv[d]!))));
+            if (p >= len) {
+              d = 0x7fffffff;
+              break;
+            }
+            const v = bytes[p++]!;
+            if (v < 128) {
+              d += v >>> 1;
+              if ((v & 1) === 1) {
+                tf = 1;
+                continue;
+              }
+            } else {
+              p--;
+              scored = true;
+              break;
+            }
+            tf = bytes[p++]!;
+            if (tf > 127) {
+              p -= 2;
+              d -= v >>> 1;
+              scored = true;
+              break;
+            }
+          }
+        }
         for (;;) {
-          if (d >= base) {
+          if (scored) scored = false;
+          else if (d >= base) {
             if (d >= end) break;
             const l = d - base;
             if (!dense && mark[l] === 0) {
