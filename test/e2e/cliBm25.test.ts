@@ -254,7 +254,7 @@ describe('bad input through the CLI', () => {
   test('a damaged index file or torn metadata: exit 3 naming the file and how to rebuild', () => {
     cpSync(join(tmp, 'small-idx'), join(tmp, 'damaged-idx'), { recursive: true });
     const gen = currentGeneration('damaged-idx');
-    const postings = join(tmp, 'damaged-idx', gen, 'postdocs.i32');
+    const postings = join(tmp, 'damaged-idx', gen, 'postings.bin');
     writeFileSync(postings, Buffer.concat([readFileSync(postings), Buffer.from([1, 2, 3, 4])]));
     const r = qx('search', '--index', 'damaged-idx', '--topics', 'hyper.tsv');
     assert.equal(r.code, 3);

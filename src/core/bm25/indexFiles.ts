@@ -361,10 +361,14 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
     postOff.length === meta.numTerms + 1 &&
     crcs.length === meta.numTerms &&
     norms.length === meta.numDocs &&
-    postOff[meta.numTerms] === entry(POSTINGS).bytes &&
-    sizeOf(postingsFile) === entry(POSTINGS).bytes &&
-    sizeOf(storeFile) === entry('store.jsonl').bytes;
+    postOff[meta.numTerms] === entry(POSTINGS).bytes;
   if (!consistent) throw new QxError('index', 'index files disagree with each other', { file: dir, hint: rebuildHint(root) });
+  for (const [file, name] of [
+    [postingsFile, POSTINGS],
+    [storeFile, 'store.jsonl'],
+  ] as const) {
+    if (sizeOf(file) !== entry(name).bytes) throw damaged(file);
+  }
   const hint = rebuildHint(root);
   const terms = new TermTable(termText, termOff, dfs, postOff, new FileBytes(postingsFile), crcs, { file: postingsFile, hint });
   const docIds = new DocIdTable(
