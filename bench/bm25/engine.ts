@@ -2,13 +2,14 @@
 // JSON line of measurements, and writes one TREC run per query file into bench/out/runs/.
 // Usage: node --import tsx bench/bm25/engine.ts ENGINE CORPUS.jsonl NAME QUERIES.tsv [QUERIES.tsv ...]
 //   ENGINE: qx | minisearch | wink     (Lucene: bench/bm25/LuceneBench.java)
-import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import MiniSearch from 'minisearch';
 import { createAnalyzer } from '../../src/core/bm25/analyzer.js';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
 import type { CorpusDoc, RunHit } from '../../src/core/dataset/types.js';
+import { timeQueries } from './timing.js';
 
 interface Engine {
   build(docs: AsyncIterable<CorpusDoc>): Promise<void>;
@@ -89,10 +90,6 @@ function winkEngine(): Engine {
   };
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
 async function main(): Promise<void> {
   const [name, corpus, corpusName, ...queryFiles] = process.argv.slice(2);
   if (!name || !corpus || !corpusName || queryFiles.length === 0) throw new Error('usage: engine.ts ENGINE CORPUS NAME QUERIES...');
@@ -119,25 +116,8 @@ async function main(): Promise<void> {
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
-    // V8 optimizes hot functions within a few calls: five warm-up queries per query file.
-    for (const [, q] of qs.slice(0, 5)) engine.search(q, 1000);
-    const times: number[] = [];
-    const cpu: number[] = [];
-    const lines: string[] = [];
-    for (const [qid, q] of qs) {
-      const s = performance.now();
-      const c = process.cpuUsage();
-      const hits = engine.search(q, 1000);
-      times.push(performance.now() - s);
-      const dc = process.cpuUsage(c);
-      cpu.push((dc.user + dc.system) / 1000);
-      hits.forEach((h, i) => lines.push(`${qid} Q0 ${h.docid} ${i + 1} ${h.score} ${name}`));
-    }
-    times.sort((a, b) => a - b);
-    cpu.sort((a, b) => a - b);
     const qname = path.basename(qf, '.tsv');
-    writeFileSync(path.join(runsDir, `${name}.${corpusName}.${qname}.txt`), lines.join('\n') + '\n');
-    result[qname] = { p50_ms: +pct(times, 50).toFixed(2), p95_ms: +pct(times, 95).toFixed(2), mean_ms: +(times.reduce((s, t) => s + t, 0) / times.length).toFixed(2), cpu_p50_ms: +pct(cpu, 50).toFixed(2) };
+    result[qname] = timeQueries(qs, (q) => engine.search(q, 1000), path.join(runsDir, `${name}.${corpusName}.${qname}.txt`), name);
   }
   const bytes = engine.indexBytes();
   result.index_mb = bytes === null ? null : +(bytes / 2 ** 20).toFixed(1);

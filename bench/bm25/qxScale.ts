@@ -3,12 +3,12 @@
 //   build CORPUS.jsonl INDEXDIR [THREADS]  — qx's on-disk build (segments, worker threads)
 //   search INDEXDIR NAME QUERIES.tsv...    — open the index, search each file at top 1000 and top 10;
 //                                            writes bench/out/runs/qx.NAME.<queries>[_top10].txt
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
 import { readCorpus } from '../../src/core/dataset/corpus.js';
+import { timeQueries } from './timing.js';
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 const mb = (bytes: number): number => +(bytes / 2 ** 20).toFixed(1);
 const cpuS = (): number => {
   const u = process.resourceUsage();
@@ -54,25 +54,8 @@ async function search(dir: string, name: string, files: string[]): Promise<Recor
       .filter((l) => l !== '')
       .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
     for (const k of [1000, 10]) {
-      // V8 optimizes hot functions within a few calls: five warm-up queries per query file.
-      for (const [, q] of qs.slice(0, 5)) index.searchSync(q, k);
-      const times: number[] = [];
-      const cpu: number[] = [];
-      const lines: string[] = [];
-      for (const [qid, q] of qs) {
-        const s = performance.now();
-        const c = process.cpuUsage();
-        const hits = index.searchSync(q, k);
-        times.push(performance.now() - s);
-        const dc = process.cpuUsage(c);
-        cpu.push((dc.user + dc.system) / 1000);
-        hits.forEach((h, i) => lines.push(`${qid} Q0 ${h.docid} ${i + 1} ${h.score} qx`));
-      }
-      times.sort((a, b) => a - b);
-      cpu.sort((a, b) => a - b);
       const key = path.basename(qf, '.tsv') + (k === 1000 ? '' : `_top${k}`);
-      writeFileSync(path.join(runs, `qx.${name}.${key}.txt`), lines.join('\n') + '\n');
-      result[key] = { p50_ms: +pct(times, 50).toFixed(2), p95_ms: +pct(times, 95).toFixed(2), mean_ms: +(times.reduce((s, t) => s + t, 0) / times.length).toFixed(2), cpu_p50_ms: +pct(cpu, 50).toFixed(2) };
+      result[key] = timeQueries(qs, (q) => index.searchSync(q, k), path.join(runs, `qx.${name}.${key}.txt`), 'qx');
     }
   }
   result.searcher_rss_mb = mb(process.memoryUsage().rss);

@@ -13,7 +13,7 @@ import { readRun } from '../../src/core/dataset/runs.js';
 import type { RunHit } from '../../src/core/dataset/types.js';
 import { evaluate } from '../../src/core/eval/evaluate.js';
 import { ndcgAt } from '../../src/core/eval/measures.js';
-import { sortLikeTrecEval } from '../../src/core/eval/trecOrder.js';
+import { top10Parity } from './timing.js';
 
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, 'bench/out');
@@ -85,19 +85,11 @@ async function poolQuality(rows: Row[]): Promise<void> {
 }
 
 /** Lucene parity: identical top-10 docids per query after trec_eval ordering. */
-async function top10Parity(corpus: string): Promise<Record<string, string>> {
+async function top10ParityOf(corpus: string): Promise<Record<string, string>> {
   const res: Record<string, string> = {};
   for (const q of ['orig', 'exp']) {
-    const a = path.join(out, 'runs', `qx.${corpus}.${q}.txt`);
-    const b = path.join(out, 'runs', `lucene.${corpus}.${q}.txt`);
-    if (!existsSync(a) || !existsSync(b)) continue;
-    const [ra, rb] = [await readRun(a), await readRun(b)];
-    let same = 0;
-    for (const [qid, hits] of rb) {
-      const top = (h: RunHit[] | undefined): string => sortLikeTrecEval((h ?? []).map((x) => ({ ...x, score: Math.fround(x.score) }))).slice(0, 10).map((x) => x.docid).join(' ');
-      if (top(ra.get(qid)) === top(hits)) same++;
-    }
-    res[q] = `${same}/${rb.size}`;
+    const same = await top10Parity(path.join(out, 'runs', `qx.${corpus}.${q}.txt`), path.join(out, 'runs', `lucene.${corpus}.${q}.txt`));
+    if (same !== undefined) res[q] = same;
   }
   return res;
 }
@@ -155,7 +147,7 @@ async function main(): Promise<void> {
     }
   }
   await poolQuality(rows);
-  const parity = { pool: await top10Parity('pool'), synth1m: await top10Parity('synth1m') };
+  const parity = { pool: await top10ParityOf('pool'), synth1m: await top10ParityOf('synth1m') };
   const rescore = await rescoreLatency();
   writeFileSync(path.join(out, 'results.json'), JSON.stringify({ machine, rows, parity, rescore }, null, 2));
 

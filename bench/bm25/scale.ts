@@ -9,9 +9,7 @@ import { execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readRun } from '../../src/core/dataset/runs.js';
-import type { RunHit } from '../../src/core/dataset/types.js';
-import { sortLikeTrecEval } from '../../src/core/eval/trecOrder.js';
+import { top10Parity } from './timing.js';
 
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, 'bench/out');
@@ -54,22 +52,6 @@ function step(label: string, cmd: string, args: string[]): Row {
   return { ...(JSON.parse(line) as Row), load_after: os.loadavg().map((x) => +x.toFixed(1)) };
 }
 
-/** Queries whose top 10 (trec_eval order, float32 scores) is the same docids in both runs. */
-async function top10Parity(name: string, q: string): Promise<string | undefined> {
-  const a = path.join(out, 'runs', `qx.${name}.${q}.txt`);
-  const b = path.join(out, 'runs', `lucene.${name}.${q}.txt`);
-  if (!existsSync(a) || !existsSync(b)) return undefined;
-  const [ra, rb] = [await readRun(a), await readRun(b)];
-  const top = (h: RunHit[] | undefined): string =>
-    sortLikeTrecEval((h ?? []).map((x) => ({ ...x, score: Math.fround(x.score) })))
-      .slice(0, 10)
-      .map((x) => x.docid)
-      .join(' ');
-  let same = 0;
-  for (const [qid, hits] of rb) if (top(ra.get(qid)) === top(hits)) same++;
-  return `${same}/${rb.size}`;
-}
-
 async function main(): Promise<void> {
   if (!existsSync(path.join(out, 'exp.tsv'))) spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, 'makeData.ts'), '--docs', '1000'], { stdio: 'inherit', cwd: root });
   const queries = [path.join(out, 'orig.tsv'), path.join(out, 'exp.tsv')];
@@ -107,7 +89,7 @@ async function main(): Promise<void> {
       if (!argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
     }
     const parity: Row = {};
-    for (const q of ['orig', 'exp']) parity[q] = await top10Parity(name, q);
+    for (const q of ['orig', 'exp']) parity[q] = await top10Parity(path.join(out, 'runs', `qx.${name}.${q}.txt`), path.join(out, 'runs', `lucene.${name}.${q}.txt`));
     rows.push({ engine: 'parity', corpus: name, parity });
   }
   writeFileSync(path.join(out, 'scale-results.json'), JSON.stringify({ machine, rows }, null, 2));

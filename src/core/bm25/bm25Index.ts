@@ -10,7 +10,7 @@ import { createAnalyzer, type Analyzer } from './analyzer.js';
 import { type DocStore, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
 import { type IndexTables, type IndexParts, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
-import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, StringPacker, TermTable, type WrittenPostings, decodePostings, packStrings, sortedDocNos } from './postings.js';
+import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, StringPacker, TermTable, type WrittenPostings, decodePostings, packStrings, sortedDocNos, varintTail } from './postings.js';
 import { SegmentBuilder, mergeSegments } from './segments.js';
 import { SegmentFeeder } from './segmentFeeder.js';
 
@@ -485,28 +485,18 @@ export class Bm25Index implements Retriever {
           }
           let v = bytes[p++]!;
           if (v > 127) {
-            v &= 127;
-            let mul = 128;
-            let c: number;
-            do {
-              c = bytes[p++]!;
-              v += (c & 127) * mul;
-              mul *= 128;
-            } while (c > 127);
+            const r = varintTail(bytes, p, v);
+            v = Math.floor(r / 16);
+            p += r % 16;
           }
           d += v >>> 1;
           if ((v & 1) === 1) tf = 1;
           else {
             tf = bytes[p++]!;
             if (tf > 127) {
-              tf &= 127;
-              let mul = 128;
-              let c: number;
-              do {
-                c = bytes[p++]!;
-                tf += (c & 127) * mul;
-                mul *= 128;
-              } while (c > 127);
+              const r = varintTail(bytes, p, tf);
+              tf = Math.floor(r / 16);
+              p += r % 16;
             }
           }
         }

@@ -78,6 +78,24 @@ export function encodePostings(docs: ArrayLike<number>, tfs: ArrayLike<number>, 
 }
 
 /**
+ * Reads the rest of a multi-byte varint whose first byte `first` (> 127) was read already and
+ * whose further bytes start at `p`. Returns value · 16 + the number of further bytes, so hot loops
+ * handle one-byte varints inline and call this for the others.
+ */
+export function varintTail(bytes: Uint8Array, p: number, first: number): number {
+  let v = first & 127;
+  let mul = 128;
+  let n = 0;
+  let b: number;
+  do {
+    b = bytes[p + n++]!;
+    v += (b & 127) * mul;
+    mul *= 128;
+  } while (b > 127);
+  return v * 16 + n;
+}
+
+/**
  * Decodes a whole posting list into `docs`/`tfs` from position `at`; returns the number of
  * postings decoded (= df when the bytes are intact).
  */
@@ -89,14 +107,9 @@ export function decodePostings(bytes: Uint8Array, docs: Int32Array, tfs: Uint32A
   while (pos < n) {
     let v = bytes[pos++]!;
     if (v > 127) {
-      v &= 127;
-      let mul = 128;
-      let b: number;
-      do {
-        b = bytes[pos++]!;
-        v += (b & 127) * mul;
-        mul *= 128;
-      } while (b > 127);
+      const r = varintTail(bytes, pos, v);
+      v = Math.floor(r / 16);
+      pos += r % 16;
     }
     d += v >>> 1;
     docs[i] = d;
@@ -104,14 +117,9 @@ export function decodePostings(bytes: Uint8Array, docs: Int32Array, tfs: Uint32A
     else {
       let t = bytes[pos++]!;
       if (t > 127) {
-        t &= 127;
-        let mul = 128;
-        let b: number;
-        do {
-          b = bytes[pos++]!;
-          t += (b & 127) * mul;
-          mul *= 128;
-        } while (b > 127);
+        const r = varintTail(bytes, pos, t);
+        t = Math.floor(r / 16);
+        pos += r % 16;
       }
       tfs[i] = t;
     }

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ByteWriter, NumberList, POSTINGS_BLOCK, decodePostings, encodePostings } from '../../../../src/core/bm25/postings.js';
+
+// Doc-number gaps and tfs of every varint length (1 to 5 bytes; doc numbers stay below 2^31), in
+// lists of 1 to 3 blocks.
+const gap = fc.oneof(fc.integer({ min: 1, max: 63 }), fc.integer({ min: 64, max: 1 << 20 }), fc.integer({ min: 1 << 20, max: 1 << 22 }));
+const tf = fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 127 }), fc.integer({ min: 128, max: 2 ** 31 }));
+const list = fc.array(fc.tuple(gap, tf), { minLength: 1, maxLength: 3 * POSTINGS_BLOCK + 5 });
+
+test('postings codec: decode(encode(list)) is the list; one skip entry per block of 128 (last doc, end offset) for lists of more than one block', () => {
+  fc.assert(
+    fc.property(list, (pairs) => {
+      const docs: number[] = [];
+      const tfs: number[] = [];
+      let d = -1;
+      for (const [g, t] of pairs) {
+        d += g;
+        docs.push(d);
+        tfs.push(t);
+      }
+      const out = new ByteWriter(16);
+      out.varint(300); // bytes before the list: skip offsets are relative to the list's start
+      const skips = new NumberList();
+      encodePostings(docs, tfs, 0, docs.length, out, skips);
+      const bytes = out.view().subarray(2);
+      const gotDocs = new Int32Array(docs.length + 1);
+      const gotTfs = new Uint32Array(docs.length + 1);
+      assert.equal(decodePostings(bytes, gotDocs, gotTfs, 1), docs.length);
+      assert.deepEqual([...gotDocs.subarray(1)], docs);
+      assert.deepEqual([...gotTfs.subarray(1)], tfs);
+      const entries = skips.to((n) => new Float64Array(n));
+      const blocks = Math.ceil(docs.length / POSTINGS_BLOCK);
+      assert.equal(entries.length, docs.length > POSTINGS_BLOCK ? 2 * blocks : 0);
+      for (let b = 0; b < entries.length / 2; b++) assert.equal(entries[2 * b], docs[Math.min(docs.length, (b + 1) * POSTINGS_BLOCK) - 1]);
+      if (entries.length > 0) assert.equal(entries[entries.length - 1], bytes.length);
+    }),
+    { seed: 11, numRuns: 300 },
+  );
+});
