@@ -10,7 +10,7 @@ import { createAnalyzer, type Analyzer } from './analyzer.js';
 import { type DocStore, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
 import { type IndexTables, type IndexParts, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
-import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, StringPacker, TermTable, type WrittenPostings, decodePostings, packStrings, sortedDocNos, varintTail } from './postings.js';
+import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, TermTable, type WrittenPostings, decodePostings, sortedDocNos, UniqueStrings, varintTail } from './postings.js';
 import { SegmentBuilder, mergeSegments } from './segments.js';
 import { SegmentFeeder } from './segmentFeeder.js';
 
@@ -189,9 +189,8 @@ export class Bm25Index implements Retriever {
       storeOffsets.push(0);
     }
     try {
-      const ids = new StringPacker(1 << 16);
-      const memIds: string[] = [];
-      const seen = new Set<string>();
+      // Ids in doc-number order with a hash index for duplicates (no Set of millions of strings).
+      const ids = new UniqueStrings(1 << 16);
       const report: BuildReport = { numDocs: 0, duplicates: 0, duplicateIds: [], emptyDocs: 0, emptyIds: [], seconds: 0 };
       let read = 0;
       const rate = new RateMeter(started);
@@ -201,20 +200,17 @@ export class Bm25Index implements Retriever {
           throwIfAborted(options.signal);
           options.onProgress?.({ done: read, unit: 'documents', message: rate.message(read) });
         }
-        if (seen.has(doc.id)) {
+        if (!ids.add(doc.id)) {
           report.duplicates++;
           if (report.duplicateIds.length < 10) report.duplicateIds.push(doc.id);
           continue;
         }
-        seen.add(doc.id);
         const text = doc.title ? `${doc.title} ${doc.text ?? ''}` : (doc.text ?? '');
         if (feeder !== undefined) {
           const wait = feeder.add(text);
           if (wait !== undefined) await wait;
-          ids.add(doc.id);
         } else {
-          memLengths.push(builder!.add(memIds.length, text));
-          memIds.push(doc.id);
+          memLengths.push(builder!.add(memLengths.length, text));
         }
         memStore?.add(doc);
         if (storeOut !== undefined && storeOffsets !== undefined) {
@@ -225,8 +221,7 @@ export class Bm25Index implements Retriever {
         }
       }
       throwIfAborted(options.signal);
-      seen.clear();
-      const n = feeder !== undefined ? feeder.docs : memIds.length;
+      const n = feeder !== undefined ? feeder.docs : memLengths.length;
       if (n === 0) {
         throw new QxError('dataset', 'the corpus has no documents', {
           ...(options.source === undefined ? {} : { file: options.source }),
@@ -248,8 +243,8 @@ export class Bm25Index implements Retriever {
         if (len > 0) docCount++;
         else emptyDocNos.push(d);
       }
-      const packed = feeder !== undefined ? ids.finish() : undefined;
-      const idOf = (d: number): string => (packed !== undefined ? packed.text.toString('utf8', packed.off[d]!, packed.off[d + 1]!) : memIds[d]!);
+      const packed = ids.finish();
+      const idOf = (d: number): string => packed.text.toString('utf8', packed.off[d]!, packed.off[d + 1]!);
       report.numDocs = n;
       report.emptyDocs = emptyDocNos.length;
       report.emptyIds = emptyDocNos.slice(0, 10).map(idOf);
@@ -260,7 +255,7 @@ export class Bm25Index implements Retriever {
         logger.warn(`${report.emptyDocs} documents have no indexable text and can never match, e.g. ${report.emptyIds.slice(0, 3).join(', ')}`);
       }
       const stats = { analyzer: analyzer.name, params, numDocs: n, docCount, sumTotalTermFreq: sum };
-      if (gen !== undefined && segments !== undefined && packed !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
+      if (gen !== undefined && segments !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
         await new Promise<void>((resolve, reject) => storeOut!.end((e?: Error | null) => (e ? reject(e) : resolve())));
         storeOut = undefined;
         options.onProgress?.({ done: read, total: read, unit: 'documents', message: `merging ${segments.files.length} segments` });
@@ -274,8 +269,7 @@ export class Bm25Index implements Retriever {
           closeSync(fd);
         }
         for (const file of segments.files) rmSync(file, { force: true });
-        const sorted = sortedDocNos(Array.from({ length: n }, (_, d) => idOf(d)));
-        const parts: IndexParts = { postings, docIds: { ...packed, sorted }, norms, lengths, storeOffsets: storeOffsets.to((k) => new Float64Array(k)) };
+        const parts: IndexParts = { postings, docIds: { text: packed.text, off: packed.off, sorted: sortedDocNos(packed.hashes) }, norms, lengths, storeOffsets: storeOffsets.to((k) => new Float64Array(k)) };
         report.seconds = (Date.now() - started) / 1000;
         await writeIndex(gen, stats, parts, analyzer.info, report);
         await commitGeneration(gen);
@@ -290,7 +284,7 @@ export class Bm25Index implements Retriever {
       const data: IndexData = {
         ...stats,
         terms: new TermTable(postings.termText, postings.termOff, postings.dfs, postings.postOff, new MemoryBytes(postings.bytes!)),
-        docIds: new DocIdTable(n, () => packStrings(memIds, n), () => sortedDocNos(memIds)),
+        docIds: new DocIdTable(n, () => packed, () => sortedDocNos(packed.hashes)),
         norms,
         lengths: () => lengths,
         numPostings: postings.numPostings,

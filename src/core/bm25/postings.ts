@@ -233,7 +233,7 @@ export class TermTable {
 
 /**
  * Document ids by doc number: one concatenated UTF-8 buffer and offsets, plus doc numbers sorted
- * by id for lookups (binary search). Loaded on first use through `load`.
+ * by id hash for lookups (binary search). Loaded on first use through `load`.
  */
 export class DocIdTable implements Iterable<string> {
   private text: Buffer | undefined;
@@ -260,18 +260,22 @@ export class DocIdTable implements Iterable<string> {
     return text.toString('utf8', off[i]!, off[i + 1]!);
   }
 
-  /** Doc number of an id, or undefined. */
+  /** Doc number of an id, or undefined (binary search by id hash, see `sortedDocNos`). */
   docNo(id: string): number | undefined {
     this.sorted ??= this.loadSorted();
     const s = this.sorted;
+    const h = idHash(id);
     let lo = 0;
-    let hi = s.length - 1;
-    while (lo <= hi) {
+    let hi = s.length;
+    while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const t = this.get(s[mid]!);
-      if (t < id) lo = mid + 1;
-      else if (t > id) hi = mid - 1;
-      else return s[mid]!;
+      if (idHash(this.get(s[mid]!)) < h) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < s.length; i++) {
+      const t = this.get(s[i]!);
+      if (t === id) return s[i]!;
+      if (idHash(t) !== h) break;
     }
     return undefined;
   }
@@ -284,13 +288,6 @@ export class DocIdTable implements Iterable<string> {
   toArray(): string[] {
     return [...this];
   }
-}
-
-/** Concatenates strings as UTF-8 with Uint32 offsets (count + 1 entries). */
-export function packStrings(strings: Iterable<string>, count: number): { text: Buffer; off: Uint32Array } {
-  const w = new StringPacker(count);
-  for (const s of strings) w.add(s);
-  return w.finish();
 }
 
 /** Appends strings as UTF-8 with Uint32 offsets; refuses more than 4 GB of text. */
@@ -316,16 +313,106 @@ export class StringPacker {
   get count(): number {
     return this.n;
   }
+  /** The `i`-th string added. */
+  get(i: number): string {
+    return this.w.buf.toString('utf8', this.off[i]!, this.off[i + 1]!);
+  }
   finish(): { text: Buffer; off: Uint32Array } {
     return { text: Buffer.from(this.w.view()), off: this.off.slice(0, this.n + 1) };
   }
 }
 
-/** Doc numbers 0..n-1 ordered by id (JavaScript string order), for `DocIdTable.docNo`. */
-export function sortedDocNos(ids: readonly string[]): Uint32Array {
-  const order = new Uint32Array(ids.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  return order.sort((a, b) => (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0));
+/** 32-bit FNV-1a hash of a string's UTF-16 code units. */
+export function idHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/**
+ * Doc numbers 0..n-1 ordered by the hash of their id (`idHash`), ties by doc number: the lookup
+ * table of `DocIdTable.docNo`. A two-pass radix sort on 16-bit halves: no strings, no comparator.
+ */
+export function sortedDocNos(hashes: Uint32Array): Uint32Array {
+  const n = hashes.length;
+  let src = new Uint32Array(n);
+  let dst = new Uint32Array(n);
+  for (let i = 0; i < n; i++) src[i] = i;
+  for (const shift of [0, 16]) {
+    const count = new Uint32Array(65537);
+    for (let i = 0; i < n; i++) count[((hashes[i]! >>> shift) & 0xffff) + 1]!++;
+    for (let b = 0; b < 65536; b++) count[b + 1]! += count[b]!;
+    for (let i = 0; i < n; i++) {
+      const d = src[i]!;
+      dst[count[(hashes[d]! >>> shift) & 0xffff]!++] = d;
+    }
+    [src, dst] = [dst, src];
+  }
+  return src;
+}
+
+/**
+ * Ids in arrival order (UTF-8, see `StringPacker`) with an open-addressing hash index over them,
+ * so duplicates are found without a Set of millions of strings (≈ 12 bytes per id besides the
+ * text).
+ */
+export class UniqueStrings {
+  private readonly packer: StringPacker;
+  private slots = new Int32Array(1 << 16).fill(-1);
+  private hashesBuf = new Uint32Array(1 << 15);
+  private n = 0;
+  constructor(expected = 1024) {
+    this.packer = new StringPacker(expected);
+  }
+
+  /** Number of distinct strings added. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** Adds `s`; false when it was added before. */
+  add(s: string): boolean {
+    const h = idHash(s);
+    const mask = this.slots.length - 1;
+    let i = h & mask;
+    for (let e = this.slots[i]!; e !== -1; e = this.slots[i]!) {
+      if (this.hashesBuf[e] === h && this.packer.get(e) === s) return false;
+      i = (i + 1) & mask;
+    }
+    if (this.n >= this.hashesBuf.length) {
+      const next = new Uint32Array(this.hashesBuf.length * 2);
+      next.set(this.hashesBuf);
+      this.hashesBuf = next;
+    }
+    this.slots[i] = this.n;
+    this.hashesBuf[this.n] = h;
+    this.packer.add(s);
+    this.n++;
+    if (this.n * 10 > this.slots.length * 7) this.rehash();
+    return true;
+  }
+
+  private rehash(): void {
+    const slots = new Int32Array(this.slots.length * 2).fill(-1);
+    const mask = slots.length - 1;
+    for (let e = 0; e < this.n; e++) {
+      let i = this.hashesBuf[e]! & mask;
+      while (slots[i] !== -1) i = (i + 1) & mask;
+      slots[i] = e;
+    }
+    this.slots = slots;
+  }
+
+  /** The `i`-th string added. */
+  get(i: number): string {
+    return this.packer.get(i);
+  }
+
+  /** The packed strings and the hash of each (drops the hash index). */
+  finish(): { text: Buffer; off: Uint32Array; hashes: Uint32Array } {
+    this.slots = new Int32Array(0);
+    return { ...this.packer.finish(), hashes: this.hashesBuf.slice(0, this.n) };
+  }
 }
 
 /** Bytes held in memory (in-memory indexes). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ByteWriter, NumberList, POSTINGS_BLOCK, decodePostings, encodePostings } from '../../../../src/core/bm25/postings.js';
+import { ByteWriter, DocIdTable, NumberList, POSTINGS_BLOCK, UniqueStrings, decodePostings, encodePostings, sortedDocNos } from '../../../../src/core/bm25/postings.js';
 
 // Doc-number gaps and tfs of every varint length (1 to 5 bytes; doc numbers stay below 2^31), in
 // lists of 1 to 3 blocks.
@@ -37,5 +37,23 @@ test('postings codec: decode(encode(list)) is the list; one skip entry per block
       if (entries.length > 0) assert.equal(entries[entries.length - 1], bytes.length);
     }),
     { seed: 11, numRuns: 300 },
+  );
+});
+
+test('docids: duplicates found by the hash index (first kept), every id found again by doc number and by id; unknown ids are not', () => {
+  const id = fc.oneof(fc.string({ maxLength: 6 }), fc.integer({ min: 0, max: 3000 }).map(String), fc.string({ unit: 'grapheme', maxLength: 3 }));
+  fc.assert(
+    fc.property(fc.array(id, { maxLength: 4000 }), fc.array(id, { maxLength: 20 }), (ids, probes) => {
+      const unique = new UniqueStrings(4);
+      const kept: string[] = [];
+      for (const s of ids) if (unique.add(s)) kept.push(s);
+      assert.deepEqual(kept, [...new Set(ids)]);
+      const packed = unique.finish();
+      const table = new DocIdTable(kept.length, () => packed, () => sortedDocNos(packed.hashes));
+      assert.deepEqual(table.toArray(), kept);
+      kept.forEach((s, i) => assert.equal(table.docNo(s), i));
+      for (const p of probes) assert.equal(table.docNo(p), kept.includes(p) ? kept.indexOf(p) : undefined);
+    }),
+    { seed: 12, numRuns: 100 },
   );
 });
