@@ -13,7 +13,7 @@ import { readRun } from '../../src/core/dataset/runs.js';
 import type { RunHit } from '../../src/core/dataset/types.js';
 import { evaluate } from '../../src/core/eval/evaluate.js';
 import { ndcgAt } from '../../src/core/eval/measures.js';
-import { top10Parity } from './timing.js';
+import { machineInfo, top10Parity } from './timing.js';
 
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, 'bench/out');
@@ -120,15 +120,7 @@ function fmt(v: unknown): string {
 async function main(): Promise<void> {
   ensureData();
   const java = javaReady();
-  const machine = {
-    nproc: os.cpus().length,
-    cpu: os.cpus()[0]?.model ?? '?',
-    ram_gb: +(os.totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    java: sh('java -version 2>&1 | head -1'),
-    loadavg_at_start: os.loadavg().map((x) => +x.toFixed(1)),
-    date: new Date().toISOString(),
-  };
+  const machine = machineInfo();
   const plan: [string, string, string[]][] = [
     ['pool', path.join(out, 'pool.jsonl'), ['qx', 'minisearch', 'wink', 'lucene']],
     ['synth100k', path.join(out, 'synth-100000.jsonl'), ['qx', 'minisearch', 'wink', 'lucene']],

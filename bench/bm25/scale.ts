@@ -9,7 +9,7 @@ import { execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { top10Parity } from './timing.js';
+import { machineInfo, top10Parity } from './timing.js';
 
 const root = path.resolve(__dirname, '../..');
 const out = path.join(root, 'bench/out');
@@ -58,15 +58,7 @@ async function main(): Promise<void> {
   mkdirSync(path.join(out, 'java'), { recursive: true });
   const java = sh('command -v javac') !== '' && existsSync('/usr/share/java');
   if (java) execSync(`javac -cp "/usr/share/java/*" -d ${path.join(out, 'java')} ${path.join(__dirname, 'LuceneBench.java')}`, { cwd: root });
-  const machine = {
-    nproc: os.cpus().length,
-    cpu: os.cpus()[0]?.model ?? '?',
-    ram_gb: +(os.totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    java: sh('java -version 2>&1 | head -1'),
-    loadavg_at_start: os.loadavg().map((x) => +x.toFixed(1)),
-    date: new Date().toISOString(),
-  };
+  const machine = machineInfo();
   const rows: Row[] = [];
   for (const size of sizes) {
     const file = corpus(size);

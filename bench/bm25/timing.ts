@@ -1,6 +1,8 @@
 // Shared by the BM25 benchmarks: time each query (wall and CPU), write its hits as a TREC run, and
 // compare two runs' top 10.
+import { execSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { readRun } from '../../src/core/dataset/runs.js';
 import type { RunHit } from '../../src/core/dataset/types.js';
 import { sortLikeTrecEval } from '../../src/core/eval/trecOrder.js';
@@ -49,4 +51,23 @@ export async function top10Parity(a: string, b: string): Promise<string | undefi
   let same = 0;
   for (const [qid, hits] of rb) if (top(ra.get(qid)) === top(hits)) same++;
   return `${same}/${rb.size}`;
+}
+
+/** The machine a benchmark ran on, and its load average now. */
+export function machineInfo(): { nproc: number; cpu: string; ram_gb: number; node: string; java: string; loadavg_at_start: number[]; date: string } {
+  let java = '';
+  try {
+    java = execSync('java -version 2>&1 | head -1', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    java = '';
+  }
+  return {
+    nproc: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? '?',
+    ram_gb: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    java,
+    loadavg_at_start: os.loadavg().map((x) => +x.toFixed(1)),
+    date: new Date().toISOString(),
+  };
 }

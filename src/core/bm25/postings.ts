@@ -128,21 +128,36 @@ export function decodePostings(bytes: Uint8Array, docs: Int32Array, tfs: Uint32A
   return i - at;
 }
 
-/** An append-only list of numbers in Float64 chunks (no per-item objects, no huge reallocations). */
+/**
+ * An append-only list of numbers in typed-array chunks (no per-item objects, no huge
+ * reallocations): Float64 chunks of 65,536 by default.
+ */
 export class NumberList {
-  private static readonly SIZE = 1 << 16;
-  private chunks: Float64Array[] = [];
-  private cur = new Float64Array(NumberList.SIZE);
+  private chunks: (Float64Array | Int32Array)[] = [];
+  private cur: Float64Array | Int32Array;
   private pos = 0;
   length = 0;
+  constructor(
+    private readonly make: (n: number) => Float64Array | Int32Array = (n) => new Float64Array(n),
+    private readonly size = 1 << 16,
+  ) {
+    this.cur = make(size);
+  }
   push(v: number): void {
-    if (this.pos === NumberList.SIZE) {
+    if (this.pos === this.size) {
       this.chunks.push(this.cur);
-      this.cur = new Float64Array(NumberList.SIZE);
+      this.cur = this.make(this.size);
       this.pos = 0;
     }
     this.cur[this.pos++] = v;
     this.length++;
+  }
+  /** Hands over the chunks (the last one trimmed) and leaves the list empty and unusable. */
+  takeChunks(): (Float64Array | Int32Array)[] {
+    const chunks = [...this.chunks, this.cur.subarray(0, this.pos)];
+    this.chunks = [];
+    this.cur = this.make(0);
+    return chunks;
   }
   /** The values copied into one array of the given type. */
   to<T extends Float64Array | Uint32Array>(make: (n: number) => T): T {

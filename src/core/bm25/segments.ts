@@ -13,39 +13,18 @@ import { ByteWriter, NumberList, type PostingsWriter, decodePostings, encodePost
  * postings in the index's codec (see postings.ts) with global doc numbers.
  */
 
-/** Values pushed into 1M-entry Int32 chunks: no per-item objects, no huge reallocations. */
-class Chunked {
-  static readonly SIZE = 1 << 20;
-  private chunks: Int32Array[] = [];
-  private cur = new Int32Array(Chunked.SIZE);
-  private pos = 0;
-  length = 0;
-  push(v: number): void {
-    if (this.pos === Chunked.SIZE) {
-      this.chunks.push(this.cur);
-      this.cur = new Int32Array(Chunked.SIZE);
-      this.pos = 0;
-    }
-    this.cur[this.pos++] = v;
-    this.length++;
-  }
-  /** Visits the values of two equally long lists in lockstep, releasing chunks as it goes. */
-  static drainBoth(a: Chunked, b: Chunked, fn: (x: number, y: number) => void): void {
-    a.chunks.push(a.cur.subarray(0, a.pos));
-    b.chunks.push(b.cur.subarray(0, b.pos));
-    const ca = a.chunks;
-    const cb = b.chunks;
-    a.chunks = [];
-    b.chunks = [];
-    a.cur = new Int32Array(0);
-    b.cur = new Int32Array(0);
-    for (let c = 0; c < ca.length; c++) {
-      const x = ca[c]!;
-      const y = cb[c]!;
-      for (let i = 0; i < x.length; i++) fn(x[i]!, y[i]!);
-      ca[c] = new Int32Array(0);
-      cb[c] = new Int32Array(0);
-    }
+const chunked = (): NumberList => new NumberList((n) => new Int32Array(n), 1 << 20);
+
+/** Visits the values of two equally long lists in lockstep, releasing chunks as it goes. */
+function drainBoth(a: NumberList, b: NumberList, fn: (x: number, y: number) => void): void {
+  const ca = a.takeChunks();
+  const cb = b.takeChunks();
+  for (let c = 0; c < ca.length; c++) {
+    const x = ca[c]!;
+    const y = cb[c]!;
+    for (let i = 0; i < x.length; i++) fn(x[i]!, y[i]!);
+    ca[c] = new Int32Array(0);
+    cb[c] = new Int32Array(0);
   }
 }
 
@@ -65,8 +44,8 @@ export class SegmentBuilder {
   private readonly analyzer: Analyzer;
   private vocab = new Map<string, number>();
   private terms: string[] = [];
-  private fwdTerm = new Chunked();
-  private fwdTf = new Chunked();
+  private fwdTerm = chunked();
+  private fwdTf = chunked();
   private docNos: number[] = [];
   private uniq: number[] = [];
   private lastDoc: Int32Array = new Int32Array(1024).fill(-1);
@@ -145,7 +124,7 @@ export class SegmentBuilder {
     const uniq = this.uniq;
     let doc = 0;
     let left = uniq[0] ?? 0;
-    Chunked.drainBoth(this.fwdTerm, this.fwdTf, (t, tf) => {
+    drainBoth(this.fwdTerm, this.fwdTf, (t, tf) => {
       while (left === 0) left = uniq[++doc]!;
       const at = fill[rank[t]!]!++;
       postDocs[at] = docNos[doc]!;
@@ -155,8 +134,8 @@ export class SegmentBuilder {
     const terms = order.map((t) => this.terms[t]!);
     this.vocab = new Map();
     this.terms = [];
-    this.fwdTerm = new Chunked();
-    this.fwdTf = new Chunked();
+    this.fwdTerm = chunked();
+    this.fwdTf = chunked();
     this.docNos = [];
     this.uniq = [];
     this.lastDoc.fill(-1);
