@@ -1,4 +1,3 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { QxError, throwIfAborted } from '../errors.js';
 import { nullLogger } from '../logger.js';
 import type { ProgressCallback } from '../progress.js';
@@ -6,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { CorpusDoc, RunHit } from '../dataset/types.js';
 import type { Retriever, RetrieverInfo, SearchOptions } from '../retrieval/retriever.js';
 import { createAnalyzer, type Analyzer } from './analyzer.js';
-import { type DocStore, MemoryDocStore } from './docStore.js';
+import { createDocStoreWriter, type DocStore, type DocStorePlan, type DocStoreWriter, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
 import { type IndexArrays, newGeneration, openIndexFiles, commitGeneration, writeIndexArrays } from './indexFiles.js';
 
@@ -56,6 +55,11 @@ export interface BuildOptions {
   keepDocs?: boolean;
   /** Where the documents come from (file names), named in errors about the corpus as a whole. */
   source?: string;
+  /**
+   * `dir` builds: how the document texts are kept (see `planDocStore`). Default: copied into the
+   * index. A `pointer` plan needs the documents read with `readCorpus(…, { spans: true })`.
+   */
+  store?: DocStorePlan;
 }
 
 /** What a build met in the corpus. Policy: for duplicate ids the first document is kept. */
@@ -197,15 +201,10 @@ export class Bm25Index implements Retriever {
     };
     validateParams(params);
     const gen = options.dir === undefined ? undefined : await newGeneration(options.dir, logger);
-    let storeOut: WriteStream | undefined;
-    let storeOffsets: number[] | undefined;
-    let storeBytes = 0;
+    let storeWriter: DocStoreWriter | undefined;
     const memStore = gen === undefined && options.keepDocs !== false ? new MemoryDocStore() : undefined;
-    if (gen !== undefined) {
-      storeOut = createWriteStream(gen.storeFile);
-      storeOffsets = [0];
-    }
     try {
+      if (gen !== undefined) storeWriter = await createDocStoreWriter(gen.dir, options.store);
       const vocab = new Map<string, number>();
       const terms: string[] = [];
       const fwdTerm = new Chunked();
@@ -280,12 +279,8 @@ export class Bm25Index implements Retriever {
         }
         docIds.push(doc.id);
         memStore?.add(doc);
-        if (storeOut !== undefined && storeOffsets !== undefined) {
-          const line = JSON.stringify(doc.title === undefined ? { id: doc.id, text: doc.text ?? '' } : { id: doc.id, title: doc.title, text: doc.text ?? '' }) + '\n';
-          storeBytes += Buffer.byteLength(line);
-          storeOffsets.push(storeBytes);
-          if (!storeOut.write(line)) await new Promise<void>((r) => storeOut!.once('drain', () => r()));
-        }
+        const storing = storeWriter?.add(doc);
+        if (storing !== undefined) await storing;
       }
       throwIfAborted(options.signal);
       options.onProgress?.({ done: read, total: read, unit: 'documents' });
@@ -349,11 +344,11 @@ export class Bm25Index implements Retriever {
           norms,
         };
         report.seconds = (Date.now() - started) / 1000;
-        if (gen !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
-          await new Promise<void>((resolve, reject) => storeOut!.end((e?: Error | null) => (e ? reject(e) : resolve())));
-          storeOut = undefined;
+        if (gen !== undefined && storeWriter !== undefined) {
+          const store = await storeWriter.finish();
+          storeWriter = undefined;
           throwIfAborted(options.signal);
-          await writeIndexArrays(gen, data, new Float64Array(storeOffsets), analyzer.info, report);
+          await writeIndexArrays(gen, data, store, analyzer.info, report);
           await commitGeneration(gen);
           const opened = await Bm25Index.open(gen.root);
           report.seconds = (Date.now() - started) / 1000;
@@ -362,13 +357,7 @@ export class Bm25Index implements Retriever {
         return { index: new Bm25Index(data, memStore), report };
       }
     } catch (e) {
-      if (storeOut !== undefined) {
-        const out = storeOut;
-        await new Promise<void>((resolve) => {
-          out.on('error', () => resolve());
-          out.end(() => resolve());
-        });
-      }
+      await storeWriter?.abort();
       if (gen !== undefined) await gen.abandon();
       throw e;
     }

@@ -6,7 +6,7 @@ import { QxError } from '../errors.js';
 import { type Logger, nullLogger } from '../logger.js';
 import { type LockSubject, StoreLock } from '../curation/lock.js';
 import type { Bm25Params, BuildReport, IndexData } from './bm25Index.js';
-import { FileDocStore, type DocStore } from './docStore.js';
+import { type DocStore, type DocStoreMeta, openDocStore, type StoreFile } from './docStore.js';
 
 /** Bumped whenever the on-disk layout changes; `open` refuses any other version. */
 export const INDEX_FORMAT_VERSION = 1;
@@ -50,6 +50,8 @@ interface Meta {
   tfBytes: 2 | 4;
   build: BuildReport;
   files: FileEntry[];
+  /** How the document texts are kept (absent before pointer stores: copied). */
+  store?: DocStoreMeta;
 }
 
 /** A generation being written: a sibling folder that only becomes current on commit. */
@@ -57,7 +59,6 @@ export interface Generation {
   root: string;
   name: string;
   dir: string;
-  storeFile: string;
   /** Deletes the generation folder and releases the build lock. */
   abandon(): Promise<void>;
   /** Releases the build lock (done by commitGeneration and abandon). */
@@ -105,7 +106,6 @@ export async function newGeneration(root: string, logger: Logger = nullLogger): 
       root,
       name,
       dir,
-      storeFile: join(dir, 'store.jsonl'),
       abandon: async () => {
         try {
           await rm(dir, { recursive: true, force: true });
@@ -148,7 +148,7 @@ function bytesOf(a: ArrayBufferView): Uint8Array {
 export async function writeIndexArrays(
   gen: Generation,
   data: IndexData,
-  storeOffsets: Float64Array,
+  store: { files: StoreFile[]; meta: DocStoreMeta },
   analyzerInfo: Record<string, string | number | boolean>,
   report: BuildReport,
 ): Promise<void> {
@@ -165,10 +165,7 @@ export async function writeIndexArrays(
   await put('posttfs.bin', bytesOf(data.postTfs));
   await put('lengths.u32', bytesOf(data.lengths));
   await put('norms.u8', data.norms);
-  await put('store.off', bytesOf(storeOffsets));
-  await fsyncPath(gen.storeFile);
-  const storeStat = await stat(gen.storeFile);
-  files.push({ name: 'store.jsonl', bytes: storeStat.size, crc32: -1 });
+  files.push(...store.files);
   const meta: Meta = {
     format: FORMAT,
     version: INDEX_FORMAT_VERSION,
@@ -184,6 +181,7 @@ export async function writeIndexArrays(
     tfBytes: data.postTfs.BYTES_PER_ELEMENT === 2 ? 2 : 4,
     build: report,
     files,
+    store: store.meta,
   };
   await writeDurable(join(gen.dir, 'meta.json'), JSON.stringify(meta, null, 2));
   await fsyncPath(gen.dir);
@@ -275,10 +273,6 @@ export async function openIndexFiles(root: string): Promise<{ data: IndexData; s
   const lengths = view(await read('lengths.u32'), 4, (b, o, l) => new Uint32Array(b, o, l));
   const normsBuf = await read('norms.u8');
   const norms = new Uint8Array(normsBuf.buffer, normsBuf.byteOffset, normsBuf.byteLength);
-  const storeOff = view(await read('store.off'), 8, (b, o, l) => new Float64Array(b, o, l));
-  const storeFile = join(dir, 'store.jsonl');
-  const storeEntry = meta.files.find((e) => e.name === 'store.jsonl');
-  const storeSize = existsSync(storeFile) ? (await stat(storeFile)).size : -1;
   const consistent =
     terms.length === meta.numTerms &&
     docIds.length === meta.numDocs &&
@@ -287,11 +281,9 @@ export async function openIndexFiles(root: string): Promise<{ data: IndexData; s
     postDocs.length === meta.numPostings &&
     postTfs.length === meta.numPostings &&
     lengths.length === meta.numDocs &&
-    norms.length === meta.numDocs &&
-    storeOff.length === meta.numDocs + 1 &&
-    storeEntry !== undefined &&
-    storeSize === storeEntry.bytes;
+    norms.length === meta.numDocs;
   if (!consistent) throw new QxError('index', 'index files disagree with each other', { file: dir, hint: rebuildHint(root) });
+  const store = openDocStore(dir, root, meta.store, meta.files, meta.numDocs, (docNo) => docIds[docNo]);
   return {
     data: {
       analyzer: meta.analyzer,
@@ -306,6 +298,6 @@ export async function openIndexFiles(root: string): Promise<{ data: IndexData; s
       lengths,
       norms,
     },
-    store: new FileDocStore(storeFile, storeOff),
+    store,
   };
 }

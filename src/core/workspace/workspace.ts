@@ -7,7 +7,7 @@ import { buildPairs as buildPairRecords, pairBuildReport, pairId, pairTask, type
 import { conditioningOf, outputKindOf } from '../curation/kinds.js';
 import { pairLengthStats } from '../curation/lengths.js';
 import { defaultPairRules, type ExpansionScore, type PairRecord, type PairRules, type PairState } from '../curation/types.js';
-import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
+import { corpusForIndex } from '../bm25/docStore.js';
 import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
 import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
 import { SAMPLE_TOPICS_FILE, sampleTopics, topicsJsonl, type TopicsSample } from '../dataset/sample.js';
@@ -471,9 +471,10 @@ export class Workspace implements WorkspaceApi {
     }
     const b = this.deps.settings.bm25;
     const paths = this.manifest.corpus.paths;
-    const docs = paths.length === 1 ? readCorpus(paths[0]!, this.manifest.corpus.format, { signal: options.signal }) : readCorpusPool(paths, this.manifest.corpus.format, { signal: options.signal });
+    const { docs, plan } = await corpusForIndex(paths, this.manifest.corpus.format, { signal: options.signal });
     const { index, report } = await Bm25Index.build(docs, {
       dir: this.indexDir,
+      store: plan,
       signal: options.signal,
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       logger,
