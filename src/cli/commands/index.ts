@@ -47,7 +47,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     store: plan,
     // Progress in megabytes of the file on disk (compressed bytes for .gz), which has a known total.
     onProgress: (p) =>
-      bar.update(bytes === undefined ? p : { done: Math.round(bytes.done / 1e6), total: Math.max(1, Math.round(bytes.total / 1e6)), unit: 'MB', message: `${p.done} documents` }),
+      bar.update(bytes === undefined || p.total !== undefined || bytes.done >= bytes.total ? p : { done: Math.floor(bytes.done / 1e6), total: Math.ceil(bytes.total / 1e6), unit: 'MB', message: `${p.done} documents` }),
     logger: stderrLogger(io),
     analyzer: opt(args, 'analyzer', 'english')!,
     k1: numOpt(args, 'k1', 0.9),

@@ -2,7 +2,7 @@ import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readFile
 import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32, deflateRaw, inflateRawSync } from 'node:zlib';
 import { QxError } from '../errors.js';
 import {
   type CorpusFormat,
@@ -58,7 +58,7 @@ export interface CorpusFingerprint {
 }
 
 /** The store's part of the index metadata (`meta.json` → `store`); absent in indexes made before pointer stores (= copy). */
-export type DocStoreMeta = { mode: 'copy' } | { mode: 'pointer'; corpus: string; format: CorpusFormat; fingerprint: CorpusFingerprint; csvColumns?: string[] };
+export type DocStoreMeta = { mode: 'copy'; compression?: 'deflate-blocks' } | { mode: 'pointer'; corpus: string; format: CorpusFormat; fingerprint: CorpusFingerprint; csvColumns?: string[] };
 
 /** A file of the store, as listed in the index metadata (crc32 -1: not checked, too big). */
 export interface StoreFile {
@@ -72,8 +72,13 @@ export const FINGERPRINT_BLOCKS = 32;
 /** Bytes per fingerprint block. */
 export const FINGERPRINT_BLOCK_BYTES = 4096;
 
+/** Copied stores of indexes built before block compression: plain JSONL. */
 const COPY_FILE = 'store.jsonl';
 const COPY_OFFSETS = 'store.off';
+const COPY_BLOCKS = 'store.jsonl.z';
+const COPY_INDEX = 'store.blk';
+/** Uncompressed bytes per compressed block of a copied store (a block ends after the document that reaches it). */
+export const STORE_BLOCK_BYTES = 64 * 1024;
 const POINTER_FILE = 'store.ptr';
 
 /**
@@ -179,34 +184,87 @@ class NumberList {
   }
 }
 
+/**
+ * Copies the documents as JSONL, compressed in blocks of about {@link STORE_BLOCK_BYTES} with raw
+ * deflate (node:zlib, run on the libuv thread pool while indexing goes on): `store.jsonl.z` holds
+ * the blocks, `store.off` each document's offset in the uncompressed text (Float64, numDocs + 1),
+ * `store.blk` each block's first document and offset in `store.jsonl.z` (Float64 pairs, blocks + 1).
+ */
 class CopyWriter implements DocStoreWriter {
   private out: WriteStream | undefined;
   private readonly offsets = new NumberList();
+  private readonly firstDocs = new NumberList();
+  private readonly sizes: number[] = [];
   private bytes = 0;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private docs = 0;
+  private blockFirst = 0;
+  private inFlight = 0;
+  private tail: Promise<void> = Promise.resolve();
   constructor(private readonly dir: string) {
-    this.out = createWriteStream(join(dir, COPY_FILE));
+    this.out = createWriteStream(join(dir, COPY_BLOCKS));
     this.offsets.push(0);
   }
   add(doc: CorpusDoc): Promise<void> | undefined {
     const line = JSON.stringify(doc.title === undefined ? { id: doc.id, text: doc.text ?? '' } : { id: doc.id, title: doc.title, text: doc.text ?? '' }) + '\n';
-    this.bytes += Buffer.byteLength(line);
+    const n = Buffer.byteLength(line);
+    this.bytes += n;
     this.offsets.push(this.bytes);
+    this.pending.push(line);
+    this.pendingBytes += n;
+    this.docs++;
+    if (this.pendingBytes < STORE_BLOCK_BYTES) return undefined;
+    this.flushBlock();
+    // Keep a few blocks compressing at once; wait when more are queued.
+    return this.inFlight > 4 ? this.tail : undefined;
+  }
+  private flushBlock(): void {
+    if (this.pending.length === 0) return;
+    const raw = Buffer.from(this.pending.join(''));
+    this.firstDocs.push(this.blockFirst);
+    this.blockFirst = this.docs;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.inFlight++;
+    const compressed = new Promise<Buffer>((res, rej) => deflateRaw(raw, (e, z) => (e ? rej(e) : res(z))));
+    compressed.catch(() => undefined);
     const out = this.out!;
-    if (!out.write(line)) return new Promise<void>((r) => out.once('drain', () => r()));
-    return undefined;
+    this.tail = this.tail.then(async () => {
+      const z = await compressed;
+      this.inFlight--;
+      this.sizes.push(z.length);
+      if (!out.write(z)) await new Promise<void>((r) => out.once('drain', () => r()));
+    });
+    // Marked handled here; add() and finish() still see a failure when they wait on it.
+    this.tail.catch(() => undefined);
   }
   async finish(): Promise<{ files: StoreFile[]; meta: DocStoreMeta }> {
+    this.flushBlock();
+    await this.tail;
     const out = this.out!;
     this.out = undefined;
     await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-    const storeFile = join(this.dir, COPY_FILE);
-    await syncFile(storeFile);
+    const blockFile = join(this.dir, COPY_BLOCKS);
+    await syncFile(blockFile);
+    const first = this.firstDocs.toArray();
+    const index = new Float64Array(2 * (first.length + 1));
+    let at = 0;
+    for (let i = 0; i < first.length; i++) {
+      index[2 * i] = first[i]!;
+      index[2 * i + 1] = at;
+      at += this.sizes[i]!;
+    }
+    index[2 * first.length] = this.docs;
+    index[2 * first.length + 1] = at;
     const off = await writeSynced(join(this.dir, COPY_OFFSETS), new Uint8Array(this.offsets.toArray().buffer));
-    return { files: [off, { name: COPY_FILE, bytes: (await stat(storeFile)).size, crc32: -1 }], meta: { mode: 'copy' } };
+    const blk = await writeSynced(join(this.dir, COPY_INDEX), new Uint8Array(index.buffer));
+    return { files: [off, blk, { name: COPY_BLOCKS, bytes: (await stat(blockFile)).size, crc32: -1 }], meta: { mode: 'copy', compression: 'deflate-blocks' } };
   }
   async abort(): Promise<void> {
     const out = this.out;
     this.out = undefined;
+    await this.tail.catch(() => undefined);
     if (out !== undefined) {
       await new Promise<void>((res) => {
         out.on('error', () => res());
@@ -289,6 +347,13 @@ export function openDocStore(
     if (e === undefined || size !== e.bytes) throw new QxError('index', 'index file is missing or damaged (size mismatch)', { file, hint: rebuildHint(root) });
     return e;
   };
+  if (meta?.mode === 'copy' && meta.compression === 'deflate-blocks') {
+    const off = entry(COPY_OFFSETS);
+    const blk = entry(COPY_INDEX);
+    const data = entry(COPY_BLOCKS);
+    if (off.bytes !== (numDocs + 1) * 8 || blk.bytes % 16 !== 0) throw new QxError('index', 'index files disagree with each other', { file: dir, hint: rebuildHint(root) });
+    return new BlockDocStore(dir, root, off, blk, data.bytes, numDocs);
+  }
   if (meta === undefined || meta.mode === 'copy') {
     const off = entry(COPY_OFFSETS);
     entry(COPY_FILE);
@@ -340,6 +405,81 @@ export class FileDocStore implements DocStore {
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+/**
+ * Reads documents of a copied, block-compressed store (see `CopyWriter`): one `pread` of the
+ * block, one inflate (the last block is kept, so neighbours cost nothing), one JSON parse. The
+ * offset tables (12 bytes a document) are loaded and checksummed on the first `get`, not at open.
+ */
+export class BlockDocStore implements DocStore {
+  private fd: number | undefined;
+  private offsets: Float64Array | undefined;
+  /** [firstDoc, zOffset] pairs, blocks + 1. */
+  private blocks: Float64Array | undefined;
+  private cached: { block: number; text: Buffer } | undefined;
+  constructor(
+    private readonly dir: string,
+    private readonly root: string,
+    private readonly off: StoreFile,
+    private readonly blk: StoreFile,
+    private readonly dataBytes: number,
+    private readonly numDocs: number,
+  ) {}
+
+  private damaged(file: string, cause?: unknown): QxError {
+    return new QxError('index', 'document store is damaged', { file, hint: rebuildHint(this.root), ...(cause === undefined ? {} : { cause }) });
+  }
+
+  private table(entry: StoreFile): Float64Array {
+    const file = join(this.dir, entry.name);
+    const buf = readFileSync(file);
+    if (buf.byteLength !== entry.bytes || crc32(buf) !== entry.crc32) throw this.damaged(file);
+    return new Float64Array(new Uint8Array(buf).buffer);
+  }
+
+  private load(): number {
+    this.offsets = this.table(this.off);
+    this.blocks = this.table(this.blk);
+    const last = this.blocks.length / 2 - 1;
+    if (this.blocks[2 * last] !== this.numDocs || this.blocks[2 * last + 1] !== this.dataBytes) throw this.damaged(join(this.dir, COPY_INDEX));
+    this.fd = openSync(join(this.dir, COPY_BLOCKS), 'r');
+    return this.fd;
+  }
+
+  get(docNo: number): CorpusDoc | undefined {
+    if (docNo < 0 || docNo >= this.numDocs) return undefined;
+    const fd = this.fd ?? this.load();
+    const blocks = this.blocks!;
+    // Last block whose first document is ≤ docNo.
+    let lo = 0;
+    let hi = blocks.length / 2 - 2;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (blocks[2 * mid]! <= docNo) lo = mid;
+      else hi = mid - 1;
+    }
+    const file = join(this.dir, COPY_BLOCKS);
+    try {
+      if (this.cached?.block !== lo) {
+        const z = Buffer.alloc(blocks[2 * lo + 3]! - blocks[2 * lo + 1]!);
+        readSync(fd, z, 0, z.length, blocks[2 * lo + 1]!);
+        this.cached = { block: lo, text: inflateRawSync(z) };
+      }
+      const base = this.offsets![blocks[2 * lo]!]!;
+      const line = this.cached.text.toString('utf8', this.offsets![docNo]! - base, this.offsets![docNo + 1]! - base);
+      const o = JSON.parse(line) as { id: string; title?: string; text: string };
+      return o.title === undefined ? { id: o.id, text: o.text } : { id: o.id, title: o.title, text: o.text };
+    } catch (e) {
+      throw this.damaged(file, e);
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.cached = undefined;
   }
 }
 

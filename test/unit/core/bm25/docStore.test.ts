@@ -112,7 +112,7 @@ test('search results and doc() are the same with a pointer store and a copied st
   const copy = await build(corpus, true);
   assert.equal(pointer.mode, 'pointer');
   assert.equal(copy.mode, 'copy');
-  assert.ok(storeFiles(copy.dir).includes('store.jsonl'));
+  assert.deepEqual(storeFiles(copy.dir), ['store.blk', 'store.jsonl.z', 'store.off']);
   for (const q of ['river bank', 'money loan', 'fish bridge water', 'straße']) {
     const a = await pointer.index.search(q, { k: 50 });
     assert.ok(a.length > 0);
@@ -121,6 +121,36 @@ test('search results and doc() are the same with a pointer store and a copied st
   }
   await pointer.index.close();
   await copy.index.close();
+});
+
+test('a copied store compressed in blocks: every document of a multi-block store reads back, in any order; a damaged block is an index error', async () => {
+  const rows: string[] = [];
+  for (let i = 0; i < 4000; i++) rows.push(JSON.stringify(i % 7 === 0 ? { id: `q${i}`, title: `Titel ${i} — ü`, text: `document ${i} ${'lorem ipsum '.repeat(i % 13)}` } : { id: `q${i}`, text: `document ${i} über ${'dolor '.repeat(i % 17)}` }));
+  const corpus = write('blocks.jsonl', rows.join('\n') + '\n');
+  const { index, dir, mode } = await build(corpus, true);
+  assert.equal(mode, 'copy');
+  const gen = readdirSync(dir).find((e) => e.startsWith('gen-'))!;
+  const z = join(dir, gen, 'store.jsonl.z');
+  assert.ok(statSync(z).size < statSync(corpus).size / 2, `compressed ${statSync(z).size} of ${statSync(corpus).size} bytes`);
+  const blocks = statSync(join(dir, gen, 'store.blk')).size / 16 - 1;
+  assert.ok(blocks >= 3, `${blocks} blocks`);
+  const expected: CorpusDoc[] = [];
+  for await (const d of readCorpus(corpus)) expected.push(d);
+  const order = expected.map((_, i) => (i * 2654435761) % expected.length);
+  for (const i of order) assert.deepEqual(await index.doc(expected[i]!.id), expected[i], expected[i]!.id);
+  await index.close();
+  // Flip bytes in the middle of the compressed data.
+  const buf = readFileSync(z);
+  buf.fill(0x55, buf.length >> 1, (buf.length >> 1) + 64);
+  writeFileSync(z, buf);
+  const damaged = await Bm25Index.open(dir);
+  await assert.rejects(
+    (async () => {
+      for (const d of expected) await damaged.doc(d.id);
+    })(),
+    (e: unknown) => e instanceof QxError && e.code === 'index' && e.file === z && /damaged/.test(e.message),
+  );
+  await damaged.close();
 });
 
 async function docError(dir: string, docid: string): Promise<QxError> {
