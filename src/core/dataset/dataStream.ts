@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 import { open, stat } from 'node:fs/promises';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { datasetError, isCancellationError, throwIfAborted } from '../errors.js';
-import { baseName } from './textFile.js';
 
 /**
  * How a data file is packed: `plain`, `gzip` (`collection.tsv.gz`, MIRACL `*.jsonl.gz`), or a tar
@@ -48,6 +48,11 @@ export async function packingOf(path: string): Promise<Packing> {
   const tarName = /\.(tar|tar\.gz|tgz)$/.test(name);
   if (tarName) return gz ? 'tar.gz' : 'tar';
   return gz ? 'gzip' : 'plain';
+}
+
+/** Base name of a path (after the last slash or backslash). */
+function baseName(path: string): string {
+  return basename(path.replace(/\\/g, '/'));
 }
 
 /** `collection.tsv.gz` → `collection.tsv`: the name that tells the format of a gzipped file. */
@@ -136,4 +141,16 @@ function packError(path: string, packing: Packing, e: unknown): unknown {
     `not a valid ${what} file or cut short (${err.message ?? String(e)}).`,
     'Download it again (a partial download ends early), or pass the uncompressed file.',
   );
+}
+
+/**
+ * The whole text (UTF-8) of a packed file (gzip, or the first file of a tar), for small data
+ * files such as topics and qrels; undefined for a plain file, which the caller reads itself.
+ */
+export async function readPackedText(path: string): Promise<string | undefined> {
+  if ((await packingOf(path)) === 'plain') return undefined;
+  const data = await openDataStream(path);
+  const parts: Buffer[] = [];
+  for await (const c of data.chunks) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
 }

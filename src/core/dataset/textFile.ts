@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { datasetError, throwIfAborted } from '../errors.js';
+import { QxError, datasetError, throwIfAborted } from '../errors.js';
+import { readPackedText } from './dataStream.js';
 
 /**
- * Reads a whole UTF-8 data file (a UTF-8 byte-order mark is dropped). A missing file, a folder
+ * Reads a whole UTF-8 data file (a UTF-8 byte-order mark is dropped); a gzipped file, or the
+ * first file of a tar archive, is decompressed in memory (`queries.train.tsv.gz`). A missing file, a folder
  * or an unreadable file is a `dataset` QxError naming the path, never a raw ENOENT.
  * @param path file to read
  * @param what what the file should hold, for the message (e.g. "qrels", "run")
@@ -12,8 +14,9 @@ export async function readDataFile(path: string, what: string): Promise<string> 
   await assertReadableFile(path, what);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readPackedText(path)) ?? (await readFile(path, 'utf8'));
   } catch (e) {
+    if (e instanceof QxError) throw e;
     throw datasetError(path, undefined, `cannot read the ${what} file (${(e as NodeJS.ErrnoException).code ?? String(e)}).`, 'Check its permissions.');
   }
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;

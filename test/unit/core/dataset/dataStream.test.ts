@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readCorpus } from '../../../../src/core/dataset/corpus.js';
 import { openDataStream, packingOf } from '../../../../src/core/dataset/dataStream.js';
+import { readJudgments } from '../../../../src/core/dataset/qrels.js';
+import { readTopics } from '../../../../src/core/dataset/topics.js';
 import { QxError } from '../../../../src/core/errors.js';
 import type { CorpusDoc } from '../../../../src/core/dataset/types.js';
 import { tarOf } from '../../../fixtures/archives.js';
@@ -124,4 +126,21 @@ test('cancelling stops a gzip read with a cancellation, not a dataset error', as
     })(),
     (e: unknown) => (e as Error).name === 'CancellationError' || (e as Error).name === 'AbortError',
   );
+});
+
+test('topics and qrels as distributed: queries.train.tsv.gz, a MIRACL topics .jsonl.gz and qrels in a .tar.gz', async () => {
+  const queries = '1185869\t)what was the immediate impact of the success of the manhattan project?\n1185868\t_________ justice is designed to repair the harm\n';
+  assert.deepEqual(await readTopics(file('queries.train.tsv.gz', gzipSync(queries))), [
+    { qid: '1185869', text: ')what was the immediate impact of the success of the manhattan project?' },
+    { qid: '1185868', text: '_________ justice is designed to repair the harm' },
+  ]);
+  const jsonl = file('topics.zh.jsonl.gz', gzipSync(JSON.stringify({ _id: 'q1', text: '北京在哪里' }) + '\n'));
+  assert.deepEqual(await readTopics(jsonl), [{ qid: 'q1', text: '北京在哪里' }]);
+  const qrels = file('qrels.train.tar.gz', gzipSync(await tarOf([['qrels.train.tsv', '1185869\t0\t0\t1\n1185868\t0\t16\t1\n']])));
+  assert.deepEqual(await readJudgments(qrels), [
+    { qid: '1185869', docid: '0', grade: 1 },
+    { qid: '1185868', docid: '16', grade: 1 },
+  ]);
+  const cut = gzipSync(queries);
+  await assert.rejects(readTopics(file('cut-queries.tsv.gz', cut.subarray(0, cut.length - 12))), (e: unknown) => e instanceof QxError && e.code === 'dataset' && /cut short/.test(e.message));
 });
