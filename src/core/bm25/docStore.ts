@@ -1,7 +1,7 @@
 import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, type WriteStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { crc32, deflateRaw, inflateRawSync } from 'node:zlib';
 import { QxError } from '../errors.js';
 import {
@@ -17,6 +17,7 @@ import {
 import { assertReadableFile } from '../dataset/textFile.js';
 import { packingOf } from '../dataset/dataStream.js';
 import type { CorpusDoc } from '../dataset/types.js';
+import { fsyncPath, writeDurable } from './indexFiles.js';
 
 /** Document text by internal doc number (0-based, index order). */
 export interface DocStore {
@@ -138,24 +139,9 @@ export async function createDocStoreWriter(dir: string, plan: DocStorePlan = { m
   return plan.mode === 'pointer' ? PointerWriter.start(dir, plan) : new CopyWriter(dir);
 }
 
-async function syncFile(file: string): Promise<void> {
-  const h = await open(file, 'r+');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
 async function writeSynced(file: string, data: Uint8Array): Promise<StoreFile> {
-  const h = await open(file, 'w');
-  try {
-    await h.writeFile(data);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  return { name: file.slice(file.lastIndexOf('/') + 1), bytes: data.byteLength, crc32: crc32(data) };
+  await writeDurable(file, data);
+  return { name: basename(file), bytes: data.byteLength, crc32: crc32(data) };
 }
 
 /** Growable Float64 list (doc offsets), kept in 1M-entry chunks. */
@@ -246,7 +232,7 @@ class CopyWriter implements DocStoreWriter {
     this.out = undefined;
     await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
     const blockFile = join(this.dir, COPY_BLOCKS);
-    await syncFile(blockFile);
+    await fsyncPath(blockFile);
     const first = this.firstDocs.toArray();
     const index = new Float64Array(2 * (first.length + 1));
     let at = 0;

@@ -1,5 +1,5 @@
 import { constants, existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
@@ -121,7 +121,8 @@ export async function newGeneration(root: string, logger: Logger = nullLogger): 
   }
 }
 
-async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
+/** Writes a file and fsyncs it. */
+export async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
   const h = await open(file, 'w');
   try {
     await h.writeFile(data);
@@ -131,7 +132,8 @@ async function writeDurable(file: string, data: Uint8Array | string): Promise<vo
   }
 }
 
-async function fsyncPath(p: string): Promise<void> {
+/** Fsyncs a file or folder. */
+export async function fsyncPath(p: string): Promise<void> {
   const h = await open(p, constants.O_RDONLY);
   try {
     await h.sync();
