@@ -245,3 +245,23 @@ test('the store mode is recorded in the index metadata', async () => {
   assert.equal(meta.store.format, 'tsv');
   assert.equal(meta.store.fingerprint.size, statSync(corpus).size);
 });
+
+test('an index built before pointer stores (plain store.jsonl, no "store" in meta.json) still opens and reads its texts', async () => {
+  const corpus = write('legacy.jsonl', [{ id: 'a', text: 'alpha river' }, { id: 'b', title: 'B', text: 'beta bank' }].map((d) => JSON.stringify(d)).join('\n') + '\n');
+  const { index, dir } = await build(corpus, true);
+  await index.close();
+  // Rewrite the generation the way the previous qx wrote it: JSONL texts, Float64 offsets, no store field.
+  const gen = join(dir, readdirSync(dir).find((e) => e.startsWith('gen-'))!);
+  const lines = [JSON.stringify({ id: 'a', text: 'alpha river' }) + '\n', JSON.stringify({ id: 'b', title: 'B', text: 'beta bank' }) + '\n'];
+  writeFileSync(join(gen, 'store.jsonl'), lines.join(''));
+  for (const f of ['store.jsonl.z', 'store.blk']) rmSync(join(gen, f));
+  const meta = JSON.parse(readFileSync(join(gen, 'meta.json'), 'utf8')) as { store?: unknown; files: { name: string; bytes: number; crc32: number }[] };
+  delete meta.store;
+  meta.files = meta.files.filter((f) => !['store.jsonl.z', 'store.blk'].includes(f.name));
+  meta.files.push({ name: 'store.jsonl', bytes: Buffer.byteLength(lines.join('')), crc32: -1 });
+  writeFileSync(join(gen, 'meta.json'), JSON.stringify(meta));
+  const old = await Bm25Index.open(dir);
+  assert.deepEqual(await old.doc('b'), { id: 'b', title: 'B', text: 'beta bank' });
+  assert.deepEqual((await old.search('river')).map((h) => h.docid), ['a']);
+  await old.close();
+});
