@@ -39,15 +39,12 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   const lengths = opt(args, 'lengths', 'lucene') as LengthMode;
   const out = path.resolve(io.cwd, outOpt);
   const bar = progressBar(io, 'indexing');
-  let bytes: { done: number; total: number } | undefined;
-  const { docs, plan } = await corpusForIndex(corpora, format, { signal, copyDocs: args.flags.has('copy-docs'), onBytes: (done, total) => (bytes = { done, total }) });
+  const { docs, plan, onProgress } = await corpusForIndex(corpora, format, { signal, copyDocs: args.flags.has('copy-docs'), onProgress: bar.update });
   const { index, report } = await Bm25Index.build(docs, {
     dir: out,
     signal,
     store: plan,
-    // Progress in megabytes of the file on disk (compressed bytes for .gz), which has a known total.
-    onProgress: (p) =>
-      bar.update(bytes === undefined || p.total !== undefined || bytes.done >= bytes.total ? p : { done: Math.floor(bytes.done / 1e6), total: Math.ceil(bytes.total / 1e6), unit: 'MB', message: `${p.done} documents` }),
+    ...(onProgress === undefined ? {} : { onProgress }),
     logger: stderrLogger(io),
     analyzer: opt(args, 'analyzer', 'english')!,
     k1: numOpt(args, 'k1', 0.9),

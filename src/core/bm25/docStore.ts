@@ -17,6 +17,7 @@ import {
 import { assertReadableFile } from '../dataset/textFile.js';
 import { packingOf } from '../dataset/dataStream.js';
 import type { CorpusDoc } from '../dataset/types.js';
+import type { ProgressCallback } from '../progress.js';
 import { fsyncPath, writeDurable } from './indexFiles.js';
 
 /** Document text by internal doc number (0-based, index order). */
@@ -99,19 +100,34 @@ export async function planDocStore(paths: readonly string[], format: CorpusForma
 }
 
 /**
- * The documents of a corpus (one file, or a pool of several) read for `Bm25Index.build`, and the
- * document store plan that goes with them (pointer spans are read only when pointing).
+ * The documents of a corpus (one file, or a pool of several) read for `Bm25Index.build`, the
+ * document store plan that goes with them (pointer spans are read only when pointing), and the
+ * progress callback to give the build: for one file it reports megabytes of the file on disk
+ * (compressed bytes for `.gz`; unit "MB", with a total, the document count in `message`), so a
+ * progress bar has an end; the build's final report (documents, with total) passes through.
  */
 export async function corpusForIndex(
   paths: readonly string[],
   format: CorpusFormat | undefined,
-  options: { signal?: AbortSignal | undefined; copyDocs?: boolean; onBytes?: (done: number, total: number) => void },
-): Promise<{ docs: AsyncIterable<CorpusDoc>; plan: DocStorePlan }> {
+  options: { signal?: AbortSignal | undefined; copyDocs?: boolean; onProgress?: ProgressCallback | undefined },
+): Promise<{ docs: AsyncIterable<CorpusDoc>; plan: DocStorePlan; onProgress: ProgressCallback | undefined }> {
   for (const p of paths) await assertReadableFile(p, 'corpus');
   const plan = await planDocStore(paths, format, options.copyDocs === true);
-  const read: ReadCorpusOptions = { spans: plan.mode === 'pointer', ...(options.signal === undefined ? {} : { signal: options.signal }), ...(options.onBytes === undefined ? {} : { onBytes: options.onBytes }) };
+  let bytes: { done: number; total: number } | undefined;
+  const read: ReadCorpusOptions = { spans: plan.mode === 'pointer', onBytes: (done, total) => (bytes = { done, total }), ...(options.signal === undefined ? {} : { signal: options.signal }) };
   const docs = paths.length === 1 ? readCorpus(paths[0]!, format, read) : readCorpusPool(paths, format, read);
-  return { docs, plan };
+  const report = options.onProgress;
+  // floor/ceil keep the bar short of its end until the build's own final report.
+  const onProgress: ProgressCallback | undefined =
+    report === undefined
+      ? undefined
+      : (p) =>
+          report(
+            bytes === undefined || p.total !== undefined || bytes.done >= bytes.total
+              ? p
+              : { done: Math.floor(bytes.done / 1e6), total: Math.ceil(bytes.total / 1e6), unit: 'MB', message: `${p.done} documents` },
+          );
+  return { docs, plan, onProgress };
 }
 
 /** Fingerprints a file (see {@link CorpusFingerprint}); reads at most 128 KB. */

@@ -471,12 +471,12 @@ export class Workspace implements WorkspaceApi {
     }
     const b = this.deps.settings.bm25;
     const paths = this.manifest.corpus.paths;
-    const { docs, plan } = await corpusForIndex(paths, this.manifest.corpus.format, { signal: options.signal });
+    const { docs, plan, onProgress } = await corpusForIndex(paths, this.manifest.corpus.format, { signal: options.signal, onProgress: options.onProgress });
     const { index, report } = await Bm25Index.build(docs, {
       dir: this.indexDir,
       store: plan,
       signal: options.signal,
-      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(onProgress === undefined ? {} : { onProgress }),
       logger,
       analyzer: this.analyzer,
       k1: b.k1,
