@@ -70,19 +70,21 @@ export async function openDataStream(path: string, options: OpenDataOptions = {}
   const packing = await packingOf(path);
   const total = (await stat(path)).size;
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });
-  let done = 0;
   const onBytes = options.onBytes;
-  if (onBytes !== undefined) {
-    raw.on('data', (c) => {
+  // Bytes are counted as they are pulled (never a 'data' listener, which would let the file flow before anyone reads).
+  const counted = async function* (): AsyncGenerator<Buffer> {
+    let done = 0;
+    for await (const c of raw as AsyncIterable<Buffer>) {
       done += c.length;
-      onBytes(done, total);
-    });
-  }
-  if (packing === 'plain') return { chunks: guarded(raw, path, packing, options.signal), innerName: baseName(path), packing };
-  let bytes: Readable = raw;
+      onBytes?.(done, total);
+      yield c;
+    }
+  };
+  if (packing === 'plain') return { chunks: guarded(counted(), path, packing, options.signal), innerName: baseName(path), packing };
+  let bytes: Readable = Readable.from(counted(), { objectMode: false });
   if (packing === 'gzip' || packing === 'tar.gz') {
     const gunzip = createGunzip();
-    pipeline(raw, gunzip, () => {});
+    pipeline(bytes, gunzip, () => {});
     bytes = gunzip;
   }
   if (packing === 'gzip') return { chunks: guarded(bytes, path, packing, options.signal), innerName: stripGz(baseName(path)), packing };
@@ -98,6 +100,7 @@ export async function openDataStream(path: string, options: OpenDataOptions = {}
       throw packError(path, packing, e);
     }
     if (next.done) {
+      raw.destroy();
       throw datasetError(path, undefined, 'the tar archive holds no regular file.', 'Pass the archive that holds the data file (e.g. MS MARCO collection.tar.gz), or the file itself.');
     }
     const entry = next.value;
