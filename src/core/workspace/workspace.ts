@@ -32,7 +32,10 @@ import type { TaskOptions } from '../progress.js';
 import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../report/cost.js';
 import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
+import { buildJudgeFilledSection, type JudgeFilledSection } from '../report/judgeFilled.js';
 import { buildReport, type QxReport } from '../report/report.js';
+import { calibrate } from '../judge/calibration.js';
+import { JudgmentStore, listJudgmentFiles } from '../judge/store.js';
 import { linkedEvalOverlap, parseRoundMethod, writeRoundReport } from './rounds.js';
 import { defaultTemplateId, effectiveAnalyzer, primaryLanguage, type AnalyzerName } from './settings.js';
 import type {
@@ -942,12 +945,45 @@ export class Workspace implements WorkspaceApi {
     // Retrieval cost beside the gain, when there is an index to count postings on.
     const excluded = new Set(report.queries.excluded.map((q) => q.qid));
     const included = new Set(this.topics.filter((t) => !excluded.has(t.qid)).map((t) => t.qid));
-    const kept = this.store.listPairs().filter((p) => p.state !== 'rejected');
+    const pairs = this.store.listPairs();
+    const kept = pairs.filter((p) => p.state !== 'rejected');
     return {
       ...report,
       queryCost: this.index === undefined ? null : methodQueryCosts(this.index, this.topics, expansions, scores, included),
       pairLengths: pairLengthStats(kept, new Map(expansions.map((e) => [e.id, e]))),
+      judgeFilled: this.judgeFilled(report, expansions, scores, originals, pairs),
     };
+  }
+
+  /**
+   * The report's judge-filled column from the newest judgments file (`.qx/judgments/`, as `qx
+   * judge` writes it); null without judgments. Binary judges use the calibrated threshold, as
+   * `qx judge --fill` does (0.5 when no judged document was judged).
+   */
+  private judgeFilled(report: QxReport, expansions: readonly ExpansionRecord[], scores: ReadonlyMap<string, ExpansionScore>, originals: ReadonlyMap<string, ExpansionScore>, pairs: readonly PairRecord[]): JudgeFilledSection | null {
+    const [file, ...others] = listJudgmentFiles(this.root);
+    if (file === undefined) return null;
+    const store = JudgmentStore.open(file, this.deps.logger);
+    const all = store.all();
+    const first = all[0];
+    if (first === undefined) return null;
+    const relevanceLevel = this.manifest.relevanceLevel ?? 1;
+    const byQid = new Map<string, Map<string, number>>();
+    for (const r of all) byQid.set(r.qid, (byQid.get(r.qid) ?? new Map<string, number>()).set(r.docid, r.score));
+    const threshold = first.mode === 'binary' ? calibrate(all, this.qrels, { relevanceLevel }).threshold : null;
+    return buildJudgeFilledSection({
+      includedQids: report.perQuery.map((q) => q.qid),
+      expansions,
+      scores,
+      originals,
+      qrels: this.qrels,
+      pairs,
+      judgeScores: (qid) => byQid.get(qid) ?? new Map(),
+      fill: { mode: first.mode, ...(threshold === null ? {} : { threshold }), relevantGrade: relevanceLevel },
+      judge: { model: first.model, endpoint: first.endpoint, template: first.template, mode: first.mode, file: relative(this.root, file), judgments: store.size },
+      thresholdSource: threshold === null ? 'default' : 'calibrated',
+      otherFiles: others.map((f) => relative(this.root, f)),
+    });
   }
 
   /** Per qid, the best Recall@topK any run can reach: min(topK, relevant documents in the corpus) / relevant documents judged. */
