@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
-import type { CalibrationReport } from '../../core/judge/calibration.js';
+import { formatCalibration, formatFill } from '../../core/judge/format.js';
 import { type JudgeTemplate, loadJudgeTemplate } from '../../core/judge/template.js';
 import { KD_FORMATS, sampledPairs } from '../../core/judge/kdExport.js';
 import { NEGATIVE_STRATEGIES, type NegativeStrategy } from '../../core/sampling/negatives.js';
-import { type FillReport, type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
+import { type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
 import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar, stderrLogger } from '../io.js';
 import { WORKSPACE_HELP, envApiKey, listOpt, printJson, toolVersion, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
@@ -175,33 +175,4 @@ async function report(args: ParsedArgs, io: CliIo, template: JudgeTemplate): Pro
   if (r.fill !== undefined) io.stdout(formatFill(r.fill, r.relevanceLevel));
   if (r.rejected !== undefined) io.stdout(`${r.rejected.length} auto pairs the judge disagrees with set to rejected\n`);
   return 0;
-}
-
-const f3 = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
-
-/** The calibration figures as plain text. */
-export function formatCalibration(c: CalibrationReport): string {
-  const both = Object.values(c.auc.perQuery).filter((v) => v !== null).length;
-  const grades = Object.entries(c.meanScoreByGrade)
-    .map(([g, v]) => `${g}: ${v.mean.toFixed(3)} (n=${v.n})`)
-    .join('  ');
-  return [
-    `calibration on ${c.documents} judged documents of ${c.queries} queries (relevant = grade >= ${c.relevanceLevel}; ${c.unjudged} unjudged documents not counted)`,
-    `  AUC pooled ${f3(c.auc.pooled)}, mean per query ${f3(c.auc.meanPerQuery)} (${both} queries with relevant and non-relevant documents)`,
-    `  mean score by grade: ${grades === '' ? 'n/a' : grades}`,
-    `  threshold ${f3(c.threshold)} chosen on ${c.split.tune.length} queries (kappa ${f3(c.tuneKappa)}); held out ${c.split.test.length} queries, ${c.test.documents} documents: kappa ${f3(c.test.kappa)}, accuracy ${f3(c.test.accuracy)}, Kendall tau-b ${f3(c.test.kendallTauB)}`,
-    '',
-  ].join('\n');
-}
-
-/** The judge-filled table as plain text. */
-export function formatFill(f: FillReport, relevanceLevel: number): string {
-  const width = Math.max(6, ...f.methods.map((m) => m.key.length));
-  const rule = f.mode === 'binary' ? `binary judge, score >= ${f3(f.threshold)} counts as grade ${relevanceLevel}` : 'graded judge, rounded expected grade';
-  const out = [`judge-filled nDCG@10 (${rule}; the qrels are never changed)`, `${'method'.padEnd(width)}  ${'n'.padStart(4)}  judged-only  judge-filled  unjudged@10  judge-filled@10`];
-  for (const m of f.methods) {
-    out.push(`${m.key.padEnd(width)}  ${String(m.expansions).padStart(4)}  ${m.judgedOnly.toFixed(4).padStart(11)}  ${m.filled.toFixed(4).padStart(12)}  ${m.unjudged10.toFixed(2).padStart(11)}  ${m.judgeFilled10.toFixed(2).padStart(15)}`);
-  }
-  out.push(`pairs: ${f.pairs.length}, flipped by the judge: ${f.flipped}, agreeing: ${f.agreeing}`);
-  return out.join('\n') + '\n';
 }

@@ -36,11 +36,15 @@ import { buildJudgeFilledSection, type JudgeFilledSection } from '../report/judg
 import { buildReport, type QxReport } from '../report/report.js';
 import { calibrate } from '../judge/calibration.js';
 import { JudgmentStore, listJudgmentFiles } from '../judge/store.js';
+import { loadJudgeTemplate } from '../judge/template.js';
+import { type FillReport, type JudgeSummary, judgeWorkspace, openJudgments, workspaceCalibration, workspaceFill } from '../judge/workflow.js';
+import type { CalibrationReport } from '../judge/calibration.js';
 import { linkedEvalOverlap, parseRoundMethod, writeRoundReport } from './rounds.js';
 import { defaultTemplateId, effectiveAnalyzer, primaryLanguage, type AnalyzerName } from './settings.js';
 import type {
   ExpandRequest,
   ExportRequest,
+  JudgeRequest,
   ExportResult,
   ImportRequest,
   QueryReview,
@@ -984,6 +988,26 @@ export class Workspace implements WorkspaceApi {
       thresholdSource: threshold === null ? 'default' : 'calibrated',
       otherFiles: others.map((f) => relative(this.root, f)),
     });
+  }
+
+  /** Judges the unjudged documents of the expansions' top 10s (judge workflow `judgeWorkspace`), with this workspace's API keys and cache. */
+  async judge(request: JudgeRequest, options: TaskOptions): Promise<JudgeSummary> {
+    const template = await loadJudgeTemplate(request.template);
+    return judgeWorkspace(
+      this,
+      { baseUrl: request.baseUrl, model: request.model, template, ...(request.topLogprobs === undefined ? {} : { topLogprobs: request.topLogprobs }) },
+      { includeJudged: request.includeJudged ?? false },
+      { ...options, logger: options.logger ?? this.deps.logger, getApiKey: this.deps.getApiKey, cacheDir: this.deps.cacheDir },
+    );
+  }
+
+  /** Calibration and judge-filled feedback of one judge's stored judgments, as `qx judge --calibrate --fill` computes them; null without judgments. */
+  async judgeFeedback(request: JudgeRequest): Promise<{ file: string; judgments: number; calibration: CalibrationReport; fill: FillReport } | null> {
+    const template = await loadJudgeTemplate(request.template);
+    const store = openJudgments(this, { model: request.model, template }, this.deps.logger);
+    if (store.size === 0) return null;
+    const calibration = workspaceCalibration(this, store);
+    return { file: store.file, judgments: store.size, calibration, fill: workspaceFill(this, store, template.mode, calibration.threshold ?? 0.5) };
   }
 
   /** Per qid, the best Recall@topK any run can reach: min(topK, relevant documents in the corpus) / relevant documents judged. */
