@@ -8,11 +8,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { JudgeSummary } from '../../../src/core/judge/workflow.js';
 import type { QxExtensionApi } from '../../../src/extension/extension.js';
-import type { RunningTask } from '../../../src/extension/progress.js';
-import type { ShownError } from '../../../src/extension/runCommand.js';
 import { type FakeJudgeServer, startFakeJudgeServer } from '../../fixtures/llm/fakeJudgeServer.js';
 import { after, before, describe, test } from '../runner.js';
-import { activateQx, waitFor } from '../util.js';
+import { activateQx, runWatched, waitFor } from '../util.js';
 
 async function api(): Promise<QxExtensionApi> {
   const exports = (await activateQx()) as QxExtensionApi | undefined;
@@ -21,28 +19,6 @@ async function api(): Promise<QxExtensionApi> {
 }
 
 const title = 'QX: Judging unjudged documents (tiny-judge)';
-
-/** Runs `command`, collecting the notification's progress lines; `cancelWhen` cancels it as its Cancel button does. */
-async function runWatched(command: string, cancelWhen: (line: string) => boolean = () => false): Promise<{ result: unknown; lines: string[]; errors: ShownError[] }> {
-  const { progress, onDidShowError } = await api();
-  const lines: string[] = [];
-  const errors: ShownError[] = [];
-  const subs = [
-    progress.onDidReport((t: RunningTask) => {
-      if (t.title !== title || t.message === undefined) return;
-      lines.push(t.message);
-      if (cancelWhen(t.message)) t.cancel();
-    }),
-    onDidShowError((e) => errors.push(e)),
-  ];
-  try {
-    const result = await vscode.commands.executeCommand(command);
-    await new Promise((r) => setTimeout(r, 50));
-    return { result, lines, errors };
-  } finally {
-    for (const s of subs) s.dispose();
-  }
-}
 
 /** "12/150 documents" → 12. */
 const doneOf = (line: string | undefined): number => Number(/^(\d+)\//.exec(line ?? '')?.[1] ?? Number.NaN);
@@ -98,7 +74,7 @@ describe('relevance judge command: progress, cancel, cache', () => {
     const expected = pool.size;
     assert.ok(expected > 20, `${expected} unjudged documents in the top 10s`);
 
-    const first = await runWatched('qx.judgeUnjudged', (line) => doneOf(line) >= 10);
+    const first = await runWatched('qx.judgeUnjudged', title, (line) => doneOf(line) >= 10);
     assert.equal(first.result, undefined, 'a cancelled command returns nothing');
     assert.deepEqual(first.errors, [], 'Cancel is not an error');
     for (const l of first.lines) assert.match(l, new RegExp(`^\\d+/${expected} documents$`), 'every line counts documents');
@@ -114,7 +90,7 @@ describe('relevance judge command: progress, cancel, cache', () => {
     const kept = lines();
     assert.ok(kept >= stoppedAt && kept < expected, `the ${stoppedAt} judgments counted before Cancel are stored (${kept} lines)`);
 
-    const second = await runWatched('qx.judgeUnjudged');
+    const second = await runWatched('qx.judgeUnjudged', title);
     const r = second.result as JudgeSummary | undefined;
     assert.ok(r !== undefined, 'the rerun completes');
     assert.deepEqual(second.errors, []);
