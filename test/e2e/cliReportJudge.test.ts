@@ -50,9 +50,9 @@ describe('qx report with LLM judgments: the judge-filled column and flipped pair
     assert.equal(jf.judge.model, 'tiny-judge');
     assert.equal(jf.judge.template.id, 'judge-binary');
     assert.equal(jf.judge.endpoint, server.baseUrl.replace(/\/+$/, ''));
-    assert.equal(jf.threshold, fill.threshold, 'the calibrated threshold, as qx judge --fill uses');
-    assert.equal(jf.thresholdSource, 'calibrated');
-    assert.equal(jf.relevantGrade, 2, 'DL19 counts grade 2 as relevant');
+    assert.equal(jf.judge.threshold, fill.threshold, 'the calibrated threshold, as qx judge --fill uses');
+    assert.equal(jf.judge.thresholdSource, 'calibrated');
+    assert.equal(jf.judge.relevantGrade, 2, 'DL19 counts grade 2 as relevant');
     // Every DL19 query is included and no pair is rejected: the same pairs and flips as qx judge --fill.
     assert.equal(r.queries.included, 43);
     assert.equal(jf.pairs, fill.pairs.length);
@@ -82,7 +82,7 @@ describe('qx report with LLM judgments: the judge-filled column and flipped pair
       assert.match(row(m), new RegExp(`${m.meanNdcg10.toFixed(4)}\\s+${j.filled.toFixed(4)}\\s`));
       assert.match(row(m), new RegExp(`${j.flippedPairs} of ${j.pairs}$`));
     }
-    assert.match(text.stdout, new RegExp(`filled by tiny-judge \\(judge-binary [0-9a-f]{8}\\) at http://127\\.0\\.0\\.1:\\d+/v1.*score >= ${jf.threshold!.toFixed(3)} \\(threshold calibrated.*counts as grade 2.*: ${jf.flipped} of ${jf.pairs}\\.`));
+    assert.match(text.stdout, new RegExp(`filled by tiny-judge \\(judge-binary [0-9a-f]{8}\\) at http://127\\.0\\.0\\.1:\\d+/v1.*score >= ${jf.judge.threshold!.toFixed(3)} \\(threshold calibrated.*counts as grade 2.*: ${jf.flipped} of ${jf.pairs}\\.`));
 
     const md = readFileSync(join(ws, '.qx', 'reports', 'report.md'), 'utf8');
     assert.match(md, /\| nDCG@10 \| nDCG@10 judge-filled \| Δ \|.*\| Flipped pairs \|/);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { TemplateRef } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
@@ -12,17 +12,6 @@ export const JUDGMENTS_DIR = join('.qx', 'judgments');
 export function judgmentsFile(root: string, model: string, template: TemplateRef): string {
   const slug = model.replace(/[^\w.-]+/g, '_');
   return join(root, JUDGMENTS_DIR, `${slug}.${template.id}-${template.hash.slice(0, 8)}.jsonl`);
-}
-
-/** The judgments files of a workspace, newest (last written) first; empty without any. */
-export function listJudgmentFiles(root: string): string[] {
-  const dir = join(root, JUDGMENTS_DIR);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => n.endsWith('.jsonl'))
-    .map((n) => ({ file: join(dir, n), mtime: statSync(join(dir, n)).mtimeMs }))
-    .sort((a, b) => b.mtime - a.mtime || (a.file < b.file ? -1 : 1))
-    .map((x) => x.file);
 }
 
 /**

@@ -1,19 +1,8 @@
 import type { ExpansionScore, PairRecord } from '../curation/types.js';
 import type { Qrels } from '../dataset/types.js';
-import type { ExpansionRecord, TemplateRef } from '../expansion/types.js';
-import { type FillOptions, type FilledScore, fillQuery, pairFlips } from '../judge/fill.js';
-
-/** Which judge's stored judgments filled the holes. */
-export interface ReportJudge {
-  model: string;
-  /** The OpenAI-compatible endpoint the judgments came from. */
-  endpoint: string;
-  template: TemplateRef;
-  mode: 'binary' | 'graded';
-  /** The judgments file (`.qx/judgments/…jsonl`) and how many judgments it holds. */
-  file: string;
-  judgments: number;
-}
+import type { ExpansionRecord } from '../expansion/types.js';
+import { type FilledScore, fillQuery, pairFlips } from '../judge/fill.js';
+import { type ReviewJudgeInfo, fillOptionsOf } from '../judge/reviewJudge.js';
 
 /** One method's row of the judge-filled column (same key as the report's method row). */
 export interface JudgeFilledMethod {
@@ -30,22 +19,13 @@ export interface JudgeFilledMethod {
 
 /** The report's judge-filled column: judged-only beside judge-filled nDCG@10 per method, and flipped pairs. */
 export interface JudgeFilledSection {
-  judge: ReportJudge;
-  /**
-   * Binary judges: a score >= this counts as relevant (grade `relevantGrade`); null for graded
-   * judges (the rounded expected grade is used).
-   */
-  threshold: number | null;
-  /** "calibrated": chosen by Cohen's κ on the tune split of the judged documents (`qx judge --calibrate`); "default": 0.5, no judged document was judged. */
-  thresholdSource: 'calibrated' | 'default' | null;
-  relevantGrade: number;
+  /** The judge (the newest `.qx/judgments/` file, as the Review panel shows it) and how its scores fill the holes. */
+  judge: ReviewJudgeInfo;
   original: { judgedOnly: number; filled: number };
   methods: JudgeFilledMethod[];
   /** Pairs not rejected on the included queries, and those whose judge-filled margin has the opposite sign of the judged-only one. */
   pairs: number;
   flipped: number;
-  /** Judgments files of other judges in the workspace, not used (the newest file is). */
-  otherFiles: string[];
 }
 
 export interface JudgeFilledInput {
@@ -59,10 +39,7 @@ export interface JudgeFilledInput {
   pairs: readonly PairRecord[];
   /** docid → judge score of one query. */
   judgeScores: (qid: string) => ReadonlyMap<string, number>;
-  fill: FillOptions;
-  judge: ReportJudge;
-  thresholdSource: JudgeFilledSection['thresholdSource'];
-  otherFiles?: readonly string[];
+  judge: ReviewJudgeInfo;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
@@ -76,6 +53,7 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce
  */
 export function buildJudgeFilledSection(input: JudgeFilledInput): JudgeFilledSection {
   const included = new Set(input.includedQids);
+  const fill = fillOptionsOf(input.judge);
   const byQid = new Map<string, { id: string; top10: readonly string[] }[]>();
   const methodOf = new Map<string, string>();
   for (const e of input.expansions) {
@@ -91,7 +69,7 @@ export function buildJudgeFilledSection(input: JudgeFilledInput): JudgeFilledSec
   for (const qid of input.includedQids) {
     const o = input.originals.get(qid);
     const rankings = [...(o === undefined ? [] : [{ id: `original:${qid}`, top10: o.top10 }]), ...(byQid.get(qid) ?? [])];
-    for (const s of fillQuery(qid, rankings, input.qrels, input.judgeScores(qid), input.fill)) {
+    for (const s of fillQuery(qid, rankings, input.qrels, input.judgeScores(qid), fill)) {
       filled.set(s.id, s);
       const key = methodOf.get(s.id);
       if (key === undefined) {
@@ -124,25 +102,21 @@ export function buildJudgeFilledSection(input: JudgeFilledInput): JudgeFilledSec
   });
   return {
     judge: input.judge,
-    threshold: input.fill.mode === 'binary' ? (input.fill.threshold ?? 0.5) : null,
-    thresholdSource: input.fill.mode === 'binary' ? input.thresholdSource : null,
-    relevantGrade: input.fill.relevantGrade ?? 1,
     original: { judgedOnly: mean(original.judgedOnly), filled: mean(original.filled) },
     methods,
     pairs: flips.length,
     flipped: flips.filter((f) => f.flipped).length,
-    otherFiles: [...(input.otherFiles ?? [])],
   };
 }
 
-/** "judge-filled by qwen3-8b (judge-binary 1a2b3c4d) at http://…, 120 judgments; score >= 0.420 (calibrated) counts as grade 2": which judge and rule the column used. */
+/** Which judge and rule the column used, and the flipped pairs in all, as one sentence for the note under the table. */
 export function judgeFilledRuleText(j: JudgeFilledSection): string {
+  const { judge } = j;
   const rule =
-    j.threshold === null
+    judge.threshold === null
       ? 'graded judge: the rounded expected grade fills each hole'
-      : `binary judge: score >= ${j.threshold.toFixed(3)} (${j.thresholdSource === 'calibrated' ? 'threshold calibrated on the judged documents, qx judge --calibrate' : 'default, no judged document to calibrate on'}) counts as grade ${j.relevantGrade}`;
-  const others = j.otherFiles.length === 0 ? '' : `; other judges' files not used: ${j.otherFiles.join(', ')}`;
-  return `Judge-filled nDCG@10: the holes of the qrels (unjudged documents in a top 10) filled by ${j.judge.model} (${j.judge.template.id} ${j.judge.template.hash.slice(0, 8)}) at ${j.judge.endpoint}, ${j.judge.judgments} judgments in ${j.judge.file}; ${rule}; the qrels are never changed. Flipped pairs: pairs not rejected whose judge-filled nDCG@10 margin has the opposite sign of the judged-only one: ${j.flipped} of ${j.pairs}${others}.`;
+      : `binary judge: score >= ${judge.threshold.toFixed(3)} (${judge.thresholdSource === 'calibrated' ? 'threshold calibrated on the judged documents, qx judge --calibrate' : 'default, no judged document to calibrate on'}) counts as grade ${judge.relevantGrade}`;
+  return `Judge-filled nDCG@10: the holes of the qrels (unjudged documents in a top 10) filled by ${judge.model} (${judge.template.id} ${judge.template.hash.slice(0, 8)}) at ${judge.endpoint}, ${judge.judgments} judgments in ${judge.file}; ${rule}; the qrels are never changed. Flipped pairs: pairs not rejected whose judge-filled nDCG@10 margin has the opposite sign of the judged-only one: ${j.flipped} of ${j.pairs}.`;
 }
 
 /** The judge-filled nDCG@10 and flipped-pairs cells of a method row (`key`) or of the original's (null key); empty without the section. */

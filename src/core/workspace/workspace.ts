@@ -26,6 +26,7 @@ import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
 import { expansionCost, methodQueryCosts, type QueryCostSection } from '../feedback/queryCost.js';
+import { ReviewJudgments, type QueryJudgeView } from '../judge/reviewJudge.js';
 import { defaultScoreThreads, hasPositiveJudgment, judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
@@ -34,8 +35,6 @@ import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
 import { buildJudgeFilledSection, type JudgeFilledSection } from '../report/judgeFilled.js';
 import { buildReport, type QxReport } from '../report/report.js';
-import { calibrate } from '../judge/calibration.js';
-import { JudgmentStore, listJudgmentFiles } from '../judge/store.js';
 import { loadJudgeTemplate } from '../judge/template.js';
 import { type FillReport, type JudgeSummary, judgeWorkspace, openJudgments, workspaceCalibration, workspaceFill } from '../judge/workflow.js';
 import type { CalibrationReport } from '../judge/calibration.js';
@@ -238,6 +237,7 @@ export class Workspace implements WorkspaceApi {
   private readonly topicById: Map<string, Topic>;
   private cache: QueryCache | null = null;
   private readonly previewOriginals = new Map<string, ExpansionScore>();
+  private reviewJudgments: ReviewJudgments | undefined;
 
   /** @internal use {@link openWorkspace} */
   constructor(
@@ -456,6 +456,16 @@ export class Workspace implements WorkspaceApi {
       expansions: this.store.expansionsForQuery(qid).map((expansion) => ({ expansion, score: this.store.getScore(key, expansion.id) ?? null })),
       pairs: (this.queryCache().pairsByQid.get(qid) ?? []).map((p) => ({ ...p })),
     };
+  }
+
+  /** The LLM judge's view of one query (the newest `.qx/judgments/` file); null when the workspace has no judgments. */
+  getQueryJudge(qid: string): QueryJudgeView | null {
+    return this.judgments().forQuery(this.getQueryReview(qid));
+  }
+
+  /** The newest `.qx/judgments/` file's judgments, re-read when it changes (Review panel and report). */
+  private judgments(): ReviewJudgments {
+    return (this.reviewJudgments ??= new ReviewJudgments(this.root, this.qrels, this.manifest.relevanceLevel ?? 1, this.deps.logger));
   }
 
   getDocument(docid: string): CorpusDoc | undefined {
@@ -959,35 +969,11 @@ export class Workspace implements WorkspaceApi {
     };
   }
 
-  /**
-   * The report's judge-filled column from the newest judgments file (`.qx/judgments/`, as `qx
-   * judge` writes it); null without judgments. Binary judges use the calibrated threshold, as
-   * `qx judge --fill` does (0.5 when no judged document was judged).
-   */
+  /** The report's judge-filled column from the judgments the Review panel shows (the newest `.qx/judgments/` file); null without judgments. */
   private judgeFilled(report: QxReport, expansions: readonly ExpansionRecord[], scores: ReadonlyMap<string, ExpansionScore>, originals: ReadonlyMap<string, ExpansionScore>, pairs: readonly PairRecord[]): JudgeFilledSection | null {
-    const [file, ...others] = listJudgmentFiles(this.root);
-    if (file === undefined) return null;
-    const store = JudgmentStore.open(file, this.deps.logger);
-    const all = store.all();
-    const first = all[0];
-    if (first === undefined) return null;
-    const relevanceLevel = this.manifest.relevanceLevel ?? 1;
-    const byQid = new Map<string, Map<string, number>>();
-    for (const r of all) byQid.set(r.qid, (byQid.get(r.qid) ?? new Map<string, number>()).set(r.docid, r.score));
-    const threshold = first.mode === 'binary' ? calibrate(all, this.qrels, { relevanceLevel }).threshold : null;
-    return buildJudgeFilledSection({
-      includedQids: report.perQuery.map((q) => q.qid),
-      expansions,
-      scores,
-      originals,
-      qrels: this.qrels,
-      pairs,
-      judgeScores: (qid) => byQid.get(qid) ?? new Map(),
-      fill: { mode: first.mode, ...(threshold === null ? {} : { threshold }), relevantGrade: relevanceLevel },
-      judge: { model: first.model, endpoint: first.endpoint, template: first.template, mode: first.mode, file: relative(this.root, file), judgments: store.size },
-      thresholdSource: threshold === null ? 'default' : 'calibrated',
-      otherFiles: others.map((f) => relative(this.root, f)),
-    });
+    const j = this.judgments().judgments();
+    if (j === null) return null;
+    return buildJudgeFilledSection({ includedQids: report.perQuery.map((q) => q.qid), expansions, scores, originals, qrels: this.qrels, pairs, judgeScores: j.scoresFor, judge: j.info });
   }
 
   /** Judges the unjudged documents of the expansions' top 10s (judge workflow `judgeWorkspace`), with this workspace's API keys and cache. */

@@ -44,9 +44,7 @@ function section(): JudgeFilledSection {
     ...x,
     qrels,
     judgeScores: (qid) => (qid === 'q1' ? judge : new Map()),
-    fill: { mode: 'binary', threshold: 0.5, relevantGrade: 1 },
-    judge: { model: 'judge-7b', endpoint: 'http://127.0.0.1:9/v1', template: { id: 'judge-binary', version: 1, hash: '0123456789abcdef' }, mode: 'binary', file: '.qx/judgments/judge-7b.judge-binary-01234567.jsonl', judgments: 2 },
-    thresholdSource: 'calibrated',
+    judge: { model: 'judge-7b', endpoint: 'http://127.0.0.1:9/v1', template: { id: 'judge-binary', version: 1, hash: '0123456789abcdef' }, mode: 'binary', threshold: 0.5, thresholdSource: 'calibrated', relevantGrade: 1, file: '.qx/judgments/judge-7b.judge-binary-01234567.jsonl', judgments: 2 },
   });
 }
 
@@ -64,7 +62,6 @@ test('judge-filled nDCG@10 per method on a hand-checked query: samples averaged,
   assert.equal(s.pairs, 2, 'the rejected pair is left out');
   assert.equal(s.flipped, 1);
   assert.deepEqual([teacher.pairs, teacher.flippedPairs, student.pairs, student.flippedPairs], [2, 1, 2, 1]);
-  assert.equal(s.threshold, 0.5);
 });
 
 test('a judge that fills no hole as relevant leaves every nDCG@10 as it is and flips nothing', () => {
@@ -74,9 +71,7 @@ test('a judge that fills no hole as relevant leaves every nDCG@10 as it is and f
     ...x,
     qrels,
     judgeScores: () => new Map([['d3', 0.2], ['d4', 0.1]]),
-    fill: { mode: 'binary', threshold: 0.5 },
-    judge: section().judge,
-    thresholdSource: 'default',
+    judge: { ...section().judge, thresholdSource: 'default' },
   });
   for (const m of s.methods) assert.ok(close(m.judgedOnly, m.filled), m.key);
   assert.ok(close(s.original.filled, s.original.judgedOnly));
