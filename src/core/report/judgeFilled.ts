@@ -29,7 +29,7 @@ export interface JudgeFilledSection {
 }
 
 export interface JudgeFilledInput {
-  /** The report's included queries (its `perQuery` qids) and method keys. */
+  /** The report's included queries (its `perQuery` qids). */
   includedQids: readonly string[];
   expansions: readonly ExpansionRecord[];
   scores: ReadonlyMap<string, ExpansionScore>;
