@@ -32,7 +32,11 @@ interface Generator {
   tokenizer: Tokenizer;
 }
 
-const onnxFiles: Record<NonNullable<OnnxExpanderOptions['dtype']>, string> = {
+/** A weights variant of a transformers.js model folder. */
+export type OnnxDtype = NonNullable<OnnxExpanderOptions['dtype']>;
+
+/** The file under onnx/ that holds each weights variant. */
+export const ONNX_WEIGHT_FILES: Record<OnnxDtype, string> = {
   fp32: 'model.onnx',
   fp16: 'model_fp16.onnx',
   q8: 'model_quantized.onnx',
@@ -44,19 +48,19 @@ const onnxFiles: Record<NonNullable<OnnxExpanderOptions['dtype']>, string> = {
  * Checks a model folder before transformers.js sees it, whose own errors for a missing file are
  * unreadable. Throws QxError('modelLoad') naming the folder and the missing file.
  */
-export function checkModelFolder(folder: string, dtype: NonNullable<OnnxExpanderOptions['dtype']> = 'fp32'): void {
+export function checkModelFolder(folder: string, dtype: OnnxDtype = 'fp32', what = 'the student model path'): void {
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-    throw new QxError('modelLoad', `The model folder ${folder} does not exist.`, { hint: 'Point the student model path at a folder with config.json, tokenizer.json and onnx/.' });
+    throw new QxError('modelLoad', `The model folder ${folder} does not exist.`, { hint: `Point ${what} at a folder with config.json, tokenizer.json and onnx/.` });
   }
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
     if (!existsSync(join(folder, f))) {
       throw new QxError('modelLoad', `The model folder ${folder} has no ${f}.`, { hint: `Export the model with its tokenizer (e.g. optimum-cli export onnx) so the folder holds ${f}.` });
     }
   }
-  const weights = join(folder, 'onnx', onnxFiles[dtype]);
+  const weights = join(folder, 'onnx', ONNX_WEIGHT_FILES[dtype]);
   if (!existsSync(weights)) {
     const present = existsSync(join(folder, 'onnx')) ? readdirSync(join(folder, 'onnx')).filter((n) => n.endsWith('.onnx')) : [];
-    throw new QxError('modelLoad', `The model folder ${folder} has no onnx/${onnxFiles[dtype]} (dtype ${dtype}).`, {
+    throw new QxError('modelLoad', `The model folder ${folder} has no onnx/${ONNX_WEIGHT_FILES[dtype]} (dtype ${dtype}).`, {
       hint: present.length > 0 ? `It holds ${present.join(', ')}: pick the matching dtype.` : 'Put the exported ONNX weights under onnx/.',
     });
   }
