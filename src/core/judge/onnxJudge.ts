@@ -172,7 +172,6 @@ export class OnnxJudge implements RelevanceJudge {
       provider: this.provider,
       kind: 'judge',
       judgeKind: kind,
-      model: this.model,
       dtype: this.dtype,
       fingerprint: modelFolderFingerprint(folder, this.dtype),
       ...(kind === 'cross-encoder' ? { maxLength: options.maxLength ?? null } : { topAlternatives: TOP_ALTERNATIVES }),

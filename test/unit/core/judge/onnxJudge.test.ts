@@ -10,7 +10,7 @@ import type { JudgeCallOptions, JudgeRequest } from '../../../../src/core/judge/
 import { type JudgeItem, runJudgments } from '../../../../src/core/judge/runner.js';
 import { type JudgeTemplate, loadJudgeTemplate, renderJudgePrompt } from '../../../../src/core/judge/template.js';
 import type { RelevanceJudge } from '../../../../src/core/judge/types.js';
-import { CROSS_VOCAB, JUDGE_LM_VOCAB, crossEncoderBias, crossEncoderTokens, crossEncoderWeights, judgeLmTokens, judgeLmWeights, writeTinyCrossEncoder, writeTinyJudgeLm } from '../../../fixtures/llm/tinyJudgeModels.js';
+import { JUDGE_LM_VOCAB, crossEncoderProbability, crossEncoderTokens, judgeLmTokens, judgeLmWeights, writeTinyCrossEncoder, writeTinyJudgeLm } from '../../../fixtures/llm/tinyJudgeModels.js';
 import { tinyOnnxModel } from '../../../fixtures/llm/tinyModel.js';
 
 let dir: string;
@@ -39,16 +39,6 @@ const ITEMS: JudgeItem[] = [
   { qid: '2', query: 'what is a flea', docid: 'd4', text: 'nothing here at all' },
   { qid: '3', query: 'dog', docid: 'd5', text: 'cat' },
 ];
-
-const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
-
-/** P(relevant) of the tiny cross-encoder, by hand from its weights: [CLS] q [SEP] d [SEP], summed rows plus bias. */
-function crossEncoderExpected(labels: 1 | 2, item: JudgeItem): number {
-  const w = crossEncoderWeights(labels);
-  const z = [...crossEncoderBias(labels)];
-  for (const t of crossEncoderTokens(item.query, item.text)) w[CROSS_VOCAB.indexOf(t)]!.forEach((x, k) => (z[k]! += x));
-  return labels === 1 ? sigmoid(z[0]!) : Math.exp(z[1]!) / (Math.exp(z[0]!) + Math.exp(z[1]!));
-}
 
 /** Probability of every vocabulary entry after the judge prompt, by hand: row ':' of W plus the U rows of every prompt token, softmax. */
 function lmNextToken(template: JudgeTemplate, item: JudgeItem): Map<string, number> {
@@ -91,7 +81,7 @@ describe('OnnxJudge: a tiny cross-encoder built by the test', () => {
       assert.equal(r.failures.length, 0);
       assert.equal(r.judged, ITEMS.length);
       const scores = r.records.map((x) => x.score);
-      ITEMS.forEach((item, i) => close(scores[i]!, crossEncoderExpected(labels, item), `${item.qid}/${item.docid}`));
+      ITEMS.forEach((item, i) => close(scores[i]!, crossEncoderProbability(labels, item.query, item.text), `${item.qid}/${item.docid}`));
       // The expectations differ, so the test would notice a swapped or constant score.
       assert.ok(Math.max(...scores) - Math.min(...scores) > 0.5, scores.join(' '));
       const first = r.records[0]!;
@@ -104,6 +94,13 @@ describe('OnnxJudge: a tiny cross-encoder built by the test', () => {
       assert.equal(first.usage?.promptTokens, crossEncoderTokens(ITEMS[0]!.query, ITEMS[0]!.text).length);
     });
   }
+
+  it('cuts a (query, document) longer than maxLength at its end', async () => {
+    const judge = new OnnxJudge({ modelPath: ce1, maxLength: 8 });
+    const r = await runJudgments({ judge, template: binary, items: ITEMS, cache: new ExpansionCache(join(dir, 'cache-ce-cut')), signal });
+    ITEMS.forEach((item, i) => close(r.records[i]!.score, crossEncoderProbability(1, item.query, item.text, 8), `${item.docid} cut to 8 tokens`));
+    assert.notEqual(r.records[2]!.score.toFixed(6), crossEncoderProbability(1, ITEMS[2]!.query, ITEMS[2]!.text).toFixed(6), 'the cut changes the long passage');
+  });
 
   it('refuses a graded template: a cross-encoder gives one probability', async () => {
     const judge = new OnnxJudge({ modelPath: ce1 });
