@@ -67,6 +67,19 @@ export function checkModelFolder(folder: string, dtype: OnnxDtype = 'fp32', what
 }
 
 /**
+ * Imports @huggingface/transformers (and with it the onnxruntime-node addon: call this only when a
+ * model is needed) set to load `folder` from disk only, remote models off. Returns the module and
+ * the name to pass to `from_pretrained`/`pipeline`.
+ */
+export async function localTransformers(folder: string): Promise<{ t: typeof import('@huggingface/transformers'); name: string }> {
+  const t = await import('@huggingface/transformers');
+  t.env.allowRemoteModels = false;
+  t.env.allowLocalModels = true;
+  t.env.localModelPath = dirname(folder);
+  return { t, name: basename(folder) };
+}
+
+/**
  * A local student (or teacher) through @huggingface/transformers on onnxruntime-node. Loaded lazily
  * on the first call (the native addon is never loaded at activation), from the local folder only:
  * remote models are switched off. Requests run one at a time; the signal is checked between
@@ -92,12 +105,9 @@ export class OnnxExpander implements Expander {
   private load(): Promise<Generator> {
     this.generator ??= (async () => {
       checkModelFolder(this.folder, this.dtype);
-      const t = await import('@huggingface/transformers');
-      t.env.allowRemoteModels = false;
-      t.env.allowLocalModels = true;
-      t.env.localModelPath = dirname(this.folder);
+      const { t, name } = await localTransformers(this.folder);
       try {
-        return (await t.pipeline('text-generation', basename(this.folder), { dtype: this.dtype })) as unknown as Generator;
+        return (await t.pipeline('text-generation', name, { dtype: this.dtype })) as unknown as Generator;
       } catch (e) {
         throw new QxError('modelLoad', `Cannot load the model in ${this.folder}: ${errorMessage(e)}`, { cause: e, hint: 'Check that it is a text-generation (causal LM) export for transformers.js.' });
       }

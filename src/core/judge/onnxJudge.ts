@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { CancellationError, QxError, errorMessage, throwIfAborted } from '../errors.js';
 import type { ChatMessage } from '../expansion/expander.js';
-import { ONNX_WEIGHT_FILES, type OnnxDtype, checkModelFolder } from '../expansion/onnxExpander.js';
+import { ONNX_WEIGHT_FILES, type OnnxDtype, checkModelFolder, localTransformers } from '../expansion/onnxExpander.js';
 import { nullLogger } from '../logger.js';
 import type { JudgeCallOptions, JudgeOutcome, JudgeRequest } from './openAiJudge.js';
 import type { RelevanceJudge } from './types.js';
@@ -180,11 +180,7 @@ export class OnnxJudge implements RelevanceJudge {
 
   private load(): Promise<Loaded> {
     this.loaded ??= (async () => {
-      const t = await import('@huggingface/transformers');
-      t.env.allowRemoteModels = false;
-      t.env.allowLocalModels = true;
-      t.env.localModelPath = dirname(this.endpoint);
-      const name = basename(this.endpoint);
+      const { t, name } = await localTransformers(this.endpoint);
       try {
         const tokenizer = (await t.AutoTokenizer.from_pretrained(name)) as unknown as Tokenizer;
         const auto = this.kind === 'cross-encoder' ? t.AutoModelForSequenceClassification : t.AutoModelForCausalLM;
