@@ -91,6 +91,18 @@ describe('qx judge --model-path (local ONNX judge) on the DL19 sample', () => {
     assert.equal(cal.code, 0, cal.stderr);
     assert.match(cal.stdout, /^judge tiny-ce \(judge-binary\)/);
     assert.match(cal.stdout, /calibration on \d+ judged documents of 43 queries/);
+
+    // KD export with the local teacher: the original top 10s were in the pool, so no new call.
+    const kd = await qx(['judge', '--workspace', ws, '--model-path', crossEncoder, '--export-kd', 'kd-listwise', '--out', 'kd/listwise.jsonl', '--allow-eval-queries', '--json']);
+    assert.equal(kd.code, 0, kd.stderr);
+    const k = JSON.parse(kd.stdout) as { manifest: string; out: string; judged: number; records: number };
+    assert.equal(k.judged, 0);
+    assert.equal(k.records, 43);
+    const manifest = JSON.parse(readFileSync(k.manifest, 'utf8')) as { judge: { provider: string; endpoint: string; model: string } };
+    assert.deepEqual([manifest.judge.provider, manifest.judge.endpoint, manifest.judge.model], ['onnx', crossEncoder, 'tiny-ce']);
+    const list = JSON.parse(readFileSync(k.out, 'utf8').split('\n')[0]!) as { qid: string; docs: { docid: string; score: number }[] };
+    const stored = new Map(lines.map((l) => [`${l.qid}/${l.docid}`, l.score]));
+    assert.ok(list.docs.length === 10 && list.docs.every((d) => d.score === stored.get(`${list.qid}/${d.docid}`)), 'the teacher scores are the stored judgments');
   });
 
   it('a causal LM judges with the graded template (expected grade in 0..3); --model names its judgments', async () => {

@@ -55,6 +55,8 @@ type Model = (inputs: Record<string, Tensor>) => Promise<{ logits: Tensor }>;
 interface Loaded {
   tokenizer: Tokenizer;
   model: Model;
+  /** `num_logits_to_keep` = 1, for exports that declare it (others never see it). */
+  lastOnly: Tensor;
 }
 
 /**
@@ -185,7 +187,7 @@ export class OnnxJudge implements RelevanceJudge {
         const tokenizer = (await t.AutoTokenizer.from_pretrained(name)) as unknown as Tokenizer;
         const auto = this.kind === 'cross-encoder' ? t.AutoModelForSequenceClassification : t.AutoModelForCausalLM;
         const model = (await auto.from_pretrained(name, { dtype: this.dtype })) as unknown as Model;
-        return { tokenizer, model };
+        return { tokenizer, model, lastOnly: new t.Tensor('int64', [1n], []) as unknown as Tensor };
       } catch (e) {
         throw new QxError('modelLoad', `Cannot load the ${this.kind} judge in ${this.endpoint}: ${errorMessage(e)}`, { cause: e, hint: `Check that it is a ${this.kind === 'cross-encoder' ? 'text-classification' : 'text-generation'} export for transformers.js (optimum-cli export onnx).` });
       }
@@ -236,7 +238,9 @@ export class OnnxJudge implements RelevanceJudge {
     const maxLength = this.options.maxLength ?? Math.min(512, Number.isFinite(tokenizer.model_max_length) ? tokenizer.model_max_length : 512);
     const inputs = tokenizer(
       pairs.map((p) => p.query),
-      { text_pair: pairs.map((p) => p.document), padding: true, truncation: true, max_length: maxLength },
+      // Segment ids as the tokenizer's post-processor assigns them (document = 1 for BERT-style
+      // models); transformers.js returns them only for a few tokenizer classes unless asked.
+      { text_pair: pairs.map((p) => p.document), padding: true, truncation: true, max_length: maxLength, return_token_type_ids: true },
     );
     const { logits } = await model(inputs);
     const [rows, width] = logits.dims as [number, number];
@@ -261,13 +265,14 @@ export class OnnxJudge implements RelevanceJudge {
     });
   }
 
-  private async nextToken({ tokenizer, model }: Loaded, request: JudgeRequest, labels: readonly string[], start: number): Promise<JudgeOutcome> {
+  private async nextToken({ tokenizer, model, lastOnly }: Loaded, request: JudgeRequest, labels: readonly string[], start: number): Promise<JudgeOutcome> {
     if (typeof tokenizer.chat_template !== 'string' && tokenizer.chat_template == null) {
       throw new QxError('modelLoad', `The tokenizer in ${this.endpoint} has no chat_template, so the judge prompt cannot be laid out for it.`, { file: join(this.endpoint, 'tokenizer_config.json'), hint: 'Use an instruction-tuned model whose tokenizer_config.json holds a chat_template (e.g. Qwen2.5-0.5B-Instruct).' });
     }
     const prompt = tokenizer.apply_chat_template(request.messages, { add_generation_prompt: true, tokenize: false, enable_thinking: false });
     const inputs = tokenizer(prompt, { add_special_tokens: false });
-    const { logits } = await model(inputs);
+    // Only the last position is read; an export with num_logits_to_keep then skips the LM head elsewhere.
+    const { logits } = await model({ ...inputs, num_logits_to_keep: lastOnly });
     const [, steps, vocab] = logits.dims as [number, number, number];
     const row = Float64Array.from({ length: vocab }, (_, v) => Number(logits.data[(steps - 1) * vocab + v]));
     let max = -Infinity;
