@@ -164,7 +164,7 @@ export class OnnxJudge implements RelevanceJudge {
     if (kind === undefined) {
       throw new QxError('modelLoad', `The config.json of ${folder} names no *ForSequenceClassification or *ForCausalLM architecture, so it is not known how to judge with it.`, {
         file: join(folder, 'config.json'),
-        hint: 'Export a cross-encoder (optimum-cli export onnx --task text-classification) or a causal LM (--task text-generation), or give the kind explicitly.',
+        hint: 'Export a cross-encoder (optimum-cli export onnx --task text-classification) or a causal LM (--task text-generation-with-past); its config.json lists the architecture, e.g. "BertForSequenceClassification".',
       });
     }
     this.kind = kind;
@@ -266,7 +266,7 @@ export class OnnxJudge implements RelevanceJudge {
   }
 
   private async nextToken({ tokenizer, model, lastOnly }: Loaded, request: JudgeRequest, labels: readonly string[], start: number): Promise<JudgeOutcome> {
-    if (typeof tokenizer.chat_template !== 'string' && tokenizer.chat_template == null) {
+    if (tokenizer.chat_template === undefined || tokenizer.chat_template === null) {
       throw new QxError('modelLoad', `The tokenizer in ${this.endpoint} has no chat_template, so the judge prompt cannot be laid out for it.`, { file: join(this.endpoint, 'tokenizer_config.json'), hint: 'Use an instruction-tuned model whose tokenizer_config.json holds a chat_template (e.g. Qwen2.5-0.5B-Instruct).' });
     }
     const prompt = tokenizer.apply_chat_template(request.messages, { add_generation_prompt: true, tokenize: false, enable_thinking: false });
