@@ -33,8 +33,9 @@ export interface OnnxJudgeOptions {
 
 /** Top alternatives a causal-LM judge reports beside the label tokens, like a server's top_logprobs (20). */
 const TOP_ALTERNATIVES = 20;
-/** Bytes hashed from each end of a weights file for the folder fingerprint. */
-const FINGERPRINT_BYTES = 1 << 20;
+/** The weights are fingerprinted from this many evenly spaced samples of this many bytes (4 MiB read at most). */
+const FINGERPRINT_SAMPLES = 256;
+const FINGERPRINT_SAMPLE_BYTES = 16 << 10;
 
 interface Tensor {
   dims: number[];
@@ -61,9 +62,11 @@ interface Loaded {
 
 /**
  * A fingerprint of a model folder's content (sha256, hex): config.json, tokenizer.json,
- * tokenizer_config.json and, of the weights file of `dtype` (and its external `_data` file, if any),
- * the size and the first and last MiB. A re-export changes it; copying or moving the folder does
- * not. Part of a local judge's cache identity instead of the folder path.
+ * tokenizer_config.json in full and, of the weights file of `dtype` (and its external `_data` file,
+ * if any), the size and 256 evenly spaced 16 KiB samples from the first to the last byte (the whole
+ * file when smaller than 4 MiB). A re-export or a fine-tuned checkpoint changes it (their changed
+ * weights span the file); copying or moving the folder does not. Part of a local judge's cache
+ * identity instead of the folder path.
  */
 export function modelFolderFingerprint(folder: string, dtype: OnnxDtype = 'fp32'): string {
   const h = createHash('sha256');
@@ -76,13 +79,16 @@ export function modelFolderFingerprint(folder: string, dtype: OnnxDtype = 'fp32'
     if (!existsSync(file)) continue;
     const size = statSync(file).size;
     h.update(`${basename(file)}\0${size}\0`);
+    if (size <= FINGERPRINT_SAMPLES * FINGERPRINT_SAMPLE_BYTES) {
+      h.update(readFileSync(file));
+      continue;
+    }
     const fd = openSync(file, 'r');
     try {
-      const buf = Buffer.alloc(Math.min(size, FINGERPRINT_BYTES));
-      readSync(fd, buf, 0, buf.length, 0);
-      h.update(buf);
-      if (size > FINGERPRINT_BYTES) {
-        readSync(fd, buf, 0, buf.length, size - buf.length);
+      const buf = Buffer.alloc(FINGERPRINT_SAMPLE_BYTES);
+      const step = (size - buf.length) / (FINGERPRINT_SAMPLES - 1);
+      for (let i = 0; i < FINGERPRINT_SAMPLES; i++) {
+        readSync(fd, buf, 0, buf.length, Math.round(i * step));
         h.update(buf);
       }
     } finally {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QxError, isCancellationError } from '../../../../src/core/errors.js';
 import { ExpansionCache } from '../../../../src/core/expansion/cache.js';
-import { OnnxJudge } from '../../../../src/core/judge/onnxJudge.js';
+import { OnnxJudge, modelFolderFingerprint } from '../../../../src/core/judge/onnxJudge.js';
 import type { JudgeCallOptions, JudgeRequest } from '../../../../src/core/judge/openAiJudge.js';
 import { type JudgeItem, runJudgments } from '../../../../src/core/judge/runner.js';
 import { type JudgeTemplate, loadJudgeTemplate, renderJudgePrompt } from '../../../../src/core/judge/template.js';
@@ -213,6 +213,26 @@ describe('OnnxJudge in the judging runner: cache, fingerprint, cancellation', ()
     const r = await runJudgments({ judge: rest, template: binary, items: ITEMS, cache, signal });
     assert.equal(r.cached, handed);
     assert.equal(rest.calls, ITEMS.length - handed);
+  });
+});
+
+describe('modelFolderFingerprint of large weights (sampled)', () => {
+  it('a copy keeps it; weights changed across the file (a fine-tune) or a changed size change it', async () => {
+    const f = join(dir, 'big', 'model');
+    await cp(ce1, f, { recursive: true });
+    const weights = Buffer.alloc(20 << 20);
+    await writeFile(join(f, 'onnx', 'model.onnx'), weights);
+    const a = modelFolderFingerprint(f);
+    await cp(f, join(dir, 'big', 'copy'), { recursive: true });
+    assert.equal(modelFolderFingerprint(join(dir, 'big', 'copy')), a);
+    // One byte in 4,096 changed across the middle 16 MiB only (first and last 2 MiB untouched, like
+    // embeddings and head that a LoRA fine-tune leaves alone); far fewer changes than a real fine-tune.
+    const tuned = Buffer.from(weights);
+    for (let i = 2 << 20; i < 18 << 20; i += 4096) tuned[i] = 1;
+    await writeFile(join(f, 'onnx', 'model.onnx'), tuned);
+    assert.notEqual(modelFolderFingerprint(f), a);
+    await writeFile(join(f, 'onnx', 'model.onnx'), Buffer.alloc((20 << 20) + 1));
+    assert.notEqual(modelFolderFingerprint(f), a);
   });
 });
 
