@@ -11,6 +11,8 @@ export interface SeenRequest {
   path: string;
   query: string;
   body: string;
+  /** The Authorization header, when sent. */
+  authorization?: string;
 }
 
 export interface FakeIndex {
@@ -158,7 +160,7 @@ export async function startFakeOpenSearch(options: FakeOpenSearchOptions = {}): 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const [path = '', query = ''] = (req.url ?? '').split('?');
-      const r: SeenRequest = { method: req.method ?? '', path, query, body: Buffer.concat(chunks).toString('utf8') };
+      const r: SeenRequest = { method: req.method ?? '', path, query, body: Buffer.concat(chunks).toString('utf8'), ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }) };
       seen.push(r);
       const heavy = /_msearch|_search|_bulk/.test(path);
       if (heavy) maxInFlight = Math.max(maxInFlight, ++inFlight);
