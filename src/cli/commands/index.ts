@@ -19,7 +19,7 @@ new one is complete. One build per directory at a time: a second one is refused 
 
        qx index --opensearch URL --index NAME --corpus FILE [--corpus FILE ...] [--format F]
                 [--analyzer english|cjk] [--k1 0.9] [--b 0.4] [--batch-size 1000]
-                [--concurrency 2] [--auth-env QX_OPENSEARCH_AUTH] [--rebuild]
+                [--concurrency 2] [--shards 1] [--auth-env QX_OPENSEARCH_AUTH] [--rebuild]
 
 Bulk-loads the corpus into an OpenSearch/Elasticsearch index with the embedded engine's settings
 (one shard, BM25 k1/b, Anserini's English chain or the built-in cjk analyzer, refresh off while
@@ -27,13 +27,15 @@ loading), --concurrency bulk requests of --batch-size documents in flight, retri
 on 429/5xx/connection errors. The load records its progress in the index (mapping _meta): rerun
 the same command after a failure or Ctrl-C and it resumes; once complete it does nothing. An
 index that exists but was not loaded by qx from this corpus is refused; --rebuild deletes and
-reloads it. Basic auth: the environment variable --auth-env names holds user:password.
+reloads it. --shards N splits a new index over N primary shards (searches then ask for
+dfs_query_then_fetch, so BM25 uses whole-index statistics as one Lucene index would).
+Basic auth: the environment variable --auth-env names holds user:password.
 Then name the index in the workspace manifest: "retriever": {"engine": "opensearch", "url": URL,
 "index": NAME} and qx score searches it.
 `;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: ['corpus', 'format', 'out', 'analyzer', 'k1', 'b', 'lengths', 'opensearch', 'index', 'batch-size', 'concurrency', 'auth-env'], flags: ['help', 'rebuild'] });
+  const args = parseArgs(argv, { valued: ['corpus', 'format', 'out', 'analyzer', 'k1', 'b', 'lengths', 'opensearch', 'index', 'batch-size', 'concurrency', 'auth-env', 'shards'], flags: ['help', 'rebuild'] });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
@@ -98,7 +100,7 @@ async function loadOpenSearch(args: ReturnType<typeof parseArgs>, corpora: strin
   const started = Date.now();
   try {
     const docs = corpora.length === 1 ? readCorpus(corpora[0]!, format, { signal }) : readCorpusPool(corpora, format, { signal });
-    const r = await retriever.load(docs, { signal, onProgress: bar.update, batchSize: positive('batch-size', 1000), concurrency: positive('concurrency', 2), source, rebuild: args.flags.has('rebuild') });
+    const r = await retriever.load(docs, { signal, onProgress: bar.update, batchSize: positive('batch-size', 1000), concurrency: positive('concurrency', 2), shards: positive('shards', 1), source, rebuild: args.flags.has('rebuild') });
     bar.done();
     if (r.alreadyComplete) io.stdout(`OpenSearch index ${index} at ${node} already holds the ${r.numDocs} documents of this corpus: nothing to do (--rebuild reloads it)\n`);
     else io.stdout(`loaded ${r.numDocs - r.resumedFrom} documents into OpenSearch index ${index} at ${node} in ${((Date.now() - started) / 1000).toFixed(1)} s${r.resumedFrom > 0 ? ` (resumed after ${r.resumedFrom})` : ''}; ${r.numDocs} in all\n`);

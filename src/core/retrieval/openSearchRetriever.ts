@@ -39,6 +39,8 @@ export interface OpenSearchBuildOptions {
   batchSize?: number;
   /** Bulk requests in flight at once, >= 1, default 2. */
   concurrency?: number;
+  /** Primary shards of a new index, >= 1, default 1 (searches then use global statistics: see {@link msearchBody}). */
+  shards?: number;
   /**
    * What the corpus is (path, size, modification time): recorded in the index's mapping `_meta`
    * with the number of documents loaded, so an interrupted load resumes only from the same corpus.
@@ -78,11 +80,13 @@ const SIMILARITY = 'qx_bm25';
  * `cjk` OpenSearch's built-in `cjk` analyzer (Lucene's CJKAnalyzer). `title`/`text` are kept in
  * `_source` only, for the review UI. Defaults: k1 0.9, b 0.4, english.
  */
-export function openSearchIndexBody(k1 = 0.9, b = 0.4, analyzer: OpenSearchAnalyzer = 'english'): Record<string, unknown> {
+export function openSearchIndexBody(k1 = 0.9, b = 0.4, analyzer: OpenSearchAnalyzer = 'english', shards = 1): Record<string, unknown> {
   return {
     settings: {
-      number_of_shards: 1,
+      number_of_shards: shards,
       number_of_replicas: 0,
+      // The stored passages (for the review) are read rarely: smaller beats faster here.
+      codec: 'best_compression',
       similarity: { [SIMILARITY]: { type: 'BM25', k1, b } },
       analysis: {
         filter: {
@@ -98,7 +102,8 @@ export function openSearchIndexBody(k1 = 0.9, b = 0.4, analyzer: OpenSearchAnaly
     mappings: {
       _source: { excludes: [FIELD] },
       properties: {
-        [FIELD]: { type: 'text', analyzer: analyzer === 'english' ? ANALYZER : 'cjk', similarity: SIMILARITY },
+        // BM25 needs term frequencies only: no positions (about half the postings' size).
+        [FIELD]: { type: 'text', analyzer: analyzer === 'english' ? ANALYZER : 'cjk', similarity: SIMILARITY, index_options: 'freqs' },
         title: { type: 'text', index: false },
         text: { type: 'text', index: false },
       },
@@ -122,9 +127,14 @@ export function searchBody(query: string, k: number): Record<string, unknown> {
   return { size: k, track_total_hits: false, _source: false, query: { match: { [FIELD]: { query } } } };
 }
 
-/** The `_msearch` NDJSON lines for `queries` against `index`: a header line, then a body line, per query. */
-export function msearchBody(index: string, queries: readonly string[], k: number): Record<string, unknown>[] {
-  return queries.flatMap((q) => [{ index }, searchBody(q, k)]);
+/**
+ * The `_msearch` NDJSON lines for `queries` against `index`: a header line, then a body line, per
+ * query. With several shards the header asks for `dfs_query_then_fetch`, so BM25 uses the
+ * statistics of the whole index (as one Lucene index would), not each shard's own.
+ */
+export function msearchBody(index: string, queries: readonly string[], k: number, shards = 1): Record<string, unknown>[] {
+  const header = shards > 1 ? { index, search_type: 'dfs_query_then_fetch' } : { index };
+  return queries.flatMap((q) => [header, searchBody(q, k)]);
 }
 
 // ---- the index's settings, as GET /<index>/_settings and /<index>/_mapping return them ----
@@ -144,6 +154,8 @@ export interface IndexRetrieval {
   analyzer: string;
   /** The analyzer's name in the index. */
   analyzerName: string;
+  /** Primary shards (`index.number_of_shards`), default 1. */
+  shards: number;
 }
 
 const ENGLISH_CHAIN = 'standard|possessive_english|lowercase|stop:_english_|porter';
@@ -211,7 +223,8 @@ export function indexRetrieval(index: string, settingsBody: unknown, mappingBody
   } else if (def['type'] === 'english' || def['type'] === 'cjk') {
     analyzer = String(def['type']);
   }
-  return { k1, b, similarity, analyzer, analyzerName };
+  const shards = Number((settings as { number_of_shards?: unknown }).number_of_shards ?? 1);
+  return { k1, b, similarity, analyzer, analyzerName, shards: Number.isInteger(shards) && shards >= 1 ? shards : 1 };
 }
 
 /**
@@ -289,6 +302,8 @@ class RetryableResponse extends Error {
 export class OpenSearchRetriever implements Retriever {
   private readonly client: Client;
   private numDocs = 0;
+  /** Primary shards, as read by {@link indexRetrieval} (1 until then). */
+  private shards = 1;
   private readonly retry: RetryPolicy;
   private readonly logger: Logger;
 
@@ -353,7 +368,9 @@ export class OpenSearchRetriever implements Retriever {
     const { index } = this.config;
     const settings = await this.request('get index settings', () => this.client.indices.getSettings({ index }), signal);
     const mapping = await this.request('get index mapping', () => this.client.indices.getMapping({ index }), signal);
-    return indexRetrieval(index, settings.body, mapping.body);
+    const got = indexRetrieval(index, settings.body, mapping.body);
+    this.shards = got.shards;
+    return got;
   }
 
   /**
@@ -407,7 +424,7 @@ export class OpenSearchRetriever implements Retriever {
       skip = meta?.loaded ?? 0;
       this.logger.info(`OpenSearch index "${index}": resuming the load after ${skip} documents.`);
     } else {
-      const body = openSearchIndexBody(this.config.k1, this.config.b, this.config.analyzer) as { settings: Record<string, unknown>; mappings: Record<string, unknown> };
+      const body = openSearchIndexBody(this.config.k1, this.config.b, this.config.analyzer, options.shards) as { settings: Record<string, unknown>; mappings: Record<string, unknown> };
       body.settings['refresh_interval'] = '-1';
       body.mappings['_meta'] = { qx: { source, loaded: 0, complete: false } };
       await this.request('create index', () => this.client.indices.create({ index, body: body as never }), signal);
@@ -542,7 +559,7 @@ export class OpenSearchRetriever implements Retriever {
     const responses = await this.request(
       'search',
       () => {
-        const p = this.client.msearch({ index, body: msearchBody(index, asked.map(([q]) => q), k) as never }) as Abortable<{ body: unknown }>;
+        const p = this.client.msearch({ index, body: msearchBody(index, asked.map(([q]) => q), k, this.shards) as never }) as Abortable<{ body: unknown }>;
         const checked = p.then((res) => {
           const items = (res.body as { responses?: { status?: number; error?: unknown }[] }).responses ?? [];
           const busy = items.find((r) => r.status === 429 || (r.status !== undefined && r.status >= 500));

@@ -141,6 +141,21 @@ test('searchMany sends one _msearch (header + match body per query), skips blank
   }
 });
 
+test('an index of several shards is searched with dfs_query_then_fetch (whole-index BM25 statistics)', async () => {
+  const os = await startFakeOpenSearch({ rank: () => [] });
+  try {
+    const r = new OpenSearchRetriever({ node: os.url, index: 'sharded' });
+    await r.load(docs, { rebuild: true, shards: 4 });
+    assert.equal((JSON.parse(os.seen.find((s) => s.method === 'PUT' && s.path === '/sharded')!.body) as { settings: { number_of_shards: number } }).settings.number_of_shards, 4);
+    assert.equal((await r.checkSettings({ k1: 0.9, b: 0.4, analyzer: 'english', luceneNorms: true })).shards, 4);
+    await r.searchMany(['q'], 10);
+    assert.deepEqual(JSON.parse(os.seen.at(-1)!.body.split('\n')[0]!), { index: 'sharded', search_type: 'dfs_query_then_fetch' });
+    await r.close();
+  } finally {
+    await os.close();
+  }
+});
+
 test('checkSettings refuses an index built with other BM25 parameters, naming both values and the fix', async () => {
   const os = await startFakeOpenSearch();
   try {
