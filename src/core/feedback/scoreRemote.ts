@@ -3,7 +3,7 @@ import type { ExpansionScore } from '../curation/types.js';
 import type { RunHit } from '../dataset/types.js';
 import type { QueryJudgments } from '../eval/measures.js';
 import { runBatch } from '../expansion/retry.js';
-import { type FeedbackSettings, type QueryToScore, type ScoreQueriesOptions, scoreRanking } from './score.js';
+import { type FeedbackSettings, type QueryToScore, ScoreBatches, type ScoreQueriesOptions, scoreRanking } from './score.js';
 
 /**
  * An asynchronous ranker over several queries at once (one `_msearch` of an external engine):
@@ -44,24 +44,9 @@ export async function scoreOneQueryRemote(search: BatchSearch, q: QueryToScore, 
  * finished query and a rerun does the rest. Weighted queries (RM3) are the caller's to leave out.
  */
 export async function scoreQueriesRemote(search: BatchSearch, qrels: ReadonlyMap<string, QueryJudgments>, queries: readonly QueryToScore[], settings: FeedbackSettings, options: ScoreRemoteOptions): Promise<{ scored: number; originals: number }> {
-  const batchSize = Math.max(1, options.batchSize ?? 25);
-  const batchMs = options.batchMs ?? 250;
-  let pending: ExpansionScore[] = [];
-  let inBatch = 0;
-  let done = 0;
+  const batches = new ScoreBatches(options, queries.length);
   let scored = 0;
   let originals = 0;
-  let lastFlush = Date.now();
-  const flush = async (): Promise<void> => {
-    const out = pending;
-    const count = inBatch;
-    pending = [];
-    inBatch = 0;
-    lastFlush = Date.now();
-    if (out.length > 0) await options.onScores(out);
-    done += count;
-    options.onProgress?.({ done, total: queries.length, unit: 'queries' });
-  };
   try {
     await runBatch<QueryToScore, { q: QueryToScore; scores: ExpansionScore[] }>(
       queries,
@@ -69,17 +54,16 @@ export async function scoreQueriesRemote(search: BatchSearch, qrels: ReadonlyMap
         concurrency: Math.max(1, options.concurrency),
         signal: options.signal,
         onResult: async ({ q, scores }) => {
-          pending.push(...scores);
-          inBatch++;
+          batches.add(scores);
           scored += q.expansions.length;
           if (q.original === undefined) originals++;
-          if (inBatch >= batchSize || Date.now() - lastFlush >= batchMs) await flush();
+          if (batches.due) await batches.flush();
         },
       },
       async (q) => ({ q, scores: await scoreOneQueryRemote(search, q, qrels.get(q.qid), settings, options.signal) }),
     );
   } finally {
-    if (inBatch > 0 || pending.length > 0) await flush();
+    if (batches.waiting) await batches.flush();
   }
   return { scored, originals };
 }
