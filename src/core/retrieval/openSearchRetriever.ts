@@ -430,8 +430,8 @@ export class OpenSearchRetriever implements Retriever {
       await this.request('create index', () => this.client.indices.create({ index, body: body as never }), signal);
     }
 
-    const checkpoint = (loaded: number, complete: boolean): Promise<unknown> =>
-      this.request('write the load checkpoint', () => this.client.indices.putMapping({ index, body: { _meta: { qx: { source, loaded, complete } } } as never }), signal);
+    const checkpoint = (loaded: number, complete: boolean, sig = signal): Promise<unknown> =>
+      this.request('write the load checkpoint', () => this.client.indices.putMapping({ index, body: { _meta: { qx: { source, loaded, complete } } } as never }), sig);
     const batchSize = Math.max(1, options.batchSize ?? 1000);
     const concurrency = Math.max(1, options.concurrency ?? 2);
     const checkpointMs = options.checkpointMs ?? 30_000;
@@ -470,27 +470,29 @@ export class OpenSearchRetriever implements Retriever {
     };
     let batch: CorpusDoc[] = [];
     try {
-      for await (const d of docs) {
-        if (position++ < skip) continue;
-        batch.push(d);
-        if (batch.length < batchSize) continue;
-        throwIfAborted(signal);
-        if (failure !== undefined) break;
-        send(batch);
-        batch = [];
-        while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      try {
+        for await (const d of docs) {
+          if (position++ < skip) continue;
+          batch.push(d);
+          if (batch.length < batchSize) continue;
+          throwIfAborted(signal);
+          if (failure !== undefined) break;
+          send(batch);
+          batch = [];
+          while (inFlight.size >= concurrency) await Promise.race(inFlight);
+        }
+        if (failure === undefined && batch.length > 0) {
+          throwIfAborted(signal);
+          send(batch);
+        }
+      } finally {
+        await Promise.allSettled([...inFlight]);
       }
-      if (failure === undefined && batch.length > 0) {
-        throwIfAborted(signal);
-        send(batch);
-      }
-    } finally {
-      await Promise.allSettled([...inFlight]);
-    }
-    if (failure !== undefined) {
-      // Keep what was loaded: a rerun resumes from the finished prefix.
-      if (prefixDocs > skip) await checkpoint(prefixDocs, false).catch(() => undefined);
-      throw failure.error;
+      if (failure !== undefined) throw failure.error;
+    } catch (e) {
+      // Keep what was loaded (also on cancel, so not with the aborted signal): a rerun resumes from the finished prefix.
+      if (prefixDocs > skip) await checkpoint(prefixDocs, false, new AbortController().signal).catch(() => undefined);
+      throw e;
     }
     if (position === 0) throw new QxError('dataset', 'the corpus has no documents', { hint: 'Check the corpus path and format.' });
     await checkpoint(position, true);

@@ -91,6 +91,24 @@ test('an interrupted load resumes from its checkpoint, a complete one does nothi
   }
 });
 
+test('a cancelled load checkpoints what finished and is not an error; the rerun resumes', async () => {
+  const os = await startFakeOpenSearch({ delayMs: 20 });
+  const source = { corpus0: 'c.jsonl 5 bytes' };
+  try {
+    const r = new OpenSearchRetriever({ node: os.url, index: 'x' });
+    const ac = new AbortController();
+    await assert.rejects(
+      r.load(docs, { batchSize: 2, concurrency: 1, source, signal: ac.signal, onProgress: (p) => (p.done === 2 ? ac.abort() : undefined) }),
+      (e: unknown) => isCancellationError(e),
+    );
+    assert.deepEqual(os.indices.get('x')!.mappings['_meta'], { qx: { source, loaded: 2, complete: false } });
+    assert.deepEqual(await r.load(docs, { batchSize: 2, source }), { numDocs: 5, resumedFrom: 2, alreadyComplete: false });
+    await r.close();
+  } finally {
+    await os.close();
+  }
+});
+
 test('bulk items rejected with 429 are re-sent alone, with backoff', async () => {
   let busy = true;
   const os = await startFakeOpenSearch({
