@@ -106,6 +106,12 @@ describe('qx with an OpenSearch index as the retriever (DL19 pool, local fake cl
       const qid = a.topics[0]!.qid;
       const text = 'how long does a flea live in a house without a host';
       assert.deepEqual(await b.previewScore(qid, text), await a.previewScore(qid, text), 'live re-scoring through OpenSearch');
+      const e = b.expansionRecords().find((x) => x.qid === qid)!;
+      const before = os.seen.length;
+      const edited = await b.editExpansion(e.id, text);
+      assert.equal(os.seen.slice(before).filter((c) => c.path.endsWith('_msearch')).length, 1, 'an edit is scored through OpenSearch');
+      assert.deepEqual(edited.score, (await a.editExpansion(e.id, text)).score);
+      assert.deepEqual(b.currentScores().get(edited.expansion.id), edited.score, 'the edit\'s score is stored');
     } finally {
       await a.close();
       await b.close();

@@ -345,6 +345,11 @@ export class Workspace implements WorkspaceApi {
     this.cache = null;
   }
 
+  /** The local index when it is what scores retrieve from: not with a manifest `retriever` (its corpus may be a pool). */
+  private get scoringIndex(): Bm25Index | undefined {
+    return this.manifest.retriever === undefined ? this.index : undefined;
+  }
+
   /**
    * The index the manifest's `retriever` names, its BM25 parameters and analyzer checked against
    * the current settings (once per settings; a failed check is retried next time).
@@ -397,10 +402,11 @@ export class Workspace implements WorkspaceApi {
 
   /** Retrieval cost beside the gain per method over the report's included queries; null without an index. */
   queryCosts(): QueryCostSection | null {
-    if (this.index === undefined) return null;
+    const index = this.scoringIndex;
+    if (index === undefined) return null;
     const scores = this.store.scoresFor(this.settingsKey);
     const included = new Set(this.topics.filter((t) => hasPositiveJudgment(this.qrels.get(t.qid)) && scores.has(originalScoreId(t.qid))).map((t) => t.qid));
-    return methodQueryCosts(this.index, this.topics, this.store.listExpansions(), scores, included);
+    return methodQueryCosts(index, this.topics, this.store.listExpansions(), scores, included);
   }
 
   /** Version of the tool recorded in exports ("dev" when unknown). */
@@ -1010,7 +1016,7 @@ export class Workspace implements WorkspaceApi {
       scores,
       originals,
       ...(cost === undefined ? {} : { cost }),
-      ...(this.index === undefined ? {} : { corpusSize: this.index.data.docIds.length, recallCeilings: this.recallCeilings(this.index) }),
+      ...(this.scoringIndex === undefined ? {} : { corpusSize: this.scoringIndex.data.docIds.length, recallCeilings: this.recallCeilings(this.scoringIndex) }),
     });
     // Retrieval cost beside the gain, when there is an index to count postings on.
     const excluded = new Set(report.queries.excluded.map((q) => q.qid));
@@ -1018,7 +1024,7 @@ export class Workspace implements WorkspaceApi {
     const kept = this.store.listPairs().filter((p) => p.state !== 'rejected');
     return {
       ...report,
-      queryCost: this.index === undefined ? null : methodQueryCosts(this.index, this.topics, expansions, scores, included),
+      queryCost: this.scoringIndex === undefined ? null : methodQueryCosts(this.scoringIndex, this.topics, expansions, scores, included),
       pairLengths: pairLengthStats(kept, new Map(expansions.map((e) => [e.id, e]))),
     };
   }
