@@ -175,3 +175,37 @@ describe('bounded concurrency and retries against a slow, busy cluster', () => {
     }
   });
 });
+
+const live = process.env.QX_OPENSEARCH_URL;
+test('live OpenSearch: qx index --opensearch loads the DL19 pool and qx score through it matches local scoring', { skip: live ? false : 'set QX_OPENSEARCH_URL (e.g. http://localhost:9200) to run against a live OpenSearch' }, async () => {
+  const url = live!.replace(/\/+$/, '');
+  const index = `qx-e2e-dl19-${process.pid}`;
+  const env: Record<string, string> = process.env.QX_OPENSEARCH_AUTH ? { QX_OPENSEARCH_AUTH: process.env.QX_OPENSEARCH_AUTH } : {};
+  try {
+    const load = await qx(['index', '--opensearch', url, '--index', index, '--corpus', corpus], env);
+    assert.equal(load.code, 0, load.stderr);
+    const local = await makeWorkspace('live-local');
+    const remote = await makeWorkspace('live-remote', { engine: 'opensearch', url, index, ...(env.QX_OPENSEARCH_AUTH ? { authEnv: 'QX_OPENSEARCH_AUTH' } : {}) });
+    assert.equal((await qx(['score', '--workspace', local])).code, 0);
+    const r = await qx(['score', '--workspace', remote], env);
+    assert.equal(r.code, 0, r.stderr);
+    const deps = { settings: withSettings(), logger: nullLogger, getApiKey: async () => undefined };
+    const a = await openWorkspace(local, deps);
+    const b = await openWorkspace(remote, deps);
+    try {
+      const la = a.currentScores();
+      const lb = b.currentScores();
+      assert.equal(lb.size, la.size);
+      const mean = (m: ReadonlyMap<string, { ndcg10: number }>) => [...m.values()].reduce((x, s) => x + s.ndcg10, 0) / m.size;
+      // Lucene's BM25 and analyzers on both sides: equal up to ties within float rounding.
+      assert.ok(Math.abs(mean(lb) - mean(la)) < 0.005, `mean nDCG@10 ${mean(lb)} (OpenSearch) vs ${mean(la)} (local)`);
+      const sameTop10 = [...la].filter(([id, s]) => JSON.stringify(lb.get(id)?.top10) === JSON.stringify(s.top10)).length;
+      assert.ok(sameTop10 / la.size >= 0.9, `identical top 10 for ${sameTop10} of ${la.size} rankings`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  } finally {
+    await fetch(`${url}/${index}`, { method: 'DELETE', ...(env.QX_OPENSEARCH_AUTH ? { headers: { authorization: `Basic ${Buffer.from(env.QX_OPENSEARCH_AUTH).toString('base64')}` } } : {}) }).catch(() => undefined);
+  }
+});
