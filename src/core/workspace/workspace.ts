@@ -606,8 +606,7 @@ export class Workspace implements WorkspaceApi {
    * 1 = this thread); the scores are the same whatever the count.
    */
   async score(options: TaskOptions & { threads?: number; concurrency?: number }): Promise<ScoreSummary> {
-    const external = this.manifest.retriever === undefined ? undefined : await this.externalRetriever(options.signal);
-    const index = external === undefined ? await this.ensureIndex(options) : undefined;
+    const index = this.manifest.retriever === undefined ? await this.ensureIndex(options) : undefined;
     const key = this.settingsKey;
     const have = this.store.scoreSummariesFor(key);
     const work: QueryToScore[] = [];
@@ -623,17 +622,17 @@ export class Workspace implements WorkspaceApi {
       const expansions = heads.map((e) => this.store.getExpansion(e.id)!);
       work.push({ qid: t.qid, text: t.text, ...(original === undefined ? {} : { original }), expansions });
     }
-    if (external !== undefined) return this.scoreExternal(external, work, { noRelevant, unjudged }, options);
-    const search = (q: string, k: number) => index!.searchSync(q, k);
-    const stale = this.dropStaleBaselines(work, index!);
+    if (index === undefined) return this.scoreExternal(work, { noRelevant, unjudged }, options);
+    const search = (q: string, k: number) => index.searchSync(q, k);
+    const stale = this.dropStaleBaselines(work, index);
     if (stale > 0) {
       (options.logger ?? this.deps.logger).info(`${stale} RM3 baseline expansions were made with other BM25 settings and are not scored; rerun qx expand --role baseline --method rm3 for these.`);
     }
     try {
       const r = await scoreQueries(search, this.qrels, work, this.feedback, {
         ...options,
-        searchWeighted: (w, k) => index!.searchWeighted(w, k),
-        threads: { threads: options.threads ?? defaultScoreThreads(), indexDir: this.indexDir, params: index!.params, numDocs: index!.numDocs },
+        searchWeighted: (w, k) => index.searchWeighted(w, k),
+        threads: { threads: options.threads ?? defaultScoreThreads(), indexDir: this.indexDir, params: index.params, numDocs: index.numDocs },
         onScores: (scores) => {
           this.store.putScores(key, scores);
         },
@@ -649,7 +648,10 @@ export class Workspace implements WorkspaceApi {
    * manifest's `retriever.concurrency`), one `_msearch` each. RM3 baselines (weighted terms of the
    * local index) are left unscored (logged).
    */
-  private async scoreExternal(external: OpenSearchRetriever, work: QueryToScore[], judged: Pick<ScoreSummary, 'noRelevant' | 'unjudged'>, options: TaskOptions & { concurrency?: number }): Promise<ScoreSummary> {
+  private async scoreExternal(work: QueryToScore[], judged: Pick<ScoreSummary, 'noRelevant' | 'unjudged'>, options: TaskOptions & { concurrency?: number }): Promise<ScoreSummary> {
+    // Nothing to score needs no cluster (a rerun after a complete run works offline).
+    if (work.length === 0) return { scored: 0, originals: 0, ...judged };
+    const external = await this.externalRetriever(options.signal);
     let weighted = 0;
     for (const q of work) {
       const keep = q.expansions.filter((e) => e.weightedQuery === undefined);
