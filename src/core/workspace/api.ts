@@ -1,4 +1,5 @@
 import type { QueryCostSection } from '../feedback/queryCost.js';
+import type { QueryJudgeView } from '../judge/reviewJudge.js';
 import type { CorpusDoc } from '../dataset/types.js';
 import type { Conditioning, ExpansionRecord, OutputKind } from '../expansion/types.js';
 import type { PairLengthStats } from '../curation/lengths.js';
@@ -164,6 +165,8 @@ export interface WorkspaceApi {
   listQueries(): QuerySummary[];
   getQueryReview(qid: string): QueryReview;
   getDocument(docid: string): CorpusDoc | undefined;
+  /** The LLM judge on one query (scores of its documents, judged-only beside judge-filled nDCG@10, flipped pairs); null without judgments. Optional: added later. */
+  getQueryJudge?(qid: string): QueryJudgeView | null;
 
   /** Build or reopen the BM25 index of the corpus. */
   buildIndex(options: TaskOptions & { rebuild?: boolean }): Promise<void>;

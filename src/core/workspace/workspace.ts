@@ -27,6 +27,7 @@ import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
 import { expansionCost, methodQueryCosts, type QueryCostSection } from '../feedback/queryCost.js';
+import { ReviewJudgments, type QueryJudgeView } from '../judge/reviewJudge.js';
 import { defaultScoreThreads, hasPositiveJudgment, judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, scoreRanking, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
 import { scoreQueriesRemote } from '../feedback/scoreRemote.js';
 import { openManifestRetriever } from '../retrieval/manifestRetriever.js';
@@ -237,6 +238,7 @@ export class Workspace implements WorkspaceApi {
   private readonly topicById: Map<string, Topic>;
   private cache: QueryCache | null = null;
   private readonly previewOriginals = new Map<string, ExpansionScore>();
+  private reviewJudgments: ReviewJudgments | undefined;
   /** The manifest's external retriever, checked against the settings it was opened with (`key`). */
   private external: { key: string; ready: Promise<OpenSearchRetriever> } | undefined;
 
@@ -497,6 +499,12 @@ export class Workspace implements WorkspaceApi {
       expansions: this.store.expansionsForQuery(qid).map((expansion) => ({ expansion, score: this.store.getScore(key, expansion.id) ?? null })),
       pairs: (this.queryCache().pairsByQid.get(qid) ?? []).map((p) => ({ ...p })),
     };
+  }
+
+  /** The LLM judge's view of one query (the newest `.qx/judgments/` file); null when the workspace has no judgments. */
+  getQueryJudge(qid: string): QueryJudgeView | null {
+    this.reviewJudgments ??= new ReviewJudgments(this.root, this.qrels, this.manifest.relevanceLevel ?? 1, this.deps.logger);
+    return this.reviewJudgments.forQuery(this.getQueryReview(qid));
   }
 
   getDocument(docid: string): CorpusDoc | undefined {
