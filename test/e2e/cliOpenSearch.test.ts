@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
 import { nullLogger } from '../../src/core/logger.js';
-import { openWorkspace } from '../../src/core/workspace/workspace.js';
+import { type Workspace, openWorkspace } from '../../src/core/workspace/workspace.js';
 import { withSettings } from '../../src/core/workspace/settings.js';
 import { type FakeIndex, type FakeOpenSearch, startFakeOpenSearch } from '../unit/core/retrieval/fakeOpenSearch.js';
 import { type QxRun, runQx } from './runQx.js';
@@ -43,6 +43,22 @@ async function makeWorkspace(name: string, retriever?: Record<string, unknown>):
   const imp = await qx(['import', teacherFs, '--workspace', ws, '--model', 'Qwen2.5-72B-Instruct', '--method', 'query2doc-fs', '--role', 'teacher']);
   assert.equal(imp.code, 0, imp.stderr);
   return ws;
+}
+
+/** Opens the local and the OpenSearch workspace through the core API, runs `fn`, closes both. */
+async function withBoth(local: string, remote: string, fn: (a: Workspace, b: Workspace) => Promise<void>): Promise<void> {
+  const deps = { settings: withSettings(), logger: nullLogger, getApiKey: async () => undefined };
+  const a = await openWorkspace(local, deps);
+  try {
+    const b = await openWorkspace(remote, deps);
+    try {
+      await fn(a, b);
+    } finally {
+      await b.close();
+    }
+  } finally {
+    await a.close();
+  }
 }
 
 describe('qx with an OpenSearch index as the retriever (DL19 pool, local fake cluster)', () => {
@@ -92,10 +108,7 @@ describe('qx with an OpenSearch index as the retriever (DL19 pool, local fake cl
     assert.equal(msearch.length, 43, 'one _msearch per query: its original and its expansion');
     assert.equal(msearch[0]!.body.trim().split('\n').length, 4);
 
-    const deps = { settings: withSettings(), logger: nullLogger, getApiKey: async () => undefined };
-    const a = await openWorkspace(local, deps);
-    const b = await openWorkspace(remote, deps);
-    try {
+    await withBoth(local, remote, async (a, b) => {
       const la = a.currentScores();
       const lb = b.currentScores();
       assert.notEqual(a.settingsKey, b.settingsKey, 'full-collection and pool scores are kept apart');
@@ -112,10 +125,7 @@ describe('qx with an OpenSearch index as the retriever (DL19 pool, local fake cl
       assert.equal(os.seen.slice(before).filter((c) => c.path.endsWith('_msearch')).length, 1, 'an edit is scored through OpenSearch');
       assert.deepEqual(edited.score, (await a.editExpansion(e.id, text)).score);
       assert.deepEqual(b.currentScores().get(edited.expansion.id), edited.score, 'the edit\'s score is stored');
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
     const report = await qx(['report', '--workspace', remote]);
     assert.equal(report.code, 0, report.stderr);
     assert.match(report.stdout, /^original BM25\s+-\s+-\s+43\s+0\.4644\s/m, 'nDCG@10 of the original queries from the returned hits (the local engine gives 0.4644)');
@@ -189,10 +199,7 @@ test('live OpenSearch: qx index --opensearch loads the DL19 pool and qx score th
     assert.equal((await qx(['score', '--workspace', local])).code, 0);
     const r = await qx(['score', '--workspace', remote], env);
     assert.equal(r.code, 0, r.stderr);
-    const deps = { settings: withSettings(), logger: nullLogger, getApiKey: async () => undefined };
-    const a = await openWorkspace(local, deps);
-    const b = await openWorkspace(remote, deps);
-    try {
+    await withBoth(local, remote, async (a, b) => {
       const la = a.currentScores();
       const lb = b.currentScores();
       assert.equal(lb.size, la.size);
@@ -201,10 +208,7 @@ test('live OpenSearch: qx index --opensearch loads the DL19 pool and qx score th
       assert.ok(Math.abs(mean(lb) - mean(la)) < 0.005, `mean nDCG@10 ${mean(lb)} (OpenSearch) vs ${mean(la)} (local)`);
       const sameTop10 = [...la].filter(([id, s]) => JSON.stringify(lb.get(id)?.top10) === JSON.stringify(s.top10)).length;
       assert.ok(sameTop10 / la.size >= 0.9, `identical top 10 for ${sameTop10} of ${la.size} rankings`);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    });
   } finally {
     await fetch(`${url}/${index}`, { method: 'DELETE', ...(env.QX_OPENSEARCH_AUTH ? { headers: { authorization: `Basic ${Buffer.from(env.QX_OPENSEARCH_AUTH).toString('base64')}` } } : {}) }).catch(() => undefined);
   }
