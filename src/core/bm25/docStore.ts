@@ -40,7 +40,8 @@ export class MemoryDocStore implements DocStore {
 
 /**
  * How an on-disk index keeps its documents' texts:
- * - `copy`: copied into the index (`store.jsonl` + `store.off`); works for any corpus.
+ * - `copy`: copied into the index, compressed in blocks (`store.jsonl.z`, `store.off`,
+ *   `store.blk`; indexes built before that: plain `store.jsonl`); works for any corpus.
  * - `pointer`: only each document's byte span in the user's corpus file (`store.ptr`, 12 bytes a
  *   document) plus a fingerprint of that file, checked before the first read.
  */
@@ -76,6 +77,7 @@ export const FINGERPRINT_BLOCK_BYTES = 4096;
 
 /** Copied stores of indexes built before block compression: plain JSONL. */
 const COPY_FILE = 'store.jsonl';
+/** Each document's offset in the uncompressed JSONL (Float64, numDocs + 1): both copy layouts. */
 const COPY_OFFSETS = 'store.off';
 const COPY_BLOCKS = 'store.jsonl.z';
 const COPY_INDEX = 'store.blk';
