@@ -76,7 +76,11 @@ export interface OpenStoreOptions {
  * replay that much, and on `close` (1 MB: smaller suffixes replay in milliseconds).
  */
 const CHECKPOINT_AFTER_BYTES = 1 << 20;
-/** Journal bytes appended in one session past the checkpoint that trigger a checkpoint right away (big imports and scoring runs). */
+/**
+ * Journal bytes appended past the checkpoint that trigger a checkpoint right away (big imports and
+ * scoring runs, so a run killed later still opens fast): 256 MB, or as many bytes as the last
+ * checkpoint covers when that is more, so the checkpoints written during a long run cost O(journal size) in all.
+ */
 const CHECKPOINT_WHILE_WRITING_BYTES = 256 << 20;
 
 /** What `undo()` undid, for a status message; both null when there was nothing to undo. */
@@ -291,6 +295,7 @@ export class CurationStore {
     const covered = cp === null ? 0 : journalNames.reduce((n, j) => n + cp.marks[j].size, 0);
     this.checkpointBytes = covered;
     this.opened = { fromCheckpoint: cp !== null, replayedBytes: this.journalBytes() - covered };
+    this.logger.debug(`Opened the curation store in ${this.dir} ${cp === null ? 'from its journals' : 'from its checkpoint'}; replayed ${this.opened.replayedBytes} bytes of journal.`);
     return this.opened.replayedBytes;
   }
 
@@ -403,7 +408,7 @@ export class CurationStore {
   /** After an append: record the journal's new size, and checkpoint when much was written since the last one. */
   private appended(name: JournalName, writer: JournalWriter): void {
     this.position[name] = { size: writer.size, lines: writer.lines };
-    if (this.journalBytes() - this.checkpointBytes >= CHECKPOINT_WHILE_WRITING_BYTES) this.checkpoint();
+    if (this.journalBytes() - this.checkpointBytes >= Math.max(CHECKPOINT_WHILE_WRITING_BYTES, this.checkpointBytes)) this.checkpoint();
   }
 
   private indexExpansion(e: ExpansionEntry): void {
