@@ -234,20 +234,15 @@ function decode(buf: Buffer, storeSchemaVersion: number): CheckpointData {
   const strings = JSON.parse(next().toString('utf8')) as string[];
   const pairs = JSON.parse(next().toString('utf8')) as PairRecord[];
   // Columns are copied into their own aligned buffers.
-  const u32 = (n: number): Uint32Array => {
+  const column = <T extends Uint32Array | Float64Array>(make: (n: number) => T, n: number): T => {
     const b = next();
-    if (b.length !== n * 4) throw new Damaged('a column has the wrong size');
-    const out = new Uint32Array(n);
+    const out = make(n);
+    if (b.length !== out.byteLength) throw new Damaged('a column has the wrong size');
     Buffer.from(out.buffer).set(b);
     return out;
   };
-  const f64 = (n: number): Float64Array => {
-    const b = next();
-    if (b.length !== n * 8) throw new Damaged('a column has the wrong size');
-    const out = new Float64Array(n);
-    Buffer.from(out.buffer).set(b);
-    return out;
-  };
+  const u32 = (n: number) => column((k) => new Uint32Array(k), n);
+  const f64 = (n: number) => column((k) => new Float64Array(k), n);
   const e = meta.expansions;
   const s = meta.scores;
   const data: CheckpointData = {

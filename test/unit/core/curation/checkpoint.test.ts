@@ -71,6 +71,14 @@ function populate(s: CurationStore, from: number, n: number): void {
   s.undo(); // retracts hand-<from>
 }
 
+/** A populated store with a checkpoint of all of it, closed. */
+function checkpointed(root: string, n = 30): void {
+  const s = CurationStore.open(root);
+  populate(s, 0, n);
+  s.checkpoint();
+  s.close();
+}
+
 function withStore(name: string, fn: (root: string) => void | Promise<void>): () => Promise<void> {
   return async () => {
     const root = mkdtempSync(join(tmpdir(), `qx-checkpoint-${name}-`));
@@ -85,10 +93,7 @@ function withStore(name: string, fn: (root: string) => void | Promise<void>): ()
 test(
   'an open from the checkpoint gives exactly the state of a journal replay, also after appends past it',
   withStore('same', (root) => {
-    const s = CurationStore.open(root);
-    populate(s, 0, 40);
-    s.checkpoint();
-    s.close();
+    checkpointed(root, 40);
     assert.ok(existsSync(join(root, '.qx', CHECKPOINT_FILE)));
     const first = bothWays(root);
     assert.equal(first.fromCheckpoint, true);
@@ -116,9 +121,8 @@ test(
 test(
   'a torn last journal line past the checkpoint is dropped as without one',
   withStore('torn', (root) => {
+    checkpointed(root);
     const s = CurationStore.open(root);
-    populate(s, 0, 30);
-    s.checkpoint();
     s.addExpansions([makeExpansion('q9', 'after')]);
     s.close();
     appendFileSync(join(root, '.qx', 'expansions.jsonl'), '{"id":"cut","qid":"q9","role":"teacher","method":"m","model":"x","provider":"p","generated":"the process died her');
@@ -141,10 +145,7 @@ test(
 test(
   'a damaged or truncated checkpoint is ignored with a warning and the journals are replayed',
   withStore('damaged', (root) => {
-    const s = CurationStore.open(root);
-    populate(s, 0, 30);
-    s.checkpoint();
-    s.close();
+    checkpointed(root);
     const file = join(root, '.qx', CHECKPOINT_FILE);
     const good = readFileSync(file);
     const expected = bothWays(root).viaJournals;
@@ -167,10 +168,7 @@ test(
 test(
   'a checkpoint that no longer matches its journals (rewritten, shortened, replaced) is not used',
   withStore('stale', (root) => {
-    const s = CurationStore.open(root);
-    populate(s, 0, 30);
-    s.checkpoint();
-    s.close();
+    checkpointed(root);
     const dir = join(root, '.qx');
     const saved = readFileSync(join(dir, CHECKPOINT_FILE));
     const pairsFile = join(dir, 'pairs.jsonl');
@@ -220,10 +218,7 @@ test(
 test(
   'kill -9 while a checkpoint is being written loses nothing: the next open matches a replay',
   withStore('kill', async (root) => {
-    const s = CurationStore.open(root);
-    populate(s, 0, 30);
-    s.checkpoint();
-    s.close();
+    checkpointed(root);
     // A child process that appends and rewrites the checkpoint in a loop (a large one, so that the
     // kill lands during a write) until it is killed.
     const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', '..', 'fixtures', 'curation', 'checkpointLoop.ts'), root], { stdio: ['ignore', 'pipe', 'inherit'] });
