@@ -229,7 +229,9 @@ export class CurationStore {
           pairs: new JournalWriter(join(dir, 'pairs.jsonl'), at.pairs.lines),
         };
         removeCheckpointLeftovers(dir);
-        if (replayed >= CHECKPOINT_AFTER_BYTES) store.checkpoint();
+        // A checkpoint that could not be used is replaced at once, so it is not read (and logged) again.
+        const unusable = !store.opened.fromCheckpoint && existsSync(join(dir, CHECKPOINT_FILE));
+        if (store.useCheckpoint && (replayed >= CHECKPOINT_AFTER_BYTES || unusable)) store.checkpoint();
       }
     } catch (e) {
       store.lock?.release();

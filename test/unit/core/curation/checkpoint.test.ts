@@ -192,6 +192,11 @@ test(
     assert.equal(fromCheckpoint, false);
     assert.deepEqual(viaCheckpoint, viaJournals);
     assert.ok(log.lines.some((l) => l.includes('scores.jsonl') && l.includes('shorter')), log.lines.join('\n'));
+    // A writable open replaces the unusable checkpoint at once: the next open uses it.
+    CurationStore.open(root).close();
+    const again = bothWays(root);
+    assert.equal(again.fromCheckpoint, true);
+    assert.deepEqual(again.viaCheckpoint, again.viaJournals);
   }),
 );
 
