@@ -117,6 +117,23 @@ function nullsLast(a: number | null, b: number | null, dir: 1 | -1): number {
   return (a - b) * dir;
 }
 
+/** What `sortQueries` orders by under `key`, besides the qid. */
+function sortValue(q: QuerySummary, key: SortKey): string | number | null {
+  switch (key) {
+    case 'qid':
+      return q.qid;
+    case 'deltaDesc':
+    case 'deltaAsc':
+      return q.bestDelta;
+    case 'method':
+      return q.bestMethod;
+    case 'judged':
+      return q.judged10;
+    case 'state':
+      return q.pairs.auto;
+  }
+}
+
 export function sortQueries(list: QuerySummary[], key: SortKey): QuerySummary[] {
   const byQid = (a: QuerySummary, b: QuerySummary) => compareQid(a.qid, b.qid);
   const cmp: (a: QuerySummary, b: QuerySummary) => number = (() => {
@@ -180,6 +197,23 @@ export class QueryList {
     this.filter = f;
     this.visible = undefined;
     this.index = undefined;
+  }
+
+  /**
+   * One query's summary changed (a pair or expansion edit): when its row keeps its place (the same
+   * sort value, still shown or still hidden by the filter, not a conversation turn), the row object
+   * shown is updated in place from the source and returned, so a tree redraws that row only; null
+   * when the query is hidden either way; undefined when the list must be rebuilt (`invalidate`).
+   */
+  update(qid: string): QuerySummary | null | undefined {
+    if (this.source === undefined || this.all === undefined) return undefined;
+    const next = this.source().find((q) => q.qid === qid);
+    const old = this.all.find((q) => q.qid === qid);
+    if (next === undefined || old === undefined || old.conversation !== undefined || next.conversation !== undefined) return undefined;
+    const shown = matchesFilter(old, this.filter);
+    if (shown !== matchesFilter(next, this.filter) || sortValue(old, this.sort) !== sortValue(next, this.sort)) return undefined;
+    if (old !== next) Object.assign(old, next);
+    return shown ? old : null;
   }
 
   get filterIsEmpty(): boolean {
