@@ -17,11 +17,11 @@ import type { PairRecord } from './types.js';
  *
  * Layout (little-endian): magic "QXCP", format version (u32), body length (f64), sha256 of the
  * body (32 bytes), then the body: sections, each a u32 byte length followed by its bytes padded to
- * a multiple of 8: meta JSON, string table JSON, pairs JSON, then the typed columns.
+ * a multiple of 8: meta JSON, string table JSON, the pairs' shapes JSON, then the typed columns.
  */
 
 /** Version of the checkpoint layout and of what the store derives from a journal line; a mismatch is ignored (rebuilt). */
-export const checkpointFormatVersion = 1;
+export const checkpointFormatVersion = 2;
 
 /** The checkpoint's file name in `.qx/`. */
 export const CHECKPOINT_FILE = 'store.checkpoint';
@@ -67,7 +67,85 @@ export interface CheckpointData {
   scoreOffset: Float64Array;
   scoreLength: Uint32Array;
   scoreLine: Uint32Array;
-  pairs: PairRecord[];
+  pairs: PairColumns;
+}
+
+/**
+ * Pairs in columns: each pair's field names and kinds in order (`shapes`, one shared entry per
+ * distinct list, e.g. `["id:s", "qid:s", "margin:n", …]`; s = string, n = number, j = other JSON
+ * value), then its string fields (indices into the string table), numbers and other values in order.
+ */
+export interface PairColumns {
+  shapes: string[][];
+  shape: Uint32Array;
+  str: Uint32Array;
+  num: Float64Array;
+  json: string[];
+}
+
+/** Puts pairs in columns; `sid` gives a string's index in the checkpoint's string table. Undefined fields are left out, as in JSON. */
+export function encodePairs(pairs: Iterable<PairRecord>, sid: (s: string) => number): PairColumns {
+  const shapes: string[][] = [];
+  const shapeIds = new Map<string, number>();
+  const shape: number[] = [];
+  const str: number[] = [];
+  const num: number[] = [];
+  const json: string[] = [];
+  for (const p of pairs) {
+    const keys: string[] = [];
+    for (const [k, v] of Object.entries(p)) {
+      if (v === undefined) continue;
+      if (typeof v === 'string') {
+        keys.push(`${k}:s`);
+        str.push(sid(v));
+      } else if (typeof v === 'number') {
+        keys.push(`${k}:n`);
+        num.push(v);
+      } else {
+        keys.push(`${k}:j`);
+        json.push(JSON.stringify(v));
+      }
+    }
+    const id = keys.join(',');
+    let at = shapeIds.get(id);
+    if (at === undefined) {
+      shapeIds.set(id, (at = shapes.length));
+      shapes.push(keys);
+    }
+    shape.push(at);
+  }
+  return { shapes, shape: Uint32Array.from(shape), str: Uint32Array.from(str), num: Float64Array.from(num), json };
+}
+
+/** The pairs of {@link encodePairs}' columns; throws when the columns do not add up. */
+function decodePairs(cols: PairColumns, strings: readonly string[]): PairRecord[] {
+  const fields = cols.shapes.map((keys) => keys.map((k) => [k.slice(0, -2), k.slice(-1)] as const));
+  const out: PairRecord[] = new Array(cols.shape.length);
+  let s = 0;
+  let n = 0;
+  let j = 0;
+  for (let i = 0; i < cols.shape.length; i++) {
+    const f = fields[cols.shape[i]!];
+    if (f === undefined) throw new Damaged('a pair shape index is out of range');
+    const p: Record<string, unknown> = {};
+    for (const [k, kind] of f) {
+      if (kind === 's') {
+        const v = strings[cols.str[s++]!];
+        if (v === undefined) throw new Damaged('a pair string index is out of range');
+        p[k] = v;
+      } else if (kind === 'n') {
+        if (n >= cols.num.length) throw new Damaged('pair numbers are missing');
+        p[k] = cols.num[n++];
+      } else {
+        const v = cols.json[j++];
+        if (v === undefined) throw new Damaged('pair values are missing');
+        p[k] = JSON.parse(v);
+      }
+    }
+    out[i] = p as unknown as PairRecord;
+  }
+  if (s !== cols.str.length || n !== cols.num.length || j !== cols.json.length) throw new Damaged('pair columns of the wrong size');
+  return out;
 }
 
 interface CheckpointMeta {
@@ -77,6 +155,8 @@ interface CheckpointMeta {
   scores: number;
   strings: number;
   pairs: number;
+  pairStrings: number;
+  pairNumbers: number;
 }
 
 function sha256(buf: Buffer): string {
@@ -143,13 +223,15 @@ export function writeCheckpoint(dir: string, storeSchemaVersion: number, data: C
     expansions: data.expOffset.length,
     scores: data.scoreOffset.length,
     strings: data.strings.length,
-    pairs: data.pairs.length,
+    pairs: data.pairs.shape.length,
+    pairStrings: data.pairs.str.length,
+    pairNumbers: data.pairs.num.length,
   };
   const parts: Buffer[] = [];
   section(parts, Buffer.from(JSON.stringify(meta), 'utf8'));
   section(parts, Buffer.from(JSON.stringify(data.strings), 'utf8'));
-  section(parts, Buffer.from(JSON.stringify(data.pairs), 'utf8'));
-  for (const col of [data.expCols, data.expOffset, data.expLength, data.expLine, data.scoreCols, data.scoreNums, data.scoreOffset, data.scoreLength, data.scoreLine]) section(parts, col);
+  section(parts, Buffer.from(JSON.stringify({ shapes: data.pairs.shapes, json: data.pairs.json }), 'utf8'));
+  for (const col of [data.expCols, data.expOffset, data.expLength, data.expLine, data.scoreCols, data.scoreNums, data.scoreOffset, data.scoreLength, data.scoreLine, data.pairs.shape, data.pairs.str, data.pairs.num]) section(parts, col);
   const body = Buffer.concat(parts);
   const prefix = Buffer.alloc(PREFIX);
   prefix.write(MAGIC, 0, 'latin1');
@@ -184,6 +266,8 @@ export function removeCheckpointLeftovers(dir: string): void {
 }
 
 class Damaged extends Error {}
+/** A checkpoint of another format or store schema: not damage, just not this build's. */
+class Outdated extends Damaged {}
 
 /**
  * Reads `<dir>/store.checkpoint` and checks it: layout, checksum, store schema, column sizes and
@@ -191,14 +275,18 @@ class Damaged extends Error {}
  * null (after a `logger.info` naming the reason, and a `warn` when the file is damaged) when there
  * is none or it cannot be used; the caller then replays the journals.
  */
-export function readCheckpoint(dir: string, storeSchemaVersion: number, logger: Logger): CheckpointData | null {
+export function readCheckpoint(dir: string, storeSchemaVersion: number, logger: Logger): ReadCheckpoint | null {
   const file = join(dir, CHECKPOINT_FILE);
   if (!existsSync(file)) return null;
-  let data: CheckpointData;
+  let data: ReadCheckpoint;
   try {
     data = decode(readFileSync(file), storeSchemaVersion);
   } catch (e) {
     if (!(e instanceof Damaged) && !(e instanceof SyntaxError) && !(e instanceof RangeError)) throw e;
+    if (e instanceof Outdated) {
+      logger.info(`${file} was written in another format (${e.message}); replaying the journals.`);
+      return null;
+    }
     logger.warn(`${file} is damaged (${e.message}); ignoring it and replaying the journals (nothing is lost: they hold every record).`);
     return null;
   }
@@ -212,10 +300,13 @@ export function readCheckpoint(dir: string, storeSchemaVersion: number, logger: 
   return data;
 }
 
-function decode(buf: Buffer, storeSchemaVersion: number): CheckpointData {
+/** A checkpoint as read: its columns, and its pairs decoded (and checked). */
+export type ReadCheckpoint = CheckpointData & { pairRecords: PairRecord[] };
+
+function decode(buf: Buffer, storeSchemaVersion: number): ReadCheckpoint {
   if (buf.length < PREFIX || buf.toString('latin1', 0, 4) !== MAGIC) throw new Damaged('not a checkpoint file');
   const version = buf.readUInt32LE(4);
-  if (version !== checkpointFormatVersion) throw new Damaged(`format version ${version}, this build reads ${checkpointFormatVersion}`);
+  if (version !== checkpointFormatVersion) throw new Outdated(`format version ${version}, this build reads ${checkpointFormatVersion}`);
   const bodyLength = buf.readDoubleLE(8);
   if (bodyLength !== buf.length - PREFIX) throw new Damaged(`${buf.length - PREFIX} body bytes, the header says ${bodyLength}`);
   const body = buf.subarray(PREFIX);
@@ -230,9 +321,9 @@ function decode(buf: Buffer, storeSchemaVersion: number): CheckpointData {
     return body.subarray(start, start + len);
   };
   const meta = JSON.parse(next().toString('utf8')) as CheckpointMeta;
-  if (meta.storeSchemaVersion !== storeSchemaVersion) throw new Damaged(`store schema ${meta.storeSchemaVersion}, the store is ${storeSchemaVersion}`);
+  if (meta.storeSchemaVersion !== storeSchemaVersion) throw new Outdated(`store schema ${meta.storeSchemaVersion}, the store is ${storeSchemaVersion}`);
   const strings = JSON.parse(next().toString('utf8')) as string[];
-  const pairs = JSON.parse(next().toString('utf8')) as PairRecord[];
+  const pairTables = JSON.parse(next().toString('utf8')) as { shapes: string[][]; json: string[] };
   // Columns are copied into their own aligned buffers.
   const column = <T extends Uint32Array | Float64Array>(make: (n: number) => T, n: number): T => {
     const b = next();
@@ -248,7 +339,6 @@ function decode(buf: Buffer, storeSchemaVersion: number): CheckpointData {
   const data: CheckpointData = {
     marks: meta.marks,
     strings,
-    pairs,
     expCols: u32(6 * e),
     expOffset: f64(e),
     expLength: u32(e),
@@ -258,12 +348,13 @@ function decode(buf: Buffer, storeSchemaVersion: number): CheckpointData {
     scoreOffset: f64(s),
     scoreLength: u32(s),
     scoreLine: u32(s),
+    pairs: { shapes: pairTables.shapes, json: pairTables.json, shape: u32(meta.pairs), str: u32(meta.pairStrings), num: f64(meta.pairNumbers) },
   };
-  if (!Array.isArray(strings) || strings.length !== meta.strings || !Array.isArray(pairs) || pairs.length !== meta.pairs) throw new Damaged('tables of the wrong size');
+  if (!Array.isArray(strings) || strings.length !== meta.strings || !Array.isArray(pairTables.shapes) || !Array.isArray(pairTables.json)) throw new Damaged('tables of the wrong size');
   for (const cols of [data.expCols, data.scoreCols]) for (let i = 0; i < cols.length; i++) if (cols[i]! >= strings.length) throw new Damaged('a string index is out of range');
   for (const name of journalNames) {
     const m = meta.marks?.[name];
     if (m === undefined || typeof m.size !== 'number' || typeof m.lines !== 'number' || typeof m.head !== 'string' || typeof m.tail !== 'string') throw new Damaged(`no mark for ${name}.jsonl`);
   }
-  return data;
+  return { ...data, pairRecords: decodePairs(data.pairs, strings) };
 }

@@ -6,7 +6,7 @@ import type { ExpansionRecord } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
 import { shortHash } from './hash.js';
 import { type ExpansionHead, scanExpansionHead, scanScoreHead } from './expansionHead.js';
-import { CHECKPOINT_FILE, type CheckpointData, type JournalMark, type JournalName, journalNames, markJournal, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_FILE, encodePairs, type ReadCheckpoint, type JournalMark, type JournalName, journalNames, markJournal, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint } from './checkpoint.js';
 import { JournalWriter, type JournalLine, scanJournal } from './journal.js';
 import { StoreLock } from './lock.js';
 import type { ExpansionScore, PairRecord, PairState } from './types.js';
@@ -317,7 +317,7 @@ export class CurationStore {
   }
 
   /** Loads the state a checkpoint holds. */
-  private restore(cp: CheckpointData): void {
+  private restore(cp: ReadCheckpoint): void {
     const str = cp.strings;
     const { expCols, expOffset, expLength, expLine } = cp;
     for (let i = 0; i < expOffset.length; i++) {
@@ -334,7 +334,7 @@ export class CurationStore {
       if (map === undefined || k !== key) map = this.scoreMap((key = k));
       map.set(str[scoreCols[2 * i + 1]!]!, { ndcg10: scoreNums[3 * i]!, delta: scoreNums[3 * i + 1]!, judged10: scoreNums[3 * i + 2]!, offset: scoreOffset[i]!, length: scoreLength[i]!, line: scoreLine[i]! });
     }
-    for (const p of cp.pairs) this.pairs.set(p.id, p);
+    for (const p of cp.pairRecords) this.pairs.set(p.id, p);
   }
 
   /**
@@ -399,7 +399,7 @@ export class CurationStore {
       }
       const marks = {} as Record<JournalName, JournalMark>;
       for (const name of journalNames) marks[name] = markJournal(join(this.dir, `${name}.jsonl`), this.position[name].size, this.position[name].lines);
-      const bytes = writeCheckpoint(this.dir, storeSchemaVersion, { marks, strings, expCols, expOffset, expLength, expLine, scoreCols, scoreNums, scoreOffset, scoreLength, scoreLine, pairs: [...this.pairs.values()] });
+      const bytes = writeCheckpoint(this.dir, storeSchemaVersion, { marks, strings, expCols, expOffset, expLength, expLine, scoreCols, scoreNums, scoreOffset, scoreLength, scoreLine, pairs: encodePairs(this.pairs.values(), sid) });
       this.checkpointBytes = this.journalBytes();
       this.logger.debug(`Wrote ${join(this.dir, CHECKPOINT_FILE)} (${(bytes / 1e6).toFixed(1)} MB, ${n} expansions, ${m} scores, ${this.pairs.size} pairs) in ${(performance.now() - t).toFixed(0)} ms.`);
     } catch (e) {
@@ -452,7 +452,8 @@ export class CurationStore {
         p.state = ev.state;
         break;
       case 'update':
-        Object.assign(p, ev.patch);
+        // As the event reads back from the journal: JSON leaves undefined fields out of the patch.
+        for (const [k, v] of Object.entries(ev.patch)) if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
         break;
       case 'delete':
         this.pairs.delete(ev.pairId);
