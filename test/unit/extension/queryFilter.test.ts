@@ -118,3 +118,13 @@ test('after one query changes, its row is updated in place when it keeps its pla
   edit('4', { conversation: { id: 'c1', turn: 2 } });
   assert.equal(list.update('4'), undefined);
 });
+
+test('natural qid order: the fast path for plain numbers orders exactly as the numeric collator', async () => {
+  const { compareQid } = await import('../../../src/extension/queryFilter.js');
+  const collator = new Intl.Collator('en', { numeric: true });
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const ids = ['0', '1', '2', '9', '10', '100', '007', '7', 'a', 'a2', 'a10', 'q-1', '12345678901234567890', '99999999999999999999', ''];
+  for (let i = 0; i < 300; i++) ids.push(String(Math.floor(rand() * 10 ** (1 + Math.floor(rand() * 9)))));
+  for (const a of ids) for (const b of ids) assert.equal(Math.sign(compareQid(a, b)), Math.sign(collator.compare(a, b)), `${a} vs ${b}`);
+});
