@@ -79,6 +79,7 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
     session.onDidChange((e) => {
       if (e.kind === 'openFailed') return;
       if (e.kind !== 'data') tree.setWorkspace(session.workspace);
+      else if (e.qid !== undefined) tree.refreshQuery(e.qid);
       else tree.refresh();
       updateTitle();
     }),

@@ -260,7 +260,7 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
   }
 
   private mutated(reason: string, qid: string): void {
-    this.tree.refresh();
+    this.tree.refreshQuery(qid);
     this.session.changed(reason, qid);
   }
 
@@ -323,7 +323,8 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
         const r = this.requireWorkspace().undo();
         if (r.description !== null) {
           if (r.qid !== null) this.qid = r.qid;
-          this.tree.refresh();
+          if (r.qid !== null) this.tree.refreshQuery(r.qid);
+          else this.tree.refresh();
           this.session.changed('undo', r.qid ?? undefined);
         }
         return r;

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Bm25Index } from '../bm25/bm25Index.js';
-import { CurationStore, originalScoreId, retrievalSettingsKey } from '../curation/store.js';
+import { CurationStore, originalScoreId, retrievalSettingsKey, type ScoreSummary as StoreScoreSummary } from '../curation/store.js';
 import { buildPairs as buildPairRecords, pairBuildReport, pairId, pairTask, type PairBuildReport, type ScoredCandidate } from '../curation/pairs.js';
 import { conditioningOf, outputKindOf } from '../curation/kinds.js';
 import { pairLengthStats } from '../curation/lengths.js';
@@ -220,7 +220,9 @@ export async function buildWorkspaceIndex(root: string, deps: WorkspaceDeps, opt
   }
 }
 
+/** What the query browser and the review panel read, built once and then updated per query. */
 interface QueryCache {
+  /** One per topic, in topic order; replaced (copy on write) when a query changes. */
   summaries: QuerySummary[];
   pairsByQid: Map<string, PairRecord[]>;
 }
@@ -242,6 +244,8 @@ export class Workspace implements WorkspaceApi {
   private index: Bm25Index | undefined;
   private readonly topicById: Map<string, Topic>;
   private cache: QueryCache | null = null;
+  /** Position of each topic by qid, built on the first per-query cache update. */
+  private topicPosition: Map<string, number> | undefined;
   private readonly previewOriginals = new Map<string, ExpansionScore>();
   private reviewJudgments: ReviewJudgments | undefined;
   /** The manifest's external retriever, checked against the settings it was opened with (`key`). */
@@ -348,6 +352,7 @@ export class Workspace implements WorkspaceApi {
     return this.index as unknown as Bm25Index;
   }
 
+  /** Drops the query cache: for changes that may touch any query (imports, scoring, pair rebuilds, settings). */
   private invalidate(): void {
     this.cache = null;
   }
@@ -386,6 +391,26 @@ export class Workspace implements WorkspaceApi {
       if (this.external === entry) this.external = undefined;
     });
     return ready;
+  }
+
+  /**
+   * After an edit of one query (a pair accepted, swapped, noted, created; an expansion edited; the
+   * undo of one of these): rebuilds that query's summary and pairs in the cache and keeps every
+   * other query's. `null` (an edit of many queries) drops the whole cache.
+   */
+  private invalidateQuery(qid: string | null): void {
+    const c = this.cache;
+    if (c === null) return;
+    if (qid === null) return this.invalidate();
+    if (this.topicPosition === undefined) this.topicPosition = new Map(this.topics.map((t, i) => [t.qid, i]));
+    const at = this.topicPosition.get(qid);
+    if (at === undefined) return;
+    const pairs = this.store.pairsForQuery(qid);
+    if (pairs.length > 0) c.pairsByQid.set(qid, pairs);
+    else c.pairsByQid.delete(qid);
+    const summaries = c.summaries.slice();
+    summaries[at] = this.summarize(this.topics[at]!, this.store.scoreSummariesFor(this.settingsKey), pairs);
+    this.cache = { summaries, pairsByQid: c.pairsByQid };
   }
 
   // ---- for core modules beside the workspace (conversational rewrites, distillation exports) ----
@@ -441,46 +466,49 @@ export class Workspace implements WorkspaceApi {
       if (list === undefined) pairsByQid.set(p.qid, (list = []));
       list.push(p);
     }
-    const summaries = this.topics.map((t): QuerySummary => {
-      const judgments = this.qrels.get(t.qid);
-      let relevant = 0;
-      if (judgments) for (const g of judgments.values()) if (g > 0) relevant++;
-      const orig = scores.get(originalScoreId(t.qid));
-      let bestDelta: number | null = null;
-      let bestMethod: string | null = null;
-      let judgedSum = 0;
-      let judgedN = 0;
-      const exps = this.store.expansionHeadsForQuery(t.qid);
-      for (const e of exps) {
-        const s = scores.get(e.id);
-        if (s === undefined) continue;
-        judgedSum += s.judged10;
-        judgedN++;
-        if (e.role === 'baseline') continue;
-        if (bestDelta === null || s.delta > bestDelta) {
-          bestDelta = s.delta;
-          bestMethod = e.method;
-        }
-      }
-      const pairs: Record<PairState, number> = { auto: 0, accepted: 0, rejected: 0, edited: 0 };
-      for (const p of pairsByQid.get(t.qid) ?? []) pairs[p.state]++;
-      return {
-        qid: t.qid,
-        text: t.text,
-        judged: judgments?.size ?? 0,
-        relevant,
-        baseNdcg10: orig?.ndcg10 ?? null,
-        bestDelta,
-        bestMethod,
-        judged10: judgedN === 0 ? null : judgedSum / judgedN,
-        expansions: exps.length,
-        pairs,
-        noRelevant: relevant === 0,
-        ...(t.conversation === undefined ? {} : { conversation: { id: t.conversation.id, turn: t.conversation.turn } }),
-      };
-    });
+    const summaries = this.topics.map((t) => this.summarize(t, scores, pairsByQid.get(t.qid) ?? []));
     this.cache = { summaries, pairsByQid };
     return this.cache;
+  }
+
+  /** The query browser's row of one topic. */
+  private summarize(t: Topic, scores: ReadonlyMap<string, StoreScoreSummary>, queryPairs: readonly PairRecord[]): QuerySummary {
+    const judgments = this.qrels.get(t.qid);
+    let relevant = 0;
+    if (judgments) for (const g of judgments.values()) if (g > 0) relevant++;
+    const orig = scores.get(originalScoreId(t.qid));
+    let bestDelta: number | null = null;
+    let bestMethod: string | null = null;
+    let judgedSum = 0;
+    let judgedN = 0;
+    const exps = this.store.expansionHeadsForQuery(t.qid);
+    for (const e of exps) {
+      const s = scores.get(e.id);
+      if (s === undefined) continue;
+      judgedSum += s.judged10;
+      judgedN++;
+      if (e.role === 'baseline') continue;
+      if (bestDelta === null || s.delta > bestDelta) {
+        bestDelta = s.delta;
+        bestMethod = e.method;
+      }
+    }
+    const pairs: Record<PairState, number> = { auto: 0, accepted: 0, rejected: 0, edited: 0 };
+    for (const p of queryPairs) pairs[p.state]++;
+    return {
+      qid: t.qid,
+      text: t.text,
+      judged: judgments?.size ?? 0,
+      relevant,
+      baseNdcg10: orig?.ndcg10 ?? null,
+      bestDelta,
+      bestMethod,
+      judged10: judgedN === 0 ? null : judgedSum / judgedN,
+      expansions: exps.length,
+      pairs,
+      noRelevant: relevant === 0,
+      ...(t.conversation === undefined ? {} : { conversation: { id: t.conversation.id, turn: t.conversation.turn } }),
+    };
   }
 
   private topic(qid: string): Topic {
@@ -1165,7 +1193,7 @@ export class Workspace implements WorkspaceApi {
       this.store.addExpansions([edited], { description: 'edit expansion' });
       if (this.store.getScore(key, originalScoreId(e.qid)) === undefined) this.store.putScores(key, [original]);
       this.store.putScores(key, [score]);
-      for (const p of this.store.listPairs()) {
+      for (const p of this.store.pairsForQuery(e.qid)) {
         if (p.chosenId !== e.id && p.rejectedId !== e.id) continue;
         const chosenId = p.chosenId === e.id ? edited.id : p.chosenId;
         const rejectedId = p.rejectedId === e.id ? edited.id : p.rejectedId;
@@ -1174,25 +1202,25 @@ export class Workspace implements WorkspaceApi {
         this.store.updatePair(p.id, { chosenId, rejectedId, state: 'edited', ...(c && r ? { margin: c.ndcg10 - r.ndcg10 } : {}) });
       }
     });
-    this.invalidate();
+    this.invalidateQuery(e.qid);
     return { expansion: edited, score };
   }
 
   setPairState(pairId: string, state: PairState): PairRecord {
     const p = this.store.setPairState(pairId, state);
-    this.invalidate();
+    this.invalidateQuery(p.qid);
     return p;
   }
 
   setPairNote(pairId: string, note: string): PairRecord {
     const p = this.store.setPairNote(pairId, note);
-    this.invalidate();
+    this.invalidateQuery(p.qid);
     return p;
   }
 
   swapPair(pairId: string): PairRecord {
     const p = this.store.swapPair(pairId);
-    this.invalidate();
+    this.invalidateQuery(p.qid);
     return p;
   }
 
@@ -1218,13 +1246,13 @@ export class Workspace implements WorkspaceApi {
       createdAt: now,
       updatedAt: now,
     });
-    this.invalidate();
+    this.invalidateQuery(qid);
     return p;
   }
 
   undo(): UndoResult {
     const r = this.store.undo();
-    this.invalidate();
+    if (r.description !== null) this.invalidateQuery(r.qid);
     return r;
   }
 
