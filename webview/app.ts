@@ -1,7 +1,8 @@
-import type { DocMove, EmptyState, ExpansionScore, PairRecord, PairState, PlotData, QueryReview, ReviewAction, ReviewPosition, ScoredExpansion } from '../src/protocol/messages.js';
+import type { DocMove, EmptyState, ExpansionScore, PairRecord, PairState, PlotData, QueryJudgeView, QueryReview, ReviewAction, ReviewPosition, ScoredExpansion } from '../src/protocol/messages.js';
 import { RemoteError, type WebviewEndpoint } from '../src/protocol/rpc.js';
 import { type Child, el } from './dom.js';
 import { deltaClass, formatDelta, formatLength, formatLengthRatio, formatPercent, formatScore } from './format.js';
+import { docStatus, docTitle, judgeInfo, judgedHere, ndcgPair, pairJudge } from './judge.js';
 import { costScatter, deltaHistogram, teacherStudentScatter } from './plots.js';
 
 /** UI state kept across hide/show through the webview's getState/setState. Never data the host owns. */
@@ -40,6 +41,8 @@ function isTyping(target: EventTarget | null): boolean {
 /** The Review panel. Renders what the host sends; every edit goes back as a protocol request. */
 export class ReviewApp {
   private review: QueryReview | undefined;
+  /** The LLM judge on the shown query; null without judgments. */
+  private judge: QueryJudgeView | null = null;
   private position: ReviewPosition | undefined;
   private empty: EmptyState | undefined;
   private state: UiState;
@@ -56,7 +59,7 @@ export class ReviewApp {
   ) {
     const saved = store.get();
     this.state = isUiState(saved) ? saved : { plotsOpen: false, drafts: {}, pick: {} };
-    rpc.on('review/show', ({ review, position }) => this.show(review, position));
+    rpc.on('review/show', ({ review, position, judge }) => this.show(review, position, judge));
     rpc.on('review/empty', (e) => this.showEmpty(e));
     rpc.on('review/action', ({ action }) => void this.act(action));
     rpc.on('queries/changed', () => {
@@ -81,12 +84,13 @@ export class ReviewApp {
 
   // ---- incoming ---------------------------------------------------------------------------
 
-  show(review: QueryReview, position: ReviewPosition): void {
+  show(review: QueryReview, position: ReviewPosition, judge: QueryJudgeView | null = null): void {
     if (this.state.qid !== review.qid) {
       this.state.pick = {};
       this.state.focusedPair = undefined;
     }
     this.review = review;
+    this.judge = judge;
     this.position = position;
     this.empty = undefined;
     this.state.qid = review.qid;
@@ -264,10 +268,11 @@ export class ReviewApp {
       r.original === null
         ? el('p', { className: 'muted', text: 'Not scored yet: run “QX: Score Expansions”.' })
         : el('p', { className: 'metrics' }, [
-            metric('Original nDCG@10', formatScore(r.original.ndcg10)),
+            judgedHere(this.judge) && this.judge.original !== null ? ndcgPair('Original nDCG@10', this.judge.original) : metric('Original nDCG@10', formatScore(r.original.ndcg10)),
             metric('Recall', formatScore(r.original.recall)),
             metric('Judged@10', formatPercent(r.original.judged10)),
           ]),
+      this.judge === null ? null : judgeInfo(this.judge),
     ]);
     return [header, query, this.renderPairs(r), this.renderExpansions(r), this.renderPlots(), this.renderKeys()];
   }
@@ -298,11 +303,12 @@ export class ReviewApp {
       const note = el('vscode-textfield', { className: 'note', attrs: { placeholder: 'Add a note…', 'aria-label': 'Note for this pair', 'data-testid': 'pair-note' } }) as HTMLElement & { value: string };
       note.value = p.note ?? '';
       note.addEventListener('change', () => void this.call('Save note', () => this.rpc.request('pairs/note', { pairId: p.id, note: note.value })).then((res) => res && this.setStatus('Note saved.')));
-      const row = el('tr', { className: `pair ${p.state}${focused ? ' focused' : ''}`, attrs: { tabindex: '0', 'data-pair': p.id, 'aria-selected': String(focused) }, on: { click: () => { this.state.focusedPair = p.id; this.save(); this.render(); } } }, [
+      const flips = judgedHere(this.judge) && this.judge.pairs[p.id]?.flipped === true;
+      const row = el('tr', { className: `pair ${p.state}${focused ? ' focused' : ''}${flips ? ' flipped' : ''}`, attrs: { tabindex: '0', 'data-pair': p.id, 'aria-selected': String(focused) }, on: { click: () => { this.state.focusedPair = p.id; this.save(); this.render(); } } }, [
         el('td', { className: 'pair-state' }, [el('vscode-badge', { className: `state ${p.state}`, text: p.state, attrs: { 'data-testid': 'pair-state' } }), p.origin === 'manual' ? el('span', { className: 'muted small', text: ' manual' }) : null]),
         side(p.chosenId, 'chosen'),
         side(p.rejectedId, 'rejected'),
-        el('td', { className: 'num', attrs: { 'data-label': 'Margin' } }, [formatScore(p.margin), ratio(p)]),
+        el('td', { className: 'num', attrs: { 'data-label': 'Margin' } }, [formatScore(p.margin), judgedHere(this.judge) ? pairJudge(this.judge.pairs[p.id]) : null, ratio(p)]),
         el('td', { className: 'pair-actions' }, [
           this.button('Accept', 'Accept this pair (a)', () => void this.setPairState(p, 'accepted'), { secondary: p.state === 'accepted', testid: 'accept' }),
           this.button('Reject', 'Reject this pair (r)', () => void this.setPairState(p, 'rejected'), { secondary: true, testid: 'reject' }),
@@ -369,7 +375,7 @@ export class ReviewApp {
       sc === null
         ? el('span', { className: 'muted', text: 'not scored' })
         : el('span', { className: 'metrics' }, [
-            metric('nDCG@10', formatScore(sc.ndcg10)),
+            judgedHere(this.judge) && this.judge.expansions[e.id] !== undefined ? ndcgPair('nDCG@10', this.judge.expansions[e.id]!) : metric('nDCG@10', formatScore(sc.ndcg10)),
             el('span', { className: `delta big ${deltaClass(sc.delta)}`, text: `Δ ${formatDelta(sc.delta)}`, attrs: { 'data-testid': 'delta' } }),
             metric('Judged@10', formatPercent(sc.judged10)),
             sc.unjudgedFlag ? el('span', { className: 'warn', text: '⚠ rests on unjudged docs', title: 'An unjudged document entered the top 10: the delta may understate this expansion.' }) : null,
@@ -390,13 +396,16 @@ export class ReviewApp {
   private renderMoves(qid: string, sc: ExpansionScore): HTMLElement | null {
     if (sc.entered.length === 0 && sc.left.length === 0) return el('p', { className: 'muted small', text: 'Same top 10 as the original query.' });
     const chip = (m: DocMove, kind: 'in' | 'out') =>
-      el('button', {
-        className: `doc ${kind} ${m.grade === null ? 'unjudged' : m.grade > 0 ? 'relevant' : 'nonrelevant'}`,
-        text: `${m.docid} · ${m.grade === null ? 'unjudged' : `grade ${m.grade}`} · #${m.rank}`,
-        title: `Open document ${m.docid}`,
-        attrs: { 'data-testid': 'doc', 'data-docid': m.docid },
-        on: { click: () => void this.call('Open document', () => this.rpc.request('docs/open', { docid: m.docid, qid })) },
-      });
+      el(
+        'button',
+        {
+          className: `doc ${kind} ${m.grade === null ? 'unjudged' : m.grade > 0 ? 'relevant' : 'nonrelevant'}`,
+          title: docTitle(m, this.judge),
+          attrs: { 'data-testid': 'doc', 'data-docid': m.docid },
+          on: { click: () => void this.call('Open document', () => this.rpc.request('docs/open', { docid: m.docid, qid })) },
+        },
+        [`${m.docid} · `, ...docStatus(m, this.judge), ` · #${m.rank}`],
+      );
     return el('div', { className: 'moves' }, [
       sc.entered.length > 0 ? el('div', {}, [el('span', { className: 'move-label', text: `Entered top 10 (${sc.entered.length})` }), ...sc.entered.map((m) => chip(m, 'in'))]) : null,
       sc.left.length > 0 ? el('div', {}, [el('span', { className: 'move-label', text: `Left top 10 (${sc.left.length})` }), ...sc.left.map((m) => chip(m, 'out'))]) : null,

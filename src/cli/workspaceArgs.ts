@@ -78,6 +78,7 @@ export async function withWorkspace<T>(args: ParsedArgs, io: CliIo, fn: (ws: Wor
     logger: stderrLogger(io),
     getApiKey: envApiKey(io),
     toolVersion: toolVersion(),
+    env: io.env,
     ...(io.env.QX_CACHE_DIR ? { cacheDir: resolve(io.cwd, io.env.QX_CACHE_DIR) } : {}),
   });
   try {

@@ -36,7 +36,7 @@ export const dpoFormats: { format: ExportFormat; label: string; detail: string }
   { format: 'llama-factory', label: 'LLaMA-Factory', detail: 'conversations / chosen / rejected (ShareGPT ranking format)' },
 ];
 
-function requireWorkspace(session: Session): WorkspaceApi {
+export function requireWorkspace(session: Session): WorkspaceApi {
   const ws = session.workspace;
   if (ws === undefined) {
     throw new QxError('config', 'No QX workspace is open.', { hint: 'Run "QX: Open Sample Workspace" or "QX: Open Workspace…" first.' });

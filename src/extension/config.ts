@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import type { EndpointSettings, QxSettings } from '../core/workspace/api.js';
+import * as path from 'node:path';
+import type { EndpointSettings, JudgeRequest, JudgeSettings, QxSettings } from '../core/workspace/api.js';
 import { pairStrategies, type PairRules } from '../core/curation/types.js';
 
 /**
@@ -75,6 +76,33 @@ export function readSettings(config: vscode.WorkspaceConfiguration = vscode.work
     concurrency: Math.max(1, Math.round(get('concurrency', 4))),
     requestTimeoutMs: Math.max(1000, Math.round(get('requestTimeoutMs', 60000))),
     maxRetries: Math.max(0, Math.round(get('maxRetries', 4))),
+    judge: judgeSettings(get),
+  };
+}
+
+function judgeSettings(get: Get): JudgeSettings {
+  return {
+    baseUrl: get('judge.baseUrl', '').trim().replace(/\/+$/, ''),
+    model: get('judge.model', '').trim(),
+    template: get('judge.template', 'judge-binary').trim() || 'judge-binary',
+    topLogprobs: Math.min(20, Math.max(1, Math.round(finite(get('judge.topLogprobs', 20), 20)))),
+    includeJudged: get('judge.includeJudged', false),
+  };
+}
+
+/**
+ * What the judge commands run, from `qx.judge.*`: endpoint and model (each empty = the teacher's),
+ * the template ("judge-binary", "judge-graded", or a file, relative to the workspace root).
+ */
+export function readJudgeSettings(root: string, settings: QxSettings = readSettings()): JudgeRequest {
+  const j = settings.judge ?? judgeSettings(getter(vscode.workspace.getConfiguration(configSection)));
+  const builtIn = /^(judge-)?(binary|graded)$/.test(j.template);
+  return {
+    baseUrl: j.baseUrl || settings.teacher.baseUrl,
+    model: j.model || settings.teacher.model,
+    template: builtIn ? j.template : path.resolve(root, j.template),
+    topLogprobs: j.topLogprobs,
+    includeJudged: j.includeJudged,
   };
 }
 

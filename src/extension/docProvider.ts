@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { QxError } from '../core/errors.js';
 import type { Session } from './session.js';
 
 export const docScheme = 'qx-doc';
@@ -17,7 +18,14 @@ export class DocumentProvider implements vscode.TextDocumentContentProvider {
     const params = new URLSearchParams(uri.query);
     const ws = this.session.workspace;
     if (ws === undefined) return `No QX workspace is open, so document ${docid} cannot be shown.\nRun "QX: Open Workspace…" and click the document again.`;
-    const doc = ws.getDocument(docid);
+    let doc;
+    try {
+      doc = ws.getDocument(docid);
+    } catch (e) {
+      // A pointer store whose corpus file moved or changed: say so in the editor, with the fix.
+      if (e instanceof QxError) return `Document ${docid} cannot be shown.\n\n${e.message}\n`;
+      throw e;
+    }
     if (doc === undefined) return `Document ${docid} is not in the corpus of ${ws.name}.`;
     const grade = params.get('grade') ?? 'unjudged';
     const header = [

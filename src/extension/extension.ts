@@ -5,6 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import { registerCommands, manifestName } from './commands.js';
 import { classifyChange, readSettings } from './config.js';
 import { DocumentProvider, docScheme } from './docProvider.js';
+import { registerJudgeCommands } from './judgeCommands.js';
 import { ChannelLogger } from './logger.js';
 import { QueryTreeProvider } from './queryTree.js';
 import { ReviewViewProvider } from './reviewView.js';
@@ -68,6 +69,7 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
     const ws = session.workspace;
     treeView.description = ws === undefined ? undefined : `${ws.name} · ${tree.rows().length}/${tree.totalCount}`;
   };
+  const commandContext = { context, session, tree, treeView: treeView as vscode.TreeView<unknown>, review, keys, logger: log };
   context.subscriptions.push(
     session,
     treeView,
@@ -77,6 +79,7 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
     session.onDidChange((e) => {
       if (e.kind === 'openFailed') return;
       if (e.kind !== 'data') tree.setWorkspace(session.workspace);
+      else if (e.qid !== undefined) tree.refreshQuery(e.qid);
       else tree.refresh();
       updateTitle();
     }),
@@ -96,7 +99,8 @@ async function activateInner(context: vscode.ExtensionContext, log: ChannelLogge
         await reportError(err, log, 'Applying the new settings');
       }
     }),
-    ...registerCommands({ context, session, tree, treeView: treeView as vscode.TreeView<unknown>, review, keys, logger: log }),
+    ...registerCommands(commandContext),
+    ...registerJudgeCommands(commandContext),
   );
   await vscode.commands.executeCommand('setContext', 'qx.workspaceOpen', false);
 

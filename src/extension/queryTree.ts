@@ -26,6 +26,17 @@ export class QueryTreeProvider implements vscode.TreeDataProvider<QuerySummary> 
     this.changed.fire(undefined);
   }
 
+  /**
+   * One query's data changed (a pair accepted, a note, an edit): redraws its row only when it keeps
+   * its place in the list (see `QueryList.update`), else everything. With 100,000 rows a whole
+   * refresh makes VS Code ask for every row's TreeItem again.
+   */
+  refreshQuery(qid: string): void {
+    const row = this.list.update(qid);
+    if (row === undefined) return this.refresh();
+    if (row !== null) this.changed.fire(row);
+  }
+
   get currentFilterText(): string {
     return this.filterText;
   }

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { QxError } from '../core/errors.js';
-import type { QueryReview } from '../core/workspace/api.js';
+import type { QueryJudgeView } from '../core/judge/reviewJudge.js';
+import type { QueryReview, WorkspaceApi } from '../core/workspace/api.js';
 import { type EmptyState, type PlotData, type RequestHandlers, type RequestMethod, type RequestParams, type RequestResult, type ReviewAction, type ReviewPosition, paramsProblem } from '../protocol/messages.js';
 import { HostEndpoint } from '../protocol/rpc.js';
 import { docUri } from './docProvider.js';
@@ -226,7 +227,17 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
       this.showEmpty({ title: `Query ${this.qid} cannot be shown`, hint: e instanceof Error ? e.message : String(e), actions: [{ label: 'Show Log', command: 'qx.showLog' }] });
       return;
     }
-    this.endpoint.notify('review/show', { review, position: this.position(this.qid) });
+    this.endpoint.notify('review/show', { review, position: this.position(this.qid), judge: this.judgeOf(ws, this.qid) });
+  }
+
+  /** The judge's view of a query; a judgments file that cannot be read is logged and shows as no judge. */
+  private judgeOf(ws: WorkspaceApi, qid: string): QueryJudgeView | null {
+    try {
+      return ws.getQueryJudge?.(qid) ?? null;
+    } catch (e) {
+      this.logger.warn(`Judgments of query ${qid} could not be read: ${e instanceof Error ? e.message : String(e)}`);
+      return null;
+    }
   }
 
   private showEmpty(state: EmptyState): void {
@@ -249,7 +260,7 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
   }
 
   private mutated(reason: string, qid: string): void {
-    this.tree.refresh();
+    this.tree.refreshQuery(qid);
     this.session.changed(reason, qid);
   }
 
@@ -258,7 +269,7 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
       'review/get': ({ qid }) => {
         const ws = this.requireWorkspace();
         this.qid = qid;
-        return { review: ws.getQueryReview(qid), position: this.position(qid) };
+        return { review: ws.getQueryReview(qid), position: this.position(qid), judge: this.judgeOf(ws, qid) };
       },
       'queries/select': async (p) => {
         const target = 'qid' in p ? this.tree.find(p.qid) : this.tree.neighbour(this.qid, p.direction);
@@ -312,7 +323,8 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
         const r = this.requireWorkspace().undo();
         if (r.description !== null) {
           if (r.qid !== null) this.qid = r.qid;
-          this.tree.refresh();
+          if (r.qid !== null) this.tree.refreshQuery(r.qid);
+          else this.tree.refresh();
           this.session.changed('undo', r.qid ?? undefined);
         }
         return r;

@@ -1,11 +1,13 @@
 import type { ExpansionScore, PairRecord, PairState } from '../core/curation/types.js';
 import type { QueryCostSection } from '../core/feedback/queryCost.js';
+import type { QueryJudgeView } from '../core/judge/reviewJudge.js';
 import type { QueryReview, ScoredExpansion, UndoResult } from '../core/workspace/api.js';
 
 /** The data types that cross the protocol, re-exported so the webview imports only src/protocol. */
 export type { QueryCostSection } from '../core/feedback/queryCost.js';
 export type { DocMove, ExpansionScore, PairRecord, PairState } from '../core/curation/types.js';
 export type { ExpansionRecord } from '../core/expansion/types.js';
+export type { QueryJudgeView, ReviewJudgeInfo, ReviewJudgedDoc, ReviewPairFlip, ReviewRankingFill } from '../core/judge/reviewJudge.js';
 export type { QueryReview, QuerySummary, ScoredExpansion, UndoResult } from '../core/workspace/api.js';
 
 /**
@@ -56,7 +58,7 @@ export type ReviewAction = 'accept' | 'reject' | 'swap' | 'undo' | 'next' | 'pre
 
 /** Webview → host requests: method → [params, result]. */
 export interface RequestMap {
-  'review/get': [{ qid: string }, { review: QueryReview; position: ReviewPosition }];
+  'review/get': [{ qid: string }, { review: QueryReview; position: ReviewPosition; judge: QueryJudgeView | null }];
   'queries/select': [{ qid: string } | { direction: 'next' | 'previous' }, { qid: string } | null];
   'pairs/setState': [{ pairId: string; state: PairState }, PairRecord];
   'pairs/swap': [{ pairId: string }, PairRecord];
@@ -74,7 +76,8 @@ export interface RequestMap {
 
 /** Host → webview notifications. */
 export interface NotificationMap {
-  'review/show': { review: QueryReview; position: ReviewPosition };
+  /** `judge`: the LLM judge on this query when the workspace has judgments (`.qx/judgments/`), else null. */
+  'review/show': { review: QueryReview; position: ReviewPosition; judge: QueryJudgeView | null };
   'review/empty': EmptyState;
   'review/action': { action: ReviewAction };
   'queries/changed': { reason: string };

@@ -83,7 +83,7 @@ const measureInPage = `function (sels) {
 }`;
 
 /** The Review panel's coloured text: deltas, warnings, error lines, pair-state badges. */
-export const coloredTextSelectors = ['.delta.pos', '.delta.neg', '.delta.zero', '.warn', '.status.error', '.preview.error', 'vscode-badge.state'];
+export const coloredTextSelectors = ['.delta.pos', '.delta.neg', '.delta.zero', '.warn', '.status.error', '.preview.error', 'vscode-badge.state', 'button.doc .hole', 'button.doc .judge-score'];
 
 /** Readable summary of the measurements below the minimum, for an assertion message. */
 export function belowMinimum(found: TextContrast[], min = minTextContrast): string[] {

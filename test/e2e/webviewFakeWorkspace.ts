@@ -32,9 +32,9 @@ export class FakeWorkspace implements WorkspaceApi {
   readonly root = '/fake';
   readonly name: string;
   readonly defaultTemplate = 'query2doc-zs';
-  private readonly topics: { qid: string; text: string; base: number; judged: number; byGrade: Record<string, number> }[] = [];
-  private readonly expansions = new Map<string, ScoredExpansion[]>();
-  private readonly pairs = new Map<string, PairRecord[]>();
+  protected readonly topics: { qid: string; text: string; base: number; judged: number; byGrade: Record<string, number> }[] = [];
+  protected readonly expansions = new Map<string, ScoredExpansion[]>();
+  protected readonly pairs = new Map<string, PairRecord[]>();
   private readonly docs = new Map<string, CorpusDoc>();
   private readonly undoStack: { description: string; qid: string; undo: () => void }[] = [];
   private editCount = 0;

@@ -1,27 +1,48 @@
-// The Review panel on the real DL19 sample workspace (real Workspace, real scores), in the dark,
-// light and high-contrast themes: readable colours (WCAG AA) and no sideways scrolling in a narrow
-// panel. Writes docs/screenshots/review-<theme>.png when QX_SCREENSHOTS=1.
+// The Review panel on the real DL19 sample workspace (real Workspace, real scores, an LLM judge's
+// judgments of the query shown), in the dark, light and high-contrast themes: readable colours
+// (WCAG AA) and no sideways scrolling in a narrow panel. Writes docs/screenshots/review-<theme>.png
+// when QX_SCREENSHOTS=1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
+import { JudgmentStore, judgmentsFile } from '../../src/core/judge/store.js';
+import type { JudgmentRecord } from '../../src/core/judge/types.js';
 import { nullLogger } from '../../src/core/logger.js';
 import { defaultSettings } from '../../src/core/workspace/settings.js';
-import { openWorkspace } from '../../src/core/workspace/workspace.js';
-import type { WorkspaceApi } from '../../src/core/workspace/api.js';
+import { type Workspace, openWorkspace } from '../../src/core/workspace/workspace.js';
 import { belowMinimum, coloredTextSelectors, textContrasts } from './webviewContrast.js';
 import { type FakeHost, type PageServer, type ThemeName, attachHost, launchChromium, repoRoot, servePanel } from './webviewFakeHost.js';
 
 const sample = path.join(repoRoot, 'samples/dl19');
+
+/**
+ * A scripted binary judge's judgments of every document in the query's top 10s (original and
+ * expansions), as `qx judge --include-judged` stores them: P(Yes) from the qrels plus noise seeded
+ * by the docid (0.75 ± 0.2 for grade >= 2, 0.3 ± 0.2 otherwise), and an even split for holes.
+ */
+function writeJudgments(root: string, ws: Workspace, qid: string): void {
+  const review = ws.getQueryReview(qid);
+  const qrels = ws.qrels.get(qid) ?? new Map<string, number>();
+  const docs = new Set([...(review.original?.top10 ?? []), ...review.expansions.flatMap((s) => s.score?.top10 ?? [])]);
+  const noise = (d: string): number => ([...d].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1000, 7) / 1000 - 0.5) * 0.4;
+  const template = { id: 'judge-binary', version: 1, hash: '5f0c8e1d2a3b4c6d' };
+  const records: JudgmentRecord[] = [...docs].sort().map((docid) => {
+    const g = qrels.get(docid);
+    const score = Math.round(Math.min(0.99, Math.max(0.01, (g === undefined ? (noise(docid) > 0 ? 0.8 : 0.2) : g >= 2 ? 0.75 : 0.3) + noise(docid))) * 100) / 100;
+    return { qid, docid, score, probs: { '0': 1 - score, '1': score }, mass: 0.99, token: score >= 0.5 ? 'Yes' : 'No', mode: 'binary', method: 'judge:judge-binary', provider: 'openai-compatible', endpoint: 'http://127.0.0.1:8000/v1', model: 'Qwen2.5-7B-Instruct', template, createdAt: '2026-12-06T00:00:00Z' };
+  });
+  JudgmentStore.open(judgmentsFile(root, 'Qwen2.5-7B-Instruct', template)).add(records);
+}
 const chromium = process.env.QX_CHROMIUM ?? '/usr/bin/chromium';
 const skip = !existsSync(chromium) ? 'Chromium is not installed (apt-get install chromium, or set QX_CHROMIUM)' : !existsSync(path.join(sample, 'qx.dataset.json')) ? 'samples/dl19 is missing' : false;
 
 describe('Review panel on the DL19 sample', { skip, timeout: 300_000 }, () => {
   let browser: Browser | undefined;
   let server: PageServer;
-  let ws: WorkspaceApi;
+  let ws: Workspace;
   let dir: string;
   let qid: string;
 
@@ -40,6 +61,7 @@ describe('Review panel on the DL19 sample', { skip, timeout: 300_000 }, () => {
     const pick = candidates.find((q) => ws.getQueryReview(q.qid).expansions.some((s) => (s.score?.entered.length ?? 0) >= 2)) ?? candidates[0];
     assert.ok(pick, 'the sample has a query with auto pairs after building pairs');
     qid = pick.qid;
+    writeJudgments(dir, ws, qid);
     browser = await launchChromium();
     server = await servePanel();
   });
@@ -68,6 +90,9 @@ describe('Review panel on the DL19 sample', { skip, timeout: 300_000 }, () => {
       const d = Math.round((best?.score?.delta ?? 0) * 1000) / 1000;
       assert.equal(shownDelta, `Δ ${d > 0 ? '+' : d < 0 ? '−' : ''}${Math.abs(d).toFixed(3)}`);
       assert.equal(await page.locator('tr.pair').count(), review.pairs.length);
+      // The judge, through the real workspace: its name, and judged-only beside judge-filled nDCG@10 on every scored card.
+      assert.match((await page.getByTestId('judge-info').textContent()) ?? '', /Qwen2\.5-7B-Instruct · judge-binary v1/);
+      assert.equal(await page.locator('article.expansion [data-testid="judge-filled"]').count(), review.expansions.filter((s) => s.score !== null).length);
       await page.locator('vscode-collapsible.plots').click({ position: { x: 30, y: 10 } });
       await page.waitForSelector('svg.scatter');
       // Open the first expansion's retrieval string and an editor, as a reviewer would.

@@ -1,5 +1,8 @@
 // Helpers for tests that run inside the extension host.
 import * as vscode from 'vscode';
+import type { QxExtensionApi } from '../../src/extension/extension.js';
+import type { RunningTask } from '../../src/extension/progress.js';
+import type { ShownError } from '../../src/extension/runCommand.js';
 
 export const extensionId = 'qx-studio.qx-studio';
 
@@ -24,5 +27,32 @@ export async function waitFor<T>(probe: () => T | undefined | false | Promise<T 
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/**
+ * Runs `command`, watching the progress lines of the notification titled `title`; `cancelWhen`
+ * is asked on each line and cancels the task (as the notification's Cancel does) when it says so.
+ */
+export async function runWatched(command: string, title: string, cancelWhen: (line: string) => boolean = () => false): Promise<{ result: unknown; lines: string[]; errors: ShownError[] }> {
+  const exports = (await activateQx()) as QxExtensionApi | undefined;
+  if (exports === undefined) throw new Error('activation failed');
+  const { progress, onDidShowError } = exports;
+  const lines: string[] = [];
+  const errors: ShownError[] = [];
+  const subs = [
+    progress.onDidReport((t: RunningTask) => {
+      if (t.title !== title || t.message === undefined) return;
+      lines.push(t.message);
+      if (cancelWhen(t.message)) t.cancel();
+    }),
+    onDidShowError((e) => errors.push(e)),
+  ];
+  try {
+    const result = await vscode.commands.executeCommand(command);
+    await new Promise((r) => setTimeout(r, 50));
+    return { result, lines, errors };
+  } finally {
+    for (const s of subs) s.dispose();
   }
 }

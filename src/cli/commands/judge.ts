@@ -1,15 +1,17 @@
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
-import type { CalibrationReport } from '../../core/judge/calibration.js';
+import { formatCalibration, formatFill } from '../../core/judge/format.js';
+import type { OnnxDtype } from '../../core/expansion/onnxExpander.js';
 import { type JudgeTemplate, loadJudgeTemplate } from '../../core/judge/template.js';
 import { KD_FORMATS, sampledPairs } from '../../core/judge/kdExport.js';
 import { NEGATIVE_STRATEGIES, type NegativeStrategy } from '../../core/sampling/negatives.js';
-import { type FillReport, type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
+import { type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
 import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar, stderrLogger } from '../io.js';
 import { WORKSPACE_HELP, envApiKey, listOpt, printJson, toolVersion, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
 const HELP = `usage: qx judge [--base-url URL] [--model M] [--template judge-binary|judge-graded|FILE]
+                [--model-path DIR [--dtype fp32|fp16|q8|q4|q4f16] [--batch-size 16]]
                 [--run FILE --depth N] [--include-judged] [--qids 1,2,...] [--top-logprobs 20]
        qx judge --calibrate [--model M] [--template ...]
        qx judge --fill [--threshold T] [--require-agreement] [--model M] [--template ...]
@@ -51,13 +53,22 @@ not judged yet are judged first (cached). A manifest is written beside the file.
 queries are refused unless --allow-eval-queries.
 
 Endpoint: --base-url/--model, else QX_JUDGE_BASE_URL/QX_JUDGE_MODEL, else the teacher's.
-Not done yet: a local ONNX judge (use a local vLLM server instead).
+
+Local judge: --model-path DIR runs an ONNX model folder in-process (transformers.js layout:
+config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx; --dtype picks
+model_fp16/_quantized/_q4/_q4f16.onnx), no server and no key. A cross-encoder (config.json
+architectures *ForSequenceClassification) scores P(relevant) = sigmoid(logit), or softmax over two
+labels, in batches of --batch-size; binary template only. A causal LM (*ForCausalLM) reads the
+judge template through its chat template and scores the next-token probabilities of the label
+tokens, as with top_logprobs (binary or graded). --model names its judgments (default the folder
+name); the cache key holds a fingerprint of the folder's files, not its path. The same flags work
+with --calibrate, --fill and --export-kd.
 
 ${WORKSPACE_HELP}`;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const args = parseArgs(argv, {
-    valued: [...workspaceValued, 'base-url', 'model', 'template', 'run', 'depth', 'qids', 'top-logprobs', 'threshold', 'export-kd', 'out', 'from', 'k', 'min-margin', 'strategy', 'negatives', 'seed'],
+    valued: [...workspaceValued, 'base-url', 'model', 'model-path', 'dtype', 'batch-size', 'template', 'run', 'depth', 'qids', 'top-logprobs', 'threshold', 'export-kd', 'out', 'from', 'k', 'min-margin', 'strategy', 'negatives', 'seed'],
     flags: [...workspaceFlags, 'include-judged', 'calibrate', 'fill', 'allow-eval-queries', 'require-agreement'],
   });
   if (args.flags.has('help')) {
@@ -84,11 +95,11 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     );
     bar.done();
     const calibration = args.flags.has('include-judged') ? workspaceCalibration(ws, openJudgments(ws, sel)) : undefined;
-    return { ...out, model: sel.model, baseUrl: sel.baseUrl, template: template.id, ...(calibration === undefined ? {} : { calibration }) };
+    return { ...out, model: sel.model, baseUrl: sel.modelPath ?? sel.baseUrl, template: template.id, ...(calibration === undefined ? {} : { calibration }) };
   });
   if (args.flags.has('json')) printJson(io, r);
   else {
-    io.stdout(`${r.pool} documents in the pool (${r.unjudgedInPool} unjudged): ${r.judged} judged now, ${r.cached} from the cache, ${r.failed} failed${r.missingText > 0 ? `, ${r.missingText} without text` : ''} (${r.model} at ${r.baseUrl}, ${r.template})\n`);
+    io.stdout(`${r.pool} documents in the pool (${r.unjudgedInPool} unjudged): ${r.judged} judged now, ${r.cached} from the cache, ${r.failed} failed${r.missingText > 0 ? `, ${r.missingText} without text` : ''} (${r.model} ${args.options.has('model-path') ? 'in' : 'at'} ${r.baseUrl}, ${r.template})\n`);
     for (const f of r.failures.slice(0, 5)) io.stdout(`  failed ${f.qid}/${f.docid}: ${f.code}: ${f.message}\n`);
     io.stdout(`${r.stored} judgments in ${r.file}\n`);
     for (const c of r.cost) io.stdout(`cost: ${c.expansions} calls, ${c.promptTokens} tokens in, ${c.completionTokens} out, ${c.usd === null ? 'no price for this model' : `$${c.usd.toFixed(4)}`}\n`);
@@ -143,9 +154,22 @@ function resolveTemplate(args: ParsedArgs, io: CliIo): string | undefined {
   return resolve(io.cwd, t);
 }
 
+const DTYPES: readonly OnnxDtype[] = ['fp32', 'fp16', 'q8', 'q4', 'q4f16'];
+
 function selection(args: ParsedArgs, io: CliIo, teacher: { baseUrl: string; model: string }, template: JudgeTemplate): JudgeSelection {
   const topLogprobs = numOpt(args, 'top-logprobs', 20);
   if (!Number.isInteger(topLogprobs) || topLogprobs < 1 || topLogprobs > 20) throw new QxError('usage', `--top-logprobs must be an integer in 1..20, got ${topLogprobs}`);
+  const modelPath = opt(args, 'model-path');
+  for (const o of ['dtype', 'batch-size']) if (modelPath === undefined && args.options.has(o)) throw new QxError('usage', `--${o} is for a local ONNX judge (--model-path DIR)`);
+  if (modelPath !== undefined) {
+    if (args.options.has('base-url')) throw new QxError('usage', '--base-url and --model-path name two judges: give one');
+    const dtype = opt(args, 'dtype') ?? 'fp32';
+    if (!DTYPES.includes(dtype as OnnxDtype)) throw new QxError('usage', `--dtype must be one of ${DTYPES.join(', ')}, got "${dtype}"`);
+    const batchSize = numOpt(args, 'batch-size', 16);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new QxError('usage', `--batch-size must be a positive integer, got ${batchSize}`);
+    const folder = resolve(io.cwd, modelPath);
+    return { baseUrl: '', model: opt(args, 'model') ?? basename(folder), modelPath: folder, dtype: dtype as OnnxDtype, batchSize, template };
+  }
   return {
     baseUrl: opt(args, 'base-url') ?? (io.env.QX_JUDGE_BASE_URL || teacher.baseUrl),
     model: opt(args, 'model') ?? (io.env.QX_JUDGE_MODEL || teacher.model),
@@ -175,33 +199,4 @@ async function report(args: ParsedArgs, io: CliIo, template: JudgeTemplate): Pro
   if (r.fill !== undefined) io.stdout(formatFill(r.fill, r.relevanceLevel));
   if (r.rejected !== undefined) io.stdout(`${r.rejected.length} auto pairs the judge disagrees with set to rejected\n`);
   return 0;
-}
-
-const f3 = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(3));
-
-/** The calibration figures as plain text. */
-export function formatCalibration(c: CalibrationReport): string {
-  const both = Object.values(c.auc.perQuery).filter((v) => v !== null).length;
-  const grades = Object.entries(c.meanScoreByGrade)
-    .map(([g, v]) => `${g}: ${v.mean.toFixed(3)} (n=${v.n})`)
-    .join('  ');
-  return [
-    `calibration on ${c.documents} judged documents of ${c.queries} queries (relevant = grade >= ${c.relevanceLevel}; ${c.unjudged} unjudged documents not counted)`,
-    `  AUC pooled ${f3(c.auc.pooled)}, mean per query ${f3(c.auc.meanPerQuery)} (${both} queries with relevant and non-relevant documents)`,
-    `  mean score by grade: ${grades === '' ? 'n/a' : grades}`,
-    `  threshold ${f3(c.threshold)} chosen on ${c.split.tune.length} queries (kappa ${f3(c.tuneKappa)}); held out ${c.split.test.length} queries, ${c.test.documents} documents: kappa ${f3(c.test.kappa)}, accuracy ${f3(c.test.accuracy)}, Kendall tau-b ${f3(c.test.kendallTauB)}`,
-    '',
-  ].join('\n');
-}
-
-/** The judge-filled table as plain text. */
-export function formatFill(f: FillReport, relevanceLevel: number): string {
-  const width = Math.max(6, ...f.methods.map((m) => m.key.length));
-  const rule = f.mode === 'binary' ? `binary judge, score >= ${f3(f.threshold)} counts as grade ${relevanceLevel}` : 'graded judge, rounded expected grade';
-  const out = [`judge-filled nDCG@10 (${rule}; the qrels are never changed)`, `${'method'.padEnd(width)}  ${'n'.padStart(4)}  judged-only  judge-filled  unjudged@10  judge-filled@10`];
-  for (const m of f.methods) {
-    out.push(`${m.key.padEnd(width)}  ${String(m.expansions).padStart(4)}  ${m.judgedOnly.toFixed(4).padStart(11)}  ${m.filled.toFixed(4).padStart(12)}  ${m.unjudged10.toFixed(2).padStart(11)}  ${m.judgeFilled10.toFixed(2).padStart(15)}`);
-  }
-  out.push(`pairs: ${f.pairs.length}, flipped by the judge: ${f.flipped}, agreeing: ${f.agreeing}`);
-  return out.join('\n') + '\n';
 }

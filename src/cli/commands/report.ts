@@ -1,5 +1,6 @@
 import { costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from '../../core/report/cost.js';
 import { formatP, headlineStatsText, recallCell, recallHeader, recallNoteText, unjudgedText } from '../../core/report/markdown.js';
+import { judgeFilledCells, judgeFilledRuleText } from '../../core/report/judgeFilled.js';
 import { formatQueryCostTable } from '../../core/report/queryCostSection.js';
 import type { QxReport } from '../../core/report/report.js';
 import { parseArgs } from '../args.js';
@@ -13,7 +14,12 @@ prints the table: mean nDCG@10, Recall@k (R@k* when it cannot tell runs apart: a
 k documents, or every run at the ceiling; a value* for a method at the ceiling), wins/ties/losses
 against the original, paired t-test p-value, the expansions whose delta rests on unjudged
 documents (count and share), and each student's nDCG@10 as a percentage of the teacher's (same
-method where there is one). The headline (best student vs best teacher) adds a paired bootstrap
+method where there is one). With LLM judgments in the workspace (qx judge), two more columns: the
+judge-filled nDCG@10 beside nDCG@10 (the qrels' holes filled by the newest judge's grades: binary
+score >= the calibrated threshold, else 0.5, counts as the relevance level; graded: the rounded
+expected grade), and the pairs not rejected that have an expansion of the method on either side,
+with how many flip order between judged-only and judge-filled; a note names the judge, its
+template and threshold. The headline (best student vs best teacher) adds a paired bootstrap
 95% interval of that percentage over queries (10,000 resamples, seed 42), W/T/L of student vs
 teacher per query and paired randomization and t-test p-values. Then the inference cost per method: expansions, requests, tokens in/out (~ estimated with
 the local Qwen3 tokenizer where the server reported none or the file had no usage; the input of
@@ -31,8 +37,11 @@ const f4 = (x: number): string => x.toFixed(4);
 
 /** The per-method table as aligned plain text (one header line, one line per row). */
 export function formatMethodTable(r: QxReport): string {
-  const rows: string[][] = [['method', 'role', 'model', 'queries', 'nDCG@10', 'delta', recallHeader(r), 'W/T/L', 'p (t)', 'unjudged', '% of teacher']];
-  rows.push(['original BM25', '-', '-', String(r.queries.included), f4(r.original.meanNdcg10), '', f4(r.original.meanRecall), '', '', '', '']);
+  const jf = r.judgeFilled ?? null;
+  // With judgments: judge-filled nDCG@10 beside nDCG@10, and the flipped pairs last.
+  const withJudge = (row: string[], cells: { filled: string; flipped: string }): string[] => (jf === null ? row : [...row.slice(0, 5), cells.filled, ...row.slice(5), cells.flipped]);
+  const rows: string[][] = [withJudge(['method', 'role', 'model', 'queries', 'nDCG@10', 'delta', recallHeader(r), 'W/T/L', 'p (t)', 'unjudged', '% of teacher'], { filled: 'judge-filled', flipped: 'flipped pairs' })];
+  rows.push(withJudge(['original BM25', '-', '-', String(r.queries.included), f4(r.original.meanNdcg10), '', f4(r.original.meanRecall), '', '', '', ''], judgeFilledCells(jf, null, 4)));
   for (const m of r.methods) {
     let pct = '';
     if (m.role === 'student') {
@@ -40,7 +49,7 @@ export function formatMethodTable(r: QxReport): string {
       const c = same ?? r.studentVsTeacher.find((x) => x.student === m.key && x.teacher === r.headline?.teacher);
       if (c !== undefined && c.percent !== null) pct = `${c.percent.toFixed(1)}% (${c.teacher.split('/')[1]})`;
     }
-    rows.push([m.method, m.role, m.model, String(m.queries), f4(m.meanNdcg10), (m.meanDelta >= 0 ? '+' : '') + f4(m.meanDelta), recallCell(r, m, 4), `${m.wins}/${m.ties}/${m.losses}`, formatP(m.tTest?.p), unjudgedText(m), pct]);
+    rows.push(withJudge([m.method, m.role, m.model, String(m.queries), f4(m.meanNdcg10), (m.meanDelta >= 0 ? '+' : '') + f4(m.meanDelta), recallCell(r, m, 4), `${m.wins}/${m.ties}/${m.losses}`, formatP(m.tTest?.p), unjudgedText(m), pct], judgeFilledCells(jf, m.key, 4)));
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => row.map((c, i) => (i <= 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd());
@@ -49,6 +58,7 @@ export function formatMethodTable(r: QxReport): string {
   const recallNote = recallNoteText(r);
   if (recallNote !== null) out.push(recallNote);
   if (r.methods.length > 0) out.push('unjudged: expansions whose delta rests on unjudged documents (one entered the top 10), and their share of the method\'s scored expansions');
+  if (jf !== null) out.push(judgeFilledRuleText(jf));
   if (r.headline !== null && r.headline.percent !== null) {
     out.push(
       `headline: ${r.headline.student} reaches ${r.headline.percent.toFixed(1)}% of ${r.headline.teacher}'s nDCG@10 (${f4(r.headline.studentNdcg10)} vs ${f4(r.headline.teacherNdcg10)}; original ${f4(r.headline.originalNdcg10)})`,

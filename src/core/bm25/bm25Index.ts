@@ -1,4 +1,4 @@
-import { closeSync, createWriteStream, openSync, rmSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { QxError, throwIfAborted } from '../errors.js';
 import { nullLogger } from '../logger.js';
@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { CorpusDoc, RunHit } from '../dataset/types.js';
 import type { Retriever, RetrieverInfo, SearchOptions } from '../retrieval/retriever.js';
 import { createAnalyzer, type Analyzer } from './analyzer.js';
-import { type DocStore, MemoryDocStore } from './docStore.js';
+import { createDocStoreWriter, type DocStore, type DocStorePlan, type DocStoreWriter, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
 import { type IndexTables, type IndexParts, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
 import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, TermTable, type WrittenPostings, decodePostings, sortedDocNos, UniqueStrings, varintTail } from './postings.js';
@@ -70,6 +70,11 @@ export interface BuildOptions {
    * (bounds build memory: ~16 bytes per posting per worker). Default 16,000,000.
    */
   segmentPostings?: number;
+  /**
+   * `dir` builds: how the document texts are kept (see `planDocStore`). Default: copied into the
+   * index. A `pointer` plan needs the documents read with `readCorpus(…, { spans: true })`.
+   */
+  store?: DocStorePlan;
 }
 
 /** What a build met in the corpus. Policy: for duplicate ids the first document is kept. */
@@ -172,9 +177,7 @@ export class Bm25Index implements Retriever {
     };
     validateParams(params);
     const gen = options.dir === undefined ? undefined : await newGeneration(options.dir, logger);
-    let storeOut: WriteStream | undefined;
-    let storeOffsets: NumberList | undefined;
-    let storeBytes = 0;
+    let storeWriter: DocStoreWriter | undefined;
     const memStore = gen === undefined && options.keepDocs !== false ? new MemoryDocStore() : undefined;
     // On disk: analysis and inversion in worker threads, a segment file at a time. In memory: here.
     const feeder =
@@ -183,12 +186,8 @@ export class Bm25Index implements Retriever {
         : new SegmentFeeder(gen.dir, analyzer.name, options.threads ?? Math.min(4, availableParallelism()), options.segmentPostings ?? SEGMENT_POSTINGS);
     const builder = gen === undefined ? new SegmentBuilder(analyzer.name) : undefined;
     const memLengths: number[] = [];
-    if (gen !== undefined) {
-      storeOut = createWriteStream(gen.storeFile);
-      storeOffsets = new NumberList();
-      storeOffsets.push(0);
-    }
     try {
+      if (gen !== undefined) storeWriter = await createDocStoreWriter(gen.dir, options.store);
       // Ids in doc-number order with a hash index for duplicates (no Set of millions of strings).
       const ids = new UniqueStrings(1 << 16);
       const report: BuildReport = { numDocs: 0, duplicates: 0, duplicateIds: [], emptyDocs: 0, emptyIds: [], seconds: 0 };
@@ -213,12 +212,8 @@ export class Bm25Index implements Retriever {
           memLengths.push(builder!.add(memLengths.length, text));
         }
         memStore?.add(doc);
-        if (storeOut !== undefined && storeOffsets !== undefined) {
-          const line = JSON.stringify(doc.title === undefined ? { id: doc.id, text: doc.text ?? '' } : { id: doc.id, title: doc.title, text: doc.text ?? '' }) + '\n';
-          storeBytes += Buffer.byteLength(line);
-          storeOffsets.push(storeBytes);
-          if (!storeOut.write(line)) await new Promise<void>((r) => storeOut!.once('drain', () => r()));
-        }
+        const storing = storeWriter?.add(doc);
+        if (storing !== undefined) await storing;
       }
       throwIfAborted(options.signal);
       const n = feeder !== undefined ? feeder.docs : memLengths.length;
@@ -255,9 +250,10 @@ export class Bm25Index implements Retriever {
         logger.warn(`${report.emptyDocs} documents have no indexable text and can never match, e.g. ${report.emptyIds.slice(0, 3).join(', ')}`);
       }
       const stats = { analyzer: analyzer.name, params, numDocs: n, docCount, sumTotalTermFreq: sum };
-      if (gen !== undefined && segments !== undefined && storeOut !== undefined && storeOffsets !== undefined) {
-        await new Promise<void>((resolve, reject) => storeOut!.end((e?: Error | null) => (e ? reject(e) : resolve())));
-        storeOut = undefined;
+      if (gen !== undefined && segments !== undefined && storeWriter !== undefined) {
+        const store = await storeWriter.finish();
+        storeWriter = undefined;
+        throwIfAborted(options.signal);
         options.onProgress?.({ done: read, total: read, unit: 'documents', message: `merging ${segments.files.length} segments` });
         const fd = openSync(gen.postingsFile, 'w');
         let postings: WrittenPostings;
@@ -269,7 +265,7 @@ export class Bm25Index implements Retriever {
           closeSync(fd);
         }
         for (const file of segments.files) rmSync(file, { force: true });
-        const parts: IndexParts = { postings, docIds: { text: packed.text, off: packed.off, sorted: sortedDocNos(packed.hashes) }, norms, lengths, storeOffsets: storeOffsets.to((k) => new Float64Array(k)) };
+        const parts: IndexParts = { postings, docIds: { text: packed.text, off: packed.off, sorted: sortedDocNos(packed.hashes) }, norms, lengths, store };
         report.seconds = (Date.now() - started) / 1000;
         await writeIndex(gen, stats, parts, analyzer.info, report);
         await commitGeneration(gen);
@@ -294,13 +290,7 @@ export class Bm25Index implements Retriever {
       return { index: new Bm25Index(data, memStore), report };
     } catch (e) {
       await feeder?.close();
-      if (storeOut !== undefined) {
-        const out = storeOut;
-        await new Promise<void>((resolve) => {
-          out.on('error', () => resolve());
-          out.end(() => resolve());
-        });
-      }
+      await storeWriter?.abort();
       if (gen !== undefined) await gen.abandon();
       throw e;
     }

@@ -5,9 +5,8 @@ import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
 import { type Logger, nullLogger } from '../logger.js';
 import { type LockSubject, StoreLock } from '../curation/lock.js';
-import type { CorpusDoc } from '../dataset/types.js';
 import type { Bm25Params, BuildReport } from './bm25Index.js';
-import { FileDocStore, type DocStore } from './docStore.js';
+import { type DocStore, type DocStoreMeta, openDocStore, type StoreFile } from './docStore.js';
 import { type ByteSource, DocIdTable, TermTable, type WrittenPostings } from './postings.js';
 
 /**
@@ -42,7 +41,8 @@ export interface IndexParts {
   docIds: { text: Buffer; off: Uint32Array; sorted: Uint32Array };
   norms: Uint8Array;
   lengths: Uint32Array;
-  storeOffsets: Float64Array;
+  /** The document store's files and how it keeps the texts (docStore.ts). */
+  store: { files: StoreFile[]; meta: DocStoreMeta };
 }
 
 interface FileEntry {
@@ -66,6 +66,8 @@ export interface Meta {
   sumTotalTermFreq: number;
   build: BuildReport;
   files: FileEntry[];
+  /** How the document texts are kept (absent before pointer stores: copied). */
+  store?: DocStoreMeta;
 }
 
 /** A generation being written: a sibling folder that only becomes current on commit. */
@@ -73,7 +75,6 @@ export interface Generation {
   root: string;
   name: string;
   dir: string;
-  storeFile: string;
   /** The postings file of the generation (written while merging). */
   postingsFile: string;
   /** Deletes the generation folder and releases the build lock. */
@@ -123,7 +124,6 @@ export async function newGeneration(root: string, logger: Logger = nullLogger): 
       root,
       name,
       dir,
-      storeFile: join(dir, 'store.jsonl'),
       postingsFile: join(dir, POSTINGS),
       abandon: async () => {
         try {
@@ -140,7 +140,8 @@ export async function newGeneration(root: string, logger: Logger = nullLogger): 
   }
 }
 
-async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
+/** Writes a file and fsyncs it. */
+export async function writeDurable(file: string, data: Uint8Array | string): Promise<void> {
   const h = await open(file, 'w');
   try {
     await h.writeFile(data);
@@ -150,7 +151,8 @@ async function writeDurable(file: string, data: Uint8Array | string): Promise<vo
   }
 }
 
-async function fsyncPath(p: string): Promise<void> {
+/** Fsyncs a file or folder. */
+export async function fsyncPath(p: string): Promise<void> {
   const h = await open(p, constants.O_RDONLY);
   try {
     await h.sync();
@@ -196,12 +198,10 @@ export async function writeIndex(
   await put('docids.sorted', bytesOf(parts.docIds.sorted));
   await put('lengths.u32', bytesOf(parts.lengths));
   await put('norms.u8', parts.norms);
-  await put('store.off', bytesOf(parts.storeOffsets));
   await fsyncPath(gen.postingsFile);
   // The postings carry one CRC-32 per term (postings.crc), checked when a term is first read.
   files.push({ name: POSTINGS, bytes: (await stat(gen.postingsFile)).size, crc32: -1 });
-  await fsyncPath(gen.storeFile);
-  files.push({ name: 'store.jsonl', bytes: (await stat(gen.storeFile)).size, crc32: -1 });
+  files.push(...parts.store.files);
   const meta: Meta = {
     format: FORMAT,
     version: INDEX_FORMAT_VERSION,
@@ -216,6 +216,7 @@ export async function writeIndex(
     sumTotalTermFreq: stats.sumTotalTermFreq,
     build: report,
     files,
+    store: parts.store.meta,
   };
   await writeDurable(join(gen.dir, 'meta.json'), JSON.stringify(meta, null, 2));
   await fsyncPath(gen.dir);
@@ -284,22 +285,10 @@ class FileBytes implements ByteSource {
   }
 }
 
-/** Opens the document store on first use (its offsets are read then, not at open). */
-class LazyDocStore implements DocStore {
-  private inner: DocStore | undefined;
-  constructor(private readonly make: () => DocStore) {}
-  get(docNo: number): CorpusDoc | undefined {
-    this.inner ??= this.make();
-    return this.inner.get(docNo);
-  }
-  close(): void {
-    this.inner?.close();
-  }
-}
-
 /**
  * Opens an index folder. Reads and checks (size and CRC-32) only the small files: meta.json, the
- * term tables and the norms; docids and lengths are read and checked on first use, the postings
+ * term tables and the norms (and what the document store checks at open, see `openDocStore`);
+ * docids and lengths are read and checked on first use, the postings
  * of each term are read per search (positional reads) and checked against the term's CRC-32 the
  * first time. Every failure is an `index` error naming the file and a rebuild hint.
  */
@@ -353,7 +342,6 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
   const normsBuf = eager.get('norms.u8')!;
   const norms = new Uint8Array(normsBuf.buffer, normsBuf.byteOffset, normsBuf.byteLength);
   const postingsFile = join(dir, POSTINGS);
-  const storeFile = join(dir, 'store.jsonl');
   const sizeOf = (file: string): number => (existsSync(file) ? statSync(file).size : -1);
   const consistent =
     termOff.length === meta.numTerms + 1 &&
@@ -363,12 +351,7 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
     norms.length === meta.numDocs &&
     postOff[meta.numTerms] === entry(POSTINGS).bytes;
   if (!consistent) throw new QxError('index', 'index files disagree with each other', { file: dir, hint: rebuildHint(root) });
-  for (const [file, name] of [
-    [postingsFile, POSTINGS],
-    [storeFile, 'store.jsonl'],
-  ] as const) {
-    if (sizeOf(file) !== entry(name).bytes) throw damaged(file);
-  }
+  if (sizeOf(postingsFile) !== entry(POSTINGS).bytes) throw damaged(postingsFile);
   const hint = rebuildHint(root);
   const terms = new TermTable(termText, termOff, dfs, postOff, new FileBytes(postingsFile), crcs, { file: postingsFile, hint });
   const docIds = new DocIdTable(
@@ -396,12 +379,9 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
       return lengths;
     },
     numPostings: meta.numPostings,
-    bytes: meta.files.filter((e) => e.name !== 'store.jsonl' && e.name !== 'store.off').reduce((s, e) => s + e.bytes, 0),
+    // Without the document store (store.*: a copy of the texts or pointers into the corpus).
+    bytes: meta.files.filter((e) => !e.name.startsWith('store.')).reduce((s, e) => s + e.bytes, 0),
   };
-  const store = new LazyDocStore(() => {
-    const off = f64(readSyncChecked('store.off'));
-    if (off.length !== meta.numDocs + 1) throw damaged(join(dir, 'store.off'));
-    return new FileDocStore(storeFile, off);
-  });
+  const store = openDocStore(dir, root, meta.store, meta.files, meta.numDocs, (docNo) => (docNo >= 0 && docNo < meta.numDocs ? docIds.get(docNo) : undefined));
   return { meta, tables, store };
 }

@@ -18,7 +18,7 @@ export interface JournalReadResult<T> {
  * QxError('store') naming file and line. The file is streamed (see {@link scanJournal}), so a
  * journal may be larger than the longest string V8 can hold (~512 MB).
  */
-export function readJournal<T>(file: string, options: { logger: Logger; repair: boolean; label?: string }): JournalReadResult<T> {
+export function readJournal<T>(file: string, options: JournalScanOptions): JournalReadResult<T> {
   const entries: T[] = [];
   const { droppedBytes } = scanJournal(file, options, (buf, start, end) => {
     entries.push(JSON.parse(buf.toString('utf8', start, end)) as T);
@@ -28,30 +28,54 @@ export function readJournal<T>(file: string, options: { logger: Logger; repair: 
 
 const CHUNK_BYTES = 16 << 20;
 
+/** Options of {@link scanJournal} and {@link readJournal}. */
+export interface JournalScanOptions {
+  logger: Logger;
+  /** Cut a torn last line off the file (the store does when it holds the lock). */
+  repair: boolean;
+  /** The journal's name in messages; default its file name. */
+  label?: string;
+  /** Start here instead of at the beginning: a byte offset at a line start, and the lines before it. */
+  from?: { offset: number; lines: number };
+}
+
+/** What a scan covered: the bytes and lines up to the end of the last whole line kept. */
+export interface JournalScanResult {
+  /** Bytes of a torn or unparsable last line that were dropped (0 when the file was clean). */
+  droppedBytes: number;
+  /** Bytes from the file's start to the end of the last whole line kept. */
+  size: number;
+  /** Lines (newlines) in those bytes, empty lines included. */
+  lines: number;
+}
+
 /**
  * Streams a JSONL journal line by line as bytes, in 16 MB reads: `onLine(buf, start, end,
  * offset, line)` gets each non-empty complete line as `buf[start..end)` (no newline), its byte
  * offset in the file and its 1-based line number; `buf` is reused after the call returns. A
  * `SyntaxError` thrown by `onLine` marks the line unparsable, with {@link readJournal}'s rules: on
- * the last line it is dropped like a torn write, elsewhere it is QxError('store').
+ * the last line it is dropped like a torn write, elsewhere it is QxError('store'). With `from`,
+ * the scan starts at that line (e.g. where a checkpoint ends).
  */
 export function scanJournal(
   file: string,
-  options: { logger: Logger; repair: boolean; label?: string },
+  options: JournalScanOptions,
   onLine: (buf: Buffer, start: number, end: number, offset: number, line: number) => void,
-): { droppedBytes: number } {
-  if (!existsSync(file)) return { droppedBytes: 0 };
+): JournalScanResult {
+  const start = options.from?.offset ?? 0;
+  let line = options.from?.lines ?? 0;
+  if (!existsSync(file)) return { droppedBytes: 0, size: 0, lines: 0 };
   const name = options.label ?? basename(file);
   const fd = openSync(file, 'r');
   let size = 0;
-  let keepBytes = 0;
+  let keepBytes = start;
+  let keepLines = line;
   try {
     size = fstatSync(fd).size;
-    let buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size, 1)));
+    let buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(size - start, 1)));
     let have = 0;
-    let base = 0;
-    let pos = 0;
-    let line = 0;
+    let base = start;
+    let pos = start;
     let stop = false;
     while (!stop && pos < size) {
       if (have === buf.length) {
@@ -89,6 +113,7 @@ export function scanJournal(
         }
         s = nl + 1;
         keepBytes = base + s;
+        keepLines = line;
       }
       buf.copy(buf, 0, s, have);
       base += s;
@@ -112,30 +137,69 @@ export function scanJournal(
       }
     }
   }
-  return { droppedBytes: dropped };
+  return { droppedBytes: dropped, size: keepBytes, lines: keepLines };
+}
+
+/** Where an appended line is in its journal. */
+export interface JournalLine {
+  /** Byte offset of the line's start. */
+  offset: number;
+  /** Bytes of the line without its newline. */
+  length: number;
+  /** 1-based line number. */
+  line: number;
 }
 
 /**
  * An append-only JSONL file. Each `append` writes whole lines with one `write` and `fsync`s
- * before returning, so once a call returns its lines survive a crash or kill -9.
+ * before returning, so once a call returns its lines survive a crash or kill -9. It keeps count
+ * of the file's bytes and lines (given `lines`, the count when opened), so it can say where each
+ * appended line is.
  */
 export class JournalWriter {
   private fd: number | null;
+  private bytes: number;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    private lineCount = 0,
+  ) {
     this.fd = openSync(file, 'a');
+    this.bytes = fstatSync(this.fd).size;
   }
 
-  /** Appends one line per value and syncs to disk. Values must be JSON-serializable. */
-  append(values: readonly unknown[]): void {
+  /** Bytes in the file (as far as this writer knows: it holds the store lock). */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Lines in the file. */
+  get lines(): number {
+    return this.lineCount;
+  }
+
+  /** Appends one line per value and syncs to disk; returns where each line is. Values must be JSON-serializable. */
+  append(values: readonly unknown[]): JournalLine[] {
     if (this.fd === null) throw new QxError('internal', `journal ${this.file} is closed`);
-    if (values.length === 0) return;
+    if (values.length === 0) return [];
     let text = '';
-    for (const v of values) text += JSON.stringify(v) + '\n';
+    const at: JournalLine[] = [];
+    let offset = this.bytes;
+    let line = this.lineCount;
+    for (const v of values) {
+      const json = JSON.stringify(v);
+      const length = Buffer.byteLength(json, 'utf8');
+      at.push({ offset, length, line: ++line });
+      offset += length + 1;
+      text += json + '\n';
+    }
     const data = Buffer.from(text, 'utf8');
     let off = 0;
     while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
     fsyncSync(this.fd);
+    this.bytes += data.length;
+    this.lineCount = line;
+    return at;
   }
 
   close(): void {

@@ -6,7 +6,8 @@ import type { ExpansionRecord } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
 import { shortHash } from './hash.js';
 import { type ExpansionHead, scanExpansionHead, scanScoreHead } from './expansionHead.js';
-import { JournalWriter, readJournal, scanJournal } from './journal.js';
+import { CHECKPOINT_FILE, encodePairs, type ReadCheckpoint, type JournalMark, type JournalName, journalNames, markJournal, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint } from './checkpoint.js';
+import { JournalWriter, type JournalLine, scanJournal } from './journal.js';
 import { StoreLock } from './lock.js';
 import type { ExpansionScore, PairRecord, PairState } from './types.js';
 
@@ -63,7 +64,24 @@ export interface OpenStoreOptions {
   toolVersion?: string;
   /** Clock, for tests. */
   now?: () => Date;
+  /**
+   * Use and write the checkpoint `.qx/store.checkpoint` (see {@link writeCheckpoint}). Default
+   * true; false replays the journals from their start and writes none.
+   */
+  checkpoint?: boolean;
 }
+
+/**
+ * Journal bytes past the checkpoint above which the store writes a new one: when an open had to
+ * replay that much, and on `close` (1 MB: smaller suffixes replay in milliseconds).
+ */
+const CHECKPOINT_AFTER_BYTES = 1 << 20;
+/**
+ * Journal bytes appended past the checkpoint that trigger a checkpoint right away (big imports and
+ * scoring runs, so a run killed later still opens fast): 256 MB, or as many bytes as the last
+ * checkpoint covers when that is more, so the checkpoints written during a long run cost O(journal size) in all.
+ */
+const CHECKPOINT_WHILE_WRITING_BYTES = 256 << 20;
 
 /** What `undo()` undid, for a status message; both null when there was nothing to undo. */
 export interface StoreUndoResult {
@@ -151,6 +169,13 @@ export class CurationStore {
   private writers: { expansions: JournalWriter; scores: JournalWriter; pairs: JournalWriter } | null = null;
   private lock: StoreLock | null = null;
   private closed = false;
+  /** Journal sizes and lines the store has read or written (for a read-only store, what it read). */
+  private readonly position: Record<JournalName, { size: number; lines: number }> = { expansions: { size: 0, lines: 0 }, scores: { size: 0, lines: 0 }, pairs: { size: 0, lines: 0 } };
+  /** Journal bytes the last checkpoint read or written covers, all journals together. */
+  private checkpointBytes = 0;
+  private readonly useCheckpoint: boolean;
+  /** How the last open built the state: from a checkpoint or not, and how many journal bytes it replayed. */
+  opened: { fromCheckpoint: boolean; replayedBytes: number } = { fromCheckpoint: false, replayedBytes: 0 };
   private readonly now: () => Date;
   private readonly logger: Logger;
 
@@ -162,6 +187,7 @@ export class CurationStore {
   ) {
     this.now = options.now ?? (() => new Date());
     this.logger = options.logger ?? nullLogger;
+    this.useCheckpoint = options.checkpoint ?? true;
   }
 
   /** The `.qx` folder of a workspace root. */
@@ -194,13 +220,18 @@ export class CurationStore {
       if (!existsSync(metaFile)) writeFileAtomicSync(metaFile, JSON.stringify(meta, null, 2) + '\n');
     }
     try {
-      store.load(!readOnly);
+      const replayed = store.load(!readOnly);
       if (!readOnly) {
+        const { position: at } = store;
         store.writers = {
-          expansions: new JournalWriter(join(dir, 'expansions.jsonl')),
-          scores: new JournalWriter(join(dir, 'scores.jsonl')),
-          pairs: new JournalWriter(join(dir, 'pairs.jsonl')),
+          expansions: new JournalWriter(join(dir, 'expansions.jsonl'), at.expansions.lines),
+          scores: new JournalWriter(join(dir, 'scores.jsonl'), at.scores.lines),
+          pairs: new JournalWriter(join(dir, 'pairs.jsonl'), at.pairs.lines),
         };
+        removeCheckpointLeftovers(dir);
+        // A checkpoint that could not be used is replaced at once, so it is not read (and logged) again.
+        const unusable = !store.opened.fromCheckpoint && existsSync(join(dir, CHECKPOINT_FILE));
+        if (store.useCheckpoint && (replayed >= CHECKPOINT_AFTER_BYTES || unusable)) store.checkpoint();
       }
     } catch (e) {
       store.lock?.release();
@@ -209,8 +240,15 @@ export class CurationStore {
     return store;
   }
 
-  private load(repair: boolean): void {
-    const opts = { logger: this.logger, repair };
+  /**
+   * Builds the in-memory state: from the checkpoint when it matches the journals, then the journal
+   * lines past it (all of them without one). Returns the journal bytes replayed.
+   */
+  private load(repair: boolean): number {
+    const cp = this.useCheckpoint ? readCheckpoint(this.dir, storeSchemaVersion, this.logger) : null;
+    if (cp !== null) this.restore(cp);
+    const from = (name: JournalName) => (cp === null ? undefined : { offset: cp.marks[name].size, lines: cp.marks[name].lines });
+    const opts = (name: JournalName) => ({ logger: this.logger, repair, from: from(name) });
     // Only the head fields of each expansion are read here; texts stay on disk until asked for.
     const interned = new Map<string, string>();
     const intern = (v: string): string => {
@@ -219,37 +257,160 @@ export class CurationStore {
       interned.set(v, v);
       return v;
     };
-    scanJournal(join(this.dir, 'expansions.jsonl'), opts, (buf, start, end, offset, line) => {
+    const added: ExpansionEntry[] = [];
+    let reorder = false;
+    this.position.expansions = scanJournal(join(this.dir, 'expansions.jsonl'), opts('expansions'), (buf, start, end, offset, line) => {
       const head = scanExpansionHead(buf, start, end, intern);
       if (head !== null && 'retract' in head) {
-        this.expansions.delete(head.retract);
+        reorder = this.expansions.delete(head.retract) || reorder;
         return;
       }
       if (head !== null) {
-        this.expansions.set(head.id, { ...head, offset, length: end - start, line });
+        reorder = this.putEntry({ ...head, offset, length: end - start, line }, added) || reorder;
         return;
       }
       const v = JSON.parse(buf.toString('utf8', start, end)) as ExpansionRecord | ExpansionRetraction;
-      if ('retract' in v) this.expansions.delete(v.retract);
-      else this.expansions.set(v.id, { ...headOf(v), record: v, offset, length: end - start, line });
+      if ('retract' in v) reorder = this.expansions.delete(v.retract) || reorder;
+      else reorder = this.putEntry({ ...headOf(v), record: v, offset, length: end - start, line }, added) || reorder;
     });
-    for (const e of this.expansions.values()) this.indexExpansion(e);
+    if (reorder || cp === null) {
+      this.expansionsByQid.clear();
+      for (const e of this.expansions.values()) this.indexExpansion(e);
+    } else {
+      for (const e of added) this.indexExpansion(e);
+    }
     // Scores too: only what the query browser shows is kept; document lists stay on disk.
-    scanJournal(join(this.dir, 'scores.jsonl'), opts, (buf, start, end, offset, line) => {
+    this.position.scores = scanJournal(join(this.dir, 'scores.jsonl'), opts('scores'), (buf, start, end, offset, line) => {
       const head = scanScoreHead(buf, start, end, intern);
       if (head !== null) {
         this.scoreMap(head.key).set(head.expansionId, { ndcg10: head.ndcg10, delta: head.delta, judged10: head.judged10, offset, length: end - start, line });
         return;
       }
       const v = JSON.parse(buf.toString('utf8', start, end)) as ScoreLine;
-      this.setScore(v.key, v.score);
+      this.setScore(v.key, v.score, { offset, length: end - start, line });
     });
     const pairsFile = join(this.dir, 'pairs.jsonl');
-    const events = readJournal<PairEvent>(pairsFile, opts).entries;
-    events.forEach((ev, i) => {
-      const problem = this.fold(ev);
-      if (problem !== null) this.logger.warn(`${pairsFile}:${i + 1}: ${problem}; event ignored.`);
+    this.position.pairs = scanJournal(pairsFile, opts('pairs'), (buf, start, end, _offset, line) => {
+      const problem = this.fold(JSON.parse(buf.toString('utf8', start, end)) as PairEvent);
+      if (problem !== null) this.logger.warn(`${pairsFile}:${line}: ${problem}; event ignored.`);
     });
+    const covered = cp === null ? 0 : journalNames.reduce((n, j) => n + cp.marks[j].size, 0);
+    this.checkpointBytes = covered;
+    this.opened = { fromCheckpoint: cp !== null, replayedBytes: this.journalBytes() - covered };
+    this.logger.debug(`Opened the curation store in ${this.dir} ${cp === null ? 'from its journals' : 'from its checkpoint'}; replayed ${this.opened.replayedBytes} bytes of journal.`);
+    return this.opened.replayedBytes;
+  }
+
+  /**
+   * Sets an expansion entry as a journal line does: a new id goes at the end (and into `added`), a
+   * known one is replaced in place. Returns true for a replacement (the per-query lists are then rebuilt).
+   */
+  private putEntry(e: ExpansionEntry, added: ExpansionEntry[]): boolean {
+    const had = this.expansions.has(e.id);
+    this.expansions.set(e.id, e);
+    if (!had) added.push(e);
+    return had;
+  }
+
+  private journalBytes(): number {
+    return this.position.expansions.size + this.position.scores.size + this.position.pairs.size;
+  }
+
+  /** Loads the state a checkpoint holds. */
+  private restore(cp: ReadCheckpoint): void {
+    const str = cp.strings;
+    const { expCols, expOffset, expLength, expLine } = cp;
+    for (let i = 0; i < expOffset.length; i++) {
+      const c = 6 * i;
+      const e: ExpansionEntry = { id: str[expCols[c]!]!, qid: str[expCols[c + 1]!]!, role: str[expCols[c + 2]!]!, method: str[expCols[c + 3]!]!, model: str[expCols[c + 4]!]!, provider: str[expCols[c + 5]!]!, offset: expOffset[i]!, length: expLength[i]!, line: expLine[i]! };
+      this.expansions.set(e.id, e);
+      this.indexExpansion(e);
+    }
+    const { scoreCols, scoreNums, scoreOffset, scoreLength, scoreLine } = cp;
+    let key = '';
+    let map: Map<string, ScoreEntry> | undefined;
+    for (let i = 0; i < scoreOffset.length; i++) {
+      const k = str[scoreCols[2 * i]!]!;
+      if (map === undefined || k !== key) map = this.scoreMap((key = k));
+      map.set(str[scoreCols[2 * i + 1]!]!, { ndcg10: scoreNums[3 * i]!, delta: scoreNums[3 * i + 1]!, judged10: scoreNums[3 * i + 2]!, offset: scoreOffset[i]!, length: scoreLength[i]!, line: scoreLine[i]! });
+    }
+    for (const p of cp.pairRecords) this.pairs.set(p.id, p);
+  }
+
+  /**
+   * Writes the checkpoint of the current state (see {@link writeCheckpoint}): what an open would
+   * build from the journals as they are now. Called by the store itself (on open after a long
+   * replay, after big writes, on close); a failure is logged, never thrown (the journals hold everything).
+   */
+  checkpoint(): void {
+    if (this.writers === null || !this.useCheckpoint) return;
+    const t = performance.now();
+    try {
+      const ids = new Map<string, number>();
+      const strings: string[] = [];
+      const sid = (v: string): number => {
+        let i = ids.get(v);
+        if (i === undefined) {
+          ids.set(v, (i = strings.length));
+          strings.push(v);
+        }
+        return i;
+      };
+      const n = this.expansions.size;
+      const expCols = new Uint32Array(6 * n);
+      const expOffset = new Float64Array(n);
+      const expLength = new Uint32Array(n);
+      const expLine = new Uint32Array(n);
+      let i = 0;
+      for (const e of this.expansions.values()) {
+        const c = 6 * i;
+        expCols[c] = sid(e.id);
+        expCols[c + 1] = sid(e.qid);
+        expCols[c + 2] = sid(e.role);
+        expCols[c + 3] = sid(e.method);
+        expCols[c + 4] = sid(e.model);
+        expCols[c + 5] = sid(e.provider);
+        expOffset[i] = e.offset;
+        expLength[i] = e.length;
+        expLine[i] = e.line;
+        i++;
+      }
+      let m = 0;
+      for (const map of this.scores.values()) m += map.size;
+      const scoreCols = new Uint32Array(2 * m);
+      const scoreNums = new Float64Array(3 * m);
+      const scoreOffset = new Float64Array(m);
+      const scoreLength = new Uint32Array(m);
+      const scoreLine = new Uint32Array(m);
+      i = 0;
+      for (const [key, map] of this.scores) {
+        const k = sid(key);
+        for (const [id, e] of map) {
+          scoreCols[2 * i] = k;
+          scoreCols[2 * i + 1] = sid(id);
+          scoreNums[3 * i] = e.ndcg10;
+          scoreNums[3 * i + 1] = e.delta;
+          scoreNums[3 * i + 2] = e.judged10;
+          scoreOffset[i] = e.offset;
+          scoreLength[i] = e.length;
+          scoreLine[i] = e.line;
+          i++;
+        }
+      }
+      const marks = {} as Record<JournalName, JournalMark>;
+      for (const name of journalNames) marks[name] = markJournal(join(this.dir, `${name}.jsonl`), this.position[name].size, this.position[name].lines);
+      const bytes = writeCheckpoint(this.dir, storeSchemaVersion, { marks, strings, expCols, expOffset, expLength, expLine, scoreCols, scoreNums, scoreOffset, scoreLength, scoreLine, pairs: encodePairs(this.pairs.values(), sid) });
+      this.checkpointBytes = this.journalBytes();
+      this.logger.debug(`Wrote ${join(this.dir, CHECKPOINT_FILE)} (${(bytes / 1e6).toFixed(1)} MB, ${n} expansions, ${m} scores, ${this.pairs.size} pairs) in ${(performance.now() - t).toFixed(0)} ms.`);
+    } catch (e) {
+      this.logger.warn(`Could not write the store checkpoint (${e instanceof Error ? e.message : String(e)}); the next open replays the journals.`);
+    }
+  }
+
+  /** After an append: record the journal's new size, and checkpoint when much was written since the last one. */
+  private appended(name: JournalName, writer: JournalWriter): void {
+    this.position[name] = { size: writer.size, lines: writer.lines };
+    if (this.journalBytes() - this.checkpointBytes >= Math.max(CHECKPOINT_WHILE_WRITING_BYTES, this.checkpointBytes)) this.checkpoint();
   }
 
   private indexExpansion(e: ExpansionEntry): void {
@@ -264,8 +425,8 @@ export class CurationStore {
     return m;
   }
 
-  private setScore(key: string, score: ExpansionScore): void {
-    this.scoreMap(key).set(score.expansionId, { ndcg10: score.ndcg10, delta: score.delta, judged10: score.judged10, score, offset: -1, length: 0, line: 0 });
+  private setScore(key: string, score: ExpansionScore, at: JournalLine): void {
+    this.scoreMap(key).set(score.expansionId, { ndcg10: score.ndcg10, delta: score.delta, judged10: score.judged10, score, offset: at.offset, length: at.length, line: at.line });
     this.fullScores.get(key)?.set(score.expansionId, score);
   }
 
@@ -291,7 +452,8 @@ export class CurationStore {
         p.state = ev.state;
         break;
       case 'update':
-        Object.assign(p, ev.patch);
+        // As the event reads back from the journal: JSON leaves undefined fields out of the patch.
+        for (const [k, v] of Object.entries(ev.patch)) if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
         break;
       case 'delete':
         this.pairs.delete(ev.pairId);
@@ -323,6 +485,7 @@ export class CurationStore {
     const events = bodies.map((b) => ({ ...b, eid: randomUUID(), at }) as PairEvent);
     w.pairs.append(events);
     for (const ev of events) this.fold(ev);
+    this.appended('pairs', w.pairs);
     return events;
   }
 
@@ -415,15 +578,18 @@ export class CurationStore {
       seen.add(r.id);
       fresh.push(r);
     }
-    w.expansions.append(fresh);
-    for (const r of fresh) {
-      const e: ExpansionEntry = { ...headOf(r), record: r, offset: -1, length: 0, line: 0 };
+    const lines = w.expansions.append(fresh);
+    for (let i = 0; i < fresh.length; i++) {
+      const r = fresh[i]!;
+      const { offset, length, line } = lines[i]!;
+      const e: ExpansionEntry = { ...headOf(r), record: r, offset, length, line };
       this.expansions.set(r.id, e);
       this.indexExpansion(e);
     }
     if (undoable !== undefined && fresh.length > 0) {
       this.pushUndo(undoable.description, fresh[0]?.qid ?? null, [], fresh.map((r) => r.id));
     }
+    this.appended('expansions', w.expansions);
     return fresh.length;
   }
 
@@ -489,8 +655,9 @@ export class CurationStore {
   /** Stores scores (one append, one fsync); a later score for the same expansion and key replaces the earlier. */
   putScores(settingsKey: string, scores: readonly ExpansionScore[]): void {
     const w = this.writable();
-    w.scores.append(scores.map((score) => ({ key: settingsKey, score }) satisfies ScoreLine));
-    for (const s of scores) this.setScore(settingsKey, s);
+    const lines = w.scores.append(scores.map((score) => ({ key: settingsKey, score }) satisfies ScoreLine));
+    scores.forEach((s, i) => this.setScore(settingsKey, s, lines[i]!));
+    this.appended('scores', w.scores);
   }
 
   // ---- pairs ----
@@ -498,6 +665,13 @@ export class CurationStore {
   /** Current pairs (the fold of `pairs.jsonl`), in creation order. Returned objects are copies. */
   listPairs(): PairRecord[] {
     return [...this.pairs.values()].map((p) => ({ ...p }));
+  }
+
+  /** Current pairs of one query, in creation order (copies). */
+  pairsForQuery(qid: string): PairRecord[] {
+    const out: PairRecord[] = [];
+    for (const p of this.pairs.values()) if (p.qid === qid) out.push({ ...p });
+    return out;
   }
 
   getPair(id: string): PairRecord | undefined {
@@ -636,6 +810,7 @@ export class CurationStore {
     if (entry.retractExpansions.length > 0) {
       const at = this.now().toISOString();
       w.expansions.append(entry.retractExpansions.map((id) => ({ retract: id, at }) satisfies ExpansionRetraction));
+      this.position.expansions = { size: w.expansions.size, lines: w.expansions.lines };
       for (const id of entry.retractExpansions) {
         const e = this.expansions.get(id);
         this.expansions.delete(id);
@@ -647,9 +822,13 @@ export class CurationStore {
     return { description: entry.description, qid: entry.qid };
   }
 
-  /** Closes the journals and releases the lock. Safe to call twice. */
+  /**
+   * Closes the journals and releases the lock, first writing a checkpoint when the journals grew
+   * by 1 MB or more past the last one. Safe to call twice.
+   */
   close(): void {
     if (this.closed) return;
+    if (this.writers !== null && this.journalBytes() - this.checkpointBytes >= CHECKPOINT_AFTER_BYTES) this.checkpoint();
     this.closed = true;
     if (this.readFd !== null) {
       closeSync(this.readFd);

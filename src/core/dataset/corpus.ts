@@ -1,8 +1,10 @@
-import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
+import { parse as parseCsvSync } from 'csv-parse/sync';
 import { datasetError, throwIfAborted } from '../errors.js';
 import type { ProgressCallback } from '../progress.js';
-import { assertReadableFile, baseName, extensionOf, lineBatches, parseJsonObjectLine, readDataFile } from './textFile.js';
+import { type DataStream, openDataStream, stripGz } from './dataStream.js';
+import { assertReadableFile, baseName, extensionOf, lineBatchesOf, parseJsonObjectLine } from './textFile.js';
 import type { CorpusDoc } from './types.js';
 
 /**
@@ -28,37 +30,55 @@ export interface ReadCorpusOptions {
   onProgress?: ProgressCallback;
   /** Documents between progress reports; default 10,000. */
   progressEvery?: number;
+  /** Called as the file is read: bytes read from disk (compressed bytes for `.gz`) and the file size. */
+  onBytes?: (done: number, total: number) => void;
+  /**
+   * Give each document the byte span of its record in the file (`CorpusDoc.span`), for a
+   * document store that points into the corpus. Only for uncompressed jsonl, tsv and csv files.
+   */
+  spans?: boolean;
 }
+
+/** Formats whose records can be read back alone from their byte span (see `readCorpusRecord`). */
+export const POINTABLE_FORMATS: readonly CorpusFormat[] = ['jsonl', 'tsv', 'csv'];
 
 /**
  * Streams the documents of a corpus file in file order, without loading it whole (except
  * `rankllm-json`, a single JSON array). Without `format` it is detected from the extension:
  * `.jsonl` → jsonl, `.tsv` → tsv, `.csv` → csv, `.json` → rankllm-json, `cran.all*` → cranfield.
- * A missing file fails before the first document; a malformed record throws a `dataset` QxError
- * naming file and line when it is reached, so a consumer never mistakes a broken file for a
- * complete one.
+ * Gzipped files (`collection.tsv.gz`, `*.jsonl.gz`, detected by their magic bytes) and tar
+ * archives (`collection.tar.gz`: its first file) are read while streaming, the format told by
+ * the inner name. A missing file fails before the first document; a malformed record throws a
+ * `dataset` QxError naming file and line (of the file inside the archive) when it is reached, so
+ * a consumer never mistakes a broken file for a complete one.
  */
 export async function* readCorpus(path: string, format?: CorpusFormat, options: ReadCorpusOptions = {}): AsyncGenerator<CorpusDoc> {
   await assertReadableFile(path, 'corpus');
-  const fmt = format ?? detectCorpusFormat(path);
   const { signal, onProgress } = options;
+  const data = await openDataStream(path, { signal, onBytes: options.onBytes });
+  const fmt = format ?? detectCorpusFormat(data.packing === 'plain' ? path : data.innerName, path);
+  const where = data.packing === 'tar' || data.packing === 'tar.gz' ? `${path} (${data.innerName})` : path;
+  const spans = options.spans === true;
+  if (spans && (data.packing !== 'plain' || !POINTABLE_FORMATS.includes(fmt))) {
+    throw datasetError(path, undefined, `cannot point into a ${data.packing === 'plain' ? fmt : data.packing} corpus.`, 'Copy the documents into the index instead.');
+  }
   const every = Math.max(1, options.progressEvery ?? 10_000);
   let docs: AsyncGenerator<CorpusDoc>;
   switch (fmt) {
     case 'jsonl':
-      docs = readJsonl(path, signal);
+      docs = readJsonl(where, data, signal, spans);
       break;
     case 'tsv':
-      docs = readTsv(path, signal);
+      docs = readTsv(where, data, signal, spans);
       break;
     case 'csv':
-      docs = readCsv(path, signal);
+      docs = readCsv(where, data, signal, spans);
       break;
     case 'rankllm-json':
-      docs = readRankLlm(path, signal, new Set());
+      docs = readRankLlm(where, data, signal, new Set());
       break;
     case 'cranfield':
-      docs = readCranfield(path, signal);
+      docs = readCranfield(where, data, signal);
       break;
     default:
       throw datasetError(path, undefined, `unknown corpus format "${String(fmt)}".`, `Use one of: ${CORPUS_FORMATS.join(', ')}.`);
@@ -89,8 +109,12 @@ export async function* readCorpusPool(paths: readonly string[], format?: CorpusF
   options.onProgress?.({ done: seen.size, unit: 'documents', message: 'done' });
 }
 
-/** Guesses a corpus format from the file name. */
-export function detectCorpusFormat(path: string): CorpusFormat {
+/**
+ * Guesses a corpus format from the file name (a `.gz` suffix is looked through: `corpus.jsonl.gz`
+ * is jsonl). `file` is the path named in the error, when `name` is a member of an archive.
+ */
+export function detectCorpusFormat(name: string, file: string = name): CorpusFormat {
+  const path = stripGz(name);
   if (baseName(path).toLowerCase().startsWith('cran.all')) return 'cranfield';
   switch (extensionOf(path)) {
     case '.jsonl':
@@ -102,13 +126,18 @@ export function detectCorpusFormat(path: string): CorpusFormat {
     case '.json':
       return 'rankllm-json';
     default:
-      throw datasetError(path, undefined, 'cannot tell the corpus format from the file name.', `Give the format explicitly (${CORPUS_FORMATS.join(', ')}).`);
+      throw datasetError(
+        file,
+        undefined,
+        `cannot tell the corpus format from the file name${name === file ? '' : ` (${baseName(name)} in the archive)`}.`,
+        `Give the format explicitly (${CORPUS_FORMATS.join(', ')}).`,
+      );
   }
 }
 
-async function* lines(path: string, signal: AbortSignal | undefined): AsyncGenerator<[string, number]> {
-  for await (const batch of lineBatches(path, signal)) {
-    for (let i = 0; i < batch.lines.length; i++) yield [batch.lines[i]!, batch.first + i];
+async function* lines(data: DataStream, signal: AbortSignal | undefined, offsets = false): AsyncGenerator<[string, number, number, number]> {
+  for await (const batch of lineBatchesOf(data.chunks, signal, offsets)) {
+    for (let i = 0; i < batch.lines.length; i++) yield [batch.lines[i]!, batch.first + i, batch.starts?.[i] ?? 0, batch.byteLengths?.[i] ?? 0];
   }
 }
 
@@ -121,57 +150,147 @@ function pickString(o: Record<string, unknown>, keys: readonly string[]): string
   return undefined;
 }
 
-async function* readJsonl(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
-  for await (const [raw, line] of lines(path, signal)) {
+/** One JSONL corpus line as a document; `line` (1-based) is named in errors when known. */
+export function parseJsonlDoc(path: string, line: number | undefined, raw: string): CorpusDoc {
+  const o = parseJsonObjectLine(path, line, raw, '{"id": "d1", "contents": "..."}');
+  const id = pickString(o, ['id', '_id', 'docid']);
+  if (id === undefined || id === '') throw datasetError(path, line, 'missing document id ("id", "_id" or "docid").', 'Give each document an id.');
+  const text = pickString(o, ['contents', 'text']);
+  if (text === undefined) throw datasetError(path, line, `document "${id}" has no "contents" or "text" field.`, 'Give each document its text.');
+  const title = pickString(o, ['title']);
+  return title ? { id, title, text } : { id, text };
+}
+
+/** One TSV corpus line (`id<TAB>text[<TAB>title]`) as a document. */
+export function parseTsvDoc(path: string, line: number | undefined, raw: string): CorpusDoc {
+  const cols = raw.split('\t');
+  if (cols.length < 2 || cols.length > 3) {
+    throw datasetError(path, line, `expected 2 or 3 TAB-separated columns (id text [title]), found ${cols.length}.`, 'Write each document as "id<TAB>text" (TABs inside the text must be replaced).');
+  }
+  const id = cols[0]!.trim();
+  if (id === '') throw datasetError(path, line, 'empty document id.', 'Start the line with the document id.');
+  const title = cols[2]?.trim();
+  return title ? { id, title, text: cols[1]! } : { id, text: cols[1]! };
+}
+
+async function* readLineDocs(
+  path: string,
+  data: DataStream,
+  signal: AbortSignal | undefined,
+  spans: boolean,
+  parseLine: (path: string, line: number, raw: string) => CorpusDoc,
+): AsyncGenerator<CorpusDoc> {
+  for await (const [raw, line, start, bytes] of lines(data, signal, spans)) {
     if (raw.trim() === '') continue;
-    const o = parseJsonObjectLine(path, line, raw, '{"id": "d1", "contents": "..."}');
-    const id = pickString(o, ['id', '_id', 'docid']);
-    if (id === undefined || id === '') throw datasetError(path, line, 'missing document id ("id", "_id" or "docid").', 'Give each document an id.');
-    const text = pickString(o, ['contents', 'text']);
-    if (text === undefined) throw datasetError(path, line, `document "${id}" has no "contents" or "text" field.`, 'Give each document its text.');
-    const title = pickString(o, ['title']);
-    yield title ? { id, title, text } : { id, text };
+    const doc = parseLine(path, line, raw);
+    if (spans) doc.span = { start, bytes };
+    yield doc;
   }
 }
 
-async function* readTsv(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
-  for await (const [raw, line] of lines(path, signal)) {
-    if (raw.trim() === '') continue;
-    const cols = raw.split('\t');
-    if (cols.length < 2 || cols.length > 3) {
-      throw datasetError(path, line, `expected 2 or 3 TAB-separated columns (id text [title]), found ${cols.length}.`, 'Write each document as "id<TAB>text" (TABs inside the text must be replaced).');
-    }
-    const id = cols[0]!.trim();
-    if (id === '') throw datasetError(path, line, 'empty document id.', 'Start the line with the document id.');
-    const title = cols[2]?.trim();
-    yield title ? { id, title, text: cols[1]! } : { id, text: cols[1]! };
-  }
+function readJsonl(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
+  return readLineDocs(path, data, signal, spans, parseJsonlDoc);
 }
 
-async function* readCsv(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
-  const parser = createReadStream(path).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, info: true, relax_column_count: false }));
-  let header: { id: string; text: string; title?: string } | undefined;
+function readTsv(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
+  return readLineDocs(path, data, signal, spans, parseTsvDoc);
+}
+
+/** Which CSV columns hold a document's id, text and title. */
+interface CsvHeader {
+  id: string;
+  text: string;
+  title?: string;
+}
+
+function csvHeader(path: string, cols: readonly string[]): CsvHeader {
+  const id = cols.find((c) => ['id', '_id', 'docid'].includes(c));
+  const text = cols.find((c) => ['text', 'contents'].includes(c));
+  if (id === undefined || text === undefined) {
+    throw datasetError(path, 1, `the header (${cols.join(', ')}) has no id and text columns.`, 'Name the columns id, text and optionally title.');
+  }
+  return cols.includes('title') ? { id, text, title: 'title' } : { id, text };
+}
+
+function csvDoc(path: string, line: number | undefined, header: CsvHeader, record: Record<string, string>): CorpusDoc {
+  const id = (record[header.id] ?? '').trim();
+  if (id === '') throw datasetError(path, line, 'empty document id.', 'Fill in the id column.');
+  const text = record[header.text] ?? '';
+  const title = header.title === undefined ? undefined : record[header.title];
+  return title ? { id, title, text } : { id, text };
+}
+
+async function* readCsv(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
+  const parser = Readable.from(data.chunks).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, info: true, relax_column_count: false }));
+  let header: CsvHeader | undefined;
+  /** Where the record after the previous one starts: csv-parse counts bytes read to each record's end. */
+  let from = -1;
   try {
-    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+    for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; bytes: number } }>) {
       throwIfAborted(signal);
       const { record, info } = rec;
       if (header === undefined) {
-        const cols = Object.keys(record);
-        const id = cols.find((c) => ['id', '_id', 'docid'].includes(c));
-        const text = cols.find((c) => ['text', 'contents'].includes(c));
-        if (id === undefined || text === undefined) {
-          throw datasetError(path, 1, `the header (${cols.join(', ')}) has no id and text columns.`, 'Name the columns id, text and optionally title.');
-        }
-        header = cols.includes('title') ? { id, text, title: 'title' } : { id, text };
+        header = csvHeader(path, Object.keys(record));
       }
-      const id = (record[header.id] ?? '').trim();
-      if (id === '') throw datasetError(path, info.lines, 'empty document id.', 'Fill in the id column.');
-      const text = record[header.text] ?? '';
-      const title = header.title === undefined ? undefined : record[header.title];
-      yield title ? { id, title, text } : { id, text };
+      const doc = csvDoc(path, info.lines, header, record);
+      if (spans) {
+        // The first record starts after the header line (and BOM), which csv-parse consumed first.
+        if (from < 0) from = await csvBodyStart(path);
+        doc.span = { start: from, bytes: info.bytes - from };
+        from = info.bytes;
+      }
+      yield doc;
     }
   } catch (e) {
     throw csvError(path, e);
+  }
+}
+
+/** Byte offset just past the header row of a CSV file (its BOM and line ending included). */
+async function csvBodyStart(path: string): Promise<number> {
+  const data = await openDataStream(path);
+  for await (const batch of lineBatchesOf(data.chunks, undefined, true)) {
+    // Header names hold no line breaks in the corpora we read: the header is line 1.
+    return batch.starts![0]! + batch.byteLengths![0]! + 1;
+  }
+  return 0;
+}
+
+/** The CSV header columns of a corpus file, as its pointed records are parsed with. */
+export async function readCsvColumns(path: string): Promise<string[]> {
+  const data = await openDataStream(path);
+  for await (const batch of lineBatchesOf(data.chunks, undefined, false)) {
+    const rows = parseCsvSync(batch.lines[0] ?? '', { bom: true }) as string[][];
+    return rows[0] ?? [];
+  }
+  return [];
+}
+
+/**
+ * Parses one record read back from its byte span (see `ReadCorpusOptions.spans`) with the same
+ * rules as the streaming readers. `csvColumns` are the file's header columns (csv only).
+ * Throws a `dataset` QxError naming `path` when the bytes are not a valid record.
+ */
+export function parseCorpusRecord(format: CorpusFormat, path: string, raw: string, csvColumns?: readonly string[]): CorpusDoc {
+  const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+  switch (format) {
+    case 'jsonl':
+      return parseJsonlDoc(path, undefined, text);
+    case 'tsv':
+      return parseTsvDoc(path, undefined, text);
+    case 'csv': {
+      const cols = [...(csvColumns ?? [])];
+      let rows: Record<string, string>[];
+      try {
+        rows = parseCsvSync(raw, { columns: cols, skip_empty_lines: true, relax_column_count: false }) as Record<string, string>[];
+      } catch (e) {
+        throw csvError(path, e);
+      }
+      if (rows.length !== 1) throw datasetError(path, undefined, `expected one CSV record, found ${rows.length}.`, 'The file changed since it was read.');
+      return csvDoc(path, undefined, csvHeader(path, cols), rows[0]!);
+    }
+    default:
+      throw datasetError(path, undefined, `records of a ${format} corpus cannot be read alone.`, 'Copy the documents into the index instead.');
   }
 }
 
@@ -194,8 +313,11 @@ interface RankLlmHit {
   docid?: unknown;
 }
 
-async function* readRankLlm(path: string, signal: AbortSignal | undefined, seen: Set<string>): AsyncGenerator<CorpusDoc> {
-  const text = await readDataFile(path, 'corpus');
+async function* readRankLlm(path: string, source: DataStream, signal: AbortSignal | undefined, seen: Set<string>): AsyncGenerator<CorpusDoc> {
+  const parts: Buffer[] = [];
+  for await (const c of source.chunks) parts.push(c);
+  const whole = Buffer.concat(parts).toString('utf8');
+  const text = whole.charCodeAt(0) === 0xfeff ? whole.slice(1) : whole;
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -222,14 +344,14 @@ async function* readRankLlm(path: string, signal: AbortSignal | undefined, seen:
   }
 }
 
-async function* readCranfield(path: string, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
+async function* readCranfield(path: string, data: DataStream, signal: AbortSignal | undefined): AsyncGenerator<CorpusDoc> {
   let cur: { id: string; line: number; title: string[]; text: string[]; field: string } | undefined;
   const finish = (d: NonNullable<typeof cur>): CorpusDoc => {
     const title = d.title.join(' ').replace(/\s+/g, ' ').trim();
     const text = d.text.join(' ').replace(/\s+/g, ' ').trim();
     return title ? { id: d.id, title, text } : { id: d.id, text };
   };
-  for await (const [raw, line] of lines(path, signal)) {
+  for await (const [raw, line] of lines(data, signal)) {
     const m = /^\.I\s+(\S+)/.exec(raw);
     if (m) {
       if (cur) yield finish(cur);

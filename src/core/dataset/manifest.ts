@@ -73,11 +73,36 @@ export interface DatasetManifest {
   source?: string | Record<string, unknown>;
   /** Set by `qx init --sample-queries`: `topics` is a seeded sample of `sample.from` (kept as written). */
   sample?: TopicsSample;
+  /**
+   * An external index that scoring retrieves from instead of the workspace's own BM25 index
+   * (`.qx/index`, built from `corpus`): for collections too big for one machine (MS MARCO v2).
+   */
+  retriever?: ExternalRetrieverRef;
   /** Absolute path of the manifest file itself. */
   file: string;
   /** Absolute path of the folder holding the manifest (base of relative paths). */
   dir: string;
 }
+
+/**
+ * An OpenSearch/Elasticsearch index named by the manifest's `retriever` field. Never holds a
+ * secret: a cluster that needs a password names the environment variable holding it.
+ */
+export interface ExternalRetrieverRef {
+  /** Only "opensearch" (OpenSearch, or Elasticsearch 7.x speaking the same REST API). */
+  engine: 'opensearch';
+  /** Base URL of the cluster, http(s), without user or password, e.g. "http://localhost:9200". */
+  url: string;
+  /** Index name: lowercase, no spaces, commas, `*`, `?`, `"`, `<`, `>`, `|`, `/` or `\`. */
+  index: string;
+  /** Name of the environment variable holding `user:password` for basic auth; omitted: no auth. */
+  authEnv?: string;
+  /** Queries searched at once (one `_msearch` each), integer 1–64, default 4. */
+  concurrency?: number;
+}
+
+/** Default of {@link ExternalRetrieverRef.concurrency}. */
+export const DEFAULT_RETRIEVER_CONCURRENCY = 4;
 
 /** The queries and judgments of a dataset (the corpus is streamed separately with readCorpus). */
 export interface LoadedDataset {
@@ -89,7 +114,7 @@ export interface LoadedDataset {
 
 const SPLITS: readonly DatasetSplit[] = ['train', 'dev', 'test', 'eval'];
 /** Every top-level field a manifest may have (README "Dataset manifest" documents each). */
-export const MANIFEST_FIELDS: readonly string[] = ['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'rewrites', 'relevanceLevel', 'description', 'source', 'sample'];
+export const MANIFEST_FIELDS: readonly string[] = ['$schema', 'version', 'name', 'language', 'topics', 'qrels', 'corpus', 'split', 'trainTopics', 'rewrites', 'relevanceLevel', 'description', 'source', 'sample', 'retriever'];
 const KNOWN_KEYS = new Set(MANIFEST_FIELDS);
 
 /**
@@ -149,6 +174,7 @@ export async function loadManifest(file: string): Promise<DatasetManifest> {
   }
 
   if (m.sample !== undefined) checkSample(m.sample, fail);
+  const retriever = m.retriever === undefined ? undefined : checkRetriever(m.retriever, fail);
 
   const fileRef = <F extends string>(field: string, formats: readonly F[]): DataFileRef<F> => {
     const v = m[field];
@@ -227,6 +253,7 @@ export async function loadManifest(file: string): Promise<DatasetManifest> {
   if (typeof m.description === 'string') out.description = m.description;
   if (m.source !== undefined) out.source = m.source as string | Record<string, unknown>;
   if (m.sample !== undefined) out.sample = m.sample as TopicsSample;
+  if (retriever !== undefined) out.retriever = retriever;
   return out;
 }
 
@@ -240,6 +267,29 @@ function checkSample(v: unknown, fail: (field: string, problem: string, hint: st
   for (const k of ['queries', 'seed', 'eligible', 'total']) {
     if (typeof o[k] !== 'number' || !Number.isInteger(o[k]) || (o[k] as number) < 0) fail(`sample.${k}`, `must be a non-negative integer, got ${JSON.stringify(o[k])}.`, hint);
   }
+}
+
+function checkRetriever(v: unknown, fail: (field: string, problem: string, hint: string) => never): ExternalRetrieverRef {
+  const example = '{"engine": "opensearch", "url": "http://localhost:9200", "index": "msmarco-v2-passage", "authEnv"?: "QX_OPENSEARCH_AUTH", "concurrency"?: 4}';
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail('retriever', 'must be an object.', `Write ${example}.`);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!['engine', 'url', 'index', 'authEnv', 'concurrency'].includes(k)) fail(`retriever.${k}`, 'unknown field.', `A retriever has only engine, url, index, authEnv and concurrency: ${example}.`);
+  if (o.engine !== 'opensearch') fail('retriever.engine', `must be "opensearch", got ${JSON.stringify(o.engine)}.`, 'OpenSearch (or Elasticsearch 7.x) is the only external engine.');
+  let url: URL | undefined;
+  try {
+    url = typeof o.url === 'string' ? new URL(o.url) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail('retriever.url', `must be an http(s) URL, got ${JSON.stringify(o.url)}.`, 'e.g. "http://localhost:9200".');
+  if (url!.username !== '' || url!.password !== '') fail('retriever.url', 'holds a user name or password; the manifest is shared and committed, so it never holds a secret.', 'Remove them from the URL, put "user:password" in an environment variable and name it in "authEnv".');
+  if (typeof o.index !== 'string' || !/^[a-z0-9][^\sA-Z,*?"<>|/\\#:]*$/.test(o.index)) fail('retriever.index', `must be an OpenSearch index name (lowercase, no spaces or ,*?"<>|/\\#:), got ${JSON.stringify(o.index)}.`, 'Use the --index name given to qx index --opensearch.');
+  if (o.authEnv !== undefined && (typeof o.authEnv !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(o.authEnv))) fail('retriever.authEnv', `must be an environment variable name, got ${JSON.stringify(o.authEnv)}.`, 'e.g. "QX_OPENSEARCH_AUTH", holding user:password.');
+  if (o.concurrency !== undefined && (typeof o.concurrency !== 'number' || !Number.isInteger(o.concurrency) || o.concurrency < 1 || o.concurrency > 64)) fail('retriever.concurrency', `must be an integer from 1 to 64, got ${JSON.stringify(o.concurrency)}.`, `Omit it for ${DEFAULT_RETRIEVER_CONCURRENCY}.`);
+  const out: ExternalRetrieverRef = { engine: 'opensearch', url: (o.url as string).replace(/\/+$/, ''), index: o.index as string };
+  if (o.authEnv !== undefined) out.authEnv = o.authEnv as string;
+  if (o.concurrency !== undefined) out.concurrency = o.concurrency as number;
+  return out;
 }
 
 /**

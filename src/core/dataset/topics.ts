@@ -1,5 +1,6 @@
 import { datasetError } from '../errors.js';
 import { CONVERSATION_FORMATS, type ConversationFormat, conversationTopics, detectConversationFormat, parseConversations } from './conversations.js';
+import { stripGz } from './dataStream.js';
 import { baseName, extensionOf, parseJsonObjectLine, readDataFile, splitLines } from './textFile.js';
 import type { Topic } from './types.js';
 
@@ -64,7 +65,7 @@ export async function readTopics(path: string, format?: TopicsFormat): Promise<T
 
 /** Guesses a topics format from the file name and its first non-blank characters. */
 export function detectTopicsFormat(path: string, text: string): TopicsFormat {
-  const ext = extensionOf(path);
+  const ext = extensionOf(stripGz(path));
   if (ext === '.jsonl' || ext === '.json') return detectConversationFormat(text) ?? 'beir-jsonl';
   const head = text.trimStart();
   if (head.startsWith('<top>')) return 'trec';

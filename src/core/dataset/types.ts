@@ -63,6 +63,14 @@ export interface CorpusDoc {
   id: string;
   title?: string;
   text: string;
+  /** Where the record sits in its uncompressed corpus file; set only by `readCorpus(…, { spans: true })`. */
+  span?: ByteSpan;
+}
+
+/** A record's place in a file: `bytes` bytes from byte offset `start` (its line ending excluded). */
+export interface ByteSpan {
+  start: number;
+  bytes: number;
 }
 
 /** A row of an expansion file made elsewhere (QueryGym TSV, JSONL): the final retrieval string. */

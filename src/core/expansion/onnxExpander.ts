@@ -32,7 +32,11 @@ interface Generator {
   tokenizer: Tokenizer;
 }
 
-const onnxFiles: Record<NonNullable<OnnxExpanderOptions['dtype']>, string> = {
+/** A weights variant of a transformers.js model folder. */
+export type OnnxDtype = NonNullable<OnnxExpanderOptions['dtype']>;
+
+/** The file under onnx/ that holds each weights variant. */
+export const ONNX_WEIGHT_FILES: Record<OnnxDtype, string> = {
   fp32: 'model.onnx',
   fp16: 'model_fp16.onnx',
   q8: 'model_quantized.onnx',
@@ -44,22 +48,35 @@ const onnxFiles: Record<NonNullable<OnnxExpanderOptions['dtype']>, string> = {
  * Checks a model folder before transformers.js sees it, whose own errors for a missing file are
  * unreadable. Throws QxError('modelLoad') naming the folder and the missing file.
  */
-export function checkModelFolder(folder: string, dtype: NonNullable<OnnxExpanderOptions['dtype']> = 'fp32'): void {
+export function checkModelFolder(folder: string, dtype: OnnxDtype = 'fp32', what = 'the student model path'): void {
   if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-    throw new QxError('modelLoad', `The model folder ${folder} does not exist.`, { hint: 'Point the student model path at a folder with config.json, tokenizer.json and onnx/.' });
+    throw new QxError('modelLoad', `The model folder ${folder} does not exist.`, { hint: `Point ${what} at a folder with config.json, tokenizer.json and onnx/.` });
   }
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
     if (!existsSync(join(folder, f))) {
       throw new QxError('modelLoad', `The model folder ${folder} has no ${f}.`, { hint: `Export the model with its tokenizer (e.g. optimum-cli export onnx) so the folder holds ${f}.` });
     }
   }
-  const weights = join(folder, 'onnx', onnxFiles[dtype]);
+  const weights = join(folder, 'onnx', ONNX_WEIGHT_FILES[dtype]);
   if (!existsSync(weights)) {
     const present = existsSync(join(folder, 'onnx')) ? readdirSync(join(folder, 'onnx')).filter((n) => n.endsWith('.onnx')) : [];
-    throw new QxError('modelLoad', `The model folder ${folder} has no onnx/${onnxFiles[dtype]} (dtype ${dtype}).`, {
+    throw new QxError('modelLoad', `The model folder ${folder} has no onnx/${ONNX_WEIGHT_FILES[dtype]} (dtype ${dtype}).`, {
       hint: present.length > 0 ? `It holds ${present.join(', ')}: pick the matching dtype.` : 'Put the exported ONNX weights under onnx/.',
     });
   }
+}
+
+/**
+ * Imports @huggingface/transformers (and with it the onnxruntime-node addon: call this only when a
+ * model is needed) set to load `folder` from disk only, remote models off. Returns the module and
+ * the name to pass to `from_pretrained`/`pipeline`.
+ */
+export async function localTransformers(folder: string): Promise<{ t: typeof import('@huggingface/transformers'); name: string }> {
+  const t = await import('@huggingface/transformers');
+  t.env.allowRemoteModels = false;
+  t.env.allowLocalModels = true;
+  t.env.localModelPath = dirname(folder);
+  return { t, name: basename(folder) };
 }
 
 /**
@@ -88,12 +105,9 @@ export class OnnxExpander implements Expander {
   private load(): Promise<Generator> {
     this.generator ??= (async () => {
       checkModelFolder(this.folder, this.dtype);
-      const t = await import('@huggingface/transformers');
-      t.env.allowRemoteModels = false;
-      t.env.allowLocalModels = true;
-      t.env.localModelPath = dirname(this.folder);
+      const { t, name } = await localTransformers(this.folder);
       try {
-        return (await t.pipeline('text-generation', basename(this.folder), { dtype: this.dtype })) as unknown as Generator;
+        return (await t.pipeline('text-generation', name, { dtype: this.dtype })) as unknown as Generator;
       } catch (e) {
         throw new QxError('modelLoad', `Cannot load the model in ${this.folder}: ${errorMessage(e)}`, { cause: e, hint: 'Check that it is a text-generation (causal LM) export for transformers.js.' });
       }

@@ -302,6 +302,57 @@ export async function scoreQueries(search: SyncSearch, qrels: ReadonlyMap<string
   return { scored, originals };
 }
 
+/**
+ * The new scores of a scoring run on their way to `onScores`: gathered per query, handed over
+ * every `batchSize` queries (default 25) or `batchMs` (default 250 ms), with progress counting
+ * only queries whose scores were handed over. Queries keep arriving while `onScores` runs, so a
+ * flush counts only what it hands over.
+ */
+export class ScoreBatches {
+  private pending: ExpansionScore[] = [];
+  private inBatch = 0;
+  private done = 0;
+  private lastFlush = Date.now();
+  private readonly batchSize: number;
+  private readonly batchMs: number;
+
+  constructor(
+    private readonly options: Pick<ScoreQueriesOptions, 'onScores' | 'onProgress' | 'batchSize' | 'batchMs'>,
+    private readonly total: number,
+  ) {
+    this.batchSize = Math.max(1, options.batchSize ?? 25);
+    this.batchMs = options.batchMs ?? 250;
+  }
+
+  /** Adds the scores of one finished query. */
+  add(scores: readonly ExpansionScore[]): void {
+    this.pending.push(...scores);
+    this.inBatch++;
+  }
+
+  /** True when a batch is full or the last flush is `batchMs` old. */
+  get due(): boolean {
+    return this.inBatch >= this.batchSize || Date.now() - this.lastFlush >= this.batchMs;
+  }
+
+  /** True when some query's scores wait to be handed over. */
+  get waiting(): boolean {
+    return this.inBatch > 0 || this.pending.length > 0;
+  }
+
+  /** Hands the waiting scores to `onScores`, then reports progress. */
+  async flush(): Promise<void> {
+    const out = this.pending;
+    const count = this.inBatch;
+    this.pending = [];
+    this.inBatch = 0;
+    this.lastFlush = Date.now();
+    if (out.length > 0) await this.options.onScores(out);
+    this.done += count;
+    this.options.onProgress?.({ done: this.done, total: this.total, unit: 'queries' });
+  }
+}
+
 /** One chunk of queries for a worker; `judgments` parallel to `queries`. */
 export interface ScoreWorkerRequest {
   id: number;
@@ -329,8 +380,6 @@ export function scoreWorkerFile(): string {
 }
 
 async function scoreInWorkers(qrels: ReadonlyMap<string, QueryJudgments>, queries: readonly QueryToScore[], settings: FeedbackSettings, options: ScoreQueriesOptions, threads: ScoreThreads): Promise<{ scored: number; originals: number }> {
-  const batchSize = Math.max(1, options.batchSize ?? 25);
-  const batchMs = options.batchMs ?? 250;
   const n = Math.min(threads.threads, queries.length);
   // Small chunks keep the workers evenly loaded and the stored prefix close behind the work.
   const chunkSize = Math.max(1, Math.min(8, Math.ceil(queries.length / (n * 8))));
@@ -339,24 +388,11 @@ async function scoreInWorkers(qrels: ReadonlyMap<string, QueryJudgments>, querie
   const results: (ExpansionScore[][] | undefined)[] = new Array(chunks.length).fill(undefined);
   let nextChunk = 0;
   let nextStore = 0;
-  let done = 0;
   let scored = 0;
   let originals = 0;
-  let pending: ExpansionScore[] = [];
-  let inBatch = 0;
-  let lastFlush = Date.now();
+  const batches = new ScoreBatches(options, queries.length);
   let flushing: Promise<void> = Promise.resolve();
-  const flush = async (): Promise<void> => {
-    // Chunks keep arriving while onScores runs: count only what this call stores.
-    const out = pending;
-    const count = inBatch;
-    pending = [];
-    inBatch = 0;
-    lastFlush = Date.now();
-    if (out.length > 0) await options.onScores(out);
-    done += count;
-    options.onProgress?.({ done, total: queries.length, unit: 'queries' });
-  };
+  const flush = (): Promise<void> => batches.flush();
   /** Moves the finished chunks that follow the stored prefix into the pending batch, in query order. */
   const take = (all: boolean): void => {
     for (; nextStore < chunks.length; nextStore++) {
@@ -368,10 +404,9 @@ async function scoreInWorkers(qrels: ReadonlyMap<string, QueryJudgments>, querie
       results[nextStore] = undefined;
       const qs = chunks[nextStore]!;
       r.forEach((scores, i) => {
-        pending.push(...scores);
+        batches.add(scores);
         if (qs[i]!.original === undefined) originals++;
         scored += qs[i]!.expansions.length;
-        inBatch++;
       });
     }
   };
@@ -412,7 +447,7 @@ async function scoreInWorkers(qrels: ReadonlyMap<string, QueryJudgments>, querie
           results[reply.id] = reply.scores;
           dispatch(w);
           take(false);
-          if (inBatch >= batchSize || Date.now() - lastFlush >= batchMs || nextStore === chunks.length) {
+          if (batches.due || nextStore === chunks.length) {
             flushing = flushing.then(flush).catch((e: unknown) => finish(e));
           }
           if (running === 0 && nextChunk >= chunks.length) void flushing.then(() => finish());
@@ -430,7 +465,7 @@ async function scoreInWorkers(qrels: ReadonlyMap<string, QueryJudgments>, querie
     // Whatever finished is kept: the stored prefix, then finished chunks past a gap (cancel, error).
     await flushing.catch(() => {});
     take(true);
-    if (inBatch > 0 || pending.length > 0) await flush();
+    if (batches.waiting) await flush();
   }
   throwIfAborted(options.signal);
   return { scored, originals };

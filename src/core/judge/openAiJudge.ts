@@ -8,6 +8,7 @@ import { type RetryPolicy, defaultRetryPolicy, runBatch, withRetries } from '../
 import type { TokenUsage } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
+import type { RelevanceJudge } from './types.js';
 
 /** Settings of an OpenAI-compatible endpoint used as a relevance judge (vLLM, OpenAI, DeepSeek, Ollama). */
 export interface OpenAiJudgeOptions {
@@ -38,6 +39,8 @@ export interface JudgeRequest {
   /** Caller's key, unique within one `judge` call. */
   key: string;
   messages: ChatMessage[];
+  /** The (query, document) the messages were rendered from: what a cross-encoder reads instead. */
+  pair?: { query: string; document: string };
 }
 
 /** The answer position's alternatives of one call, or why there are none. */
@@ -57,6 +60,11 @@ export type JudgeOutcome =
 export interface JudgeCallOptions extends TaskOptions {
   /** Called once per request as it settles, awaited before it counts (the runner caches here). */
   onResult?: (outcome: JudgeOutcome) => Promise<void> | void;
+  /**
+   * The template's answer tokens, grades ascending. A server returns only its top alternatives; a
+   * local judge reads the whole distribution and adds these tokens' log-probabilities to them.
+   */
+  labels?: readonly string[];
 }
 
 /**
@@ -65,9 +73,10 @@ export interface JudgeCallOptions extends TaskOptions {
  * cancellation. A server that returns no logprobs stops the batch with QxError('badResponse'):
  * its answers cannot be scored.
  */
-export class OpenAiJudge {
+export class OpenAiJudge implements RelevanceJudge {
   readonly provider = 'openai-compatible';
   readonly model: string;
+  readonly endpoint: string;
   /** What identifies this judge in a cache key besides the prompt. */
   readonly identity: Record<string, unknown>;
   private readonly policy: RetryPolicy;
@@ -80,6 +89,7 @@ export class OpenAiJudge {
 
   constructor(private readonly options: OpenAiJudgeOptions) {
     this.model = options.model;
+    this.endpoint = normalizeBaseUrl(options.baseUrl);
     this.policy = { ...defaultRetryPolicy, ...options.retry };
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
     this.timeoutMs = options.timeoutMs ?? 60_000;
@@ -90,7 +100,7 @@ export class OpenAiJudge {
     this.identity = {
       provider: this.provider,
       kind: 'judge',
-      endpoint: normalizeBaseUrl(options.baseUrl),
+      endpoint: this.endpoint,
       model: options.model,
       topLogprobs: this.topLogprobs,
       maxTokens: this.maxTokens,

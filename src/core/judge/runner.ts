@@ -2,9 +2,9 @@ import { throwIfAborted, type QxErrorCode } from '../errors.js';
 import { type CachedGeneration, type ExpansionCache, cacheKey } from '../expansion/cache.js';
 import { nullLogger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
-import type { JudgeRequest, OpenAiJudge } from './openAiJudge.js';
+import type { JudgeRequest } from './openAiJudge.js';
 import { type JudgeTemplate, judgeTemplateRef, renderJudgePrompt, scoreLabels } from './template.js';
-import type { JudgmentRecord } from './types.js';
+import type { JudgmentRecord, RelevanceJudge } from './types.js';
 
 /** One (query, document) to judge. */
 export interface JudgeItem {
@@ -16,7 +16,7 @@ export interface JudgeItem {
 }
 
 export interface RunJudgmentsOptions extends TaskOptions {
-  judge: OpenAiJudge;
+  judge: RelevanceJudge;
   template: JudgeTemplate;
   items: readonly JudgeItem[];
   /** Every answer is written here before it counts; a rerun makes no request for it. */
@@ -49,7 +49,7 @@ const BATCH = 50;
 const BATCH_MS = 250;
 
 /** The cache key of one judging prompt: judge identity, template hash, query and the rendered messages. */
-export function judgmentKey(judge: OpenAiJudge, template: JudgeTemplate, item: JudgeItem): { key: string; messages: ReturnType<typeof renderJudgePrompt> } {
+export function judgmentKey(judge: RelevanceJudge, template: JudgeTemplate, item: JudgeItem): { key: string; messages: ReturnType<typeof renderJudgePrompt> } {
   const messages = renderJudgePrompt(template, { query: item.query, document: item.text });
   return { key: cacheKey({ identity: judge.identity, templateHash: template.sha256, query: item.query, messages, sampleIndex: 0 }), messages };
 }
@@ -64,7 +64,7 @@ export async function runJudgments(options: RunJudgmentsOptions): Promise<RunJud
   const { judge, template, cache, signal } = options;
   const logger = options.logger ?? nullLogger;
   const ref = judgeTemplateRef(template);
-  const endpoint = String(judge.identity.endpoint ?? '');
+  const endpoint = judge.endpoint;
   const records: JudgmentRecord[] = [];
   const failures: JudgeFailure[] = [];
   const total = options.items.length;
@@ -123,7 +123,7 @@ export async function runJudgments(options: RunJudgmentsOptions): Promise<RunJud
     }
     const reqKey = `${item.qid}/${item.docid}#${i}`;
     owner.set(reqKey, { item, key });
-    requests.push({ key: reqKey, messages });
+    requests.push({ key: reqKey, messages, pair: { query: item.query, document: item.text } });
   }
   await flush();
   let judged = 0;
@@ -133,6 +133,7 @@ export async function runJudgments(options: RunJudgmentsOptions): Promise<RunJud
       await judge.judge(requests, {
         signal,
         logger,
+        labels: template.labels.map((l) => l.token),
         onResult: async (o) => {
           const own = owner.get(o.key);
           if (own === undefined) return;

@@ -1,4 +1,22 @@
 import type { TemplateRef, TokenUsage } from '../expansion/types.js';
+import type { JudgeCallOptions, JudgeOutcome, JudgeRequest } from './openAiJudge.js';
+
+/**
+ * A relevance judge the judging runner drives: an OpenAI-compatible endpoint (OpenAiJudge) or a
+ * local ONNX model (OnnxJudge). Each outcome carries the answer position's label alternatives with
+ * natural-log probabilities; the runner scores them with one rule (scoreLabels).
+ */
+export interface RelevanceJudge {
+  /** "openai-compatible" or "onnx", stored in every judgment. */
+  readonly provider: string;
+  readonly model: string;
+  /** Where it runs: the endpoint URL, or the model folder of a local judge. */
+  readonly endpoint: string;
+  /** What identifies this judge in a cache key besides the prompt (never a secret, never a machine path for a local model). */
+  readonly identity: Record<string, unknown>;
+  /** Judges every request; one outcome each (failures recorded, not thrown); the signal is checked between calls or batches. */
+  judge(requests: JudgeRequest[], options: JudgeCallOptions): Promise<JudgeOutcome[]>;
+}
 
 /**
  * One LLM relevance judgment of one (query, document). Kept beside the qrels, never mixed into

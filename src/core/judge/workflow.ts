@@ -3,6 +3,7 @@ import { readRun } from '../dataset/runs.js';
 import { QxError, throwIfAborted } from '../errors.js';
 import { ExpansionCache } from '../expansion/cache.js';
 import { type CostRow, summarizeCost } from '../expansion/cost.js';
+import type { OnnxDtype } from '../expansion/onnxExpander.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
 import { loadWorkspacePrices } from '../report/cost.js';
@@ -10,17 +11,29 @@ import type { Workspace } from '../workspace/workspace.js';
 import { type CalibrationReport, calibrate } from './calibration.js';
 import { type FilledScore, type PairFlip, fillQuery, pairFlips } from './fill.js';
 import { type KdCandidateList, type KdFormat, type KdPairSampler, topVersusRest, writeKdExport } from './kdExport.js';
+import { OnnxJudge } from './onnxJudge.js';
 import { OpenAiJudge } from './openAiJudge.js';
 import { type PoolEntry, type QueryRankings, expansionPool, runPool } from './pool.js';
 import { type JudgeFailure, type JudgeItem, type RunJudgmentsResult, runJudgments } from './runner.js';
 import { JudgmentStore, judgmentsFile } from './store.js';
 import { type JudgeTemplate, judgeTemplateRef } from './template.js';
+import type { RelevanceJudge } from './types.js';
 
-/** Which judge: endpoint, model and template. The key comes from the workspace's getApiKey. */
+/**
+ * Which judge: an endpoint and model (the key comes from the workspace's getApiKey), or a local
+ * ONNX model folder (`modelPath`), and the template.
+ */
 export interface JudgeSelection {
   baseUrl: string;
+  /** The endpoint's model; for a local judge the name its judgments are stored under (default the folder name). */
   model: string;
   template: JudgeTemplate;
+  /** A local ONNX judge's folder (cross-encoder or causal LM, see OnnxJudge); with it `baseUrl` is not used. */
+  modelPath?: string;
+  /** The local judge's weights variant, default "fp32". */
+  dtype?: OnnxDtype;
+  /** Documents per forward pass of a local cross-encoder, default 16. */
+  batchSize?: number;
   /** Top logprobs per answer position, default 20. */
   topLogprobs?: number;
   extraBody?: Record<string, unknown>;
@@ -121,19 +134,7 @@ async function judgePool(ws: Workspace, judgeSel: JudgeSelection, pool: readonly
     }
     items.push({ qid: e.qid, query: text.get(e.qid) ?? '', docid: e.docid, text: doc.title === undefined || doc.title === '' ? doc.text : `${doc.title}\n${doc.text}` });
   }
-  const s = ws.settings;
-  const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(judgeSel.baseUrl);
-  const judge = new OpenAiJudge({
-    baseUrl: judgeSel.baseUrl,
-    model: judgeSel.model,
-    getApiKey: () => options.getApiKey(judgeSel.baseUrl),
-    requireApiKey: !local,
-    ...(judgeSel.topLogprobs === undefined ? {} : { topLogprobs: judgeSel.topLogprobs }),
-    ...(judgeSel.extraBody === undefined ? {} : { extraBody: judgeSel.extraBody }),
-    concurrency: s.concurrency,
-    timeoutMs: s.requestTimeoutMs,
-    retry: { maxRetries: s.maxRetries },
-  });
+  const judge = createJudge(judgeSel, ws, options);
   const store = openJudgments(ws, judgeSel, options.logger);
   const r = await runJudgments({
     judge,
@@ -146,6 +147,31 @@ async function judgePool(ws: Workspace, judgeSel: JudgeSelection, pool: readonly
     onRecords: (records) => store.add(records),
   });
   return { r, store, missingText };
+}
+
+/** The judge a selection names: a local ONNX model when `modelPath` is set, else the OpenAI-compatible endpoint. */
+function createJudge(judgeSel: JudgeSelection, ws: Workspace, options: JudgeEnv): RelevanceJudge {
+  if (judgeSel.modelPath !== undefined) {
+    return new OnnxJudge({
+      modelPath: judgeSel.modelPath,
+      model: judgeSel.model,
+      ...(judgeSel.dtype === undefined ? {} : { dtype: judgeSel.dtype }),
+      ...(judgeSel.batchSize === undefined ? {} : { batchSize: judgeSel.batchSize }),
+    });
+  }
+  const s = ws.settings;
+  const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(judgeSel.baseUrl);
+  return new OpenAiJudge({
+    baseUrl: judgeSel.baseUrl,
+    model: judgeSel.model,
+    getApiKey: () => options.getApiKey(judgeSel.baseUrl),
+    requireApiKey: !local,
+    ...(judgeSel.topLogprobs === undefined ? {} : { topLogprobs: judgeSel.topLogprobs }),
+    ...(judgeSel.extraBody === undefined ? {} : { extraBody: judgeSel.extraBody }),
+    concurrency: s.concurrency,
+    timeoutMs: s.requestTimeoutMs,
+    retry: { maxRetries: s.maxRetries },
+  });
 }
 
 /** Calibration of a judge's stored judgments against the workspace's qrels (relevance level of the manifest). */
@@ -314,7 +340,7 @@ export async function kdExportWorkspace(ws: Workspace, judgeSel: JudgeSelection,
     {
       dataset: ws.manifest.name,
       candidates,
-      judge: { provider: 'openai-compatible', endpoint: judgeSel.baseUrl.replace(/\/+$/, ''), model: judgeSel.model, template: ref, mode: judgeSel.template.mode },
+      judge: { ...(judgeSel.modelPath === undefined ? { provider: 'openai-compatible', endpoint: judgeSel.baseUrl.replace(/\/+$/, '') } : { provider: 'onnx', endpoint: judgeSel.modelPath }), model: judgeSel.model, template: ref, mode: judgeSel.template.mode },
       ...(spec.format === 'kd-margin-mse' ? { sampler: spec.sampler === undefined ? `top-1 vs rest, margin > ${spec.minMargin ?? 0}` : (spec.samplerName ?? 'custom') } : {}),
       toolVersion: spec.toolVersion ?? 'dev',
       evalQueriesAllowed: evalSplit,

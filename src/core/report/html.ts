@@ -1,5 +1,6 @@
 import { describeLengthStats } from '../curation/lengths.js';
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
+import { judgeFilledCells, judgeFilledRuleText } from './judgeFilled.js';
 import { formatP, headlineStatsText, recallCell, recallHeader, recallNoteText, studentTeacherRule, unjudgedText } from './markdown.js';
 import { queryCostHtml } from './queryCostSection.js';
 import type { QxReport } from './report.js';
@@ -103,12 +104,14 @@ function scatter(r: QxReport): string {
  * Every piece of data-derived text is escaped.
  */
 export function renderReportHtml(r: QxReport): string {
+  const jf = r.judgeFilled ?? null;
   const rows = r.methods
     .map(
       (m) =>
         `<tr><td>${escapeHtml(m.role)}</td><td>${escapeHtml(m.method)}</td><td>${escapeHtml(m.model)}</td><td>${m.queries}</td><td>${f3(m.meanOriginalNdcg10)}</td><td>${f3(m.meanNdcg10)}</td>` +
+        `${jf === null ? '' : `<td>${judgeFilledCells(jf, m.key, 3).filled}</td>`}` +
         `<td class="${m.meanDelta >= 0 ? 'pos' : 'neg'}">${m.meanDelta >= 0 ? '+' : ''}${f3(m.meanDelta)}</td><td>${f3(m.meanOriginalRecall)}</td><td>${recallCell(r, m, 3)}</td>` +
-        `<td>${m.wins}/${m.ties}/${m.losses}</td><td>${formatP(m.tTest?.p)}</td><td>${formatP(m.permutation?.p)}</td><td>${unjudgedText(m)}</td></tr>`,
+        `<td>${m.wins}/${m.ties}/${m.losses}</td><td>${formatP(m.tTest?.p)}</td><td>${formatP(m.permutation?.p)}</td><td>${unjudgedText(m)}</td>${jf === null ? '' : `<td>${judgeFilledCells(jf, m.key, 3).flipped}</td>`}</tr>`,
     )
     .join('\n');
   const cost = r.cost;
@@ -161,13 +164,14 @@ td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}th{background:#f2f2f2}
 .note{color:#555;font-size:.9em}.tw{overflow-x:auto}.l{text-align:left}.warn{background:#fff4e5;padding:6px 10px;border-left:4px solid #f28e2b}
 </style></head><body>
 <h1>QX Studio report — ${escapeHtml(r.dataset)}</h1>
-<p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>${r.pairLengths !== undefined && r.pairLengths.pairs > 0 ? `\n<p>Pair lengths: ${escapeHtml(describeLengthStats(r.pairLengths))}.</p>` : ''}
+<p>Created ${escapeHtml(r.createdAt)}. ${r.queries.included} of ${r.queries.total} queries included. Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}${jf === null ? '' : ` (judge-filled ${f3(jf.original.filled)})`}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.</p>${r.pairLengths !== undefined && r.pairLengths.pairs > 0 ? `\n<p>Pair lengths: ${escapeHtml(describeLengthStats(r.pairLengths))}.</p>` : ''}
 ${headline}
 <h2>Methods vs the original query</h2>
-<div class="tw"><table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th><th>Δ</th><th>${recallHeader(r)} orig</th><th>${recallHeader(r)}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th><th>Δ on unjudged</th></tr></thead>
+<div class="tw"><table><thead><tr><th>Role</th><th>Method</th><th>Model</th><th>Queries</th><th>nDCG@10 orig</th><th>nDCG@10</th>${jf === null ? '' : '<th>nDCG@10 judge-filled</th>'}<th>Δ</th><th>${recallHeader(r)} orig</th><th>${recallHeader(r)}</th><th>W/T/L</th><th>p (t-test)</th><th>p (perm.)</th><th>Δ on unjudged</th>${jf === null ? '' : '<th>Flipped pairs</th>'}</tr></thead>
 <tbody>
 ${rows}
 </tbody></table></div>
+${jf === null ? '' : `<p class="note">${escapeHtml(judgeFilledRuleText(jf))}</p>`}
 ${recallNote === null ? '' : `<p class="note">${escapeHtml(recallNote)}</p>`}
 <h2>Mean nDCG@10</h2>
 ${barChart(r)}

@@ -1,5 +1,6 @@
 import { describeLengthStats } from '../curation/lengths.js';
 import { COST_RULES, costPercentText, formatDuration, priceSourceText, tokenCells, usdCell } from './cost.js';
+import { judgeFilledCells, judgeFilledRuleText } from './judgeFilled.js';
 import { queryCostMarkdown } from './queryCostSection.js';
 import type { MethodResult, QxReport, StudentTeacherComparison } from './report.js';
 
@@ -85,18 +86,20 @@ export function renderReportMarkdown(r: QxReport): string {
   lines.push(`# QX Studio report — ${cell(r.dataset)}`, '');
   lines.push(`Created ${r.createdAt}. ${r.queries.included} of ${r.queries.total} queries included.`, '');
   if (r.headline !== null) lines.push(headlineText(r.headline), '');
-  lines.push(`Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.`, '');
+  const jf = r.judgeFilled ?? null;
+  lines.push(`Original queries: nDCG@10 ${f3(r.original.meanNdcg10)}${jf === null ? '' : ` (judge-filled ${f3(jf.original.filled)})`}, Recall@${r.recallK} ${f3(r.original.meanRecall)}.`, '');
   if (r.pairLengths !== undefined && r.pairLengths.pairs > 0) lines.push(`Pair lengths: ${describeLengthStats(r.pairLengths)}.`, '');
   lines.push(
-    `| Role | Method | Model | Queries | nDCG@10 orig | nDCG@10 | Δ | ${star(recallHeader(r))} orig | ${star(recallHeader(r))} | W/T/L | t | p (t-test) | p (perm.) | Δ on unjudged |`,
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
+    `| Role | Method | Model | Queries | nDCG@10 orig | nDCG@10 |${jf === null ? '' : ' nDCG@10 judge-filled |'} Δ | ${star(recallHeader(r))} orig | ${star(recallHeader(r))} | W/T/L | t | p (t-test) | p (perm.) | Δ on unjudged |${jf === null ? '' : ' Flipped pairs |'}`,
+    `|---|---|---|---:|---:|---:|${jf === null ? '' : '---:|'}---:|---:|---:|---|---:|---:|---:|---:|${jf === null ? '' : '---:|'}`,
   );
   for (const m of r.methods) {
     lines.push(
-      `| ${m.role} | ${cell(m.method)} | ${cell(m.model)} | ${m.queries} | ${f3(m.meanOriginalNdcg10)} | ${f3(m.meanNdcg10)} | ${signed(m.meanDelta)} | ${f3(m.meanOriginalRecall)} | ${star(recallCell(r, m, 4))} | ${m.wins}/${m.ties}/${m.losses} | ${m.tTest === null ? 'n/a' : m.tTest.t.toFixed(3)} | ${formatP(m.tTest?.p)} | ${formatP(m.permutation?.p)} | ${unjudgedText(m)} |`,
+      `| ${m.role} | ${cell(m.method)} | ${cell(m.model)} | ${m.queries} | ${f3(m.meanOriginalNdcg10)} | ${f3(m.meanNdcg10)} |${jf === null ? '' : ` ${judgeFilledCells(jf, m.key, 4).filled} |`} ${signed(m.meanDelta)} | ${f3(m.meanOriginalRecall)} | ${star(recallCell(r, m, 4))} | ${m.wins}/${m.ties}/${m.losses} | ${m.tTest === null ? 'n/a' : m.tTest.t.toFixed(3)} | ${formatP(m.tTest?.p)} | ${formatP(m.permutation?.p)} | ${unjudgedText(m)} |${jf === null ? '' : ` ${judgeFilledCells(jf, m.key, 4).flipped} |`}`,
     );
   }
   lines.push('');
+  if (jf !== null) lines.push(cell(judgeFilledRuleText(jf)), '');
   const recallNote = recallNoteText(r);
   if (recallNote !== null) lines.push(star(cell(recallNote)), '');
   const cost = r.cost;

@@ -3,6 +3,7 @@ import type { ExpansionScore } from '../curation/types.js';
 import type { ExpansionRecord, ExpansionRole } from '../expansion/types.js';
 import type { QueryCostSection } from '../feedback/queryCost.js';
 import { buildCostSection, type CostInput, type CostSection } from './cost.js';
+import type { JudgeFilledSection } from './judgeFilled.js';
 import { pairedBootstrapRatio, pairedPermutationTest, pairedTTest, type BootstrapInterval, type PairedTTest, type PermutationTest } from './stats.js';
 
 /** One query as the report needs it. */
@@ -142,6 +143,8 @@ export interface QxReport {
   queryCost?: QueryCostSection | null;
   /** Chosen/rejected lengths of the current pairs not rejected by a user (curation `pairLengthStats`); absent when not computed. */
   pairLengths?: PairLengthStats;
+  /** Judged-only beside judge-filled nDCG@10 per method and the flipped pairs, from the workspace's newest LLM judgments (`qx judge`); absent or null without judgments. */
+  judgeFilled?: JudgeFilledSection | null;
 }
 
 const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);

@@ -1,10 +1,13 @@
 import type { QueryCostSection } from '../feedback/queryCost.js';
+import type { QueryJudgeView } from '../judge/reviewJudge.js';
 import type { CorpusDoc } from '../dataset/types.js';
 import type { Conditioning, ExpansionRecord, OutputKind } from '../expansion/types.js';
 import type { PairLengthStats } from '../curation/lengths.js';
 import type { PairBuildReport } from '../curation/pairs.js';
 import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curation/types.js';
 import type { TaskOptions } from '../progress.js';
+import type { CalibrationReport } from '../judge/calibration.js';
+import type { FillReport, JudgeSummary } from '../judge/workflow.js';
 
 /**
  * The contract between the pipeline (src/core/workspace) and its two adapters, the VS Code
@@ -132,6 +135,20 @@ export interface QxSettings {
   concurrency: number;
   requestTimeoutMs: number;
   maxRetries: number;
+  /** The relevance judge the editor runs (`qx.judge.*`); optional: added later, the CLI takes flags. */
+  judge?: JudgeSettings;
+}
+
+/** The relevance judge's settings: an empty baseUrl or model means the teacher's. */
+export interface JudgeSettings {
+  baseUrl: string;
+  model: string;
+  /** "judge-binary", "judge-graded" or a template file. */
+  template: string;
+  /** 1..20. */
+  topLogprobs: number;
+  /** Also judge the pool's judged documents (for calibration). */
+  includeJudged: boolean;
 }
 
 export interface ExpandRequest {
@@ -154,6 +171,19 @@ export interface UndoResult {
   qid: string | null;
 }
 
+/** Which LLM judge to run, as `qx judge` takes it (the API key comes from the workspace's getApiKey). */
+export interface JudgeRequest {
+  /** OpenAI-compatible endpoint that returns logprobs, e.g. http://localhost:8000/v1. */
+  baseUrl: string;
+  model: string;
+  /** "judge-binary" (default), "judge-graded", or the path of a judge template file. */
+  template?: string;
+  /** Top logprobs per answer position, 1..20, default 20. */
+  topLogprobs?: number;
+  /** Also judge the pool's documents the qrels judge (calibration needs them). Default false. */
+  includeJudged?: boolean;
+}
+
 /** The workspace: dataset + curation store, opened from a folder holding `qx.dataset.json`. */
 export interface WorkspaceApi {
   readonly root: string;
@@ -164,6 +194,8 @@ export interface WorkspaceApi {
   listQueries(): QuerySummary[];
   getQueryReview(qid: string): QueryReview;
   getDocument(docid: string): CorpusDoc | undefined;
+  /** The LLM judge on one query (scores of its documents, judged-only beside judge-filled nDCG@10, flipped pairs); null without judgments. Optional: added later. */
+  getQueryJudge?(qid: string): QueryJudgeView | null;
 
   /** Build or reopen the BM25 index of the corpus. */
   buildIndex(options: TaskOptions & { rebuild?: boolean }): Promise<void>;
@@ -198,6 +230,15 @@ export interface WorkspaceApi {
    * the next `score`.
    */
   updateSettings?(settings: QxSettings): Promise<void>;
+
+  /**
+   * Judges with an LLM judge, per query, the documents the qrels leave unjudged that entered the
+   * top 10 of the original or of any scored expansion; judgments go to `.qx/judgments/` (cached:
+   * a rerun makes no request; a cancelled run keeps what it judged). Optional: added later.
+   */
+  judge?(request: JudgeRequest, options: TaskOptions): Promise<JudgeSummary>;
+  /** The judge's calibration against the qrels and judge-filled feedback (no calls); null when it has no judgments here. */
+  judgeFeedback?(request: JudgeRequest): Promise<{ file: string; judgments: number; calibration: CalibrationReport; fill: FillReport } | null>;
 
   close(): Promise<void>;
 }

@@ -36,6 +36,7 @@ export const defaultSettings: QxSettings = {
   concurrency: 4,
   requestTimeoutMs: 60_000,
   maxRetries: 4,
+  judge: { baseUrl: '', model: '', template: 'judge-binary', topLogprobs: 20, includeJudged: false },
 };
 
 /** A deep copy of {@link defaultSettings} with `patch` applied section by section. */

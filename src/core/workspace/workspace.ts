@@ -2,13 +2,13 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Bm25Index } from '../bm25/bm25Index.js';
-import { CurationStore, originalScoreId, retrievalSettingsKey } from '../curation/store.js';
+import { CurationStore, originalScoreId, retrievalSettingsKey, type ScoreSummary as StoreScoreSummary } from '../curation/store.js';
 import { buildPairs as buildPairRecords, pairBuildReport, pairId, pairTask, type PairBuildReport, type ScoredCandidate } from '../curation/pairs.js';
 import { conditioningOf, outputKindOf } from '../curation/kinds.js';
 import { pairLengthStats } from '../curation/lengths.js';
 import { defaultPairRules, type ExpansionScore, type PairRecord, type PairRules, type PairState } from '../curation/types.js';
-import { readCorpus, readCorpusPool } from '../dataset/corpus.js';
-import { MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
+import { corpusForIndex } from '../bm25/docStore.js';
+import { DEFAULT_RETRIEVER_CONCURRENCY, MANIFEST_FILE, loadDataset, loadManifest, type DatasetManifest } from '../dataset/manifest.js';
 import type { CorpusDoc, Qrels, Topic } from '../dataset/types.js';
 import { SAMPLE_TOPICS_FILE, sampleTopics, topicsJsonl, type TopicsSample } from '../dataset/sample.js';
 import { QxError, errorMessage, throwIfAborted } from '../errors.js';
@@ -21,23 +21,33 @@ import { OnnxExpander } from '../expansion/onnxExpander.js';
 import { OpenAiExpander, effectiveExtraBody } from '../expansion/openAiExpander.js';
 import { expansionId as makeExpansionId } from '../expansion/records.js';
 import { runExpansions } from '../expansion/runner.js';
+import { defaultRetryPolicy } from '../expansion/retry.js';
 import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type FewShotExample, type PromptTemplate } from '../expansion/templates.js';
 import type { ExpansionRecord } from '../expansion/types.js';
 import { writeFileAtomic } from '../export/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
 import { expansionCost, methodQueryCosts, type QueryCostSection } from '../feedback/queryCost.js';
-import { defaultScoreThreads, hasPositiveJudgment, judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
+import { ReviewJudgments, type QueryJudgeView } from '../judge/reviewJudge.js';
+import { defaultScoreThreads, hasPositiveJudgment, judgmentStatus, scoreFinal, scoreOriginal, scoreQueries, scoreRanking, type FeedbackSettings, type QueryToScore } from '../feedback/score.js';
+import { scoreQueriesRemote } from '../feedback/scoreRemote.js';
+import { openManifestRetriever } from '../retrieval/manifestRetriever.js';
+import type { OpenSearchRetriever } from '../retrieval/openSearchRetriever.js';
 import type { Logger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
 import { estimateOutputTokens, loadWorkspacePrices, type CostInput } from '../report/cost.js';
 import { renderReportHtml } from '../report/html.js';
 import { renderReportMarkdown } from '../report/markdown.js';
+import { buildJudgeFilledSection, type JudgeFilledSection } from '../report/judgeFilled.js';
 import { buildReport, type QxReport } from '../report/report.js';
+import { loadJudgeTemplate } from '../judge/template.js';
+import { type FillReport, type JudgeSummary, judgeWorkspace, openJudgments, workspaceCalibration, workspaceFill } from '../judge/workflow.js';
+import type { CalibrationReport } from '../judge/calibration.js';
 import { linkedEvalOverlap, parseRoundMethod, writeRoundReport } from './rounds.js';
 import { defaultTemplateId, effectiveAnalyzer, primaryLanguage, type AnalyzerName } from './settings.js';
 import type {
   ExpandRequest,
   ExportRequest,
+  JudgeRequest,
   ExportResult,
   ImportRequest,
   QueryReview,
@@ -58,6 +68,8 @@ export interface WorkspaceDeps {
   cacheDir?: string;
   /** QX Studio version recorded in exports and new stores; default "dev". */
   toolVersion?: string;
+  /** Environment variables (the manifest's `retriever.authEnv` names one); default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What an import did; `unknownQids` and `problems` explain every skipped row. */
@@ -208,7 +220,9 @@ export async function buildWorkspaceIndex(root: string, deps: WorkspaceDeps, opt
   }
 }
 
+/** What the query browser and the review panel read, built once and then updated per query. */
 interface QueryCache {
+  /** One per topic, in topic order; replaced (copy on write) when a query changes. */
   summaries: QuerySummary[];
   pairsByQid: Map<string, PairRecord[]>;
 }
@@ -230,7 +244,12 @@ export class Workspace implements WorkspaceApi {
   private index: Bm25Index | undefined;
   private readonly topicById: Map<string, Topic>;
   private cache: QueryCache | null = null;
+  /** Position of each topic by qid, built on the first per-query cache update. */
+  private topicPosition: Map<string, number> | undefined;
   private readonly previewOriginals = new Map<string, ExpansionScore>();
+  private reviewJudgments: ReviewJudgments | undefined;
+  /** The manifest's external retriever, checked against the settings it was opened with (`key`). */
+  private external: { key: string; ready: Promise<OpenSearchRetriever> } | undefined;
 
   /** @internal use {@link openWorkspace} */
   constructor(
@@ -286,6 +305,9 @@ export class Workspace implements WorkspaceApi {
   /** What the scores depend on (the effective analyzer, never "auto"); recorded in exports. */
   get retrievalSettings(): Record<string, string | number | boolean> {
     const b = this.deps.settings.bm25;
+    const ext = this.manifest.retriever;
+    // An external index holds another collection than the local one: its scores are kept apart.
+    if (ext !== undefined) return { engine: 'opensearch', index: ext.index, analyzer: this.analyzer, k1: b.k1, b: b.b, lengths: 'lucene', topK: b.topK, relevanceLevel: this.manifest.relevanceLevel, ndcgCutoff: 10 };
     return { engine: 'qx-bm25', analyzer: this.analyzer, k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact', topK: b.topK, relevanceLevel: this.manifest.relevanceLevel, ndcgCutoff: 10 };
   }
 
@@ -330,8 +352,65 @@ export class Workspace implements WorkspaceApi {
     return this.index as unknown as Bm25Index;
   }
 
+  /** Drops the query cache: for changes that may touch any query (imports, scoring, pair rebuilds, settings). */
   private invalidate(): void {
     this.cache = null;
+  }
+
+  /** The local index when it is what scores retrieve from: not with a manifest `retriever` (its corpus may be a pool). */
+  private get scoringIndex(): Bm25Index | undefined {
+    return this.manifest.retriever === undefined ? this.index : undefined;
+  }
+
+  /**
+   * The index the manifest's `retriever` names, its BM25 parameters and analyzer checked against
+   * the current settings (once per settings; a failed check is retried next time).
+   */
+  private externalRetriever(signal: AbortSignal): Promise<OpenSearchRetriever> {
+    const ref = this.manifest.retriever!;
+    const s = this.deps.settings;
+    const expected = { k1: s.bm25.k1, b: s.bm25.b, analyzer: this.analyzer, luceneNorms: s.bm25.luceneNorms };
+    const key = JSON.stringify([expected, s.requestTimeoutMs, s.maxRetries]);
+    if (this.external?.key === key) return this.external.ready;
+    const previous = this.external?.ready;
+    const ready = (async () => {
+      await previous?.then((r) => r.close()).catch(() => undefined);
+      const { retriever } = await openManifestRetriever(ref, {
+        expected,
+        env: this.deps.env ?? process.env,
+        logger: this.deps.logger,
+        requestTimeoutMs: s.requestTimeoutMs,
+        retry: { ...defaultRetryPolicy, maxRetries: s.maxRetries },
+        signal,
+      });
+      return retriever;
+    })();
+    const entry = { key, ready };
+    this.external = entry;
+    ready.catch(() => {
+      if (this.external === entry) this.external = undefined;
+    });
+    return ready;
+  }
+
+  /**
+   * After an edit of one query (a pair accepted, swapped, noted, created; an expansion edited; the
+   * undo of one of these): rebuilds that query's summary and pairs in the cache and keeps every
+   * other query's. `null` (an edit of many queries) drops the whole cache.
+   */
+  private invalidateQuery(qid: string | null): void {
+    const c = this.cache;
+    if (c === null) return;
+    if (qid === null) return this.invalidate();
+    if (this.topicPosition === undefined) this.topicPosition = new Map(this.topics.map((t, i) => [t.qid, i]));
+    const at = this.topicPosition.get(qid);
+    if (at === undefined) return;
+    const pairs = this.store.pairsForQuery(qid);
+    if (pairs.length > 0) c.pairsByQid.set(qid, pairs);
+    else c.pairsByQid.delete(qid);
+    const summaries = c.summaries.slice();
+    summaries[at] = this.summarize(this.topics[at]!, this.store.scoreSummariesFor(this.settingsKey), pairs);
+    this.cache = { summaries, pairsByQid: c.pairsByQid };
   }
 
   // ---- for core modules beside the workspace (conversational rewrites, distillation exports) ----
@@ -355,10 +434,11 @@ export class Workspace implements WorkspaceApi {
 
   /** Retrieval cost beside the gain per method over the report's included queries; null without an index. */
   queryCosts(): QueryCostSection | null {
-    if (this.index === undefined) return null;
+    const index = this.scoringIndex;
+    if (index === undefined) return null;
     const scores = this.store.scoresFor(this.settingsKey);
     const included = new Set(this.topics.filter((t) => hasPositiveJudgment(this.qrels.get(t.qid)) && scores.has(originalScoreId(t.qid))).map((t) => t.qid));
-    return methodQueryCosts(this.index, this.topics, this.store.listExpansions(), scores, included);
+    return methodQueryCosts(index, this.topics, this.store.listExpansions(), scores, included);
   }
 
   /** Version of the tool recorded in exports ("dev" when unknown). */
@@ -386,46 +466,49 @@ export class Workspace implements WorkspaceApi {
       if (list === undefined) pairsByQid.set(p.qid, (list = []));
       list.push(p);
     }
-    const summaries = this.topics.map((t): QuerySummary => {
-      const judgments = this.qrels.get(t.qid);
-      let relevant = 0;
-      if (judgments) for (const g of judgments.values()) if (g > 0) relevant++;
-      const orig = scores.get(originalScoreId(t.qid));
-      let bestDelta: number | null = null;
-      let bestMethod: string | null = null;
-      let judgedSum = 0;
-      let judgedN = 0;
-      const exps = this.store.expansionHeadsForQuery(t.qid);
-      for (const e of exps) {
-        const s = scores.get(e.id);
-        if (s === undefined) continue;
-        judgedSum += s.judged10;
-        judgedN++;
-        if (e.role === 'baseline') continue;
-        if (bestDelta === null || s.delta > bestDelta) {
-          bestDelta = s.delta;
-          bestMethod = e.method;
-        }
-      }
-      const pairs: Record<PairState, number> = { auto: 0, accepted: 0, rejected: 0, edited: 0 };
-      for (const p of pairsByQid.get(t.qid) ?? []) pairs[p.state]++;
-      return {
-        qid: t.qid,
-        text: t.text,
-        judged: judgments?.size ?? 0,
-        relevant,
-        baseNdcg10: orig?.ndcg10 ?? null,
-        bestDelta,
-        bestMethod,
-        judged10: judgedN === 0 ? null : judgedSum / judgedN,
-        expansions: exps.length,
-        pairs,
-        noRelevant: relevant === 0,
-        ...(t.conversation === undefined ? {} : { conversation: { id: t.conversation.id, turn: t.conversation.turn } }),
-      };
-    });
+    const summaries = this.topics.map((t) => this.summarize(t, scores, pairsByQid.get(t.qid) ?? []));
     this.cache = { summaries, pairsByQid };
     return this.cache;
+  }
+
+  /** The query browser's row of one topic. */
+  private summarize(t: Topic, scores: ReadonlyMap<string, StoreScoreSummary>, queryPairs: readonly PairRecord[]): QuerySummary {
+    const judgments = this.qrels.get(t.qid);
+    let relevant = 0;
+    if (judgments) for (const g of judgments.values()) if (g > 0) relevant++;
+    const orig = scores.get(originalScoreId(t.qid));
+    let bestDelta: number | null = null;
+    let bestMethod: string | null = null;
+    let judgedSum = 0;
+    let judgedN = 0;
+    const exps = this.store.expansionHeadsForQuery(t.qid);
+    for (const e of exps) {
+      const s = scores.get(e.id);
+      if (s === undefined) continue;
+      judgedSum += s.judged10;
+      judgedN++;
+      if (e.role === 'baseline') continue;
+      if (bestDelta === null || s.delta > bestDelta) {
+        bestDelta = s.delta;
+        bestMethod = e.method;
+      }
+    }
+    const pairs: Record<PairState, number> = { auto: 0, accepted: 0, rejected: 0, edited: 0 };
+    for (const p of queryPairs) pairs[p.state]++;
+    return {
+      qid: t.qid,
+      text: t.text,
+      judged: judgments?.size ?? 0,
+      relevant,
+      baseNdcg10: orig?.ndcg10 ?? null,
+      bestDelta,
+      bestMethod,
+      judged10: judgedN === 0 ? null : judgedSum / judgedN,
+      expansions: exps.length,
+      pairs,
+      noRelevant: relevant === 0,
+      ...(t.conversation === undefined ? {} : { conversation: { id: t.conversation.id, turn: t.conversation.turn } }),
+    };
   }
 
   private topic(qid: string): Topic {
@@ -451,6 +534,16 @@ export class Workspace implements WorkspaceApi {
     };
   }
 
+  /** The LLM judge's view of one query (the newest `.qx/judgments/` file); null when the workspace has no judgments. */
+  getQueryJudge(qid: string): QueryJudgeView | null {
+    return this.judgments().forQuery(this.getQueryReview(qid));
+  }
+
+  /** The newest `.qx/judgments/` file's judgments, re-read when it changes (Review panel and report). */
+  private judgments(): ReviewJudgments {
+    return (this.reviewJudgments ??= new ReviewJudgments(this.root, this.qrels, this.manifest.relevanceLevel ?? 1, this.deps.logger));
+  }
+
   getDocument(docid: string): CorpusDoc | undefined {
     return this.index?.docSync(docid);
   }
@@ -471,11 +564,12 @@ export class Workspace implements WorkspaceApi {
     }
     const b = this.deps.settings.bm25;
     const paths = this.manifest.corpus.paths;
-    const docs = paths.length === 1 ? readCorpus(paths[0]!, this.manifest.corpus.format, { signal: options.signal }) : readCorpusPool(paths, this.manifest.corpus.format, { signal: options.signal });
+    const { docs, plan, onProgress } = await corpusForIndex(paths, this.manifest.corpus.format, { signal: options.signal, onProgress: options.onProgress });
     const { index, report } = await Bm25Index.build(docs, {
       dir: this.indexDir,
+      store: plan,
       signal: options.signal,
-      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(onProgress === undefined ? {} : { onProgress }),
       logger,
       analyzer: this.analyzer,
       k1: b.k1,
@@ -557,8 +651,8 @@ export class Workspace implements WorkspaceApi {
    * `threads`: worker threads over the on-disk index (default: the available cores, at most 8;
    * 1 = this thread); the scores are the same whatever the count.
    */
-  async score(options: TaskOptions & { threads?: number }): Promise<ScoreSummary> {
-    const index = await this.ensureIndex(options);
+  async score(options: TaskOptions & { threads?: number; concurrency?: number }): Promise<ScoreSummary> {
+    const index = this.manifest.retriever === undefined ? await this.ensureIndex(options) : undefined;
     const key = this.settingsKey;
     const have = this.store.scoreSummariesFor(key);
     const work: QueryToScore[] = [];
@@ -574,6 +668,7 @@ export class Workspace implements WorkspaceApi {
       const expansions = heads.map((e) => this.store.getExpansion(e.id)!);
       work.push({ qid: t.qid, text: t.text, ...(original === undefined ? {} : { original }), expansions });
     }
+    if (index === undefined) return this.scoreExternal(work, { noRelevant, unjudged }, options);
     const search = (q: string, k: number) => index.searchSync(q, k);
     const stale = this.dropStaleBaselines(work, index);
     if (stale > 0) {
@@ -589,6 +684,38 @@ export class Workspace implements WorkspaceApi {
         },
       });
       return { ...r, noRelevant, unjudged };
+    } finally {
+      this.invalidate();
+    }
+  }
+
+  /**
+   * `score` over the manifest's external index: `concurrency` queries at once (default the
+   * manifest's `retriever.concurrency`), one `_msearch` each. RM3 baselines (weighted terms of the
+   * local index) are left unscored (logged).
+   */
+  private async scoreExternal(work: QueryToScore[], judged: Pick<ScoreSummary, 'noRelevant' | 'unjudged'>, options: TaskOptions & { concurrency?: number }): Promise<ScoreSummary> {
+    // Nothing to score needs no cluster (a rerun after a complete run works offline).
+    if (work.length === 0) return { scored: 0, originals: 0, ...judged };
+    const external = await this.externalRetriever(options.signal);
+    let weighted = 0;
+    for (const q of work) {
+      const keep = q.expansions.filter((e) => e.weightedQuery === undefined);
+      weighted += q.expansions.length - keep.length;
+      q.expansions = keep;
+    }
+    if (weighted > 0) (options.logger ?? this.deps.logger).info(`${weighted} RM3 baseline expansions are weighted queries of the local index and are not scored with the OpenSearch index ${external.index}.`);
+    const key = this.settingsKey;
+    try {
+      const r = await scoreQueriesRemote((qs, k, signal) => external.searchMany(qs, k, signal), this.qrels, work, this.feedback, {
+        signal: options.signal,
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+        concurrency: options.concurrency ?? this.manifest.retriever?.concurrency ?? DEFAULT_RETRIEVER_CONCURRENCY,
+        onScores: (scores) => {
+          this.store.putScores(key, scores);
+        },
+      });
+      return { ...r, ...judged };
     } finally {
       this.invalidate();
     }
@@ -937,17 +1064,46 @@ export class Workspace implements WorkspaceApi {
       scores,
       originals,
       ...(cost === undefined ? {} : { cost }),
-      ...(this.index === undefined ? {} : { corpusSize: this.index.data.docIds.length, recallCeilings: this.recallCeilings(this.index) }),
+      ...(this.scoringIndex === undefined ? {} : { corpusSize: this.scoringIndex.data.docIds.length, recallCeilings: this.recallCeilings(this.scoringIndex) }),
     });
     // Retrieval cost beside the gain, when there is an index to count postings on.
     const excluded = new Set(report.queries.excluded.map((q) => q.qid));
     const included = new Set(this.topics.filter((t) => !excluded.has(t.qid)).map((t) => t.qid));
-    const kept = this.store.listPairs().filter((p) => p.state !== 'rejected');
+    const pairs = this.store.listPairs();
+    const kept = pairs.filter((p) => p.state !== 'rejected');
     return {
       ...report,
-      queryCost: this.index === undefined ? null : methodQueryCosts(this.index, this.topics, expansions, scores, included),
+      queryCost: this.scoringIndex === undefined ? null : methodQueryCosts(this.scoringIndex, this.topics, expansions, scores, included),
       pairLengths: pairLengthStats(kept, new Map(expansions.map((e) => [e.id, e]))),
+      judgeFilled: this.judgeFilled(report, expansions, scores, originals, pairs),
     };
+  }
+
+  /** The report's judge-filled column from the judgments the Review panel shows (the newest `.qx/judgments/` file); null without judgments. */
+  private judgeFilled(report: QxReport, expansions: readonly ExpansionRecord[], scores: ReadonlyMap<string, ExpansionScore>, originals: ReadonlyMap<string, ExpansionScore>, pairs: readonly PairRecord[]): JudgeFilledSection | null {
+    const j = this.judgments().judgments();
+    if (j === null) return null;
+    return buildJudgeFilledSection({ includedQids: report.perQuery.map((q) => q.qid), expansions, scores, originals, qrels: this.qrels, pairs, judgeScores: j.scoresFor, judge: j.info });
+  }
+
+  /** Judges the unjudged documents of the expansions' top 10s (judge workflow `judgeWorkspace`), with this workspace's API keys and cache. */
+  async judge(request: JudgeRequest, options: TaskOptions): Promise<JudgeSummary> {
+    const template = await loadJudgeTemplate(request.template);
+    return judgeWorkspace(
+      this,
+      { baseUrl: request.baseUrl, model: request.model, template, ...(request.topLogprobs === undefined ? {} : { topLogprobs: request.topLogprobs }) },
+      { includeJudged: request.includeJudged ?? false },
+      { ...options, logger: options.logger ?? this.deps.logger, getApiKey: this.deps.getApiKey, cacheDir: this.deps.cacheDir },
+    );
+  }
+
+  /** Calibration and judge-filled feedback of one judge's stored judgments, as `qx judge --calibrate --fill` computes them; null without judgments. */
+  async judgeFeedback(request: JudgeRequest): Promise<{ file: string; judgments: number; calibration: CalibrationReport; fill: FillReport } | null> {
+    const template = await loadJudgeTemplate(request.template);
+    const store = openJudgments(this, { model: request.model, template }, this.deps.logger);
+    if (store.size === 0) return null;
+    const calibration = workspaceCalibration(this, store);
+    return { file: store.file, judgments: store.size, calibration, fill: workspaceFill(this, store, template.mode, calibration.threshold ?? 0.5) };
   }
 
   /** Per qid, the best Recall@topK any run can reach: min(topK, relevant documents in the corpus) / relevant documents judged. */
@@ -998,8 +1154,23 @@ export class Workspace implements WorkspaceApi {
   }
 
   async previewScore(qid: string, finalText: string): Promise<ExpansionScore> {
+    if (this.manifest.retriever !== undefined) return (await this.liveExternal(qid, finalText, 'preview')).score;
     const index = this.index ?? (await this.ensureIndex({ signal: new AbortController().signal }));
     return this.previewSync(index, qid, finalText, 'preview');
+  }
+
+  /** The score of `finalText` (as expansion `id`) and of the original, over the manifest's external index. */
+  private async liveExternal(qid: string, finalText: string, id: string): Promise<{ original: ExpansionScore; score: ExpansionScore }> {
+    const external = await this.externalRetriever(new AbortController().signal);
+    let original = this.store.getScore(this.settingsKey, originalScoreId(qid)) ?? this.previewOriginals.get(qid);
+    const judgments = this.qrels.get(qid);
+    const lists = await external.searchMany(original === undefined ? [this.topic(qid).text, finalText] : [finalText], this.feedback.topK);
+    if (original === undefined) {
+      original = scoreRanking(originalScoreId(qid), qid, lists[0]!, judgments, this.feedback, null);
+      this.previewOriginals.set(qid, original);
+    }
+    const score = scoreRanking(id, qid, lists[lists.length - 1]!, judgments, this.feedback, { ndcg10: original.ndcg10, top10: original.top10 });
+    return { original, score };
   }
 
   private previewSync(index: Bm25Index, qid: string, finalText: string, id: string): ExpansionScore {
@@ -1011,19 +1182,18 @@ export class Workspace implements WorkspaceApi {
     const e = this.store.getExpansion(expansionId);
     if (e === undefined) throw new QxError('store', `there is no expansion ${expansionId}`, { hint: 'Refresh the view.' });
     if (e.weightedQuery !== undefined) throw new QxError('usage', `expansion ${expansionId} is a ${e.model} baseline (weighted terms, not text) and cannot be edited`);
-    const index = this.index ?? (await this.ensureIndex({ signal: new AbortController().signal }));
+    const index = this.manifest.retriever !== undefined ? undefined : (this.index ?? (await this.ensureIndex({ signal: new AbortController().signal })));
     const final = formulate(checkFormulation(e.formulation), e.query, generated);
     const base = { qid: e.qid, method: e.method, model: e.model, sampleIndex: e.sampleIndex, final, ...(e.template === undefined ? {} : { template: e.template }) };
     const { usage: _usage, latencyMs: _latency, ...rest } = e;
     const edited: ExpansionRecord = { ...rest, ...base, id: makeExpansionId(base), provider: 'edit', generated, editedFrom: e.id, createdAt: new Date().toISOString() };
     const key = this.settingsKey;
-    const original = this.originalFor(e.qid, index);
-    const score = this.previewSync(index, e.qid, final, edited.id);
+    const { original, score } = index === undefined ? await this.liveExternal(e.qid, final, edited.id) : { original: this.originalFor(e.qid, index), score: this.previewSync(index, e.qid, final, edited.id) };
     this.store.group('edit expansion', e.qid, () => {
       this.store.addExpansions([edited], { description: 'edit expansion' });
       if (this.store.getScore(key, originalScoreId(e.qid)) === undefined) this.store.putScores(key, [original]);
       this.store.putScores(key, [score]);
-      for (const p of this.store.listPairs()) {
+      for (const p of this.store.pairsForQuery(e.qid)) {
         if (p.chosenId !== e.id && p.rejectedId !== e.id) continue;
         const chosenId = p.chosenId === e.id ? edited.id : p.chosenId;
         const rejectedId = p.rejectedId === e.id ? edited.id : p.rejectedId;
@@ -1032,25 +1202,25 @@ export class Workspace implements WorkspaceApi {
         this.store.updatePair(p.id, { chosenId, rejectedId, state: 'edited', ...(c && r ? { margin: c.ndcg10 - r.ndcg10 } : {}) });
       }
     });
-    this.invalidate();
+    this.invalidateQuery(e.qid);
     return { expansion: edited, score };
   }
 
   setPairState(pairId: string, state: PairState): PairRecord {
     const p = this.store.setPairState(pairId, state);
-    this.invalidate();
+    this.invalidateQuery(p.qid);
     return p;
   }
 
   setPairNote(pairId: string, note: string): PairRecord {
     const p = this.store.setPairNote(pairId, note);
-    this.invalidate();
+    this.invalidateQuery(p.qid);
     return p;
   }
 
   swapPair(pairId: string): PairRecord {
     const p = this.store.swapPair(pairId);
-    this.invalidate();
+    this.invalidateQuery(p.qid);
     return p;
   }
 
@@ -1076,13 +1246,13 @@ export class Workspace implements WorkspaceApi {
       createdAt: now,
       updatedAt: now,
     });
-    this.invalidate();
+    this.invalidateQuery(qid);
     return p;
   }
 
   undo(): UndoResult {
     const r = this.store.undo();
-    this.invalidate();
+    if (r.description !== null) this.invalidateQuery(r.qid);
     return r;
   }
 
@@ -1090,6 +1260,9 @@ export class Workspace implements WorkspaceApi {
     this.store.close();
     if (this.index !== undefined) await this.index.close();
     this.index = undefined;
+    const external = this.external?.ready;
+    this.external = undefined;
+    await external?.then((r) => r.close()).catch(() => undefined);
   }
 }
 

@@ -5,40 +5,13 @@ import * as assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import * as vscode from 'vscode';
 import type { QxExtensionApi } from '../../../src/extension/extension.js';
-import type { RunningTask } from '../../../src/extension/progress.js';
-import type { ShownError } from '../../../src/extension/runCommand.js';
 import { after, before, describe, test } from '../runner.js';
-import { activateQx, waitFor } from '../util.js';
+import { activateQx, runWatched, waitFor } from '../util.js';
 
 async function api(): Promise<QxExtensionApi> {
   const exports = (await activateQx()) as QxExtensionApi | undefined;
   assert.ok(exports !== undefined, 'activation failed');
   return exports;
-}
-
-/**
- * Runs `command`, watching the progress lines of the notification titled `title`; `cancelWhen`
- * is asked on each line and cancels the task (as the notification's Cancel does) when it says so.
- */
-async function runWatched(command: string, title: string, cancelWhen: (line: string) => boolean = () => false): Promise<{ result: unknown; lines: string[]; errors: ShownError[] }> {
-  const { progress, onDidShowError } = await api();
-  const lines: string[] = [];
-  const errors: ShownError[] = [];
-  const subs = [
-    progress.onDidReport((t: RunningTask) => {
-      if (t.title !== title || t.message === undefined) return;
-      lines.push(t.message);
-      if (cancelWhen(t.message)) t.cancel();
-    }),
-    onDidShowError((e) => errors.push(e)),
-  ];
-  try {
-    const result = await vscode.commands.executeCommand(command);
-    await new Promise((r) => setTimeout(r, 50));
-    return { result, lines, errors };
-  } finally {
-    for (const s of subs) s.dispose();
-  }
 }
 
 /** "12/43 queries" → 12, or undefined for another line. */

@@ -80,3 +80,51 @@ test('the query list navigates in display order and follows filter changes', asy
   list.rows();
   assert.equal(calls, 2);
 });
+
+test('after one query changes, its row is updated in place when it keeps its place, else the list asks to be rebuilt', async () => {
+  const { QueryList } = await import('../../../src/extension/queryFilter.js');
+  // The workspace replaces the summary of the edited query (copy on write); the others stay the same objects.
+  let source = rows.map((r) => ({ ...r, pairs: { ...r.pairs } }));
+  const edit = (qid: string, change: Partial<QuerySummary>) => {
+    source = source.map((r) => (r.qid === qid ? { ...r, ...change } : r));
+  };
+  const list = new QueryList(() => source);
+  assert.equal(list.update('10'), undefined, 'nothing drawn yet: nothing to update');
+  list.setSort('deltaDesc');
+  const shown = list.rows();
+  const row10 = shown[0]!;
+  // Accepting query 10's auto pair: the delta (the sort value) stays, so the row keeps its place.
+  edit('10', { pairs: { auto: 0, accepted: 1, rejected: 0, edited: 0 } });
+  assert.equal(list.update('10'), row10, 'the shown row object is the one to redraw');
+  assert.deepEqual(row10.pairs, { auto: 0, accepted: 1, rejected: 0, edited: 0 });
+  assert.equal(list.rows(), shown, 'no rebuild');
+  // An edit that moves the row (a new best delta under the delta sort) asks for a rebuild.
+  edit('2', { bestDelta: 0.5 });
+  assert.equal(list.update('2'), undefined);
+  list.invalidate();
+  assert.deepEqual(list.rows().map((r) => r.qid), ['2', '10', '4', '33']);
+  // Under a filter: leaving it asks for a rebuild; hidden before and after needs no redraw.
+  const f = parseFilter('state:auto');
+  assert.ok(typeof f !== 'string');
+  list.setFilter(f);
+  assert.deepEqual(list.rows().map((r) => r.qid), []);
+  edit('4', { pairs: { auto: 0, accepted: 3, rejected: 1, edited: 0 } });
+  assert.equal(list.update('4'), null, 'hidden before and after');
+  edit('4', { pairs: { auto: 1, accepted: 3, rejected: 1, edited: 0 } });
+  assert.equal(list.update('4'), undefined, 'now shown: rebuild');
+  list.invalidate();
+  assert.deepEqual(list.rows().map((r) => r.qid), ['4']);
+  // A conversation turn is always rebuilt (its head row shows the whole conversation's best delta).
+  edit('4', { conversation: { id: 'c1', turn: 2 } });
+  assert.equal(list.update('4'), undefined);
+});
+
+test('natural qid order: the fast path for plain numbers orders exactly as the numeric collator', async () => {
+  const { compareQid } = await import('../../../src/extension/queryFilter.js');
+  const collator = new Intl.Collator('en', { numeric: true });
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const ids = ['0', '1', '2', '9', '10', '100', '007', '7', 'a', 'a2', 'a10', 'q-1', '12345678901234567890', '99999999999999999999', ''];
+  for (let i = 0; i < 300; i++) ids.push(String(Math.floor(rand() * 10 ** (1 + Math.floor(rand() * 9)))));
+  for (const a of ids) for (const b of ids) assert.equal(Math.sign(compareQid(a, b)), Math.sign(collator.compare(a, b)), `${a} vs ${b}`);
+});

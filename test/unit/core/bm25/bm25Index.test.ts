@@ -260,7 +260,7 @@ test('a build killed with SIGKILL mid-write leaves the previous index usable; th
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'slowBuildChild.ts'), dir], { stdio: 'ignore' });
     const deadline = Date.now() + 60_000;
     const writing = (): boolean =>
-      readdirSync(dir).some((n) => n.endsWith('.tmp') && existsSync(path.join(dir, n, 'store.jsonl')) && statSync(path.join(dir, n, 'store.jsonl')).size > 100_000);
+      readdirSync(dir).some((n) => n.endsWith('.tmp') && existsSync(path.join(dir, n, 'store.jsonl.z')) && statSync(path.join(dir, n, 'store.jsonl.z')).size > 100_000);
     while (!writing()) {
       assert.ok(Date.now() < deadline, 'the child never started writing');
       await new Promise((r) => setTimeout(r, 50));

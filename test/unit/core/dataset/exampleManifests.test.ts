@@ -34,7 +34,7 @@ interface RawManifest {
 const files = readdirSync(examples).filter((f) => f.endsWith('.json')).sort();
 
 test('the example manifests for DL20, DL21, BEIR SciFact and MIRACL-zh dev are all there', () => {
-  assert.deepEqual(files, ['beir-scifact.json', 'dl20-passage.json', 'dl21-passage-pool.json', 'miracl-zh-dev.json']);
+  assert.deepEqual(files, ['beir-scifact.json', 'dl20-passage.json', 'dl21-passage-opensearch.json', 'dl21-passage-pool.json', 'miracl-zh-dev.json']);
 });
 
 for (const file of files) {
@@ -64,6 +64,7 @@ for (const file of files) {
     assert.deepEqual(m.corpus.paths, (raw.corpus.paths ?? [raw.corpus.path!]).map((p) => resolve(dir, p)));
     assert.equal(m.trainTopics?.path, raw.trainTopics === undefined ? undefined : resolve(dir, raw.trainTopics.path));
     assert.ok(['test', 'eval'].includes(m.split ?? ''), `${file}: benchmark queries are evaluation queries, so exports must refuse them as training data`);
+    if (m.retriever !== undefined) assert.ok(new URL(m.retriever.url).password === '' && m.retriever.authEnv !== undefined, `${file}: credentials only through authEnv`);
   });
 }
 
@@ -77,6 +78,7 @@ test('the language of each example picks its analyzer and template by default', 
   assert.deepEqual(defaults, {
     'beir-scifact.json': ['english', 'query2doc-zs'],
     'dl20-passage.json': ['english', 'query2doc-zs'],
+    'dl21-passage-opensearch.json': ['english', 'query2doc-zs'],
     'dl21-passage-pool.json': ['english', 'query2doc-zs'],
     'miracl-zh-dev.json': ['cjk', 'query2doc-zh'],
   });

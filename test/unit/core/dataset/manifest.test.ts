@@ -66,6 +66,27 @@ test('invalid fields are named: version, language, split, format, corpus, unknow
   }
 });
 
+test('a "retriever" names an OpenSearch index: kept as given (trailing slash dropped); a secret or a bad value is refused by field', async () => {
+  const retriever = { engine: 'opensearch', url: 'https://search.example.org:9200/', index: 'msmarco-v2-passage', authEnv: 'QX_OPENSEARCH_AUTH', concurrency: 8 };
+  const m = await loadManifest(datasetDir({ ...good, retriever }));
+  assert.deepEqual(m.retriever, { ...retriever, url: 'https://search.example.org:9200' });
+  assert.equal((await loadManifest(datasetDir(good))).retriever, undefined);
+  const r = { engine: 'opensearch', url: 'http://localhost:9200', index: 'x' };
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ ...r, engine: 'solr' }, /field "retriever.engine": must be "opensearch", got "solr"/],
+    [{ ...r, url: 'localhost:9200' }, /field "retriever.url": must be an http\(s\) URL/],
+    [{ ...r, url: 'http://elastic:changeme@localhost:9200' }, /field "retriever.url": holds a user name or password.*name it in "authEnv"/],
+    [{ ...r, index: 'MSMARCO' }, /field "retriever.index": must be an OpenSearch index name/],
+    [{ ...r, authEnv: 'user:pass' }, /field "retriever.authEnv": must be an environment variable name/],
+    [{ ...r, concurrency: 0 }, /field "retriever.concurrency": must be an integer from 1 to 64/],
+    [{ ...r, password: 'x' }, /field "retriever.password": unknown field/],
+  ];
+  for (const [retr, re] of cases) {
+    const dir = datasetDir({ ...good, retriever: retr });
+    await assert.rejects(loadManifest(dir), (e: unknown) => QxError.is(e, 'config') && e.file === join(dir, MANIFEST_FILE) && re.test(e.message), String(re));
+  }
+});
+
 test('a manifest that is not JSON, or absent, is a config error naming the file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qx-manifest-'));
   await assert.rejects(loadManifest(dir), (e: unknown) => QxError.is(e, 'config') && e.file === join(dir, MANIFEST_FILE) && /not found/.test(e.message));

@@ -135,6 +135,44 @@ describe('the DL19 sample pipeline', () => {
     assert.equal(ws.getQueryReview(withPair.qid).expansions.length, 2);
   });
 
+  test('a pair edit on query A refreshes A only: every other query keeps its cached summary, and A matches a full rebuild', async () => {
+    const queries = ws.listQueries().filter((q) => q.pairs.auto + q.pairs.accepted + q.pairs.edited + q.pairs.rejected > 0);
+    const a = queries[0]!.qid;
+    const b = queries[1]!.qid;
+    const pair = ws.getQueryReview(a).pairs[0]!;
+    const reviewB = ws.getQueryReview(b);
+    const edits: [string, () => unknown][] = [
+      ['accept', () => ws.setPairState(pair.id, 'accepted')],
+      ['note', () => ws.setPairNote(pair.id, 'checked by hand')],
+      ['swap', () => ws.swapPair(pair.id)],
+      ['undo', () => ws.undo()],
+      ['edit', () => ws.editExpansion(pair.rejectedId, 'another text entirely')],
+    ];
+    for (const [what, edit] of edits) {
+      const before = ws.listQueries();
+      await edit();
+      const after = ws.listQueries();
+      assert.notEqual(after, before, `${what}: the list changed`);
+      const i = after.findIndex((q) => q.qid === a);
+      after.forEach((q, k) => {
+        if (k !== i) assert.equal(q, before[k], `${what}: ${q.qid}'s cached summary is reused`);
+      });
+      assert.notEqual(after[i], before[i], `${what}: ${a}'s summary is rebuilt`);
+      assert.deepEqual(ws.getQueryReview(b), reviewB, `${what}: ${b}'s review is unchanged`);
+      // What a rebuild of every query gives (updateSettings drops the whole cache).
+      await ws.updateSettings(ws.settings);
+      assert.deepEqual(ws.listQueries(), after, `${what}: the per-query update equals a full rebuild`);
+    }
+    const review = ws.getQueryReview(a);
+    const now = review.pairs.find((p) => p.id === pair.id)!;
+    assert.deepEqual([now.state, now.note], ['edited', 'checked by hand'], 'accepted, noted, swapped, the swap undone, then re-pointed by the edit');
+    assert.equal(ws.listQueries().find((q) => q.qid === a)!.expansions, 3);
+    ws.undo();
+    ws.undo();
+    ws.undo();
+    assert.equal(ws.getQueryReview(a).pairs.find((p) => p.id === pair.id)!.state, pair.state);
+  });
+
   test('an export with zero pairs says so and writes no file', async () => {
     const out = join(dir, 'exports', 'none.jsonl');
     await assert.rejects(ws.exportData({ format: 'trl-standard', out, states: ['rejected'], allowEvalQueries: true }, { signal }), (e: unknown) => QxError.is(e, 'export') && /nothing to export/.test(e.message));
