@@ -21,3 +21,15 @@ export interface TaskOptions {
   onProgress?: ProgressCallback;
   logger?: Logger;
 }
+
+/**
+ * "ETA 4 min 10 s" for a task that has done `done` of `total` units in `elapsedMs`, assuming the
+ * rate so far holds; `undefined` before anything is done or after the end.
+ */
+export function etaText(elapsedMs: number, done: number, total: number): string | undefined {
+  if (!(done > 0) || !(total > done) || !(elapsedMs >= 0)) return undefined;
+  const s = Math.round((elapsedMs / 1000) * ((total - done) / done));
+  if (s < 60) return `ETA ${s} s`;
+  if (s < 3600) return `ETA ${Math.floor(s / 60)} min ${s % 60} s`;
+  return `ETA ${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}

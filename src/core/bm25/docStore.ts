@@ -17,7 +17,7 @@ import {
 import { assertReadableFile } from '../dataset/textFile.js';
 import { packingOf } from '../dataset/dataStream.js';
 import type { CorpusDoc } from '../dataset/types.js';
-import type { ProgressCallback } from '../progress.js';
+import { etaText, type ProgressCallback } from '../progress.js';
 import { fsyncPath, writeDurable } from './indexFiles.js';
 
 /** Document text by internal doc number (0-based, index order). */
@@ -119,16 +119,18 @@ export async function corpusForIndex(
   const read: ReadCorpusOptions = { spans: plan.mode === 'pointer', onBytes: (done, total) => (bytes = { done, total }), ...(options.signal === undefined ? {} : { signal: options.signal }) };
   const docs = paths.length === 1 ? readCorpus(paths[0]!, format, read) : readCorpusPool(paths, format, read);
   const report = options.onProgress;
-  // floor/ceil keep the bar short of its end until the build's own final report.
+  const started = Date.now();
+  // floor/ceil keep the bar short of its end until the build's own final report. The ETA assumes
+  // the bytes-per-second so far holds (the merge of segments after the last document is not in it).
   const onProgress: ProgressCallback | undefined =
     report === undefined
       ? undefined
-      : (p) =>
-          report(
-            bytes === undefined || p.total !== undefined || bytes.done >= bytes.total
-              ? p
-              : { done: Math.floor(bytes.done / 1e6), total: Math.ceil(bytes.total / 1e6), unit: 'MB', message: `${p.done} documents` },
-          );
+      : (p) => {
+          if (bytes === undefined || p.total !== undefined || bytes.done >= bytes.total) return report(p);
+          const eta = etaText(Date.now() - started, bytes.done, bytes.total);
+          const parts = [`${p.done.toLocaleString('en-US')} documents`, ...(p.message === undefined ? [] : [p.message]), ...(eta === undefined ? [] : [eta])];
+          report({ done: Math.floor(bytes.done / 1e6), total: Math.ceil(bytes.total / 1e6), unit: 'MB', message: parts.join(', ') });
+        };
   return { docs, plan, onProgress };
 }
 

@@ -42,6 +42,27 @@ function storeFiles(dir: string): string[] {
   return readdirSync(join(dir, gen)).filter((f) => f.startsWith('store.'));
 }
 
+test('indexing one corpus file reports megabytes of it with a total, the documents so far and an ETA, then the documents at the end', async () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 8000; i++) lines.push(JSON.stringify({ id: `p${i}`, text: `passage ${i} about rivers, lakes and the ${i % 97} boats that sail on them `.repeat(6) }));
+  const corpus = write('progress.jsonl', lines.join('\n') + '\n');
+  const size = statSync(corpus).size;
+  assert.ok(size > 2e6, 'the corpus spans several megabytes');
+  const seen: { done: number; total?: number; unit?: string; message?: string }[] = [];
+  const { docs, plan, onProgress } = await corpusForIndex([corpus], undefined, { onProgress: (p) => seen.push(p) });
+  await Bm25Index.build(docs, { dir: join(tmp, `idx-${n++}`), store: plan, ...(onProgress === undefined ? {} : { onProgress }), threads: 0 });
+  const mb = seen.filter((p) => p.unit === 'MB');
+  assert.ok(mb.length >= 3, `one report per 1,000 documents while reading (got ${mb.length})`);
+  for (const p of mb) {
+    assert.equal(p.total, Math.ceil(size / 1e6), 'the bar ends at the file size');
+    assert.ok(p.done <= p.total!, 'never past the end');
+    assert.match(p.message ?? '', /^[\d,]+ documents/);
+  }
+  assert.ok(mb.some((p) => /ETA \d+ (s|min)/.test(p.message ?? '')), `an ETA while reading: ${mb.map((p) => p.message).join(' | ')}`);
+  const last = seen.at(-1)!;
+  assert.deepEqual([last.unit, last.done, last.total], ['documents', 8000, 8000], 'the final report counts documents');
+});
+
 test('JSONL with CRLF endings, multi-byte UTF-8, a BOM, blank lines and no final newline: pointed reads are exact', async () => {
   const lines = [
     JSON.stringify({ id: 'a', text: 'café au lait, naïve façade' }),
