@@ -9,8 +9,10 @@ import type { CorpusDoc } from './types.js';
 
 /**
  * Corpus formats:
- * - `jsonl`: one JSON object per line with an id (`id`, `_id` or `docid`), the text (`contents`
- *   or `text`) and an optional `title` (Pyserini/BEIR `corpus.jsonl`).
+ * - `jsonl`: one JSON object per line with an id (`id`, `_id`, `pid` or `docid`, the first
+ *   present), the text (`contents`, `text` or `passage`) and an optional `title` (Pyserini/BEIR
+ *   `corpus.jsonl`, MIRACL; MS MARCO v2 passage files, whose `docid` is the passage's *document*,
+ *   so `pid` comes first).
  * - `tsv`: `id<TAB>text[<TAB>title]` (MS MARCO `collection.tsv`).
  * - `csv`: a header row naming `id` (or `_id`/`docid`), `text` (or `contents`) and optionally
  *   `title` columns; RFC 4180 quoting.
@@ -153,10 +155,10 @@ function pickString(o: Record<string, unknown>, keys: readonly string[]): string
 /** One JSONL corpus line as a document; `line` (1-based) is named in errors when known. */
 export function parseJsonlDoc(path: string, line: number | undefined, raw: string): CorpusDoc {
   const o = parseJsonObjectLine(path, line, raw, '{"id": "d1", "contents": "..."}');
-  const id = pickString(o, ['id', '_id', 'docid']);
-  if (id === undefined || id === '') throw datasetError(path, line, 'missing document id ("id", "_id" or "docid").', 'Give each document an id.');
-  const text = pickString(o, ['contents', 'text']);
-  if (text === undefined) throw datasetError(path, line, `document "${id}" has no "contents" or "text" field.`, 'Give each document its text.');
+  const id = pickString(o, ['id', '_id', 'pid', 'docid']);
+  if (id === undefined || id === '') throw datasetError(path, line, 'missing document id ("id", "_id", "pid" or "docid").', 'Give each document an id.');
+  const text = pickString(o, ['contents', 'text', 'passage']);
+  if (text === undefined) throw datasetError(path, line, `document "${id}" has no "contents", "text" or "passage" field.`, 'Give each document its text.');
   const title = pickString(o, ['title']);
   return title ? { id, title, text } : { id, text };
 }

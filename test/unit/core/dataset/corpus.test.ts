@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { QxError, isCancellationError } from '../../../../src/core/errors.js';
 import { readCorpus, readCorpusPool } from '../../../../src/core/dataset/corpus.js';
 import type { CorpusDoc } from '../../../../src/core/dataset/types.js';
@@ -54,6 +57,32 @@ test('jsonl, tsv and csv corpora (id aliases, optional title, quoted multi-line 
     { id: 'd1', title: 'First', text: 'hello, world' },
     { id: 'd2', text: 'multi\nline "quoted" text' },
   ]);
+});
+
+test('MS MARCO v2 passage lines ({pid, passage, spans, docid}): the passage id, not its document id, and the passage text; gzipped as shipped', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qx-v2-'));
+  try {
+    // The v2 layout: docid names the document the passage comes from, shared by its passages.
+    const lines = [
+      { pid: 'msmarco_passage_00_0', passage: 'The hot glowing surfaces of stars emit energy.', spans: '(0,46)', docid: 'msmarco_doc_00_0' },
+      { pid: 'msmarco_passage_00_49', passage: 'Stars are huge balls of gas.', spans: '(47,75)', docid: 'msmarco_doc_00_0' },
+    ].map((o) => JSON.stringify(o));
+    const plain = join(dir, 'msmarco_passage_00.jsonl');
+    writeFileSync(plain, lines.join('\n') + '\n');
+    const gz = join(dir, 'msmarco_passage_00.gz');
+    writeFileSync(gz, gzipSync(readFileSync(plain)));
+    const want = [
+      { id: 'msmarco_passage_00_0', text: 'The hot glowing surfaces of stars emit energy.' },
+      { id: 'msmarco_passage_00_49', text: 'Stars are huge balls of gas.' },
+    ];
+    assert.deepEqual(await all(readCorpus(plain)), want);
+    assert.deepEqual(await all(readCorpus(gz, 'jsonl')), want);
+    const bad = join(dir, 'no-text.jsonl');
+    writeFileSync(bad, JSON.stringify({ pid: 'p1', spans: '(0,1)' }) + '\n');
+    await assert.rejects(all(readCorpus(bad)), (e: unknown) => QxError.is(e, 'dataset') && e.line === 1 && /"contents", "text" or "passage"/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a JSONL line that is not JSON is an error naming file and line', async () => {
