@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
-import { readCorpus } from '../../src/core/dataset/corpus.js';
+import { corpusForIndex } from '../../src/core/bm25/docStore.js';
 import { timeQueries } from './timing.js';
 
 const mb = (bytes: number): number => +(bytes / 2 ** 20).toFixed(1);
@@ -26,15 +26,21 @@ function indexBytes(dir: string): number {
 async function build(corpus: string, dir: string, threads?: number): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   let last = 0;
-  const { index, report } = await Bm25Index.build(readCorpus(corpus), {
-    dir,
-    ...(threads === undefined ? {} : { threads }),
+  // As `qx index --corpus FILE` does: one plain corpus file gets the pointer store (no copy of
+  // the texts; Lucene's index here stores only the id), progress in MB of the file with an ETA.
+  const { docs, plan, onProgress } = await corpusForIndex([corpus], undefined, {
     onProgress: (p) => {
       if (Date.now() - last > 30_000) {
         last = Date.now();
-        process.stderr.write(`qx build: ${p.done} ${p.message ?? ''} rss ${mb(process.memoryUsage().rss)} MB\n`);
+        process.stderr.write(`qx build: ${p.done}${p.unit === 'MB' ? ` of ${p.total} MB` : ''} ${p.message ?? ''} rss ${mb(process.memoryUsage().rss)} MB\n`);
       }
     },
+  });
+  const { index, report } = await Bm25Index.build(docs, {
+    dir,
+    store: plan,
+    ...(threads === undefined ? {} : { threads }),
+    ...(onProgress === undefined ? {} : { onProgress }),
   });
   const buildS = (performance.now() - t0) / 1000;
   await index.close();
