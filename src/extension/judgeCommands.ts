@@ -23,7 +23,7 @@ function judging(ws: WorkspaceApi): WorkspaceApi & Judging {
  * key from SecretStorage through the workspace, as for expansions.
  */
 export function registerJudgeCommands(c: CommandContext): vscode.Disposable[] {
-  const { session, tree, logger } = c;
+  const { session, logger } = c;
   const reg = (id: string, fn: (...args: unknown[]) => unknown) => runCommand(id, logger, fn);
   return [
     reg('qx.judgeUnjudged', async () => {
@@ -45,7 +45,6 @@ export function registerJudgeCommands(c: CommandContext): vscode.Disposable[] {
         }
         throw e;
       }
-      tree.refresh();
       session.changed('judged');
       logger.info(`Judge ${req.model} at ${req.baseUrl} (${req.template ?? 'judge-binary'}): ${r.pool} documents in the pool (${r.unjudgedInPool} unjudged), ${r.judged} judged now, ${r.cached} from the cache, ${r.failed} failed${r.missingText > 0 ? `, ${r.missingText} without text` : ''}; ${r.stored} judgments in ${r.file}`);
       for (const cost of r.cost) logger.info(`Judge cost: ${cost.expansions} calls, ${cost.promptTokens} tokens in, ${cost.completionTokens} out, ${cost.usd === null ? 'no price for this model' : `$${cost.usd.toFixed(4)}`}`);

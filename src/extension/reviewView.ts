@@ -227,13 +227,14 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
       this.showEmpty({ title: `Query ${this.qid} cannot be shown`, hint: e instanceof Error ? e.message : String(e), actions: [{ label: 'Show Log', command: 'qx.showLog' }] });
       return;
     }
-    this.endpoint.notify('review/show', { review, position: this.position(this.qid), judge: this.judgeOf(ws, this.qid) });
+    this.endpoint.notify('review/show', { review, position: this.position(this.qid), judge: this.judgeOf(ws, review) });
   }
 
   /** The judge's view of a query; a judgments file that cannot be read is logged and shows as no judge. */
-  private judgeOf(ws: WorkspaceApi, qid: string): QueryJudgeView | null {
+  private judgeOf(ws: WorkspaceApi, review: QueryReview): QueryJudgeView | null {
+    const qid = review.qid;
     try {
-      return ws.getQueryJudge?.(qid) ?? null;
+      return ws.getQueryJudge?.(qid, review) ?? null;
     } catch (e) {
       this.logger.warn(`Judgments of query ${qid} could not be read: ${e instanceof Error ? e.message : String(e)}`);
       return null;
@@ -259,8 +260,8 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
     return found.expansion;
   }
 
+  /** The session's listener (extension.ts) redraws the query's row in the tree. */
   private mutated(reason: string, qid: string): void {
-    this.tree.refreshQuery(qid);
     this.session.changed(reason, qid);
   }
 
@@ -269,7 +270,8 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
       'review/get': ({ qid }) => {
         const ws = this.requireWorkspace();
         this.qid = qid;
-        return { review: ws.getQueryReview(qid), position: this.position(qid), judge: this.judgeOf(ws, qid) };
+        const review = ws.getQueryReview(qid);
+        return { review, position: this.position(qid), judge: this.judgeOf(ws, review) };
       },
       'queries/select': async (p) => {
         const target = 'qid' in p ? this.tree.find(p.qid) : this.tree.neighbour(this.qid, p.direction);
@@ -323,8 +325,6 @@ export class ReviewViewProvider implements vscode.WebviewViewProvider, vscode.Di
         const r = this.requireWorkspace().undo();
         if (r.description !== null) {
           if (r.qid !== null) this.qid = r.qid;
-          if (r.qid !== null) this.tree.refreshQuery(r.qid);
-          else this.tree.refresh();
           this.session.changed('undo', r.qid ?? undefined);
         }
         return r;

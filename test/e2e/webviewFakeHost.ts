@@ -133,12 +133,15 @@ export async function attachHost(page: Page, ws: WorkspaceApi): Promise<FakeHost
   const commands: string[] = [];
   const position = (id: string) => ({ index: order().indexOf(id), total: order().length });
   const push = () => {
-    if (qid !== undefined) endpoint.notify('review/show', { review: ws.getQueryReview(qid), position: position(qid), judge: ws.getQueryJudge?.(qid) ?? null });
+    if (qid === undefined) return;
+    const review = ws.getQueryReview(qid);
+    endpoint.notify('review/show', { review, position: position(qid), judge: ws.getQueryJudge?.(qid, review) ?? null });
   };
   const handlers: RequestHandlers = {
     'review/get': (p) => {
       qid = p.qid;
-      return { review: ws.getQueryReview(p.qid), position: position(p.qid), judge: ws.getQueryJudge?.(p.qid) ?? null };
+      const review = ws.getQueryReview(p.qid);
+      return { review, position: position(p.qid), judge: ws.getQueryJudge?.(p.qid, review) ?? null };
     },
     'queries/select': (p) => {
       const ids = order();

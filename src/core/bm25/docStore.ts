@@ -18,7 +18,8 @@ import { assertReadableFile } from '../dataset/textFile.js';
 import { packingOf } from '../dataset/dataStream.js';
 import type { CorpusDoc } from '../dataset/types.js';
 import { etaText, type ProgressCallback } from '../progress.js';
-import { fsyncPath, writeDurable } from './indexFiles.js';
+import { fsyncPath, rebuildHint, writeDurable } from './indexFiles.js';
+import { NumberList } from './postings.js';
 
 /** Document text by internal doc number (0-based, index order). */
 export interface DocStore {
@@ -164,32 +165,6 @@ async function writeSynced(file: string, data: Uint8Array): Promise<StoreFile> {
   return { name: basename(file), bytes: data.byteLength, crc32: crc32(data) };
 }
 
-/** Growable Float64 list (doc offsets), kept in 1M-entry chunks. */
-class NumberList {
-  private chunks: Float64Array[] = [];
-  private cur = new Float64Array(1 << 20);
-  private pos = 0;
-  length = 0;
-  push(v: number): void {
-    if (this.pos === this.cur.length) {
-      this.chunks.push(this.cur);
-      this.cur = new Float64Array(1 << 20);
-      this.pos = 0;
-    }
-    this.cur[this.pos++] = v;
-    this.length++;
-  }
-  toArray(): Float64Array {
-    const out = new Float64Array(this.length);
-    let at = 0;
-    for (const c of [...this.chunks, this.cur.subarray(0, this.pos)]) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
-  }
-}
-
 /**
  * Copies the documents as JSONL, compressed in blocks of about {@link STORE_BLOCK_BYTES} with raw
  * deflate (node:zlib, run on the libuv thread pool while indexing goes on): `store.jsonl.z` holds
@@ -198,8 +173,8 @@ class NumberList {
  */
 class CopyWriter implements DocStoreWriter {
   private out: WriteStream | undefined;
-  private readonly offsets = new NumberList();
-  private readonly firstDocs = new NumberList();
+  private readonly offsets = new NumberList(undefined, 1 << 20);
+  private readonly firstDocs = new NumberList(undefined, 1 << 20);
   private readonly sizes: number[] = [];
   private bytes = 0;
   private pending: string[] = [];
@@ -253,7 +228,7 @@ class CopyWriter implements DocStoreWriter {
     await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
     const blockFile = join(this.dir, COPY_BLOCKS);
     await fsyncPath(blockFile);
-    const first = this.firstDocs.toArray();
+    const first = this.firstDocs.to((n) => new Float64Array(n));
     const index = new Float64Array(2 * (first.length + 1));
     let at = 0;
     for (let i = 0; i < first.length; i++) {
@@ -263,7 +238,7 @@ class CopyWriter implements DocStoreWriter {
     }
     index[2 * first.length] = this.docs;
     index[2 * first.length + 1] = at;
-    const off = await writeSynced(join(this.dir, COPY_OFFSETS), new Uint8Array(this.offsets.toArray().buffer));
+    const off = await writeSynced(join(this.dir, COPY_OFFSETS), new Uint8Array(this.offsets.to((n) => new Float64Array(n)).buffer));
     const blk = await writeSynced(join(this.dir, COPY_INDEX), new Uint8Array(index.buffer));
     return { files: [off, blk, { name: COPY_BLOCKS, bytes: (await stat(blockFile)).size, crc32: -1 }], meta: { mode: 'copy', compression: 'deflate-blocks' } };
   }
@@ -281,8 +256,8 @@ class CopyWriter implements DocStoreWriter {
 }
 
 class PointerWriter implements DocStoreWriter {
-  private readonly starts = new NumberList();
-  private readonly lengths = new NumberList();
+  private readonly starts = new NumberList(undefined, 1 << 20);
+  private readonly lengths = new NumberList(undefined, 1 << 20);
   private constructor(
     private readonly dir: string,
     private readonly plan: Extract<DocStorePlan, { mode: 'pointer' }>,
@@ -313,8 +288,8 @@ class PointerWriter implements DocStoreWriter {
     }
     const n = this.starts.length;
     const buf = new Uint8Array(n * 12);
-    new Float64Array(buf.buffer, 0, n).set(this.starts.toArray());
-    new Uint32Array(buf.buffer, n * 8, n).set(this.lengths.toArray());
+    new Float64Array(buf.buffer, 0, n).set(this.starts.to((n) => new Float64Array(n)));
+    new Uint32Array(buf.buffer, n * 8, n).set(this.lengths.to((n) => new Float64Array(n)));
     const file = await writeSynced(join(this.dir, POINTER_FILE), buf);
     const meta: DocStoreMeta = { mode: 'pointer', corpus: this.plan.corpus, format: this.plan.format, fingerprint: this.before };
     if (this.plan.format === 'csv') meta.csvColumns = await readCsvColumns(this.plan.corpus);
@@ -372,10 +347,6 @@ export function openDocStore(
   const ptr = entry(POINTER_FILE);
   if (ptr.bytes !== numDocs * 12) throw new QxError('index', 'index files disagree with each other', { file: dir, hint: rebuildHint(root) });
   return new PointerDocStore(join(dir, POINTER_FILE), ptr.crc32, meta, numDocs, idOf, root);
-}
-
-function rebuildHint(root: string): string {
-  return `Rebuild it: qx index --corpus <corpus> --out ${root}`;
 }
 
 /**

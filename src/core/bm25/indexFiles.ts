@@ -66,7 +66,7 @@ export interface Meta {
   sumTotalTermFreq: number;
   build: BuildReport;
   files: FileEntry[];
-  /** How the document texts are kept (absent before pointer stores: copied). */
+  /** How the document texts are kept (see docStore.ts; absent: a plain copy, store.jsonl + store.off). */
   store?: DocStoreMeta;
 }
 
@@ -83,7 +83,8 @@ export interface Generation {
   release(): void;
 }
 
-function rebuildHint(dir: string): string {
+/** The hint of every error about a damaged or outdated index in `dir`. */
+export function rebuildHint(dir: string): string {
   return `Rebuild it: qx index --corpus <corpus> --out ${dir}`;
 }
 
@@ -374,8 +375,10 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
     docIds,
     norms,
     lengths: () => {
-      lengths ??= u32(readSyncChecked('lengths.u32'));
-      if (lengths.length !== meta.numDocs) throw damaged(join(dir, 'lengths.u32'));
+      if (lengths === undefined) {
+        lengths = u32(readSyncChecked('lengths.u32'));
+        if (lengths.length !== meta.numDocs) throw damaged(join(dir, 'lengths.u32'));
+      }
       return lengths;
     },
     numPostings: meta.numPostings,

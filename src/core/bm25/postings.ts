@@ -10,7 +10,8 @@ import { QxError } from '../errors.js';
  * from −1), followed by `tf` as a second varint when tf ≠ 1. Every 128 postings make a block; per
  * block the skip table keeps the block's last doc number and the byte offset where the block ends,
  * so a reader can start decoding at any block without the ones before it (lists of one block have
- * no skip entries).
+ * no skip entries). The searcher does not use it yet: the pruned path decodes a query term's whole
+ * list (skipping by block is the next step for short queries on large collections).
  */
 export const POSTINGS_BLOCK = 128;
 
@@ -437,11 +438,6 @@ export class MemoryBytes implements ByteSource {
     return this.buf.subarray(start, end);
   }
   close(): void {}
-}
-
-/** CRC-32 of a byte view (zlib's). */
-export function crcOf(bytes: Uint8Array): number {
-  return crc32(bytes);
 }
 
 /** The term dictionary and skip table a `PostingsWriter` produced. */

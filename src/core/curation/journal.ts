@@ -3,32 +3,9 @@ import { basename } from 'node:path';
 import { QxError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-/** What reading a journal found, besides its entries. */
-export interface JournalReadResult<T> {
-  entries: T[];
-  /** Bytes of a torn or unparsable last line that were dropped (0 when the file was clean). */
-  droppedBytes: number;
-}
-
-/**
- * Reads a JSONL journal. A last line without its newline, or one that does not parse, is the
- * trace of a write that was never acknowledged (the process died mid-append): it is dropped,
- * reported with `logger.warn`, and, when `repair` is set, cut off the file so the next append
- * starts on a clean line. A bad line anywhere else is damage we cannot explain away:
- * QxError('store') naming file and line. The file is streamed (see {@link scanJournal}), so a
- * journal may be larger than the longest string V8 can hold (~512 MB).
- */
-export function readJournal<T>(file: string, options: JournalScanOptions): JournalReadResult<T> {
-  const entries: T[] = [];
-  const { droppedBytes } = scanJournal(file, options, (buf, start, end) => {
-    entries.push(JSON.parse(buf.toString('utf8', start, end)) as T);
-  });
-  return { entries, droppedBytes };
-}
-
 const CHUNK_BYTES = 16 << 20;
 
-/** Options of {@link scanJournal} and {@link readJournal}. */
+/** Options of {@link scanJournal}. */
 export interface JournalScanOptions {
   logger: Logger;
   /** Cut a torn last line off the file (the store does when it holds the lock). */
@@ -53,9 +30,13 @@ export interface JournalScanResult {
  * Streams a JSONL journal line by line as bytes, in 16 MB reads: `onLine(buf, start, end,
  * offset, line)` gets each non-empty complete line as `buf[start..end)` (no newline), its byte
  * offset in the file and its 1-based line number; `buf` is reused after the call returns. A
- * `SyntaxError` thrown by `onLine` marks the line unparsable, with {@link readJournal}'s rules: on
- * the last line it is dropped like a torn write, elsewhere it is QxError('store'). With `from`,
- * the scan starts at that line (e.g. where a checkpoint ends).
+ * last line without its newline, or one that does not parse (`onLine` throws a `SyntaxError`), is
+ * the trace of a write that was never acknowledged (the process died mid-append): it is dropped,
+ * reported with `logger.warn`, and, when `repair` is set, cut off the file so the next append
+ * starts on a clean line. A bad line anywhere else is damage we cannot explain away:
+ * QxError('store') naming file and line. Streaming lets a journal be larger than the longest
+ * string V8 can hold (~512 MB). With `from`, the scan starts at that line (e.g. where a
+ * checkpoint ends).
  */
 export function scanJournal(
   file: string,

@@ -41,7 +41,7 @@ export interface ReadCorpusOptions {
   spans?: boolean;
 }
 
-/** Formats whose records can be read back alone from their byte span (see `readCorpusRecord`). */
+/** Formats whose records can be read back alone from their byte span (see `parseCorpusRecord`). */
 export const POINTABLE_FORMATS: readonly CorpusFormat[] = ['jsonl', 'tsv', 'csv'];
 
 /**

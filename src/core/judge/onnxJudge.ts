@@ -7,6 +7,7 @@ import { ONNX_WEIGHT_FILES, type OnnxDtype, checkModelFolder, localTransformers 
 import { nullLogger } from '../logger.js';
 import type { JudgeCallOptions, JudgeOutcome, JudgeRequest } from './openAiJudge.js';
 import type { RelevanceJudge } from './types.js';
+import { norm } from './template.js';
 
 /** How a local judge model reads a (query, document). */
 export type OnnxJudgeKind = 'cross-encoder' | 'causal-lm';
@@ -112,7 +113,6 @@ function kindOf(folder: string): OnnxJudgeKind | undefined {
   return undefined;
 }
 
-const norm = (token: string): string => token.trim().toLowerCase();
 
 /** log(sigmoid(z)), stable for large |z|. */
 function logSigmoid(z: number): number {

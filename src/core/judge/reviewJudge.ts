@@ -123,6 +123,8 @@ interface Loaded {
  */
 export class ReviewJudgments {
   private loaded: Loaded | null = null;
+  /** The folder's mtime when it was last listed, and the newest file then. */
+  private listed: { dirMtimeMs: number; file: string | null } | undefined;
 
   constructor(
     private readonly root: string,
@@ -149,8 +151,37 @@ export class ReviewJudgments {
     return queryJudgeView(review, this.qrels.get(review.qid), l.byQid.get(review.qid) ?? new Map(), l.info);
   }
 
-  private load(): Loaded | null {
+  /**
+   * The newest judgments file, listing the folder only when its mtime changed (a file added,
+   * removed or replaced by an atomic rewrite); otherwise the file found last is only stat'ed again,
+   * so the Review panel costs two stats per query shown, not a listing.
+   */
+  private newest(): { file: string; mtimeMs: number; size: number } | null {
+    const dir = join(this.root, JUDGMENTS_DIR);
+    let dirMtimeMs: number;
+    try {
+      dirMtimeMs = statSync(dir).mtimeMs;
+    } catch {
+      this.listed = undefined;
+      return null;
+    }
+    if (this.listed?.dirMtimeMs === dirMtimeMs) {
+      const file = this.listed.file;
+      if (file === null) return null;
+      try {
+        const st = statSync(file);
+        if (st.isFile() && st.size > 0) return { file, mtimeMs: st.mtimeMs, size: st.size };
+      } catch {
+        // gone without the folder changing (clock granularity): list again
+      }
+    }
     const newest = newestJudgmentsFile(this.root);
+    this.listed = { dirMtimeMs, file: newest?.file ?? null };
+    return newest;
+  }
+
+  private load(): Loaded | null {
+    const newest = this.newest();
     if (newest === null) return (this.loaded = null);
     const key = `${newest.file}\t${newest.mtimeMs}\t${newest.size}`;
     if (this.loaded?.key === key) return this.loaded;

@@ -162,7 +162,8 @@ export function renderJudgePrompt(t: JudgeTemplate, input: { query: string; docu
   return t.messages.map((m) => ({ role: m.role, content: m.content.replace(/\{\{\s*(\w+)\s*\}\}/g, (_all, name: string) => values[name] ?? '') }));
 }
 
-function norm(token: string): string {
+/** How an answer token is compared with a label: white space trimmed, case ignored. */
+export function norm(token: string): string {
   return token.trim().toLowerCase();
 }
 

@@ -1,6 +1,6 @@
 import { Client } from '@opensearch-project/opensearch';
 import { QxError, errorMessage, isCancellationError, throwIfAborted } from '../errors.js';
-import { type RetryPolicy, type RetryableFailure, defaultRetryPolicy, parseRetryAfter, sleep, withRetries } from '../expansion/retry.js';
+import { type RetryPolicy, type RetryableFailure, backoffDelay, defaultRetryPolicy, parseRetryAfter, sleep, withRetries } from '../expansion/retry.js';
 import { type Logger, nullLogger } from '../logger.js';
 import type { ProgressCallback } from '../progress.js';
 import type { CorpusDoc, RunHit } from '../dataset/types.js';
@@ -524,8 +524,8 @@ export class OpenSearchRetriever implements Retriever {
       });
       if (busy.size === 0) return;
       if (attempt >= this.retry.maxRetries) throw new RetryableResponse(`${busy.size} documents rejected with 429 (e.g. ${pending[[...busy][0]!]?.id})`);
-      const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
-      this.logger.warn(`OpenSearch bulk indexing: ${busy.size} documents rejected with 429; retry ${attempt + 1}/${this.retry.maxRetries} in ${delay} ms`);
+      const delay = backoffDelay(this.retry, attempt);
+      this.logger.warn(`OpenSearch bulk indexing: ${busy.size} documents rejected with 429; retry ${attempt + 1}/${this.retry.maxRetries} in ${Math.round(delay)} ms`);
       await sleep(delay, signal ?? new AbortController().signal);
       pending = pending.filter((_, i) => busy.has(i));
     }

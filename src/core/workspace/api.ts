@@ -194,8 +194,8 @@ export interface WorkspaceApi {
   listQueries(): QuerySummary[];
   getQueryReview(qid: string): QueryReview;
   getDocument(docid: string): CorpusDoc | undefined;
-  /** The LLM judge on one query (scores of its documents, judged-only beside judge-filled nDCG@10, flipped pairs); null without judgments. Optional: added later. */
-  getQueryJudge?(qid: string): QueryJudgeView | null;
+  /** The LLM judge on one query (scores of its documents, judged-only beside judge-filled nDCG@10, flipped pairs); null without judgments. `review`: the query's review when the caller has it already (not computed again). Optional: added later. */
+  getQueryJudge?(qid: string, review?: QueryReview): QueryJudgeView | null;
 
   /** Build or reopen the BM25 index of the corpus. */
   buildIndex(options: TaskOptions & { rebuild?: boolean }): Promise<void>;

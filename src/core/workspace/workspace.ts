@@ -535,8 +535,8 @@ export class Workspace implements WorkspaceApi {
   }
 
   /** The LLM judge's view of one query (the newest `.qx/judgments/` file); null when the workspace has no judgments. */
-  getQueryJudge(qid: string): QueryJudgeView | null {
-    return this.judgments().forQuery(this.getQueryReview(qid));
+  getQueryJudge(qid: string, review?: QueryReview): QueryJudgeView | null {
+    return this.judgments().forQuery(review ?? this.getQueryReview(qid));
   }
 
   /** The newest `.qx/judgments/` file's judgments, re-read when it changes (Review panel and report). */
