@@ -10,7 +10,7 @@ import { createAnalyzer, type Analyzer } from './analyzer.js';
 import { createDocStoreWriter, type DocStore, type DocStorePlan, type DocStoreWriter, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
 import { type IndexTables, type IndexParts, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
-import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, TermTable, type WrittenPostings, decodePostings, sortedDocNos, UniqueStrings, varintTail } from './postings.js';
+import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, TermTable, type WrittenPostings, POSTINGS_BLOCK, decodeBlock, decodePostings, sortedDocNos, UniqueStrings } from './postings.js';
 import { SegmentBuilder, mergeSegments } from './segments.js';
 import { SegmentFeeder } from './segmentFeeder.js';
 
@@ -403,90 +403,69 @@ export class Bm25Index implements Retriever {
     const mark = (this.exMark ??= new Uint8Array(W));
     // Long queries touch most documents: then skip per-posting bookkeeping and scan the window.
     const dense = postings > n >> 3;
+    // Per term, its current block decoded into a 128-slot stretch of `bd`/`bt`: the byte offset
+    // of the next block, the next posting in the block, the block's posting count.
+    const B = POSTINGS_BLOCK;
+    if (this.blkDocs.length < m * B) {
+      this.blkDocs = new Int32Array(m * B);
+      this.blkTfs = new Uint32Array(m * B);
+    }
+    const bd = this.blkDocs;
+    const bt = this.blkTfs;
     const pos = new Float64Array(m);
-    const next = new Int32Array(m).fill(-1);
-    const nextTf = new Uint32Array(m);
+    const at = new Int32Array(m);
+    const count = new Int32Array(m);
     let theta = -Infinity;
     for (let base = 0; base < n; base += W) {
       const end = Math.min(n, base + W);
       let nt = 0;
       for (let t = 0; t < m; t++) {
         const { bytes, w, table } = plan[t]!;
-        const len = bytes.length;
-        let p = pos[t]!;
-        let d = next[t]!;
-        let tf = nextTf[t]!;
-        // True when `d` was scored already and the next posting is still to be decoded.
-        let scored = false;
-        if (dense && table !== undefined) {
-          // The hot case of long queries: every window dense, a tabulated term.
-          while (d < end) {
-            if (d >= base) acc[d - base]! += tf < TABLE_TF ? table[(norms[d]! << TABLE_TF_BITS) | tf]! : f(w - f(w / f(1 + f(tf * normInv[d]!))));
-            if (p >= len) {
-              d = 0x7fffffff;
-              break;
-            }
-            const v = bytes[p++]!;
-            if (v < 128) {
-              d += v >>> 1;
-              if ((v & 1) === 1) {
-                tf = 1;
-                continue;
-              }
-            } else {
-              p--;
-              scored = true;
-              break;
-            }
-            tf = bytes[p++]!;
-            if (tf > 127) {
-              p -= 2;
-              d -= v >>> 1;
-              scored = true;
-              break;
-            }
-          }
-        }
+        const off = t * B;
+        let i = at[t]!;
+        let nb = count[t]!;
         for (;;) {
-          if (scored) scored = false;
-          else if (d >= base) {
-            if (d >= end) break;
-            const l = d - base;
-            if (!dense && mark[l] === 0) {
-              mark[l] = 1;
-              touched[nt++] = l;
+          if (i === nb) {
+            const p = pos[t]!;
+            if (p >= bytes.length) break;
+            const prev = nb === 0 ? -1 : bd[off + nb - 1]!;
+            nb = bytes[p]! + 1;
+            pos[t] = decodeBlock(bytes, p, bd, bt, off, prev);
+            i = 0;
+          }
+          const stop = off + nb;
+          let q = off + i;
+          if (dense && table !== undefined) {
+            // The hot case of long queries: every window dense, a tabulated term.
+            for (; q < stop; q++) {
+              const d = bd[q]!;
+              if (d >= end) break;
+              const tf = bt[q]!;
+              acc[d - base]! += tf < TABLE_TF ? table[(norms[d]! << TABLE_TF_BITS) | tf]! : f(w - f(w / f(1 + f(tf * normInv[d]!))));
             }
-            acc[l]! +=
-              table !== undefined && tf < TABLE_TF
-                ? table[(norms[d]! << TABLE_TF_BITS) | tf]!
-                : lucene
-                  ? f(w - f(w / f(1 + f(tf * normInv[d]!))))
-                  : w - w / (1 + tf * normInv[d]!);
-          }
-          if (p >= len) {
-            d = 0x7fffffff;
-            break;
-          }
-          let v = bytes[p++]!;
-          if (v > 127) {
-            const r = varintTail(bytes, p, v);
-            v = Math.floor(r / 16);
-            p += r % 16;
-          }
-          d += v >>> 1;
-          if ((v & 1) === 1) tf = 1;
-          else {
-            tf = bytes[p++]!;
-            if (tf > 127) {
-              const r = varintTail(bytes, p, tf);
-              tf = Math.floor(r / 16);
-              p += r % 16;
+          } else {
+            for (; q < stop; q++) {
+              const d = bd[q]!;
+              if (d >= end) break;
+              const tf = bt[q]!;
+              const l = d - base;
+              if (!dense && mark[l] === 0) {
+                mark[l] = 1;
+                touched[nt++] = l;
+              }
+              acc[l]! +=
+                table !== undefined && tf < TABLE_TF
+                  ? table[(norms[d]! << TABLE_TF_BITS) | tf]!
+                  : lucene
+                    ? f(w - f(w / f(1 + f(tf * normInv[d]!))))
+                    : w - w / (1 + tf * normInv[d]!);
             }
           }
+          i = q - off;
+          if (i < nb) break;
         }
-        pos[t] = p;
-        next[t] = d;
-        nextTf[t] = tf;
+        at[t] = i;
+        count[t] = nb;
       }
       if (dense) {
         for (let l = 0, size = end - base; l < size; l++) {
@@ -771,6 +750,8 @@ export class Bm25Index implements Retriever {
 
   private scratchDocs = new Int32Array(0);
   private scratchTfs = new Uint32Array(0);
+  private blkDocs = new Int32Array(0);
+  private blkTfs = new Uint32Array(0);
   private winAcc: Float64Array | undefined;
   private winTouched: Int32Array | undefined;
   private winMark: Uint8Array | undefined;

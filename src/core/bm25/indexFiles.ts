@@ -13,7 +13,7 @@ import { type ByteSource, DocIdTable, TermTable, type WrittenPostings } from './
  * Bumped whenever the on-disk layout changes; `open` refuses any other version. Version 2:
  * compressed postings with per-term checksums checked on first read, binary term and docid tables.
  */
-export const INDEX_FORMAT_VERSION = 2;
+export const INDEX_FORMAT_VERSION = 3;
 const FORMAT = 'qx-bm25';
 const CURRENT = 'CURRENT';
 /** Held in the index folder by the one process building it (O_EXCL, stale pids taken over). */

@@ -2,16 +2,19 @@ import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
 
 /**
- * The compressed posting lists of the BM25 index (format version 2) and the two tables that
+ * The compressed posting lists of the BM25 index (format version 3) and the two tables that
  * name what they hold: terms and docids.
  *
- * A term's postings are one byte stream of varints, in doc-number order. Each posting is
- * `gap · 2 + (tf === 1 ? 1 : 0)` (gap = doc number − previous doc number; the first gap counts
- * from −1), followed by `tf` as a second varint when tf ≠ 1. Every 128 postings make a block; per
- * block the skip table keeps the block's last doc number and the byte offset where the block ends,
- * so a reader can start decoding at any block without the ones before it (lists of one block have
- * no skip entries). The searcher does not use it yet: the pruned path decodes a query term's whole
- * list (skipping by block is the next step for short queries on large collections).
+ * A term's postings are blocks of up to 128 postings in doc-number order (frame of reference
+ * bit packing, as Lucene's postings formats pack full blocks). A block is three header bytes:
+ * posting count − 1, the bit width `bg` of its doc gaps − 1 (gap = doc number − previous doc
+ * number; the first gap of a list counts from −1) and the bit width `bt` of its tf − 1 values;
+ * then the gaps − 1 packed `bg` bits each, then the tfs − 1 packed `bt` bits each. Each packed
+ * field is little-endian 32-bit words (least significant bits first), so a block decodes with
+ * word reads and shifts, without a branch per posting on the value's size. Widths are at most 31
+ * bits; a width of 0 stores nothing (every value 0). Per block the skip table keeps the block's
+ * last doc number and the byte offset where the block ends, so a reader can start decoding at
+ * any block without the ones before it (lists of one block have no skip entries).
  */
 export const POSTINGS_BLOCK = 128;
 
@@ -41,6 +44,17 @@ export class ByteWriter {
     b[n++] = v;
     this.length = n;
   }
+  /** Appends one byte (0–255). */
+  byte(v: number): void {
+    if (this.length + 1 > this.buf.length) this.grow(1);
+    this.buf[this.length++] = v;
+  }
+  /** Appends a 32-bit word, little-endian. */
+  word(v: number): void {
+    if (this.length + 4 > this.buf.length) this.grow(4);
+    this.buf.writeInt32LE(v | 0, this.length);
+    this.length += 4;
+  }
   bytes(bytes: Uint8Array): void {
     if (this.length + bytes.length > this.buf.length) this.grow(bytes.length);
     this.buf.set(bytes, this.length);
@@ -55,45 +69,132 @@ export class ByteWriter {
   }
 }
 
+/** Bits needed for a value 0 ≤ v < 2^31 (0 for 0). */
+const bitWidth = (v: number): number => 32 - Math.clz32(v);
+
+/** Appends `n` values of `w` bits (0 < w ≤ 31) as little-endian 32-bit words. */
+function pack(values: Int32Array, n: number, w: number, out: ByteWriter): void {
+  let word = 0;
+  let have = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    word |= v << have;
+    if (have + w >= 32) {
+      out.word(word);
+      // have ≥ 1 here (w ≤ 31), so the shift is in 1..31.
+      word = v >>> (32 - have);
+      have = have + w - 32;
+    } else have += w;
+  }
+  if (have > 0) out.word(word);
+}
+
+/** Reads the little-endian 32-bit word at byte `p`. */
+const read32 = (b: Uint8Array, p: number): number => b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24);
+
+const packGaps = new Int32Array(POSTINGS_BLOCK);
+const packTfs = new Int32Array(POSTINGS_BLOCK);
+
 /**
- * Encodes postings [start, end) of `docs`/`tfs` (doc numbers ascending) into `out`, appending one
- * skip entry per block to `skips` (last doc number, end byte offset relative to the term's start)
- * when the list has more than one block.
+ * Encodes postings [start, end) of `docs`/`tfs` (doc numbers strictly ascending, from 0; tf ≥ 1)
+ * into `out`, appending one skip entry per block to `skips` (last doc number, end byte offset
+ * relative to the term's start) when the list has more than one block.
  */
 export function encodePostings(docs: ArrayLike<number>, tfs: ArrayLike<number>, start: number, end: number, out: ByteWriter, skips: NumberList): void {
   const base = out.length;
   // A list of one block needs no skip entry: it is read whole.
   const blocks = end - start > POSTINGS_BLOCK;
   let prev = -1;
-  for (let p = start; p < end; p++) {
-    const d = docs[p]!;
-    const tf = tfs[p]!;
-    out.varint((d - prev) * 2 + (tf === 1 ? 1 : 0));
-    if (tf !== 1) out.varint(tf);
-    prev = d;
-    if (blocks && ((p - start) % POSTINGS_BLOCK === POSTINGS_BLOCK - 1 || p === end - 1)) {
-      skips.push(d);
+  for (let b = start; b < end; b += POSTINGS_BLOCK) {
+    const n = Math.min(end - b, POSTINGS_BLOCK);
+    let gmax = 0;
+    let tmax = 0;
+    for (let i = 0; i < n; i++) {
+      const d = docs[b + i]!;
+      const g = d - prev - 1;
+      const t = tfs[b + i]! - 1;
+      if (!(g >= 0 && g < 0x80000000 && t >= 0 && t < 0x80000000)) throw new Error(`postings out of order or tf < 1 at doc ${d} (previous ${prev}, tf ${t + 1})`);
+      packGaps[i] = g;
+      packTfs[i] = t;
+      gmax |= g;
+      tmax |= t;
+      prev = d;
+    }
+    const bg = bitWidth(gmax);
+    const bt = bitWidth(tmax);
+    out.byte(n - 1);
+    out.byte(bg);
+    out.byte(bt);
+    if (bg > 0) pack(packGaps, n, bg, out);
+    if (bt > 0) pack(packTfs, n, bt, out);
+    if (blocks) {
+      skips.push(prev);
       skips.push(out.length - base);
     }
   }
 }
 
 /**
- * Reads the rest of a multi-byte varint whose first byte `first` (> 127) was read already and
- * whose further bytes start at `p`. Returns value · 16 + the number of further bytes, so hot loops
- * handle one-byte varints inline and call this for the others.
+ * Decodes the block at byte `p` of `bytes` into `docs`/`tfs` from index `at`; `prev` is the doc
+ * number before the block (−1 for a list's first). Returns the byte offset after the block; the
+ * block's posting count is `bytes[p] + 1`.
  */
-export function varintTail(bytes: Uint8Array, p: number, first: number): number {
-  let v = first & 127;
-  let mul = 128;
-  let n = 0;
-  let b: number;
-  do {
-    b = bytes[p + n++]!;
-    v += (b & 127) * mul;
-    mul *= 128;
-  } while (b > 127);
-  return v * 16 + n;
+export function decodeBlock(bytes: Uint8Array, p: number, docs: Int32Array, tfs: Uint32Array, at: number, prev: number): number {
+  const n = bytes[p]! + 1;
+  const bg = bytes[p + 1]!;
+  const bt = bytes[p + 2]!;
+  p += 3;
+  let d = prev;
+  if (bg === 0) {
+    for (let i = 0; i < n; i++) docs[at + i] = ++d;
+  } else {
+    const mask = bg === 31 ? 0x7fffffff : (1 << bg) - 1;
+    let word = read32(bytes, p);
+    p += 4;
+    // Signed shifts keep `word` an int32 (no heap numbers); the bits above `have` may be copies of
+    // the sign and are masked off before use.
+    let have = 32;
+    for (let i = 0; i < n; i++) {
+      let v: number;
+      if (have >= bg) {
+        v = word & mask;
+        word >>= bg;
+        have -= bg;
+      } else {
+        const next = read32(bytes, p);
+        p += 4;
+        v = ((word & ((1 << have) - 1)) | (next << have)) & mask;
+        word = next >> (bg - have);
+        have += 32 - bg;
+      }
+      d += v + 1;
+      docs[at + i] = d;
+    }
+  }
+  if (bt === 0) {
+    for (let i = 0; i < n; i++) tfs[at + i] = 1;
+  } else {
+    const mask = bt === 31 ? 0x7fffffff : (1 << bt) - 1;
+    let word = read32(bytes, p);
+    p += 4;
+    let have = 32;
+    for (let i = 0; i < n; i++) {
+      let v: number;
+      if (have >= bt) {
+        v = word & mask;
+        word >>= bt;
+        have -= bt;
+      } else {
+        const next = read32(bytes, p);
+        p += 4;
+        v = ((word & ((1 << have) - 1)) | (next << have)) & mask;
+        word = next >> (bt - have);
+        have += 32 - bt;
+      }
+      tfs[at + i] = v + 1;
+    }
+  }
+  return p;
 }
 
 /**
@@ -101,30 +202,13 @@ export function varintTail(bytes: Uint8Array, p: number, first: number): number 
  * postings decoded (= df when the bytes are intact).
  */
 export function decodePostings(bytes: Uint8Array, docs: Int32Array, tfs: Uint32Array, at: number): number {
-  let pos = 0;
-  let d = -1;
+  let p = 0;
   let i = at;
-  const n = bytes.length;
-  while (pos < n) {
-    let v = bytes[pos++]!;
-    if (v > 127) {
-      const r = varintTail(bytes, pos, v);
-      v = Math.floor(r / 16);
-      pos += r % 16;
-    }
-    d += v >>> 1;
-    docs[i] = d;
-    if ((v & 1) === 1) tfs[i] = 1;
-    else {
-      let t = bytes[pos++]!;
-      if (t > 127) {
-        const r = varintTail(bytes, pos, t);
-        t = Math.floor(r / 16);
-        pos += r % 16;
-      }
-      tfs[i] = t;
-    }
-    i++;
+  const len = bytes.length;
+  while (p < len) {
+    const n = bytes[p]! + 1;
+    p = decodeBlock(bytes, p, docs, tfs, i, i === at ? -1 : docs[i - 1]!);
+    i += n;
   }
   return i - at;
 }

@@ -147,7 +147,7 @@ test('an index of another format version is refused with a rebuild hint', async 
     writeFileSync(metaFile, JSON.stringify(meta));
     await assert.rejects(Bm25Index.open(dir), (e: unknown) => {
       assert.ok(QxError.is(e, 'index'));
-      assert.match(e.message, /version 0, this qx reads version 2/);
+      assert.match(e.message, /version 0, this qx reads version 3/);
       assert.match(e.message, /qx index --corpus/);
       return true;
     });
