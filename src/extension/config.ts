@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import * as path from 'node:path';
 import type { EndpointSettings, JudgeRequest, JudgeSettings, QxSettings } from '../core/workspace/api.js';
 import { pairStrategies, type PairRules } from '../core/curation/types.js';
+import { resolveJudgeTemplateSpec } from '../core/judge/template.js';
 
 /**
  * Typed reader of the `qx.*` settings. The `contributes.configuration` schema owns the defaults;
@@ -96,11 +96,10 @@ function judgeSettings(get: Get): JudgeSettings {
  */
 export function readJudgeSettings(root: string, settings: QxSettings = readSettings()): JudgeRequest {
   const j = settings.judge ?? judgeSettings(getter(vscode.workspace.getConfiguration(configSection)));
-  const builtIn = /^(judge-)?(binary|graded)$/.test(j.template);
   return {
     baseUrl: j.baseUrl || settings.teacher.baseUrl,
     model: j.model || settings.teacher.model,
-    template: builtIn ? j.template : path.resolve(root, j.template),
+    template: resolveJudgeTemplateSpec(j.template, root),
     topLogprobs: j.topLogprobs,
     includeJudged: j.includeJudged,
   };

@@ -123,42 +123,28 @@ function nullsLast(a: number | null, b: number | null, dir: 1 | -1): number {
   return (a - b) * dir;
 }
 
-/** What `sortQueries` orders by under `key`, besides the qid. */
-function sortValue(q: QuerySummary, key: SortKey): string | number | null {
-  switch (key) {
-    case 'qid':
-      return q.qid;
-    case 'deltaDesc':
-    case 'deltaAsc':
-      return q.bestDelta;
-    case 'method':
-      return q.bestMethod;
-    case 'judged':
-      return q.judged10;
-    case 'state':
-      return q.pairs.auto;
-  }
+/** Under one sort key: the value rows are ordered by (then by qid), and the comparison of two rows by it. */
+interface SortRule {
+  value: (q: QuerySummary) => string | number | null;
+  compare: (a: QuerySummary, b: QuerySummary) => number;
 }
 
+function sortRule<T extends string | number | null>(value: (q: QuerySummary) => T, compare: (a: T, b: T) => number): SortRule {
+  return { value, compare: (a, b) => compare(value(a), value(b)) };
+}
+
+const sortRules: Record<SortKey, SortRule> = {
+  qid: sortRule((q) => q.qid, compareQid),
+  deltaDesc: sortRule((q) => q.bestDelta, (a, b) => nullsLast(a, b, -1)),
+  deltaAsc: sortRule((q) => q.bestDelta, (a, b) => nullsLast(a, b, 1)),
+  method: sortRule((q) => q.bestMethod, (a, b) => (a ?? '\uffff').localeCompare(b ?? '\uffff')),
+  judged: sortRule((q) => q.judged10, (a, b) => nullsLast(a, b, 1)),
+  state: sortRule((q) => q.pairs.auto, (a, b) => b - a),
+};
+
 export function sortQueries(list: QuerySummary[], key: SortKey): QuerySummary[] {
-  const byQid = (a: QuerySummary, b: QuerySummary) => compareQid(a.qid, b.qid);
-  const cmp: (a: QuerySummary, b: QuerySummary) => number = (() => {
-    switch (key) {
-      case 'qid':
-        return byQid;
-      case 'deltaDesc':
-        return (a: QuerySummary, b: QuerySummary) => nullsLast(a.bestDelta, b.bestDelta, -1) || byQid(a, b);
-      case 'deltaAsc':
-        return (a: QuerySummary, b: QuerySummary) => nullsLast(a.bestDelta, b.bestDelta, 1) || byQid(a, b);
-      case 'method':
-        return (a: QuerySummary, b: QuerySummary) => (a.bestMethod ?? '\uffff').localeCompare(b.bestMethod ?? '\uffff') || byQid(a, b);
-      case 'judged':
-        return (a: QuerySummary, b: QuerySummary) => nullsLast(a.judged10, b.judged10, 1) || byQid(a, b);
-      case 'state':
-        return (a: QuerySummary, b: QuerySummary) => b.pairs.auto - a.pairs.auto || byQid(a, b);
-    }
-  })();
-  return [...list].sort(cmp);
+  const { compare } = sortRules[key];
+  return [...list].sort((a, b) => compare(a, b) || compareQid(a.qid, b.qid));
 }
 
 /** Signed delta with three decimals and a real minus sign: "+0.125", "−0.031", "0.000". */
@@ -217,7 +203,7 @@ export class QueryList {
     const old = this.all.find((q) => q.qid === qid);
     if (next === undefined || old === undefined || old.conversation !== undefined || next.conversation !== undefined) return undefined;
     const shown = matchesFilter(old, this.filter);
-    if (shown !== matchesFilter(next, this.filter) || sortValue(old, this.sort) !== sortValue(next, this.sort)) return undefined;
+    if (shown !== matchesFilter(next, this.filter) || sortRules[this.sort].value(old) !== sortRules[this.sort].value(next)) return undefined;
     if (old !== next) Object.assign(old, next);
     return shown ? old : null;
   }

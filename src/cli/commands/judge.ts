@@ -1,8 +1,8 @@
 import { basename, resolve } from 'node:path';
 import { QxError } from '../../core/errors.js';
 import { formatCalibration, formatFill } from '../../core/judge/format.js';
-import type { OnnxDtype } from '../../core/expansion/onnxExpander.js';
-import { type JudgeTemplate, loadJudgeTemplate } from '../../core/judge/template.js';
+import { ONNX_DTYPES, type OnnxDtype } from '../../core/expansion/onnxExpander.js';
+import { type JudgeTemplate, loadJudgeTemplate, resolveJudgeTemplateSpec } from '../../core/judge/template.js';
 import { KD_FORMATS, sampledPairs } from '../../core/judge/kdExport.js';
 import { NEGATIVE_STRATEGIES, type NegativeStrategy } from '../../core/sampling/negatives.js';
 import { type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
@@ -150,11 +150,8 @@ async function exportKd(args: ParsedArgs, io: CliIo, signal: AbortSignal, templa
 
 function resolveTemplate(args: ParsedArgs, io: CliIo): string | undefined {
   const t = opt(args, 'template');
-  if (t === undefined || /^(judge-)?(binary|graded)$/.test(t)) return t;
-  return resolve(io.cwd, t);
+  return t === undefined ? undefined : resolveJudgeTemplateSpec(t, io.cwd);
 }
-
-const DTYPES: readonly OnnxDtype[] = ['fp32', 'fp16', 'q8', 'q4', 'q4f16'];
 
 function selection(args: ParsedArgs, io: CliIo, teacher: { baseUrl: string; model: string }, template: JudgeTemplate): JudgeSelection {
   const topLogprobs = numOpt(args, 'top-logprobs', 20);
@@ -164,7 +161,7 @@ function selection(args: ParsedArgs, io: CliIo, teacher: { baseUrl: string; mode
   if (modelPath !== undefined) {
     if (args.options.has('base-url')) throw new QxError('usage', '--base-url and --model-path name two judges: give one');
     const dtype = opt(args, 'dtype') ?? 'fp32';
-    if (!DTYPES.includes(dtype as OnnxDtype)) throw new QxError('usage', `--dtype must be one of ${DTYPES.join(', ')}, got "${dtype}"`);
+    if (!ONNX_DTYPES.includes(dtype as OnnxDtype)) throw new QxError('usage', `--dtype must be one of ${ONNX_DTYPES.join(', ')}, got "${dtype}"`);
     const batchSize = numOpt(args, 'batch-size', 16);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new QxError('usage', `--batch-size must be a positive integer, got ${batchSize}`);
     const folder = resolve(io.cwd, modelPath);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeAtomicTemps, writeFileAtomic } from '../export/atomicWrite.js';
 import type { Logger } from '../logger.js';
 import type { PairRecord } from './types.js';
 
@@ -213,8 +214,8 @@ function section(parts: Buffer[], data: Buffer | ArrayBufferView): void {
 }
 
 /**
- * Writes `data` to `<dir>/store.checkpoint` atomically (temporary file, fsync, rename). Returns
- * the bytes written.
+ * Writes `data` to `<dir>/store.checkpoint` atomically (`writeFileAtomic`: temporary file, fsync,
+ * rename, fsync of the folder). Returns the bytes written.
  */
 export function writeCheckpoint(dir: string, storeSchemaVersion: number, data: CheckpointData): number {
   const meta: CheckpointMeta = {
@@ -238,24 +239,16 @@ export function writeCheckpoint(dir: string, storeSchemaVersion: number, data: C
   prefix.writeUInt32LE(checkpointFormatVersion, 4);
   prefix.writeDoubleLE(body.length, 8);
   createHash('sha256').update(body).digest().copy(prefix, 16);
-  const file = join(dir, CHECKPOINT_FILE);
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const b of [prefix, body]) {
-      let off = 0;
-      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeFileAtomic(join(dir, CHECKPOINT_FILE), [prefix, body]);
   return PREFIX + body.length;
 }
 
-/** Removes temporary checkpoint files left by a process that died while writing one (call with the store lock held). */
+/**
+ * Removes temporary checkpoint files left by a process that died while writing one (call with the
+ * store lock held): `writeFileAtomic`'s, and the `store.checkpoint.tmp-<pid>` of earlier versions.
+ */
 export function removeCheckpointLeftovers(dir: string): void {
+  removeAtomicTemps(join(dir, CHECKPOINT_FILE), { includeLive: true });
   let names: string[];
   try {
     names = readdirSync(dir);

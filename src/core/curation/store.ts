@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../export/atomicWrite.js';
 import { QxError } from '../errors.js';
 import type { ExpansionRecord } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
@@ -136,18 +137,6 @@ export function originalScoreId(qid: string): string {
   return `original:${qid}`;
 }
 
-function writeFileAtomicSync(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 /**
  * The curation store of a workspace: `.qx/store.json` plus three append-only JSONL journals
  * (`expansions.jsonl`, `scores.jsonl`, `pairs.jsonl`). Every acknowledged write is one appended
@@ -217,7 +206,7 @@ export class CurationStore {
     const store = new CurationStore(dir, meta, readOnly, options);
     if (!readOnly) {
       store.lock = StoreLock.acquire(join(dir, 'lock'), logger, now);
-      if (!existsSync(metaFile)) writeFileAtomicSync(metaFile, JSON.stringify(meta, null, 2) + '\n');
+      if (!existsSync(metaFile)) writeFileAtomic(metaFile, JSON.stringify(meta, null, 2) + '\n');
     }
     try {
       const replayed = store.load(!readOnly);

@@ -44,6 +44,9 @@ export const ONNX_WEIGHT_FILES: Record<OnnxDtype, string> = {
   q4f16: 'model_q4f16.onnx',
 };
 
+/** Every weights variant, as `--dtype` accepts them: fp32, fp16, q8, q4, q4f16. */
+export const ONNX_DTYPES = Object.keys(ONNX_WEIGHT_FILES) as readonly OnnxDtype[];
+
 /**
  * Checks a model folder before transformers.js sees it, whose own errors for a missing file are
  * unreadable. Throws QxError('modelLoad') naming the folder and the missing file.

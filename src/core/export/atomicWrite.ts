@@ -5,16 +5,19 @@ import { pidAlive } from '../curation/lock.js';
 
 /**
  * Writes `data` to `file` so that readers see either the old file or the whole new one:
- * temp file in the same folder, fsync, rename over the target, fsync the folder. Temp files of
- * the same target left by a process that died mid-write (kill -9, power loss) are removed.
+ * temp file in the same folder, fsync, rename over the target, fsync the folder. `data` may be
+ * given as several buffers, written one after the other (no copy into one). Temp files of the
+ * same target left by a process that died mid-write (kill -9, power loss) are removed.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const bufs = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
   const fd = openSync(tmp, 'w');
   try {
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    for (const buf of bufs) {
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    }
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -27,7 +30,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
   closeSync(fd);
   renameSync(tmp, file);
-  removeStaleTemps(file);
+  removeAtomicTemps(file);
   try {
     const dfd = openSync(dirname(file), 'r');
     try {
@@ -40,8 +43,12 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
 }
 
-/** Deletes `.<name>.<pid>.<hex>.tmp` beside `file` whose process is gone; a live writer's temp is left alone. */
-function removeStaleTemps(file: string): void {
+/**
+ * Deletes the temp files `writeFileAtomic` leaves beside `file` (`.<name>.<pid>.<hex>.tmp`) when
+ * its process is gone; with `includeLive` (the caller holds a lock that excludes other writers)
+ * every one but this process's.
+ */
+export function removeAtomicTemps(file: string, options: { includeLive?: boolean } = {}): void {
   const dir = dirname(file);
   const prefix = `.${basename(file)}.`;
   let names: string[];
@@ -53,7 +60,7 @@ function removeStaleTemps(file: string): void {
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
-    if (m === null || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    if (m === null || Number(m[1]) === process.pid || (options.includeLive !== true && pidAlive(Number(m[1])))) continue;
     try {
       unlinkSync(join(dir, name));
     } catch {

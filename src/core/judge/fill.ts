@@ -69,6 +69,62 @@ export function fillQuery(qid: string, rankings: readonly { id: string; top10: r
   });
 }
 
+/** The id `fillQuery` and `fillRankings` give a query's original ranking: "original:<qid>". */
+export function originalRankingId(qid: string): string {
+  return `original:${qid}`;
+}
+
+/** One query's rankings to fill: the original's top 10 and each scored expansion's, with the method key it is grouped under. */
+export interface RankingsToFill {
+  qid: string;
+  /** The original query's top 10; undefined before scoring. */
+  original: readonly string[] | undefined;
+  /** The scored expansions, in order: id, method key (the caller's, e.g. "role/method/model"), top 10. */
+  expansions: readonly { id: string; key: string; top10: readonly string[] }[];
+}
+
+/** Judged-only and judge-filled nDCG@10 of every ranking of several queries, indexed three ways. */
+export interface FilledRankings {
+  /** Every ranking's scores, query by query in input order, the original's (id "original:<qid>") first. */
+  scores: FilledScore[];
+  /** Ranking id → its scores. */
+  byId: Map<string, FilledScore>;
+  /** The originals' scores, one per query that has an original, in input order. */
+  originals: FilledScore[];
+  /** Method key (first seen first) → qid (input order) → that method's expansions on the query, in order. */
+  byMethod: Map<string, Map<string, FilledScore[]>>;
+}
+
+/**
+ * Fills the rankings of several queries (`fillQuery` on each: the original's, then each
+ * expansion's), and groups the scores by id, original and method key. Linear in the rankings.
+ * `judgeScores(qid)` is docid → judge score of one query.
+ */
+export function fillRankings(queries: Iterable<RankingsToFill>, qrels: Qrels, judgeScores: (qid: string) => ReadonlyMap<string, number>, options: FillOptions): FilledRankings {
+  const out: FilledRankings = { scores: [], byId: new Map(), originals: [], byMethod: new Map() };
+  for (const q of queries) {
+    const rankings: { id: string; top10: readonly string[] }[] = [];
+    if (q.original !== undefined) rankings.push({ id: originalRankingId(q.qid), top10: q.original });
+    for (const e of q.expansions) rankings.push(e);
+    const first = q.original === undefined ? 0 : 1;
+    fillQuery(q.qid, rankings, qrels, judgeScores(q.qid), options).forEach((s, i) => {
+      out.scores.push(s);
+      out.byId.set(s.id, s);
+      if (i < first) {
+        out.originals.push(s);
+        return;
+      }
+      const key = q.expansions[i - first]!.key;
+      let perQid = out.byMethod.get(key);
+      if (perQid === undefined) out.byMethod.set(key, (perQid = new Map()));
+      let list = perQid.get(q.qid);
+      if (list === undefined) perQid.set(q.qid, (list = []));
+      list.push(s);
+    });
+  }
+  return out;
+}
+
 /** Compares each pair's margin judged-only and judge-filled (chosen minus rejected). */
 export function pairFlips(pairs: readonly { id: string; qid: string; chosenId: string; rejectedId: string; state?: string }[], scores: ReadonlyMap<string, FilledScore>): PairFlip[] {
   const out: PairFlip[] = [];

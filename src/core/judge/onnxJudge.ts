@@ -5,8 +5,7 @@ import { CancellationError, QxError, errorMessage, throwIfAborted } from '../err
 import type { ChatMessage } from '../expansion/expander.js';
 import { ONNX_WEIGHT_FILES, type OnnxDtype, checkModelFolder, localTransformers } from '../expansion/onnxExpander.js';
 import { nullLogger } from '../logger.js';
-import type { JudgeCallOptions, JudgeOutcome, JudgeRequest } from './openAiJudge.js';
-import type { RelevanceJudge } from './types.js';
+import type { JudgeCallOptions, JudgeOutcome, JudgeRequest, RelevanceJudge } from './types.js';
 import { norm } from './template.js';
 
 /** How a local judge model reads a (query, document). */

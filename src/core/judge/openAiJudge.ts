@@ -1,14 +1,13 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import type OpenAI from 'openai';
-import { CancellationError, QxError, type QxErrorCode, errorMessage, isCancellationError, throwIfAborted } from '../errors.js';
+import { CancellationError, QxError, errorMessage, isCancellationError, throwIfAborted } from '../errors.js';
 import type { ChatMessage } from '../expansion/expander.js';
 import type { FetchLike } from '../expansion/httpFetch.js';
 import { CallFailure, createCompletion, createOpenAiClient, effectiveExtraBody, normalizeBaseUrl } from '../expansion/openAiExpander.js';
 import { type RetryPolicy, defaultRetryPolicy, runBatch, withRetries } from '../expansion/retry.js';
 import type { TokenUsage } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
-import type { TaskOptions } from '../progress.js';
-import type { RelevanceJudge } from './types.js';
+import type { JudgeCallOptions, JudgeOutcome, JudgeRequest, RelevanceJudge } from './types.js';
 
 /** Settings of an OpenAI-compatible endpoint used as a relevance judge (vLLM, OpenAI, DeepSeek, Ollama). */
 export interface OpenAiJudgeOptions {
@@ -32,39 +31,6 @@ export interface OpenAiJudgeOptions {
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   fetch?: FetchLike;
-}
-
-/** One judging call: the rendered (document, query) prompt. */
-export interface JudgeRequest {
-  /** Caller's key, unique within one `judge` call. */
-  key: string;
-  messages: ChatMessage[];
-  /** The (query, document) the messages were rendered from: what a cross-encoder reads instead. */
-  pair?: { query: string; document: string };
-}
-
-/** The answer position's alternatives of one call, or why there are none. */
-export type JudgeOutcome =
-  | {
-      key: string;
-      ok: true;
-      /** The first non-blank generated token. */
-      token: string;
-      /** Its top alternatives with natural-log probabilities, as the server returned them. */
-      topLogprobs: { token: string; logprob: number }[];
-      usage: TokenUsage | undefined;
-      latencyMs: number;
-    }
-  | { key: string; ok: false; code: QxErrorCode; message: string };
-
-export interface JudgeCallOptions extends TaskOptions {
-  /** Called once per request as it settles, awaited before it counts (the runner caches here). */
-  onResult?: (outcome: JudgeOutcome) => Promise<void> | void;
-  /**
-   * The template's answer tokens, grades ascending. A server returns only its top alternatives; a
-   * local judge reads the whole distribution and adds these tokens' log-probabilities to them.
-   */
-  labels?: readonly string[];
 }
 
 /**

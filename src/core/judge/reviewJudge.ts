@@ -5,7 +5,7 @@ import type { TemplateRef } from '../expansion/types.js';
 import type { Logger } from '../logger.js';
 import type { QueryReview } from '../workspace/api.js';
 import { calibrate } from './calibration.js';
-import { type FillOptions, type FilledScore, fillQuery, judgeGrade, pairFlips } from './fill.js';
+import { type FillOptions, type FilledScore, type RankingsToFill, fillRankings, judgeGrade, pairFlips } from './fill.js';
 import { JUDGMENTS_DIR, JudgmentStore } from './store.js';
 
 /** Which judge the Review panel shows, and how its scores fill the holes. Plain JSON. */
@@ -82,22 +82,18 @@ export function fillOptionsOf(judge: ReviewJudgeInfo): FillOptions {
  */
 export function queryJudgeView(review: QueryReview, judged: ReadonlyMap<string, number> | undefined, judgeScores: ReadonlyMap<string, number>, judge: ReviewJudgeInfo): QueryJudgeView {
   const options = fillOptionsOf(judge);
-  const originalId = `original:${review.qid}`;
-  const rankings: { id: string; top10: readonly string[] }[] = [];
-  if (review.original !== null) rankings.push({ id: originalId, top10: review.original.top10 });
-  for (const s of review.expansions) if (s.score !== null) rankings.push({ id: s.expansion.id, top10: s.score.top10 });
-  const qrels: Qrels = new Map(judged === undefined ? [] : [[review.qid, new Map(judged)]]);
-  const scores = fillQuery(review.qid, rankings, qrels, judgeScores, options);
-  const fillOf = (s: FilledScore): ReviewRankingFill => ({ judgedOnly: s.judgedOnly, filled: s.filled, unjudged10: s.unjudged10, judgeFilled10: s.judgeFilled10 });
   const expansions: Record<string, ReviewRankingFill> = {};
-  let original: ReviewRankingFill | null = null;
-  for (const s of scores) {
-    if (s.id === originalId) original = fillOf(s);
-    else expansions[s.id] = fillOf(s);
-  }
+  const toFill: RankingsToFill['expansions'][number][] = [];
+  for (const s of review.expansions) if (s.score !== null) toFill.push({ id: s.expansion.id, key: s.expansion.id, top10: s.score.top10 });
+  const qrels: Qrels = new Map(judged === undefined ? [] : [[review.qid, new Map(judged)]]);
+  const filled = fillRankings([{ qid: review.qid, original: review.original?.top10, expansions: toFill }], qrels, () => judgeScores, options);
+  const fillOf = (s: FilledScore): ReviewRankingFill => ({ judgedOnly: s.judgedOnly, filled: s.filled, unjudged10: s.unjudged10, judgeFilled10: s.judgeFilled10 });
+  const o = filled.originals[0];
+  const original = o === undefined ? null : fillOf(o);
+  for (const e of toFill) expansions[e.id] = fillOf(filled.byId.get(e.id)!);
   const pairs: Record<string, ReviewPairFlip> = {};
   let flipped = 0;
-  for (const f of pairFlips(review.pairs, new Map(scores.map((s) => [s.id, s])))) {
+  for (const f of pairFlips(review.pairs, filled.byId)) {
     pairs[f.pairId] = { judgedMargin: f.judgedMargin, filledMargin: f.filledMargin, flipped: f.flipped, agree: f.agree };
     if (f.flipped) flipped++;
   }

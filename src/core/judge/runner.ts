@@ -2,9 +2,8 @@ import { throwIfAborted, type QxErrorCode } from '../errors.js';
 import { type CachedGeneration, type ExpansionCache, cacheKey } from '../expansion/cache.js';
 import { nullLogger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
-import type { JudgeRequest } from './openAiJudge.js';
 import { type JudgeTemplate, judgeTemplateRef, renderJudgePrompt, scoreLabels } from './template.js';
-import type { JudgmentRecord, RelevanceJudge } from './types.js';
+import type { JudgeRequest, JudgmentRecord, RelevanceJudge } from './types.js';
 
 /** One (query, document) to judge. */
 export interface JudgeItem {

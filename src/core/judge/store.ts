@@ -21,6 +21,8 @@ export function judgmentsFile(root: string, model: string, template: TemplateRef
  */
 export class JudgmentStore {
   private readonly byKey = new Map<string, JudgmentRecord>();
+  /** qid → docid → score, kept with `byKey` so `scoresFor` reads one query's judgments, not all. */
+  private readonly byQid = new Map<string, Map<string, number>>();
 
   private constructor(readonly file: string) {}
 
@@ -33,7 +35,7 @@ export class JudgmentStore {
       try {
         const r = JSON.parse(line) as JudgmentRecord;
         if (typeof r.qid !== 'string' || typeof r.docid !== 'string' || typeof r.score !== 'number') throw new Error('no qid, docid or score');
-        s.byKey.set(key(r.qid, r.docid), r);
+        s.put(r);
       } catch (e) {
         logger?.warn(`${file}:${i + 1}: skipped an unreadable judgment (${(e as Error).message}); rerun qx judge to judge it again`);
       }
@@ -58,19 +60,24 @@ export class JudgmentStore {
     return [...this.byKey.values()].sort((a, b) => (a.qid < b.qid ? -1 : a.qid > b.qid ? 1 : a.docid < b.docid ? -1 : a.docid > b.docid ? 1 : 0));
   }
 
-  /** docid → score of one query. */
+  /** docid → score of one query (a copy). */
   scoresFor(qid: string): Map<string, number> {
-    const m = new Map<string, number>();
-    for (const r of this.byKey.values()) if (r.qid === qid) m.set(r.docid, r.score);
-    return m;
+    return new Map(this.byQid.get(qid));
   }
 
   /** Adds (or replaces) judgments and saves the file atomically. */
   add(records: readonly JudgmentRecord[]): void {
     if (records.length === 0) return;
-    for (const r of records) this.byKey.set(key(r.qid, r.docid), r);
+    for (const r of records) this.put(r);
     mkdirSync(dirname(this.file), { recursive: true });
     writeFileAtomic(this.file, this.all().map((r) => JSON.stringify(r)).join('\n') + '\n');
+  }
+
+  private put(r: JudgmentRecord): void {
+    this.byKey.set(key(r.qid, r.docid), r);
+    let scores = this.byQid.get(r.qid);
+    if (scores === undefined) this.byQid.set(r.qid, (scores = new Map()));
+    scores.set(r.docid, r.score);
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { QxError } from '../errors.js';
 import type { ChatMessage } from '../expansion/expander.js';
 import { parseTemplateHeader } from '../expansion/templates.js';
@@ -143,10 +144,22 @@ export function parseJudgeTemplate(text: string, file: string): JudgeTemplate {
   return { id, version, description: meta.get('description')?.value ?? '', mode, labels, messages, sha256: createHash('sha256').update(text).digest('hex'), file };
 }
 
+/** The shipped judge templates' names: "judge-binary" and "judge-graded" (or "binary", "graded"). */
+const BUILT_IN_TEMPLATE = /^(?:judge-)?(binary|graded)$/;
+
+/**
+ * A judge template as a setting or `--template` gives it, made ready for `loadJudgeTemplate`: a
+ * shipped template's name as it is, anything else a file path resolved against `baseDir`.
+ */
+export function resolveJudgeTemplateSpec(spec: string, baseDir: string): string {
+  return BUILT_IN_TEMPLATE.test(spec) ? spec : resolve(baseDir, spec);
+}
+
 /** A judge template: the shipped binary (default) or graded one by id, or a template file. */
 export async function loadJudgeTemplate(spec: string | undefined): Promise<JudgeTemplate> {
-  if (spec === undefined || spec === 'judge-binary' || spec === 'binary') return parseJudgeTemplate(DEFAULT_BINARY_TEMPLATE, 'judge-binary.tmpl');
-  if (spec === 'judge-graded' || spec === 'graded') return parseJudgeTemplate(DEFAULT_GRADED_TEMPLATE, 'judge-graded.tmpl');
+  const builtIn = spec === undefined ? 'binary' : BUILT_IN_TEMPLATE.exec(spec)?.[1];
+  if (builtIn === 'binary' || spec === undefined) return parseJudgeTemplate(DEFAULT_BINARY_TEMPLATE, 'judge-binary.tmpl');
+  if (builtIn === 'graded') return parseJudgeTemplate(DEFAULT_GRADED_TEMPLATE, 'judge-graded.tmpl');
   let text: string;
   try {
     text = await readFile(spec, 'utf8');

@@ -1,5 +1,40 @@
+import type { QxErrorCode } from '../errors.js';
+import type { ChatMessage } from '../expansion/expander.js';
 import type { TemplateRef, TokenUsage } from '../expansion/types.js';
-import type { JudgeCallOptions, JudgeOutcome, JudgeRequest } from './openAiJudge.js';
+import type { TaskOptions } from '../progress.js';
+
+/** One judging call: the rendered (document, query) prompt. */
+export interface JudgeRequest {
+  /** Caller's key, unique within one `judge` call. */
+  key: string;
+  messages: ChatMessage[];
+  /** The (query, document) the messages were rendered from: what a cross-encoder reads instead. */
+  pair?: { query: string; document: string };
+}
+
+/** The answer position's alternatives of one call, or why there are none. */
+export type JudgeOutcome =
+  | {
+      key: string;
+      ok: true;
+      /** The first non-blank generated token. */
+      token: string;
+      /** Its top alternatives with natural-log probabilities, as the server returned them. */
+      topLogprobs: { token: string; logprob: number }[];
+      usage: TokenUsage | undefined;
+      latencyMs: number;
+    }
+  | { key: string; ok: false; code: QxErrorCode; message: string };
+
+export interface JudgeCallOptions extends TaskOptions {
+  /** Called once per request as it settles, awaited before it counts (the runner caches here). */
+  onResult?: (outcome: JudgeOutcome) => Promise<void> | void;
+  /**
+   * The template's answer tokens, grades ascending. A server returns only its top alternatives; a
+   * local judge reads the whole distribution and adds these tokens' log-probabilities to them.
+   */
+  labels?: readonly string[];
+}
 
 /**
  * A relevance judge the judging runner drives: an OpenAI-compatible endpoint (OpenAiJudge) or a

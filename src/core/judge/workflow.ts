@@ -9,7 +9,7 @@ import type { TaskOptions } from '../progress.js';
 import { loadWorkspacePrices } from '../report/cost.js';
 import type { Workspace } from '../workspace/workspace.js';
 import { type CalibrationReport, calibrate } from './calibration.js';
-import { type FilledScore, type PairFlip, fillQuery, pairFlips } from './fill.js';
+import { type FilledScore, type PairFlip, type RankingsToFill, fillRankings, pairFlips } from './fill.js';
 import { type KdCandidateList, type KdFormat, type KdPairSampler, topVersusRest, writeKdExport } from './kdExport.js';
 import { OnnxJudge } from './onnxJudge.js';
 import { OpenAiJudge } from './openAiJudge.js';
@@ -210,34 +210,24 @@ export interface FillReport {
  */
 export function workspaceFill(ws: Workspace, store: JudgmentStore, mode: 'binary' | 'graded', threshold: number | undefined): FillReport {
   const fillOptions = { mode, ...(threshold === undefined ? {} : { threshold }), relevantGrade: ws.manifest.relevanceLevel ?? 1 };
-  const scores: FilledScore[] = [];
-  const keyOf = new Map<string, string>();
   const pairs: { id: string; qid: string; chosenId: string; rejectedId: string; state: string }[] = [];
-  for (const t of ws.topics) {
+  const queries: RankingsToFill[] = ws.topics.map((t) => {
     const review = ws.getQueryReview(t.qid);
-    const rankings: { id: string; top10: readonly string[] }[] = [];
-    if (review.original !== null) {
-      rankings.push({ id: `original:${t.qid}`, top10: review.original.top10 });
-      keyOf.set(`original:${t.qid}`, 'original');
-    }
-    for (const e of review.expansions) {
-      if (e.score === null) continue;
-      rankings.push({ id: e.expansion.id, top10: e.score.top10 });
-      keyOf.set(e.expansion.id, `${e.expansion.role}/${e.expansion.model}/${e.expansion.method}`);
-    }
-    scores.push(...fillQuery(t.qid, rankings, ws.qrels, store.scoresFor(t.qid), fillOptions));
-    pairs.push(...review.pairs);
-  }
+    for (const p of review.pairs) pairs.push(p);
+    const expansions: RankingsToFill['expansions'][number][] = [];
+    for (const e of review.expansions) if (e.score !== null) expansions.push({ id: e.expansion.id, key: `${e.expansion.role}/${e.expansion.model}/${e.expansion.method}`, top10: e.score.top10 });
+    return { qid: t.qid, original: review.original?.top10, expansions };
+  });
+  const filled = fillRankings(queries, ws.qrels, (qid) => store.scoresFor(qid), fillOptions);
+  const scores = filled.scores;
   const groups = new Map<string, FilledScore[]>();
-  for (const s of scores) {
-    const k = keyOf.get(s.id) ?? '?';
-    groups.set(k, [...(groups.get(k) ?? []), s]);
-  }
+  if (filled.originals.length > 0) groups.set('original', filled.originals);
+  for (const [key, perQid] of filled.byMethod) groups.set(key, [...perQid.values()].flat());
   const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
   const methods = [...groups.entries()]
     .map(([key, list]) => ({ key, expansions: list.length, judgedOnly: mean(list.map((s) => s.judgedOnly)), filled: mean(list.map((s) => s.filled)), unjudged10: mean(list.map((s) => s.unjudged10)), judgeFilled10: mean(list.map((s) => s.judgeFilled10)) }))
     .sort((a, b) => (a.key === 'original' ? -1 : b.key === 'original' ? 1 : a.key.localeCompare(b.key)));
-  const flips = pairFlips(pairs, new Map(scores.map((s) => [s.id, s])));
+  const flips = pairFlips(pairs, filled.byId);
   return { threshold: threshold ?? null, mode, methods, scores, pairs: flips, flipped: flips.filter((f) => f.flipped).length, agreeing: flips.filter((f) => f.agree).length };
 }
 

@@ -1,7 +1,7 @@
 import type { ExpansionScore, PairRecord } from '../curation/types.js';
 import type { Qrels } from '../dataset/types.js';
 import type { ExpansionRecord } from '../expansion/types.js';
-import { type FilledScore, fillQuery, pairFlips } from '../judge/fill.js';
+import { type RankingsToFill, fillRankings, pairFlips } from '../judge/fill.js';
 import { type ReviewJudgeInfo, fillOptionsOf } from '../judge/reviewJudge.js';
 
 /** One method's row of the judge-filled column (same key as the report's method row). */
@@ -53,53 +53,45 @@ const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce
  */
 export function buildJudgeFilledSection(input: JudgeFilledInput): JudgeFilledSection {
   const included = new Set(input.includedQids);
-  const fill = fillOptionsOf(input.judge);
-  const byQid = new Map<string, { id: string; top10: readonly string[] }[]>();
+  const byQid = new Map<string, RankingsToFill['expansions'][number][]>();
   const methodOf = new Map<string, string>();
   for (const e of input.expansions) {
     const s = input.scores.get(e.id);
     if (!included.has(e.qid) || s === undefined) continue;
-    methodOf.set(e.id, `${e.role}/${e.method}/${e.model}`);
-    byQid.set(e.qid, [...(byQid.get(e.qid) ?? []), { id: e.id, top10: s.top10 }]);
+    const key = `${e.role}/${e.method}/${e.model}`;
+    methodOf.set(e.id, key);
+    let list = byQid.get(e.qid);
+    if (list === undefined) byQid.set(e.qid, (list = []));
+    list.push({ id: e.id, key, top10: s.top10 });
   }
-  const filled = new Map<string, FilledScore>();
-  const original = { judgedOnly: [] as number[], filled: [] as number[] };
-  // method → qid → samples
-  const perMethod = new Map<string, Map<string, FilledScore[]>>();
-  for (const qid of input.includedQids) {
-    const o = input.originals.get(qid);
-    const rankings = [...(o === undefined ? [] : [{ id: `original:${qid}`, top10: o.top10 }]), ...(byQid.get(qid) ?? [])];
-    for (const s of fillQuery(qid, rankings, input.qrels, input.judgeScores(qid), fill)) {
-      filled.set(s.id, s);
-      const key = methodOf.get(s.id);
-      if (key === undefined) {
-        original.judgedOnly.push(s.judgedOnly);
-        original.filled.push(s.filled);
-        continue;
-      }
-      const m = perMethod.get(key) ?? new Map<string, FilledScore[]>();
-      perMethod.set(key, m);
-      m.set(qid, [...(m.get(qid) ?? []), s]);
-    }
-  }
+  const queries = input.includedQids.map((qid): RankingsToFill => ({ qid, original: input.originals.get(qid)?.top10, expansions: byQid.get(qid) ?? [] }));
+  const filled = fillRankings(queries, input.qrels, input.judgeScores, fillOptionsOf(input.judge));
   const flips = pairFlips(
     input.pairs.filter((p) => p.state !== 'rejected' && included.has(p.qid)),
-    filled,
+    filled.byId,
   );
+  // Each flip counts once for every method on either side of its pair.
   const pairById = new Map(input.pairs.map((p) => [p.id, p]));
-  const methods: JudgeFilledMethod[] = [...perMethod].map(([key, q]) => {
-    const mine = flips.filter((f) => {
-      const p = pairById.get(f.pairId);
-      return p !== undefined && (methodOf.get(p.chosenId) === key || methodOf.get(p.rejectedId) === key);
-    });
-    return {
-      key,
-      judgedOnly: mean([...q.values()].map((xs) => mean(xs.map((x) => x.judgedOnly)))),
-      filled: mean([...q.values()].map((xs) => mean(xs.map((x) => x.filled)))),
-      pairs: mine.length,
-      flippedPairs: mine.filter((f) => f.flipped).length,
-    };
-  });
+  const flipsOf = new Map<string, { pairs: number; flipped: number }>();
+  for (const f of flips) {
+    const p = pairById.get(f.pairId);
+    if (p === undefined) continue;
+    for (const key of new Set([methodOf.get(p.chosenId), methodOf.get(p.rejectedId)])) {
+      if (key === undefined) continue;
+      const c = flipsOf.get(key) ?? { pairs: 0, flipped: 0 };
+      flipsOf.set(key, c);
+      c.pairs++;
+      if (f.flipped) c.flipped++;
+    }
+  }
+  const methods: JudgeFilledMethod[] = [...filled.byMethod].map(([key, q]) => ({
+    key,
+    judgedOnly: mean([...q.values()].map((xs) => mean(xs.map((x) => x.judgedOnly)))),
+    filled: mean([...q.values()].map((xs) => mean(xs.map((x) => x.filled)))),
+    pairs: flipsOf.get(key)?.pairs ?? 0,
+    flippedPairs: flipsOf.get(key)?.flipped ?? 0,
+  }));
+  const original = { judgedOnly: filled.originals.map((s) => s.judgedOnly), filled: filled.originals.map((s) => s.filled) };
   return {
     judge: input.judge,
     original: { judgedOnly: mean(original.judgedOnly), filled: mean(original.filled) },

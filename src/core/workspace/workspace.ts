@@ -363,6 +363,14 @@ export class Workspace implements WorkspaceApi {
   }
 
   /**
+   * What scores retrieve from: the local index (built if needed), or undefined when the manifest
+   * names a `retriever` (then `externalRetriever`, the OpenSearch index).
+   */
+  private async loadScoringIndex(options: TaskOptions): Promise<Bm25Index | undefined> {
+    return this.manifest.retriever === undefined ? this.ensureIndex(options) : undefined;
+  }
+
+  /**
    * The index the manifest's `retriever` names, its BM25 parameters and analyzer checked against
    * the current settings (once per settings; a failed check is retried next time).
    */
@@ -652,7 +660,7 @@ export class Workspace implements WorkspaceApi {
    * 1 = this thread); the scores are the same whatever the count.
    */
   async score(options: TaskOptions & { threads?: number; concurrency?: number }): Promise<ScoreSummary> {
-    const index = this.manifest.retriever === undefined ? await this.ensureIndex(options) : undefined;
+    const index = await this.loadScoringIndex(options);
     const key = this.settingsKey;
     const have = this.store.scoreSummariesFor(key);
     const work: QueryToScore[] = [];
@@ -1142,53 +1150,61 @@ export class Workspace implements WorkspaceApi {
 
   // ---- live editing ----
 
-  private originalFor(qid: string, index: Bm25Index): ExpansionScore {
+  /**
+   * The original query's score of `qid` for live scoring: the stored one, else the one computed
+   * before (kept until the settings change), else `compute(query text)`, kept. Without `compute`,
+   * undefined when neither is known.
+   */
+  private originalFor(qid: string): ExpansionScore | undefined;
+  private originalFor(qid: string, compute: (text: string) => ExpansionScore): ExpansionScore;
+  private originalFor(qid: string, compute?: (text: string) => ExpansionScore): ExpansionScore | undefined {
     const stored = this.store.getScore(this.settingsKey, originalScoreId(qid));
     if (stored !== undefined) return stored;
     let s = this.previewOriginals.get(qid);
-    if (s === undefined) {
-      s = scoreOriginal((q, k) => index.searchSync(q, k), qid, this.topic(qid).text, this.qrels.get(qid), this.feedback);
+    if (s === undefined && compute !== undefined) {
+      s = compute(this.topic(qid).text);
       this.previewOriginals.set(qid, s);
     }
     return s;
   }
 
   async previewScore(qid: string, finalText: string): Promise<ExpansionScore> {
-    if (this.manifest.retriever !== undefined) return (await this.liveExternal(qid, finalText, 'preview')).score;
-    const index = this.index ?? (await this.ensureIndex({ signal: new AbortController().signal }));
-    return this.previewSync(index, qid, finalText, 'preview');
+    return (await this.liveScore(qid, finalText, 'preview')).score;
   }
 
-  /** The score of `finalText` (as expansion `id`) and of the original, over the manifest's external index. */
+  /**
+   * The score of `finalText` (as expansion `id`) and of the original, from what scoring retrieves
+   * from (`loadScoringIndex`): the local index, else the manifest's external index.
+   */
+  private async liveScore(qid: string, finalText: string, id: string): Promise<{ original: ExpansionScore; score: ExpansionScore }> {
+    const index = await this.loadScoringIndex({ signal: new AbortController().signal });
+    if (index === undefined) return this.liveExternal(qid, finalText, id);
+    const search = (q: string, k: number) => index.searchSync(q, k);
+    const original = this.originalFor(qid, (text) => scoreOriginal(search, qid, text, this.qrels.get(qid), this.feedback));
+    return { original, score: scoreFinal(search, id, qid, finalText, this.qrels.get(qid), this.feedback, original) };
+  }
+
+  /** `liveScore` over the manifest's external index: the original's search (when not known yet) in the same request. */
   private async liveExternal(qid: string, finalText: string, id: string): Promise<{ original: ExpansionScore; score: ExpansionScore }> {
     const external = await this.externalRetriever(new AbortController().signal);
-    let original = this.store.getScore(this.settingsKey, originalScoreId(qid)) ?? this.previewOriginals.get(qid);
+    const known = this.originalFor(qid);
     const judgments = this.qrels.get(qid);
-    const lists = await external.searchMany(original === undefined ? [this.topic(qid).text, finalText] : [finalText], this.feedback.topK);
-    if (original === undefined) {
-      original = scoreRanking(originalScoreId(qid), qid, lists[0]!, judgments, this.feedback, null);
-      this.previewOriginals.set(qid, original);
-    }
+    const lists = await external.searchMany(known === undefined ? [this.topic(qid).text, finalText] : [finalText], this.feedback.topK);
+    const original = known ?? this.originalFor(qid, () => scoreRanking(originalScoreId(qid), qid, lists[0]!, judgments, this.feedback, null));
     const score = scoreRanking(id, qid, lists[lists.length - 1]!, judgments, this.feedback, { ndcg10: original.ndcg10, top10: original.top10 });
     return { original, score };
-  }
-
-  private previewSync(index: Bm25Index, qid: string, finalText: string, id: string): ExpansionScore {
-    const original = this.originalFor(qid, index);
-    return scoreFinal((q, k) => index.searchSync(q, k), id, qid, finalText, this.qrels.get(qid), this.feedback, original);
   }
 
   async editExpansion(expansionId: string, generated: string): Promise<ScoredExpansion> {
     const e = this.store.getExpansion(expansionId);
     if (e === undefined) throw new QxError('store', `there is no expansion ${expansionId}`, { hint: 'Refresh the view.' });
     if (e.weightedQuery !== undefined) throw new QxError('usage', `expansion ${expansionId} is a ${e.model} baseline (weighted terms, not text) and cannot be edited`);
-    const index = this.manifest.retriever !== undefined ? undefined : (this.index ?? (await this.ensureIndex({ signal: new AbortController().signal })));
     const final = formulate(checkFormulation(e.formulation), e.query, generated);
     const base = { qid: e.qid, method: e.method, model: e.model, sampleIndex: e.sampleIndex, final, ...(e.template === undefined ? {} : { template: e.template }) };
     const { usage: _usage, latencyMs: _latency, ...rest } = e;
     const edited: ExpansionRecord = { ...rest, ...base, id: makeExpansionId(base), provider: 'edit', generated, editedFrom: e.id, createdAt: new Date().toISOString() };
     const key = this.settingsKey;
-    const { original, score } = index === undefined ? await this.liveExternal(e.qid, final, edited.id) : { original: this.originalFor(e.qid, index), score: this.previewSync(index, e.qid, final, edited.id) };
+    const { original, score } = await this.liveScore(e.qid, final, edited.id);
     this.store.group('edit expansion', e.qid, () => {
       this.store.addExpansions([edited], { description: 'edit expansion' });
       if (this.store.getScore(key, originalScoreId(e.qid)) === undefined) this.store.putScores(key, [original]);

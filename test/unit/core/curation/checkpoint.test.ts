@@ -250,7 +250,7 @@ test(
     assert.deepEqual(viaCheckpoint, viaJournals);
     // The next writable open removes the dead writer's temporary file, if one is left.
     CurationStore.open(root).close();
-    assert.deepEqual(readdirSync(join(root, '.qx')).filter((n) => n.includes('.tmp-')), []);
+    assert.deepEqual(readdirSync(join(root, '.qx')).filter((n) => n.includes('.tmp')), []);
   }),
 );
 

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../../../src/core/export/atomicWrite.js';
+import { removeAtomicTemps, writeFileAtomic } from '../../../../src/core/export/atomicWrite.js';
 
 test('writeFileAtomic removes the temp file a killed writer left beside the target, never a live writer\'s', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qx-atomic-'));
@@ -22,6 +22,23 @@ test('writeFileAtomic removes the temp file a killed writer left beside the targ
     assert.deepEqual(readdirSync(dir).sort(), [liveTemp, otherTarget, 'train.jsonl'].sort());
   } finally {
     live.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writeFileAtomic writes several buffers in order as one file; removeAtomicTemps with includeLive also removes a live pid\'s temp', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qx-atomic-'));
+  try {
+    const target = join(dir, 'store.checkpoint');
+    writeFileAtomic(target, [Buffer.from('head'), new Uint8Array([0x2c, 0x2d]), Buffer.from('body')]);
+    assert.equal(readFileSync(target, 'latin1'), 'head,-body');
+    const liveTemp = `.store.checkpoint.${process.ppid}.89abcdef.tmp`;
+    writeFileSync(join(dir, liveTemp), 'half');
+    removeAtomicTemps(target);
+    assert.ok(readdirSync(dir).includes(liveTemp), 'a live writer\'s temp stays without includeLive');
+    removeAtomicTemps(target, { includeLive: true });
+    assert.deepEqual(readdirSync(dir), ['store.checkpoint']);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { QxError, isCancellationError } from '../../../../src/core/errors.js';
 import { ExpansionCache } from '../../../../src/core/expansion/cache.js';
 import { OnnxJudge, modelFolderFingerprint } from '../../../../src/core/judge/onnxJudge.js';
-import type { JudgeCallOptions, JudgeRequest } from '../../../../src/core/judge/openAiJudge.js';
+import type { JudgeCallOptions, JudgeRequest } from '../../../../src/core/judge/types.js';
 import { type JudgeItem, runJudgments } from '../../../../src/core/judge/runner.js';
 import { type JudgeTemplate, loadJudgeTemplate, renderJudgePrompt } from '../../../../src/core/judge/template.js';
 import type { RelevanceJudge } from '../../../../src/core/judge/types.js';

@@ -31,6 +31,19 @@ describe('judgments store', () => {
     assert.equal(warnings.length, 1);
     assert.ok(warnings[0]!.includes(`${file}:3:`), warnings[0]);
   });
+  it("gives one query's scores as read from the file and as judgments are added or replaced", () => {
+    const file = join(tmp, 'scores-for.jsonl');
+    const s = JudgmentStore.open(file);
+    s.add([rec('q1', 'a', 0.9), rec('q2', 'a', 0.1), rec('q1', 'b', 0.4)]);
+    assert.deepEqual([...s.scoresFor('q1')], [['a', 0.9], ['b', 0.4]]);
+    s.add([rec('q1', 'a', 0.3), rec('q1', 'c', 0.8)]);
+    assert.deepEqual([...s.scoresFor('q1')], [['a', 0.3], ['b', 0.4], ['c', 0.8]]);
+    assert.deepEqual([...s.scoresFor('q2')], [['a', 0.1]]);
+    assert.equal(s.scoresFor('q9').size, 0);
+    s.scoresFor('q2').set('z', 1);
+    assert.equal(s.scoresFor('q2').size, 1, 'a caller changing the returned map does not change the store');
+    assert.deepEqual([...JudgmentStore.open(file).scoresFor('q1')].sort(), [['a', 0.3], ['b', 0.4], ['c', 0.8]]);
+  });
 });
 
 describe('judging pools', () => {
