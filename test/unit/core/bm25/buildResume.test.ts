@@ -1,0 +1,218 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Bm25Index, type BuildOptions, type BuildReport } from '../../../../src/core/bm25/bm25Index.js';
+import { corpusForIndex } from '../../../../src/core/bm25/docStore.js';
+import { isCancellationError } from '../../../../src/core/errors.js';
+import type { Logger } from '../../../../src/core/logger.js';
+import { JOURNAL_FILE } from '../../../../src/core/bm25/buildJournal.js';
+import { writeSyntheticCorpus } from './syntheticCorpus.js';
+
+const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'qx-resume-'));
+
+/** A logger keeping its info/warn lines. */
+function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const keep = (m: string | Error): void => void lines.push(String(m));
+  return { lines, trace: () => {}, debug: () => {}, info: keep, warn: keep, error: keep };
+}
+
+const OPTIONS: BuildOptions = { threads: 2, segmentPostings: 20_000 };
+
+/** Builds `corpus` into `dir` as qx index does; `abortWhen` may cancel it (given the generation folder's journal). */
+async function build(corpus: string, dir: string, logger: Logger, abortWhen?: (journal: { segments: unknown[] } | undefined) => boolean): Promise<{ report: BuildReport; index: Bm25Index }> {
+  const controller = new AbortController();
+  const journal = (): { segments: unknown[] } | undefined => {
+    const gen = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.tmp')) : undefined;
+    const file = gen === undefined ? undefined : path.join(dir, gen, JOURNAL_FILE);
+    return file !== undefined && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { segments: unknown[] }) : undefined;
+  };
+  const { docs, plan, onProgress, resumeInput } = await corpusForIndex([corpus], undefined, {
+    signal: controller.signal,
+    onProgress: () => {
+      if (abortWhen?.(journal()) === true) controller.abort();
+    },
+  });
+  const { index, report } = await Bm25Index.build(abortWhen === undefined ? docs : paced(docs), {
+    ...OPTIONS,
+    dir,
+    store: plan,
+    signal: controller.signal,
+    logger,
+    resumeInput,
+    ...(onProgress === undefined ? {} : { onProgress }),
+  });
+  return { index, report };
+}
+
+/**
+ * The documents with a pause every 1,000: the journal is written between reads, and on a loaded
+ * machine a fast reader could reach the end of the corpus before any segment is journaled.
+ */
+async function* paced<T>(docs: AsyncIterable<T>): AsyncGenerator<T> {
+  let n = 0;
+  for await (const d of docs) {
+    if (++n % 1000 === 0) await new Promise((r) => setTimeout(r, 10));
+    yield d;
+  }
+}
+
+/** Cancels a build of `corpus` into `dir` once at least `segments` segments are journaled. */
+async function cancelledBuild(corpus: string, dir: string, segments: number): Promise<string[]> {
+  const logger = captureLogger();
+  await assert.rejects(
+    build(corpus, dir, logger, (j) => (j?.segments.length ?? 0) >= segments),
+    (e) => isCancellationError(e),
+  );
+  assert.ok(!existsSync(path.join(dir, 'CURRENT')), 'the build was cancelled before it finished (make the corpus larger)');
+  return logger.lines;
+}
+
+/** The files of the current generation of the index in `dir`, by name (meta.json left out: it holds the build time). */
+function indexFiles(dir: string): Map<string, Buffer> {
+  const gen = path.join(dir, readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim());
+  return new Map(
+    readdirSync(gen)
+      .filter((n) => n !== 'meta.json')
+      .sort()
+      .map((n) => [n, readFileSync(path.join(gen, n))]),
+  );
+}
+
+const N = 60_000;
+
+test('a cancelled build keeps its finished segments and says how to resume; the rerun reuses them, analyzes only the rest and writes the same index files as an uninterrupted build', async () => {
+  const root = tmp();
+  try {
+    const corpus = path.join(root, 'corpus.jsonl');
+    writeSyntheticCorpus(corpus, N);
+    const fresh = await build(corpus, path.join(root, 'fresh'), captureLogger());
+    assert.equal(fresh.report.reusedDocs, undefined);
+    const dir = path.join(root, 'resumed');
+    const cancelLines = await cancelledBuild(corpus, dir, 4);
+    assert.ok(
+      cancelLines.some((l) => /cancelled; \d+ finished segments are kept in .*: run the same build again to resume/.test(l)),
+      cancelLines.join('\n'),
+    );
+    const logger = captureLogger();
+    const progress: string[] = [];
+    const again = await (async () => {
+      const { docs, plan, onProgress, resumeInput } = await corpusForIndex([corpus], undefined, { onProgress: (p) => progress.push(p.message ?? '') });
+      return Bm25Index.build(docs, { ...OPTIONS, dir, store: plan, logger, resumeInput, ...(onProgress === undefined ? {} : { onProgress }) });
+    })();
+    const line = logger.lines.find((l) => l.startsWith('resuming: '));
+    assert.ok(line !== undefined, logger.lines.join('\n'));
+    const m = /^resuming: (\d+) of (\d+) segments \(([\d,]+) documents\) reused from an interrupted build$/.exec(line);
+    assert.ok(m !== null, line);
+    const reused = Number(m[3]!.replace(/,/g, ''));
+    assert.ok(Number(m[1]) >= 2 && reused > 0 && reused < N, line);
+    assert.equal(again.report.reusedDocs, reused, 'the report counts the reused documents');
+    assert.equal(again.report.numDocs, N);
+    assert.ok(progress.some((p) => p.includes('resuming: ')), 'progress shows the reuse');
+    // Byte-identical tables, postings and store: the same index.
+    const want = indexFiles(path.join(root, 'fresh'));
+    const got = indexFiles(dir);
+    assert.deepEqual([...got.keys()], [...want.keys()], 'no journal, lengths or segment file is left in the index');
+    for (const [name, bytes] of want) assert.ok(bytes.equals(got.get(name)!), `${name} differs from an uninterrupted build's`);
+    for (const q of ['w1 w2 w3', 'wa wb', 'w10 w2s w7']) assert.deepEqual(again.index.searchSync(q, 100), fresh.index.searchSync(q, 100), q);
+    assert.equal((await again.index.doc('d59999'))?.text, (await fresh.index.doc('d59999'))?.text);
+    await again.index.close();
+    await fresh.index.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a corpus changed since the interrupted build starts it over and says why', async () => {
+  const root = tmp();
+  try {
+    const corpus = path.join(root, 'corpus.jsonl');
+    writeSyntheticCorpus(corpus, N);
+    const dir = path.join(root, 'idx');
+    await cancelledBuild(corpus, dir, 2);
+    appendFileSync(corpus, JSON.stringify({ id: 'added', text: 'appended later' }) + '\n');
+    const logger = captureLogger();
+    const { report, index } = await build(corpus, dir, logger);
+    assert.ok(
+      logger.lines.some((l) => /^starting over: the interrupted build in .* cannot be resumed, the corpus changed since/.test(l)),
+      logger.lines.join('\n'),
+    );
+    assert.equal(report.reusedDocs, undefined);
+    assert.equal(report.numDocs, N + 1);
+    assert.deepEqual(index.searchSync('appended').map((h) => h.docid), ['added']);
+    await index.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a truncated segment file is not reused: the build starts over, says which file, and gives the right index', async () => {
+  const root = tmp();
+  try {
+    const corpus = path.join(root, 'corpus.jsonl');
+    writeSyntheticCorpus(corpus, N);
+    const fresh = await build(corpus, path.join(root, 'fresh'), captureLogger());
+    const dir = path.join(root, 'idx');
+    await cancelledBuild(corpus, dir, 2);
+    const gen = path.join(dir, readdirSync(dir).find((n) => n.endsWith('.tmp'))!);
+    const journal = JSON.parse(readFileSync(path.join(gen, JOURNAL_FILE), 'utf8')) as { segments: { file: string; bytes: number }[] };
+    const victim = journal.segments[0]!;
+    truncateSync(path.join(gen, victim.file), victim.bytes - 10);
+    const logger = captureLogger();
+    const { report, index } = await build(corpus, dir, logger);
+    assert.ok(
+      logger.lines.some((l) => l.startsWith('starting over: ') && l.includes(`${victim.file} has ${victim.bytes - 10} bytes, ${victim.bytes} were written`)),
+      logger.lines.join('\n'),
+    );
+    assert.equal(report.reusedDocs, undefined);
+    for (const q of ['w1 w2 w3', 'w10 w2s w7']) assert.deepEqual(index.searchSync(q, 100), fresh.index.searchSync(q, 100), q);
+    await index.close();
+    await fresh.index.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a bit flipped in a segment file fails its checksum: not reused', async () => {
+  const root = tmp();
+  try {
+    const corpus = path.join(root, 'corpus.jsonl');
+    writeSyntheticCorpus(corpus, N);
+    const dir = path.join(root, 'idx');
+    await cancelledBuild(corpus, dir, 2);
+    const gen = path.join(dir, readdirSync(dir).find((n) => n.endsWith('.tmp'))!);
+    const journal = JSON.parse(readFileSync(path.join(gen, JOURNAL_FILE), 'utf8')) as { segments: { file: string }[] };
+    const file = path.join(gen, journal.segments[0]!.file);
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1]! ^= 1;
+    writeFileSync(file, bytes);
+    const logger = captureLogger();
+    const { report, index } = await build(corpus, dir, logger);
+    assert.ok(logger.lines.some((l) => l.startsWith('starting over: ') && l.includes('is damaged (checksum mismatch)')), logger.lines.join('\n'));
+    assert.equal(report.reusedDocs, undefined);
+    assert.equal(report.numDocs, N);
+    await index.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('restart discards an interrupted build and says so', async () => {
+  const root = tmp();
+  try {
+    const corpus = path.join(root, 'corpus.jsonl');
+    writeSyntheticCorpus(corpus, N);
+    const dir = path.join(root, 'idx');
+    await cancelledBuild(corpus, dir, 2);
+    const logger = captureLogger();
+    const { docs, plan, resumeInput } = await corpusForIndex([corpus], undefined, {});
+    const { report, index } = await Bm25Index.build(docs, { ...OPTIONS, dir, store: plan, logger, resumeInput, restart: true });
+    assert.ok(logger.lines.some((l) => l.startsWith('starting over as asked')), logger.lines.join('\n'));
+    assert.equal(report.reusedDocs, undefined);
+    await index.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
