@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runQx } from './runQx.js';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
-import { writeSyntheticCorpus } from '../unit/core/bm25/syntheticCorpus.js';
+import { currentIndexFiles, writeSyntheticCorpus } from '../unit/core/bm25/indexBuildFixtures.js';
 
 const repo = resolve(__dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'qx-index-resume-e2e-'));
@@ -22,16 +22,6 @@ function journaled(out: string): number {
   } catch {
     return 0;
   }
-}
-
-function currentFiles(out: string): Map<string, Buffer> {
-  const gen = join(out, readFileSync(join(out, 'CURRENT'), 'utf8').trim());
-  return new Map(
-    readdirSync(gen)
-      .filter((n) => n !== 'meta.json')
-      .sort()
-      .map((n) => [n, readFileSync(join(gen, n))]),
-  );
 }
 
 const N = 300_000;
@@ -69,8 +59,8 @@ test('qx index killed with SIGKILL mid-build: the same command resumes, analyzes
   const whole = await runQx(args(fresh), { cwd: tmp });
   assert.equal(whole.code, 0, whole.stderr);
   assert.doesNotMatch(whole.stdout, /resumed/);
-  const want = currentFiles(fresh);
-  const got = currentFiles(out);
+  const want = currentIndexFiles(fresh);
+  const got = currentIndexFiles(out);
   assert.deepEqual([...got.keys()], [...want.keys()]);
   for (const [name, bytes] of want) assert.ok(bytes.equals(got.get(name)!), `${name} differs from an uninterrupted build's`);
   const [a, b] = await Promise.all([Bm25Index.open(out), Bm25Index.open(fresh)]);

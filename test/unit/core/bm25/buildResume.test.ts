@@ -8,7 +8,7 @@ import { corpusForIndex } from '../../../../src/core/bm25/docStore.js';
 import { isCancellationError } from '../../../../src/core/errors.js';
 import type { Logger } from '../../../../src/core/logger.js';
 import { JOURNAL_FILE } from '../../../../src/core/bm25/buildJournal.js';
-import { writeSyntheticCorpus } from './syntheticCorpus.js';
+import { currentIndexFiles, writeSyntheticCorpus } from './indexBuildFixtures.js';
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'qx-resume-'));
 
@@ -70,17 +70,6 @@ async function cancelledBuild(corpus: string, dir: string, segments: number): Pr
   return logger.lines;
 }
 
-/** The files of the current generation of the index in `dir`, by name (meta.json left out: it holds the build time). */
-function indexFiles(dir: string): Map<string, Buffer> {
-  const gen = path.join(dir, readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim());
-  return new Map(
-    readdirSync(gen)
-      .filter((n) => n !== 'meta.json')
-      .sort()
-      .map((n) => [n, readFileSync(path.join(gen, n))]),
-  );
-}
-
 const N = 60_000;
 
 test('a cancelled build keeps its finished segments and says how to resume; the rerun reuses them, analyzes only the rest and writes the same index files as an uninterrupted build', async () => {
@@ -110,10 +99,16 @@ test('a cancelled build keeps its finished segments and says how to resume; the 
     assert.ok(Number(m[1]) >= 2 && reused > 0 && reused < N, line);
     assert.equal(again.report.reusedDocs, reused, 'the report counts the reused documents');
     assert.equal(again.report.numDocs, N);
-    assert.ok(progress.some((p) => p.includes('resuming: ')), 'progress shows the reuse');
+    const during = progress.filter((p) => p.includes('resuming: '));
+    assert.ok(during.length > 0, 'progress shows the reuse');
+    assert.ok(
+      during.every((p) => !p.includes('ETA')),
+      'no ETA while re-reading reused documents (their rate says nothing of the rest)',
+    );
+    assert.ok(progress.some((p) => /documents\/s.*ETA/.test(p)), `an ETA once analyzing: ${progress.join(' | ')}`);
     // Byte-identical tables, postings and store: the same index.
-    const want = indexFiles(path.join(root, 'fresh'));
-    const got = indexFiles(dir);
+    const want = currentIndexFiles(path.join(root, 'fresh'));
+    const got = currentIndexFiles(dir);
     assert.deepEqual([...got.keys()], [...want.keys()], 'no journal, lengths or segment file is left in the index');
     for (const [name, bytes] of want) assert.ok(bytes.equals(got.get(name)!), `${name} differs from an uninterrupted build's`);
     for (const q of ['w1 w2 w3', 'wa wb', 'w10 w2s w7']) assert.deepEqual(again.index.searchSync(q, 100), fresh.index.searchSync(q, 100), q);
@@ -125,94 +120,79 @@ test('a cancelled build keeps its finished segments and says how to resume; the 
   }
 });
 
-test('a corpus changed since the interrupted build starts it over and says why', async () => {
+interface Interrupted {
+  root: string;
+  corpus: string;
+  /** The index folder and the kept generation folder in it. */
+  dir: string;
+  gen: string;
+  /** The first journaled segment: file name and bytes. */
+  first: { file: string; bytes: number };
+}
+
+/** Runs `fn` on a fresh corpus of N documents whose build was cancelled after `segments` journaled segments. */
+async function withInterrupted(segments: number, fn: (it: Interrupted) => Promise<void>): Promise<void> {
   const root = tmp();
   try {
     const corpus = path.join(root, 'corpus.jsonl');
     writeSyntheticCorpus(corpus, N);
     const dir = path.join(root, 'idx');
-    await cancelledBuild(corpus, dir, 2);
-    appendFileSync(corpus, JSON.stringify({ id: 'added', text: 'appended later' }) + '\n');
-    const logger = captureLogger();
-    const { report, index } = await build(corpus, dir, logger);
-    assert.ok(
-      logger.lines.some((l) => /^starting over: the interrupted build in .* cannot be resumed, the corpus changed since/.test(l)),
-      logger.lines.join('\n'),
-    );
-    assert.equal(report.reusedDocs, undefined);
-    assert.equal(report.numDocs, N + 1);
-    assert.deepEqual(index.searchSync('appended').map((h) => h.docid), ['added']);
-    await index.close();
+    await cancelledBuild(corpus, dir, segments);
+    const gen = path.join(dir, readdirSync(dir).find((n) => n.endsWith('.tmp'))!);
+    const journal = JSON.parse(readFileSync(path.join(gen, JOURNAL_FILE), 'utf8')) as { segments: { file: string; bytes: number }[] };
+    await fn({ root, corpus, dir, gen, first: journal.segments[0]! });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** Rebuilds `it` and checks that it started over from scratch with a log line matching `why`. */
+async function startsOver(it: Interrupted, why: (line: string) => boolean, restart = false): Promise<Bm25Index> {
+  const logger = captureLogger();
+  const { docs, plan, resumeInput } = await corpusForIndex([it.corpus], undefined, {});
+  const { report, index } = await Bm25Index.build(docs, { ...OPTIONS, dir: it.dir, store: plan, logger, resumeInput, restart });
+  assert.ok(logger.lines.some(why), logger.lines.join('\n'));
+  assert.equal(report.reusedDocs, undefined, 'nothing reused');
+  return index;
+}
+
+test('a corpus changed since the interrupted build starts it over and says why', async () => {
+  await withInterrupted(2, async (it) => {
+    appendFileSync(it.corpus, JSON.stringify({ id: 'added', text: 'appended later' }) + '\n');
+    const index = await startsOver(it, (l) => /^starting over: the interrupted build in .* cannot be resumed, the corpus changed since/.test(l));
+    assert.equal(index.numDocs, N + 1);
+    assert.deepEqual(index.searchSync('appended').map((h) => h.docid), ['added']);
+    await index.close();
+  });
 });
 
 test('a truncated segment file is not reused: the build starts over, says which file, and gives the right index', async () => {
-  const root = tmp();
-  try {
-    const corpus = path.join(root, 'corpus.jsonl');
-    writeSyntheticCorpus(corpus, N);
-    const fresh = await build(corpus, path.join(root, 'fresh'), captureLogger());
-    const dir = path.join(root, 'idx');
-    await cancelledBuild(corpus, dir, 2);
-    const gen = path.join(dir, readdirSync(dir).find((n) => n.endsWith('.tmp'))!);
-    const journal = JSON.parse(readFileSync(path.join(gen, JOURNAL_FILE), 'utf8')) as { segments: { file: string; bytes: number }[] };
-    const victim = journal.segments[0]!;
-    truncateSync(path.join(gen, victim.file), victim.bytes - 10);
-    const logger = captureLogger();
-    const { report, index } = await build(corpus, dir, logger);
-    assert.ok(
-      logger.lines.some((l) => l.startsWith('starting over: ') && l.includes(`${victim.file} has ${victim.bytes - 10} bytes, ${victim.bytes} were written`)),
-      logger.lines.join('\n'),
-    );
-    assert.equal(report.reusedDocs, undefined);
+  await withInterrupted(2, async (it) => {
+    const fresh = await build(it.corpus, path.join(it.root, 'fresh'), captureLogger());
+    truncateSync(path.join(it.gen, it.first.file), it.first.bytes - 10);
+    const index = await startsOver(it, (l) => l.startsWith('starting over: ') && l.includes(`${it.first.file} has ${it.first.bytes - 10} bytes, ${it.first.bytes} were written`));
     for (const q of ['w1 w2 w3', 'w10 w2s w7']) assert.deepEqual(index.searchSync(q, 100), fresh.index.searchSync(q, 100), q);
     await index.close();
     await fresh.index.close();
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('a bit flipped in a segment file fails its checksum: not reused', async () => {
-  const root = tmp();
-  try {
-    const corpus = path.join(root, 'corpus.jsonl');
-    writeSyntheticCorpus(corpus, N);
-    const dir = path.join(root, 'idx');
-    await cancelledBuild(corpus, dir, 2);
-    const gen = path.join(dir, readdirSync(dir).find((n) => n.endsWith('.tmp'))!);
-    const journal = JSON.parse(readFileSync(path.join(gen, JOURNAL_FILE), 'utf8')) as { segments: { file: string }[] };
-    const file = path.join(gen, journal.segments[0]!.file);
+  await withInterrupted(2, async (it) => {
+    const file = path.join(it.gen, it.first.file);
     const bytes = readFileSync(file);
     bytes[bytes.length >> 1]! ^= 1;
     writeFileSync(file, bytes);
-    const logger = captureLogger();
-    const { report, index } = await build(corpus, dir, logger);
-    assert.ok(logger.lines.some((l) => l.startsWith('starting over: ') && l.includes('is damaged (checksum mismatch)')), logger.lines.join('\n'));
-    assert.equal(report.reusedDocs, undefined);
-    assert.equal(report.numDocs, N);
+    const index = await startsOver(it, (l) => l.startsWith('starting over: ') && l.includes('is damaged (checksum mismatch)'));
+    assert.equal(index.numDocs, N);
     await index.close();
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test('restart discards an interrupted build and says so', async () => {
-  const root = tmp();
-  try {
-    const corpus = path.join(root, 'corpus.jsonl');
-    writeSyntheticCorpus(corpus, N);
-    const dir = path.join(root, 'idx');
-    await cancelledBuild(corpus, dir, 2);
-    const logger = captureLogger();
-    const { docs, plan, resumeInput } = await corpusForIndex([corpus], undefined, {});
-    const { report, index } = await Bm25Index.build(docs, { ...OPTIONS, dir, store: plan, logger, resumeInput, restart: true });
-    assert.ok(logger.lines.some((l) => l.startsWith('starting over as asked')), logger.lines.join('\n'));
-    assert.equal(report.reusedDocs, undefined);
+  await withInterrupted(2, async (it) => {
+    const index = await startsOver(it, (l) => l.startsWith('starting over as asked'), true);
+    assert.equal(index.numDocs, N);
     await index.close();
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });

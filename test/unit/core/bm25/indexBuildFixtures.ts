@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 /** A JSONL corpus of `n` documents over a vocabulary of 3,000 words (deterministic). */
 export function writeSyntheticCorpus(file: string, n: number): void {
@@ -12,4 +13,18 @@ export function writeSyntheticCorpus(file: string, n: number): void {
     lines.push(JSON.stringify({ id: `d${i}`, text: words.join(' ') }));
   }
   writeFileSync(file, lines.join('\n') + '\n');
+}
+
+/**
+ * The files of the current generation of the index in `dir`, by name, sorted; meta.json is left
+ * out (it holds the build's time), so two builds of the same corpus compare equal.
+ */
+export function currentIndexFiles(dir: string): Map<string, Buffer> {
+  const gen = path.join(dir, readFileSync(path.join(dir, 'CURRENT'), 'utf8').trim());
+  return new Map(
+    readdirSync(gen)
+      .filter((n) => n !== 'meta.json')
+      .sort()
+      .map((n) => [n, readFileSync(path.join(gen, n))]),
+  );
 }
