@@ -7,6 +7,7 @@ import { Bm25Index, type BuildOptions, type BuildReport } from '../../../../src/
 import { corpusForIndex } from '../../../../src/core/bm25/docStore.js';
 import { isCancellationError } from '../../../../src/core/errors.js';
 import type { Logger } from '../../../../src/core/logger.js';
+import type { ProgressReport } from '../../../../src/core/progress.js';
 import { JOURNAL_FILE } from '../../../../src/core/bm25/buildJournal.js';
 import { currentIndexFiles, writeSyntheticCorpus } from './indexBuildFixtures.js';
 
@@ -21,8 +22,13 @@ function captureLogger(): Logger & { lines: string[] } {
 
 const OPTIONS: BuildOptions = { threads: 2, segmentPostings: 20_000 };
 
-/** Builds `corpus` into `dir` as qx index does; `abortWhen` may cancel it (given the generation folder's journal). */
-async function build(corpus: string, dir: string, logger: Logger, abortWhen?: (journal: { segments: unknown[] } | undefined) => boolean): Promise<{ report: BuildReport; index: Bm25Index }> {
+/** Builds `corpus` into `dir` as qx index does; `abortWhen` may cancel it (given the generation folder's journal and the progress report). */
+async function build(
+  corpus: string,
+  dir: string,
+  logger: Logger,
+  abortWhen?: (journal: { segments: unknown[] } | undefined, p: ProgressReport) => boolean,
+): Promise<{ report: BuildReport; index: Bm25Index }> {
   const controller = new AbortController();
   const journal = (): { segments: unknown[] } | undefined => {
     const gen = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.tmp')) : undefined;
@@ -31,8 +37,8 @@ async function build(corpus: string, dir: string, logger: Logger, abortWhen?: (j
   };
   const { docs, plan, onProgress, resumeInput } = await corpusForIndex([corpus], undefined, {
     signal: controller.signal,
-    onProgress: () => {
-      if (abortWhen?.(journal()) === true) controller.abort();
+    onProgress: (p) => {
+      if (abortWhen?.(journal(), p) === true) controller.abort();
     },
   });
   const { index, report } = await Bm25Index.build(abortWhen === undefined ? docs : paced(docs), {
@@ -155,6 +161,33 @@ async function startsOver(it: Interrupted, why: (line: string) => boolean, resta
   assert.equal(report.reusedDocs, undefined, 'nothing reused');
   return index;
 }
+
+test('a build cancelled after its last document (before the merge) resumes with every document reused and none analyzed', async () => {
+  const root = tmp();
+  try {
+    const corpus = path.join(root, 'corpus.jsonl');
+    writeSyntheticCorpus(corpus, N);
+    const fresh = await build(corpus, path.join(root, 'fresh'), captureLogger());
+    const dir = path.join(root, 'idx');
+    // The report with a total comes once every document is analyzed and every segment written.
+    await assert.rejects(
+      build(corpus, dir, captureLogger(), (_, p) => p.unit === 'documents' && p.total !== undefined),
+      (e) => isCancellationError(e),
+    );
+    assert.ok(!existsSync(path.join(dir, 'CURRENT')));
+    const logger = captureLogger();
+    const again = await build(corpus, dir, logger);
+    assert.ok(logger.lines.some((l) => l.includes(`(${N.toLocaleString('en-US')} documents) reused`)), logger.lines.join('\n'));
+    assert.equal(again.report.reusedDocs, N);
+    const want = currentIndexFiles(path.join(root, 'fresh'));
+    const got = currentIndexFiles(dir);
+    for (const [name, bytes] of want) assert.ok(bytes.equals(got.get(name)!), `${name} differs from an uninterrupted build's`);
+    await again.index.close();
+    await fresh.index.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('a corpus changed since the interrupted build starts it over and says why', async () => {
   await withInterrupted(2, async (it) => {
