@@ -68,8 +68,9 @@ export interface BuildOptions {
    */
   threads?: number;
   /**
-   * On-disk builds: a worker writes its segment to disk once it holds this many postings
-   * (bounds build memory: ~16 bytes per posting per worker). Default 16,000,000.
+   * On-disk builds: once a worker holds this many postings, every worker writes its segment to
+   * disk (bounds build memory: ~16 bytes per posting per worker; each such checkpoint is what a
+   * resumed build can reuse, see `resumeInput`). Default 16,000,000.
    */
   segmentPostings?: number;
   /**
