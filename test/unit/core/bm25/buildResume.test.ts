@@ -189,6 +189,33 @@ test('a build cancelled after its last document (before the merge) resumes with 
   }
 });
 
+test('a journal whose last checkpoint is incomplete (one worker\'s segment missing) reuses only the complete prefix and still gives the same index', async () => {
+  await withInterrupted(6, async (it) => {
+    const fresh = await build(it.corpus, path.join(it.root, 'fresh'), captureLogger());
+    // As if killed between the two workers' journal entries of the last complete checkpoint
+    // (segment files are named seg-<run>-w<worker>-<checkpoint>.seg): drop worker 1's entry.
+    const journalFile = path.join(it.gen, JOURNAL_FILE);
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { segments: { file: string }[] };
+    const names = journal.segments.map((e) => e.file);
+    const complete = names.map((f) => /-w0-(\d+)\.seg$/.exec(f)?.[1]).filter((k) => k !== undefined && names.some((f) => f.endsWith(`-w1-${k}.seg`)));
+    assert.ok(complete.length >= 2, `two complete checkpoints journaled: ${names.join(', ')}`);
+    const last = Math.max(...complete.map(Number));
+    journal.segments = journal.segments.filter((e) => !e.file.endsWith(`-w1-${last}.seg`));
+    writeFileSync(journalFile, JSON.stringify(journal));
+    const logger = captureLogger();
+    const again = await build(it.corpus, it.dir, logger);
+    const m = / (\d+) of (\d+) segments /.exec(logger.lines.find((l) => l.startsWith('resuming: ')) ?? '');
+    assert.ok(m !== null, logger.lines.join('\n'));
+    assert.equal(Number(m[2]), journal.segments.length);
+    assert.ok(Number(m[1]) < journal.segments.length, 'worker 0\'s segment of the incomplete checkpoint is not reused');
+    const want = currentIndexFiles(path.join(it.root, 'fresh'));
+    const got = currentIndexFiles(it.dir);
+    for (const [name, bytes] of want) assert.ok(bytes.equals(got.get(name)!), `${name} differs from an uninterrupted build's`);
+    await again.index.close();
+    await fresh.index.close();
+  });
+});
+
 test('a corpus changed since the interrupted build starts it over and says why', async () => {
   await withInterrupted(2, async (it) => {
     appendFileSync(it.corpus, JSON.stringify({ id: 'added', text: 'appended later' }) + '\n');
