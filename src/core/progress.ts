@@ -8,6 +8,11 @@ export interface ProgressReport {
   /** Unit of `done`/`total`, e.g. "queries", "documents". */
   unit?: string;
   message?: string;
+  /**
+   * Of `done`, units reused from an earlier, interrupted run instead of worked on again (a resumed
+   * index build): a rate or ETA counts from where they end.
+   */
+  reused?: number;
 }
 
 export type ProgressCallback = (p: ProgressReport) => void;

@@ -11,7 +11,7 @@ import { retrieverAuth } from '../../core/retrieval/manifestRetriever.js';
 
 const HELP = `usage: qx index --corpus FILE [--corpus FILE ...] [--format F] --out DIR
                 [--analyzer english|cjk|whitespace] [--k1 0.9] [--b 0.4] [--lengths lucene|exact]
-                [--copy-docs] [--threads N]
+                [--copy-docs] [--threads N] [--rebuild] [--segment-postings N]
 
 Builds an on-disk BM25 index (postings, Lucene length norms, document store) from a corpus.
 Several --corpus files are indexed as one pool (first occurrence of a docid wins).
@@ -26,6 +26,11 @@ Rebuilding into an existing index directory is atomic: the old index stays usabl
 new one is complete. One build per directory at a time: a second one is refused (exit 3).
 Documents are analyzed by --threads worker threads (default: the CPUs, at most 4; 0 = none) in
 segments written to disk and merged at the end, so memory stays bounded at any corpus size.
+A build that is killed or cancelled (Ctrl-C) keeps its finished segments: run the same command
+again and it resumes, re-reading (not re-analyzing) the documents they hold; the index is the
+same as an uninterrupted build's. A changed corpus, analyzer or damaged segment file starts the
+build over and says why; --rebuild always starts over. --segment-postings N: postings per
+segment (default 16,000,000; smaller segments lose less work to a kill, merge slower).
 
        qx index --opensearch URL --index NAME --corpus FILE [--corpus FILE ...] [--format F]
                 [--analyzer english|cjk] [--k1 0.9] [--b 0.4] [--batch-size 1000]
@@ -45,7 +50,7 @@ Then name the index in the workspace manifest: "retriever": {"engine": "opensear
 `;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
-  const args = parseArgs(argv, { valued: ['corpus', 'format', 'out', 'analyzer', 'k1', 'b', 'lengths', 'opensearch', 'index', 'batch-size', 'concurrency', 'auth-env', 'shards', 'threads'], flags: ['help', 'rebuild', 'copy-docs'] });
+  const args = parseArgs(argv, { valued: ['corpus', 'format', 'out', 'analyzer', 'k1', 'b', 'lengths', 'opensearch', 'index', 'batch-size', 'concurrency', 'auth-env', 'shards', 'threads', 'segment-postings'], flags: ['help', 'rebuild', 'copy-docs'] });
   if (args.flags.has('help')) {
     io.stdout(HELP);
     return 0;
@@ -61,9 +66,11 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   const lengths = opt(args, 'lengths', 'lucene') as LengthMode;
   const threads = args.options.has('threads') ? numOpt(args, 'threads', 0) : undefined;
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0)) throw new QxError('usage', `--threads must be an integer >= 0, got ${threads}`);
+  const segmentPostings = args.options.has('segment-postings') ? numOpt(args, 'segment-postings', 0) : undefined;
+  if (segmentPostings !== undefined && !(Number.isInteger(segmentPostings) && segmentPostings >= 1)) throw new QxError('usage', `--segment-postings must be an integer >= 1, got ${segmentPostings}`);
   const out = path.resolve(io.cwd, outOpt);
   const bar = progressBar(io, 'indexing');
-  const { docs, plan, onProgress } = await corpusForIndex(corpora, format, { signal, copyDocs: args.flags.has('copy-docs'), onProgress: bar.update });
+  const { docs, plan, onProgress, resumeInput } = await corpusForIndex(corpora, format, { signal, copyDocs: args.flags.has('copy-docs'), onProgress: bar.update });
   const { index, report } = await Bm25Index.build(docs, {
     dir: out,
     signal,
@@ -75,6 +82,9 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
     b: numOpt(args, 'b', 0.4),
     lengths,
     ...(threads === undefined ? {} : { threads }),
+    ...(segmentPostings === undefined ? {} : { segmentPostings }),
+    resumeInput,
+    restart: args.flags.has('rebuild'),
     source: corpora.join(', '),
   });
   bar.done();
@@ -82,6 +92,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   io.stdout(
     `indexed ${report.numDocs} documents into ${out} in ${report.seconds.toFixed(1)} s` +
       ` (${report.duplicates} duplicate ids skipped, first kept; ${report.emptyDocs} with no indexable text)\n` +
+      (report.reusedDocs ? `resumed an interrupted build: ${report.reusedDocs} documents reused, ${report.numDocs - report.reusedDocs} analyzed\n` : '') +
       (plan.mode === 'pointer' ? `document texts are read from ${plan.corpus} (keep it in place and unchanged, or index with --copy-docs)\n` : `document texts copied into the index (${plan.reason})\n`),
   );
   return 0;

@@ -1,6 +1,7 @@
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { QxError, throwIfAborted } from '../errors.js';
+import { isCancellationError, QxError, throwIfAborted } from '../errors.js';
 import { nullLogger } from '../logger.js';
 import type { ProgressCallback } from '../progress.js';
 import type { Logger } from '../logger.js';
@@ -9,7 +10,8 @@ import type { Retriever, RetrieverInfo, SearchOptions } from '../retrieval/retri
 import { createAnalyzer, type Analyzer } from './analyzer.js';
 import { createDocStoreWriter, type DocStore, type DocStorePlan, type DocStoreWriter, MemoryDocStore } from './docStore.js';
 import { LENGTH_TABLE, intToByte4 } from './smallFloat.js';
-import { type IndexTables, type IndexParts, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
+import { type IndexTables, type IndexParts, INDEX_FORMAT_VERSION, newGeneration, openIndexFiles, commitGeneration, writeIndex } from './indexFiles.js';
+import { checkJournal, JOURNAL_FILE, JournalWriter, type ResumeState, resumeKey } from './buildJournal.js';
 import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, TermTable, type WrittenPostings, POSTINGS_BLOCK, decodeBlock, decodePostings, sortedDocNos, UniqueStrings } from './postings.js';
 import { SegmentBuilder, mergeSegments } from './segments.js';
 import { SegmentFeeder } from './segmentFeeder.js';
@@ -66,8 +68,9 @@ export interface BuildOptions {
    */
   threads?: number;
   /**
-   * On-disk builds: a worker writes its segment to disk once it holds this many postings
-   * (bounds build memory: ~16 bytes per posting per worker). Default 16,000,000.
+   * On-disk builds: once a worker holds this many postings, every worker writes its segment to
+   * disk (bounds build memory: ~16 bytes per posting per worker; each such checkpoint is what a
+   * resumed build can reuse, see `resumeInput`). Default 16,000,000.
    */
   segmentPostings?: number;
   /**
@@ -75,6 +78,17 @@ export interface BuildOptions {
    * index. A `pointer` plan needs the documents read with `readCorpus(…, { spans: true })`.
    */
   store?: DocStorePlan;
+  /**
+   * `dir` builds: what the documents are, JSON-serializable (corpus paths, format and
+   * fingerprints: `corpusForIndex` gives it). When set, every finished segment is journaled; a
+   * build that is killed, cancelled or fails keeps its segments, and the next build into the same
+   * `dir` with an equal `resumeInput` and analyzer reuses them: it re-reads the documents they
+   * hold without analyzing them and analyzes only the rest. The index is the same as an
+   * uninterrupted build's. Unset: no journal, an interrupted build is discarded.
+   */
+  resumeInput?: unknown;
+  /** With `resumeInput`: discard an interrupted build's segments and start over. Default false. */
+  restart?: boolean;
 }
 
 /** What a build met in the corpus. Policy: for duplicate ids the first document is kept. */
@@ -91,6 +105,11 @@ export interface BuildReport {
   emptyIds: string[];
   /** Build time in seconds. */
   seconds: number;
+  /**
+   * Documents whose segments were reused from an interrupted build (re-read, not analyzed);
+   * absent or 0 for a build from scratch.
+   */
+  reusedDocs?: number;
 }
 
 /** Postings and statistics of an index; shared by the in-memory and on-disk forms. */
@@ -106,12 +125,20 @@ export interface IndexData extends IndexTables {
 /** Postings per segment of an on-disk build (see BuildOptions.segmentPostings). */
 const SEGMENT_POSTINGS = 16_000_000;
 
-/** Documents per second and the time since the start, for progress messages. */
+/** Documents per second (counted from `from`: after the reused documents of a resumed build) and the time since the start. */
 class RateMeter {
-  constructor(private readonly started: number) {}
+  private from = { ms: 0, done: 0 };
+  constructor(private readonly started: number) {
+    this.from.ms = started;
+  }
+  /** Counts the rate from now, with `done` documents done. */
+  restart(done: number): void {
+    this.from = { ms: Date.now(), done };
+  }
   message(done: number): string {
-    const s = (Date.now() - this.started) / 1000;
-    return `${Math.round(done / Math.max(s, 1e-3)).toLocaleString('en-US')} documents/s, ${s.toFixed(0)} s`;
+    const now = Date.now();
+    const rate = (done - this.from.done) / Math.max((now - this.from.ms) / 1000, 1e-3);
+    return `${Math.round(rate).toLocaleString('en-US')} documents/s, ${((now - this.started) / 1000).toFixed(0)} s`;
   }
 }
 
@@ -176,36 +203,72 @@ export class Bm25Index implements Retriever {
       lengths: options.lengths ?? DEFAULT_BM25_PARAMS.lengths,
     };
     validateParams(params);
-    const gen = options.dir === undefined ? undefined : await newGeneration(options.dir, logger);
+    const key = options.dir === undefined || options.resumeInput === undefined ? undefined : resumeKey(options.resumeInput, analyzer.name, INDEX_FORMAT_VERSION);
+    let resume: ResumeState | undefined;
+    const gen =
+      options.dir === undefined
+        ? undefined
+        : await newGeneration(
+            options.dir,
+            logger,
+            key === undefined
+              ? undefined
+              : async (stale) => {
+                  const interrupted = stale.find((d) => existsSync(join(d, JOURNAL_FILE)));
+                  if (interrupted === undefined) return undefined;
+                  if (options.restart === true) {
+                    logger.info(`starting over as asked: the interrupted build in ${interrupted} is discarded`);
+                    return undefined;
+                  }
+                  const check = await checkJournal(interrupted, key);
+                  if ('reason' in check) {
+                    logger.info(`starting over: the interrupted build in ${interrupted} cannot be resumed, ${check.reason}`);
+                    return undefined;
+                  }
+                  resume = check.state;
+                  return interrupted;
+                },
+          );
+    const journal = gen === undefined || key === undefined ? undefined : new JournalWriter(gen.dir, key, resume);
+    const resumed = resume?.docs ?? 0;
+    const resumeLine =
+      resume === undefined ? undefined : `resuming: ${resume.segments.length} of ${resume.journaled} segments (${resumed.toLocaleString('en-US')} documents) reused from an interrupted build`;
+    if (resumeLine !== undefined) logger.info(resumeLine);
     let storeWriter: DocStoreWriter | undefined;
     const memStore = gen === undefined && options.keepDocs !== false ? new MemoryDocStore() : undefined;
     // On disk: analysis and inversion in worker threads, a segment file at a time. In memory: here.
     const feeder =
       gen === undefined
         ? undefined
-        : new SegmentFeeder(gen.dir, analyzer.name, options.threads ?? Math.min(4, availableParallelism()), options.segmentPostings ?? SEGMENT_POSTINGS);
+        : new SegmentFeeder(gen.dir, analyzer.name, options.threads ?? Math.min(4, availableParallelism()), options.segmentPostings ?? SEGMENT_POSTINGS, journal, resume);
     const builder = gen === undefined ? new SegmentBuilder(analyzer.name) : undefined;
     const memLengths: number[] = [];
     try {
       if (gen !== undefined) storeWriter = await createDocStoreWriter(gen.dir, options.store);
       // Ids in doc-number order with a hash index for duplicates (no Set of millions of strings).
       const ids = new UniqueStrings(1 << 16);
-      const report: BuildReport = { numDocs: 0, duplicates: 0, duplicateIds: [], emptyDocs: 0, emptyIds: [], seconds: 0 };
+      const report: BuildReport = { numDocs: 0, duplicates: 0, duplicateIds: [], emptyDocs: 0, emptyIds: [], seconds: 0, ...(resumed > 0 ? { reusedDocs: resumed } : {}) };
       let read = 0;
+      let unique = 0;
       const rate = new RateMeter(started);
+      const reused = resumed > 0 ? { reused: resumed } : {};
       for await (const doc of docs) {
         read++;
         if (read % 1000 === 0) {
           throwIfAborted(options.signal);
-          options.onProgress?.({ done: read, unit: 'documents', message: rate.message(read) });
+          options.onProgress?.({ done: read, unit: 'documents', message: unique < resumed ? resumeLine : rate.message(read), ...reused });
         }
         if (!ids.add(doc.id)) {
           report.duplicates++;
           if (report.duplicateIds.length < 10) report.duplicateIds.push(doc.id);
           continue;
         }
+        // The documents of reused segments are only re-read: their ids and texts go to the tables and the store.
+        if (++unique === resumed) rate.restart(read);
         const text = doc.title ? `${doc.title} ${doc.text ?? ''}` : (doc.text ?? '');
-        if (feeder !== undefined) {
+        if (unique <= resumed) {
+          // analyzed by the interrupted build
+        } else if (feeder !== undefined) {
           const wait = feeder.add(text);
           if (wait !== undefined) await wait;
         } else {
@@ -216,6 +279,12 @@ export class Bm25Index implements Retriever {
         if (storing !== undefined) await storing;
       }
       throwIfAborted(options.signal);
+      if (unique < resumed) {
+        throw new QxError('dataset', `the corpus holds ${unique} documents, the interrupted build had indexed ${resumed}`, {
+          ...(options.source === undefined ? {} : { file: options.source }),
+          hint: 'Start the build over (qx index --rebuild).',
+        });
+      }
       const n = feeder !== undefined ? feeder.docs : memLengths.length;
       if (n === 0) {
         throw new QxError('dataset', 'the corpus has no documents', {
@@ -225,7 +294,7 @@ export class Bm25Index implements Retriever {
       }
       const segments = feeder === undefined ? undefined : await feeder.finish();
       throwIfAborted(options.signal);
-      options.onProgress?.({ done: read, total: read, unit: 'documents', message: rate.message(read) });
+      options.onProgress?.({ done: read, total: read, unit: 'documents', message: rate.message(read), ...reused });
       const lengths = segments !== undefined ? segments.lengths : Uint32Array.from(memLengths);
       const norms = new Uint8Array(n);
       let sum = 0;
@@ -264,10 +333,12 @@ export class Bm25Index implements Retriever {
         } finally {
           closeSync(fd);
         }
-        for (const file of segments.files) rmSync(file, { force: true });
         const parts: IndexParts = { postings, docIds: { text: packed.text, off: packed.off, sorted: sortedDocNos(packed.hashes) }, norms, lengths, store };
         report.seconds = (Date.now() - started) / 1000;
         await writeIndex(gen, stats, parts, analyzer.info, report);
+        // Kept until the index is written: a build killed while merging resumes with the merge.
+        await journal?.remove();
+        for (const file of segments.files) rmSync(file, { force: true });
         await commitGeneration(gen);
         const opened = await Bm25Index.open(gen.root);
         report.seconds = (Date.now() - started) / 1000;
@@ -291,7 +362,16 @@ export class Bm25Index implements Retriever {
     } catch (e) {
       await feeder?.close();
       await storeWriter?.abort();
-      if (gen !== undefined) await gen.abandon();
+      const kept = journal === undefined ? 0 : await journal.flushed().then(
+        () => journal.count,
+        () => journal.count,
+      );
+      if (gen !== undefined && kept > 0) {
+        gen.release();
+        const how = `${kept} finished segments are kept in ${gen.dir}: run the same build again to resume it (qx index: the same command; --rebuild starts over)`;
+        if (isCancellationError(e)) logger.info(`cancelled; ${how}`);
+        else logger.warn(`the build failed; ${how}`);
+      } else if (gen !== undefined) await gen.abandon();
       throw e;
     }
   }

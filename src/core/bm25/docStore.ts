@@ -104,23 +104,29 @@ export async function planDocStore(paths: readonly string[], format: CorpusForma
 
 /**
  * The documents of a corpus (one file, or a pool of several) read for `Bm25Index.build`, the
- * document store plan that goes with them (pointer spans are read only when pointing), and the
- * progress callback to give the build: for one file it reports megabytes of the file on disk
- * (compressed bytes for `.gz`; unit "MB", with a total, the document count in `message`), so a
- * progress bar has an end; the build's final report (documents, with total) passes through.
+ * document store plan that goes with them (pointer spans are read only when pointing), what
+ * identifies them for resuming an interrupted build (`resumeInput`: paths, format and each
+ * file's fingerprint), and the progress callback to give the build: for one file it reports
+ * megabytes of the file on disk (compressed bytes for `.gz`; unit "MB", with a total, the
+ * document count in `message`), so a progress bar has an end; the build's final report
+ * (documents, with total) passes through. The ETA counts from the end of the documents a resumed
+ * build reuses (`ProgressReport.reused`).
  */
 export async function corpusForIndex(
   paths: readonly string[],
   format: CorpusFormat | undefined,
   options: { signal?: AbortSignal | undefined; copyDocs?: boolean; onProgress?: ProgressCallback | undefined },
-): Promise<{ docs: AsyncIterable<CorpusDoc>; plan: DocStorePlan; onProgress: ProgressCallback | undefined }> {
+): Promise<{ docs: AsyncIterable<CorpusDoc>; plan: DocStorePlan; onProgress: ProgressCallback | undefined; resumeInput: unknown }> {
   for (const p of paths) await assertReadableFile(p, 'corpus');
   const plan = await planDocStore(paths, format, options.copyDocs === true);
+  const resumeInput = { format: format ?? null, files: paths.map((p) => ({ path: resolve(p), ...fingerprintFile(p) })) };
   let bytes: { done: number; total: number } | undefined;
   const read: ReadCorpusOptions = { spans: plan.mode === 'pointer', onBytes: (done, total) => (bytes = { done, total }), ...(options.signal === undefined ? {} : { signal: options.signal }) };
   const docs = paths.length === 1 ? readCorpus(paths[0]!, format, read) : readCorpusPool(paths, format, read);
   const report = options.onProgress;
-  const started = Date.now();
+  // Where the ETA counts from: the start, or the end of the documents a resumed build reuses.
+  let from = { ms: Date.now(), bytes: 0 };
+  let fromSet = false;
   // floor/ceil keep the bar short of its end until the build's own final report. The ETA assumes
   // the bytes-per-second so far holds (the merge of segments after the last document is not in it).
   const onProgress: ProgressCallback | undefined =
@@ -128,11 +134,16 @@ export async function corpusForIndex(
       ? undefined
       : (p) => {
           if (bytes === undefined || p.total !== undefined || bytes.done >= bytes.total) return report(p);
-          const eta = etaText(Date.now() - started, bytes.done, bytes.total);
+          const reusing = p.reused !== undefined && p.done <= p.reused;
+          if (p.reused !== undefined && !reusing && !fromSet) {
+            from = { ms: Date.now(), bytes: bytes.done };
+            fromSet = true;
+          }
+          const eta = reusing ? undefined : etaText(Date.now() - from.ms, bytes.done - from.bytes, bytes.total - from.bytes);
           const parts = [`${p.done.toLocaleString('en-US')} documents`, ...(p.message === undefined ? [] : [p.message]), ...(eta === undefined ? [] : [eta])];
           report({ done: Math.floor(bytes.done / 1e6), total: Math.ceil(bytes.total / 1e6), unit: 'MB', message: parts.join(', ') });
         };
-  return { docs, plan, onProgress };
+  return { docs, plan, onProgress, resumeInput };
 }
 
 /** Fingerprints a file (see {@link CorpusFingerprint}); reads at most 128 KB. */

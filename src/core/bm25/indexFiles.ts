@@ -1,6 +1,6 @@
 import { closeSync, constants, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
 import { type Logger, nullLogger } from '../logger.js';
@@ -104,8 +104,10 @@ function lockSubject(root: string): LockSubject {
  * generation is committed or abandoned: a second build of the same folder is refused with an
  * `index` error instead of deleting the first one's files. Stale generations of crashed builds are
  * removed; the current one is left alone. A non-empty folder that is not a qx index is refused.
+ * `reuse` (called under the lock with the stale generation folders, newest first) may pick one of
+ * them to continue in instead (a resumed build); the others are removed.
  */
-export async function newGeneration(root: string, logger: Logger = nullLogger): Promise<Generation> {
+export async function newGeneration(root: string, logger: Logger = nullLogger, reuse?: (stale: string[]) => Promise<string | undefined>): Promise<Generation> {
   await mkdir(root, { recursive: true });
   const lock = StoreLock.acquire(join(root, INDEX_LOCK), logger, undefined, lockSubject(root));
   const release = (): void => lock.release();
@@ -115,12 +117,14 @@ export async function newGeneration(root: string, logger: Logger = nullLogger): 
     if (entries.length > 0 && current === undefined && entries.some((e) => !e.startsWith('gen-'))) {
       throw new QxError('config', `${root} is not empty and holds no qx index`, { hint: 'Choose a new or empty directory for --out.' });
     }
-    for (const e of entries) {
-      if (e.startsWith('gen-') && e !== current && e.endsWith('.tmp')) await rm(join(root, e), { recursive: true, force: true });
-    }
-    const name = `gen-${Date.now().toString(36)}-${process.pid}`;
-    const dir = join(root, `${name}.tmp`);
-    await mkdir(dir);
+    const stale = entries.filter((e) => e.startsWith('gen-') && e !== current && e.endsWith('.tmp')).map((e) => join(root, e));
+    const mtimes = new Map(await Promise.all(stale.map(async (d) => [d, (await stat(d)).mtimeMs] as const)));
+    stale.sort((a, b) => mtimes.get(b)! - mtimes.get(a)!);
+    const kept = reuse === undefined || stale.length === 0 ? undefined : await reuse(stale);
+    for (const d of stale) if (d !== kept) await rm(d, { recursive: true, force: true });
+    const dir = kept ?? join(root, `gen-${Date.now().toString(36)}-${process.pid}.tmp`);
+    const name = basename(dir).replace(/\.tmp$/, '');
+    if (kept === undefined) await mkdir(dir);
     return {
       root,
       name,

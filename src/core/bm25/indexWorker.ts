@@ -1,8 +1,10 @@
 // Worker-thread entry of an on-disk index build (see segmentFeeder.ts): analyzes the batches of
-// documents it is sent into a segment, writes the segment to a file when it holds enough postings
-// (and at the end), and posts back each batch's document lengths and the segment files written.
+// documents it is sent into a segment, writes the segment to a file (fsynced) when told to flush
+// and at the end, and posts back each batch's document lengths and postings held, and the
+// segments written.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SegmentBuilder, flushSegment } from './segments.js';
+import type { WrittenSegment } from './buildJournal.js';
 import type { IndexWorkerData, IndexWorkerReply, IndexWorkerRequest } from './segmentFeeder.js';
 
 const port = parentPort;
@@ -10,7 +12,7 @@ if (port === null) throw new Error('indexWorker runs as a worker thread of Bm25I
 const data = workerData as IndexWorkerData;
 const builder = new SegmentBuilder(data.analyzer);
 let segments = 0;
-const flush = (): string | undefined => flushSegment(builder, `${data.prefix}-${segments++}.seg`);
+const flush = (): WrittenSegment | undefined => flushSegment(builder, `${data.prefix}-${segments++}.seg`);
 
 port.on('message', (m: IndexWorkerRequest) => {
   let reply: IndexWorkerReply;
@@ -18,13 +20,12 @@ port.on('message', (m: IndexWorkerRequest) => {
     if (m.type === 'batch') {
       const lengths = new Uint32Array(m.texts.length);
       for (let i = 0; i < m.texts.length; i++) lengths[i] = builder.add(m.base + i, m.texts[i]!);
-      const file = builder.postings >= data.segmentPostings ? flush() : undefined;
-      reply = { type: 'done', base: m.base, lengths, ...(file === undefined ? {} : { file }) };
+      reply = { type: 'done', base: m.base, lengths, postings: builder.postings };
       port.postMessage(reply, [lengths.buffer]);
       return;
     }
-    const file = flush();
-    reply = { type: 'ended', ...(file === undefined ? {} : { file }) };
+    const segment = flush();
+    reply = { type: m.type === 'flush' ? 'flushed' : 'ended', ...(segment === undefined ? {} : { segment }) };
   } catch (e) {
     reply = { type: 'error', message: e instanceof Error ? e.message : String(e), ...(e instanceof Error && e.stack !== undefined ? { stack: e.stack } : {}) };
   }

@@ -2,23 +2,23 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegmentBuilder, flushSegment } from './segments.js';
+import type { JournalWriter, ResumeState, WrittenSegment } from './buildJournal.js';
 
 /** What an index worker thread is started with. */
 export interface IndexWorkerData {
   analyzer: string;
   /** Segment files are written as `${prefix}-N.seg`. */
   prefix: string;
-  /** A segment is written once it holds this many postings. */
-  segmentPostings: number;
 }
 
-/** Main thread → index worker. */
-export type IndexWorkerRequest = { type: 'batch'; base: number; texts: string[] } | { type: 'end' };
+/** Main thread → index worker. `flush`: write the segment held so far; `end`: the last one. */
+export type IndexWorkerRequest = { type: 'batch'; base: number; texts: string[] } | { type: 'flush' } | { type: 'end' };
 
-/** Index worker → main thread. */
+/** Index worker → main thread. `postings`: held in the worker's unwritten segment. */
 export type IndexWorkerReply =
-  | { type: 'done'; base: number; lengths: Uint32Array; file?: string }
-  | { type: 'ended'; file?: string }
+  | { type: 'done'; base: number; lengths: Uint32Array; postings: number }
+  | { type: 'flushed'; segment?: WrittenSegment }
+  | { type: 'ended'; segment?: WrittenSegment }
   | { type: 'error'; message: string; stack?: string };
 
 /** Documents per batch sent to a worker. */
@@ -38,6 +38,8 @@ export function indexWorkerFile(): string {
 interface Slot {
   worker: Worker;
   inFlight: number;
+  /** Batches sent before the last flush and not yet done: their postings counts are from before it. */
+  beforeFlush: number;
   ended?: () => void;
 }
 
@@ -45,7 +47,9 @@ interface Slot {
  * Hands documents to worker threads in batches of 1,024 (or analyzes them in the calling thread
  * with `threads` 0); each worker inverts its batches into segments written to `dir`. Collects the
  * document lengths in doc-number order and the segment files. Workers start with the first full
- * batch, so a tiny corpus is indexed without starting any.
+ * batch, so a tiny corpus is indexed without starting any. Once a worker holds `segmentPostings`
+ * postings, every worker writes its segment before taking the next batch: the segments written
+ * up to such a checkpoint hold exactly the documents before it, which a resumed build reuses.
  */
 export class SegmentFeeder {
   private batch: string[] = [];
@@ -58,13 +62,28 @@ export class SegmentFeeder {
   private waiting: (() => void) | undefined;
   private inline: SegmentBuilder | undefined;
   private inlineSegments = 0;
+  private checkpoint = false;
+  private readonly tag = Date.now().toString(36);
 
+  /**
+   * `journal`: records each segment once written (for resuming). `resume`: the state of an
+   * interrupted build whose segments are reused; documents are then numbered from `resume.docs`.
+   */
   constructor(
     private readonly dir: string,
     private readonly analyzer: string,
     private readonly threads: number,
     private readonly segmentPostings: number,
-  ) {}
+    private readonly journal?: JournalWriter,
+    resume?: ResumeState,
+  ) {
+    if (resume !== undefined) {
+      this.count = resume.docs;
+      this.lengthsBuf = new Uint32Array(Math.max(1 << 16, resume.docs * 2));
+      this.lengthsBuf.set(resume.lengths);
+      this.files.push(...resume.files);
+    }
+  }
 
   /** Documents handed over so far. */
   get docs(): number {
@@ -91,9 +110,9 @@ export class SegmentFeeder {
   private start(): void {
     const file = indexWorkerFile();
     for (let i = 0; i < this.threads; i++) {
-      const workerData: IndexWorkerData = { analyzer: this.analyzer, prefix: join(this.dir, `seg-w${i}`), segmentPostings: this.segmentPostings };
+      const workerData: IndexWorkerData = { analyzer: this.analyzer, prefix: join(this.dir, `seg-${this.tag}-w${i}`) };
       const worker = file.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData }) : new Worker(file, { workerData });
-      const slot: Slot = { worker, inFlight: 0 };
+      const slot: Slot = { worker, inFlight: 0, beforeFlush: 0 };
       worker.on('message', (r: IndexWorkerReply) => {
         if (r.type === 'error') {
           const e = new Error(r.message);
@@ -101,12 +120,16 @@ export class SegmentFeeder {
           this.fail(e);
           return;
         }
-        if (r.file !== undefined) this.files.push(r.file);
         if (r.type === 'done') {
           this.lengthsBuf.set(r.lengths, r.base);
+          if (slot.beforeFlush > 0) slot.beforeFlush--;
+          else if (r.postings >= this.segmentPostings) this.checkpoint = true;
           slot.inFlight--;
           this.wake();
-        } else slot.ended?.();
+          return;
+        }
+        if (r.segment !== undefined) this.written(r.segment);
+        if (r.type === 'ended') slot.ended?.();
       });
       worker.on('error', (e) => this.fail(e));
       worker.on('exit', (code) => {
@@ -141,6 +164,13 @@ export class SegmentFeeder {
       return;
     }
     if (this.slots.length === 0) this.start();
+    if (this.checkpoint) {
+      this.checkpoint = false;
+      for (const s of this.slots) {
+        s.beforeFlush = s.inFlight;
+        s.worker.postMessage({ type: 'flush' } satisfies IndexWorkerRequest);
+      }
+    }
     for (;;) {
       this.check();
       let best: Slot | undefined;
@@ -155,8 +185,22 @@ export class SegmentFeeder {
   }
 
   private flushInline(): void {
-    const file = flushSegment(this.inline!, join(this.dir, `seg-main-${this.inlineSegments++}.seg`));
-    if (file !== undefined) this.files.push(file);
+    const segment = flushSegment(this.inline!, join(this.dir, `seg-${this.tag}-main-${this.inlineSegments++}.seg`));
+    if (segment !== undefined) this.written(segment);
+  }
+
+  /** A segment file is complete (its documents' lengths are known): journal it. */
+  private written(segment: WrittenSegment): void {
+    this.files.push(segment.file);
+    if (this.journal === undefined) return;
+    const n = segment.ranges.reduce((s, [a, b]) => s + b - a, 0);
+    const lengths = new Uint32Array(n);
+    let at = 0;
+    for (const [a, b] of segment.ranges) {
+      lengths.set(this.lengthsBuf.subarray(a, b), at);
+      at += b - a;
+    }
+    this.journal.add(segment, lengths);
   }
 
   /**
@@ -185,6 +229,7 @@ export class SegmentFeeder {
     );
     this.check();
     await this.close();
+    await this.journal?.flushed();
     return { files: [...this.files].sort(), lengths: this.lengthsBuf.subarray(0, this.count) };
   }
 

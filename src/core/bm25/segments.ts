@@ -1,5 +1,7 @@
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { createAnalyzer, type Analyzer } from './analyzer.js';
+import type { WrittenSegment } from './buildJournal.js';
 import { ByteWriter, NumberList, type PostingsWriter, decodePostings, encodePostings } from './postings.js';
 
 /**
@@ -66,6 +68,17 @@ export class SegmentBuilder {
   /** Number of postings collected since the last `invert`. */
   get postings(): number {
     return this.fwdTerm.length;
+  }
+
+  /** Doc-number ranges [start, end) of the documents added since the last `invert`, ascending. */
+  ranges(): [number, number][] {
+    const out: [number, number][] = [];
+    for (const d of this.docNos) {
+      const last = out[out.length - 1];
+      if (last !== undefined && last[1] === d) last[1] = d + 1;
+      else out.push([d, d + 1]);
+    }
+    return out;
   }
 
   /** Analyzes one document; returns its length in tokens. */
@@ -310,18 +323,27 @@ export function mergeSegments(files: readonly string[], out: PostingsWriter, onT
   }
 }
 
-/** Inverts the builder's documents and writes them to `file`; undefined when it holds none. */
-export function flushSegment(builder: SegmentBuilder, file: string): string | undefined {
+/**
+ * Inverts the builder's documents and writes them to `file`, fsynced (so that a journal entry
+ * written afterwards never names a file still in the page cache); undefined when it holds none.
+ */
+export function flushSegment(builder: SegmentBuilder, file: string): WrittenSegment | undefined {
   if (builder.docs === 0) return undefined;
+  const ranges = builder.ranges();
   const seg = builder.invert();
   const fd = openSync(file, 'w');
+  let bytes = 0;
+  let crc = 0;
   try {
-    writeSegment(seg, (bytes) => {
+    writeSegment(seg, (piece) => {
       let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      while (done < piece.length) done += writeSync(fd, piece, done, piece.length - done);
+      bytes += piece.length;
+      crc = crc32(piece, crc);
     });
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  return file;
+  return { file, bytes, crc32: crc, ranges };
 }

@@ -572,10 +572,12 @@ export class Workspace implements WorkspaceApi {
     }
     const b = this.deps.settings.bm25;
     const paths = this.manifest.corpus.paths;
-    const { docs, plan, onProgress } = await corpusForIndex(paths, this.manifest.corpus.format, { signal: options.signal, onProgress: options.onProgress });
+    const { docs, plan, onProgress, resumeInput } = await corpusForIndex(paths, this.manifest.corpus.format, { signal: options.signal, onProgress: options.onProgress });
+    // An interrupted build of the same corpus (killed, cancelled) is resumed.
     const { index, report } = await Bm25Index.build(docs, {
       dir: this.indexDir,
       store: plan,
+      resumeInput,
       signal: options.signal,
       ...(onProgress === undefined ? {} : { onProgress }),
       logger,
