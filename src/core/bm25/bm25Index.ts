@@ -15,6 +15,7 @@ import { checkJournal, JOURNAL_FILE, JournalWriter, type ResumeState, resumeKey 
 import { DocIdTable, MemoryBytes, NumberList, PostingsWriter, TermTable, type WrittenPostings, POSTINGS_BLOCK, decodeBlock, decodePostings, sortedDocNos, UniqueStrings } from './postings.js';
 import { SegmentBuilder, mergeSegments } from './segments.js';
 import { SegmentFeeder } from './segmentFeeder.js';
+import { SearchHelper } from './searchThreads.js';
 
 /**
  * How document length enters BM25:
@@ -354,6 +355,7 @@ export class Bm25Index implements Retriever {
         docIds: new DocIdTable(n, () => packed, () => sortedDocNos(packed.hashes)),
         norms,
         lengths: () => lengths,
+        skipTable: () => ({ termSkip: postings.termSkip, skips: postings.skips }),
         numPostings: postings.numPostings,
         bytes: postings.postOff[postings.dfs.length]! + postings.termText.byteLength + norms.byteLength + lengths.byteLength,
       };
@@ -384,7 +386,9 @@ export class Bm25Index implements Retriever {
   static async open(dir: string, params?: Partial<Bm25Params>): Promise<Bm25Index> {
     const { meta, tables, store } = await openIndexFiles(dir);
     const data: IndexData = { ...tables, analyzer: meta.analyzer, params: meta.params, docCount: meta.docCount, sumTotalTermFreq: meta.sumTotalTermFreq };
-    return new Bm25Index(data, store, params);
+    const index = new Bm25Index(data, store, params);
+    index.dir = dir;
+    return index;
   }
 
   /** Number of indexed documents. */
@@ -439,6 +443,33 @@ export class Bm25Index implements Retriever {
     return this.searchExhaustive(weights, k, options);
   }
 
+  private helpers: SearchHelper[] = [];
+  private splitMinPostings = SPLIT_MIN_POSTINGS;
+  /** The index folder, for search threads (undefined: an in-memory index). */
+  private dir: string | undefined;
+
+  /**
+   * Starts search threads so that a long exhaustive search (query2doc expansions: millions of
+   * postings) is scanned by `threads` threads at once, each over its own range of doc numbers;
+   * hits and scores are the same as on one thread. Each thread opens the index itself (its norms
+   * and term tables: about 5 bytes per document). Searches stay synchronous. On-disk indexes
+   * only; resolves to the number of threads searches use (1 when none could start).
+   * `minPostings` (@internal, tests): the fewest postings a search splits, default 1,000,000.
+   */
+  async startSearchThreads(threads: number, options: { minPostings?: number } = {}): Promise<number> {
+    if (options.minPostings !== undefined) this.splitMinPostings = options.minPostings;
+    if (this.dir !== undefined) {
+      while (this.helpers.length + 1 < threads) {
+        try {
+          this.helpers.push(await SearchHelper.start({ dir: this.dir, params: this.params }));
+        } catch {
+          break;
+        }
+      }
+    }
+    return this.helpers.filter((h) => h.usable).length + 1;
+  }
+
   private exAcc: Float64Array | undefined;
   private exTouched: Int32Array | undefined;
   private exMark: Uint8Array | undefined;
@@ -448,16 +479,58 @@ export class Bm25Index implements Retriever {
    * Scores every posting of every query term. Doc numbers are taken in windows of 2^16 whose
    * accumulators stay in the CPU cache; within a window, terms are scored in query order, so each
    * document's sum adds its terms in query order (the same sums as term-at-a-time over the whole
-   * collection). The postings are decoded as they are scored.
+   * collection). The postings are decoded a block at a time as they are scored. With search
+   * threads started (`startSearchThreads`) and a query long enough to pay, a helper thread scans
+   * the upper half of the doc numbers while this one scans the lower half; each half keeps its k
+   * best and the helper's are offered to this thread's heap, so the hits and scores are the same.
    */
   private searchExhaustive(weights: ReadonlyMap<string, number>, k: number, options?: PruningOptions): RunHit[] {
     const n = this.numDocs;
-    const { terms, norms } = this.data;
-    const normInv = this.normInv;
+    const plan = this.exhaustivePlan(weights);
+    if (options?.stats !== undefined) {
+      options.stats.postingsScored += plan.postings;
+      options.stats.exhaustive = true;
+    }
+    if (plan.terms.length === 0) return [];
+    const heap = new TopHeap(k, this.data.docIds);
+    const helpers = plan.postings >= this.splitMinPostings ? this.helpers.filter((h) => h.usable) : [];
+    // One range of doc numbers per thread (each document's sum is the same whatever the range).
+    const parts = Math.min(helpers.length + 1, Math.floor(n / MIN_PART_DOCS));
+    if (parts < 2) {
+      this.scanRange(plan, heap, 0, n);
+      return heap.hits();
+    }
+    const cut = (i: number): number => Math.round((i * n) / parts);
+    const list = [...weights];
+    const jobs = helpers.slice(0, parts - 1).map((h, i) => ({ h, lo: cut(i + 1), hi: cut(i + 2), shared: h.begin(list, k, cut(i + 1), cut(i + 2)) }));
+    this.scanRange(plan, heap, 0, cut(1));
+    for (const { h, lo, hi, shared } of jobs) {
+      const part = h.finish(shared, k);
+      // A thread that failed or hangs: scan its range here (it gets no more jobs).
+      if (part === undefined) this.scanRange(plan, heap, lo, hi);
+      else for (let i = 0; i < part.count; i++) heap.offer(part.scores[i]!, part.docs[i]!);
+    }
+    return heap.hits();
+  }
+
+  /**
+   * The k best of doc numbers [lo, hi) for a query, as scores and doc numbers (the part of
+   * `searchWeighted`'s exhaustive scan a search thread does). Returns the number of hits written.
+   */
+  scanPart(weights: ReadonlyMap<string, number>, k: number, lo: number, hi: number, scores: Float64Array, docs: Int32Array): number {
+    const plan = this.exhaustivePlan(weights);
+    const heap = new TopHeap(k, this.data.docIds);
+    if (plan.terms.length > 0) this.scanRange(plan, heap, lo, hi);
+    return heap.copyTo(scores, docs);
+  }
+
+  /** Per query term with postings: its postings, weight and (long lists) score table. */
+  private exhaustivePlan(weights: ReadonlyMap<string, number>): ExhaustivePlan {
+    const { terms } = this.data;
     const N = this.data.docCount;
     const lucene = this.params.lengths === 'lucene';
-    const plan: { bytes: Uint8Array; w: number; table: Float32Array | undefined }[] = [];
-    let postings = 0;
+    const plan: ExhaustivePlan = { terms: [], postings: 0 };
+    let tables = 0;
     for (const [term, boost] of weights) {
       if (!(boost > 0)) continue;
       const id = terms.id(term);
@@ -466,23 +539,47 @@ export class Bm25Index implements Retriever {
       const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
       const w = lucene ? f(f(boost) * f(idf)) : boost * idf;
       // Lucene's per-posting float formula depends only on (norm byte, tf): tabulate small tfs.
-      const table = lucene && df > TABLE_MIN_DF ? this.scoreTable(w, plan.filter((x) => x.table !== undefined).length) : undefined;
-      plan.push({ bytes: terms.postings(id), w, table });
-      postings += df;
+      const table = lucene && df > TABLE_MIN_DF ? this.scoreTable(w, tables++) : undefined;
+      plan.terms.push({ id, bytes: terms.postings(id), w, table });
+      plan.postings += df;
     }
-    if (options?.stats !== undefined) {
-      options.stats.postingsScored += postings;
-      options.stats.exhaustive = true;
+    return plan;
+  }
+
+  /**
+   * Where term `id`'s scan of doc numbers from `lo` starts: the byte offset of the first block
+   * that may hold a doc number ≥ lo and the doc number before that block (−1 at the list's
+   * start), found in the skip table.
+   */
+  private blockFrom(id: number, lo: number): [number, number] {
+    if (lo === 0) return [0, -1];
+    const { termSkip, skips } = this.data.skipTable();
+    let a = termSkip[id]!;
+    let b = termSkip[id + 1]!;
+    const first = a;
+    // The first block whose last doc number is ≥ lo.
+    while (a < b) {
+      const mid = (a + b) >>> 1;
+      if (skips[2 * mid]! < lo) a = mid + 1;
+      else b = mid;
     }
-    const m = plan.length;
-    const heap = new TopHeap(k, this.data.docIds);
-    if (m === 0) return [];
+    if (a === first) return [0, -1];
+    return [skips[2 * (a - 1) + 1]!, skips[2 * (a - 1)]!];
+  }
+
+  /** The exhaustive scan of doc numbers [lo, hi) into `heap`. */
+  private scanRange(plan: ExhaustivePlan, heap: TopHeap, lo: number, hi: number): void {
+    const n = this.numDocs;
+    const norms = this.data.norms;
+    const normInv = this.normInv;
+    const lucene = this.params.lengths === 'lucene';
+    const m = plan.terms.length;
     const W = 1 << EXHAUSTIVE_WINDOW_BITS;
     const acc = (this.exAcc ??= new Float64Array(W));
     const touched = (this.exTouched ??= new Int32Array(W));
     const mark = (this.exMark ??= new Uint8Array(W));
     // Long queries touch most documents: then skip per-posting bookkeeping and scan the window.
-    const dense = postings > n >> 3;
+    const dense = plan.postings > n >> 3;
     // Per term, its current block decoded into a 128-slot stretch of `bd`/`bt`: the byte offset
     // of the next block, the next posting in the block, the block's posting count.
     const B = POSTINGS_BLOCK;
@@ -495,12 +592,29 @@ export class Bm25Index implements Retriever {
     const pos = new Float64Array(m);
     const at = new Int32Array(m);
     const count = new Int32Array(m);
-    let theta = -Infinity;
-    for (let base = 0; base < n; base += W) {
-      const end = Math.min(n, base + W);
+    if (lo > 0) {
+      // Start each list at the block holding doc number lo, past the postings below it.
+      for (let t = 0; t < m; t++) {
+        const { id, bytes } = plan.terms[t]!;
+        const [p, prev] = this.blockFrom(id, lo);
+        if (p >= bytes.length) {
+          pos[t] = p;
+          continue;
+        }
+        const nb = bytes[p]! + 1;
+        pos[t] = decodeBlock(bytes, p, bd, bt, t * B, prev);
+        let i = 0;
+        while (i < nb && bd[t * B + i]! < lo) i++;
+        at[t] = i;
+        count[t] = nb;
+      }
+    }
+    let theta = heap.threshold;
+    for (let base = lo; base < hi; base += W) {
+      const end = Math.min(hi, base + W);
       let nt = 0;
       for (let t = 0; t < m; t++) {
-        const { bytes, w, table } = plan[t]!;
+        const { bytes, w, table } = plan.terms[t]!;
         const off = t * B;
         let i = at[t]!;
         let nb = count[t]!;
@@ -567,7 +681,6 @@ export class Bm25Index implements Retriever {
         }
       }
     }
-    return heap.hits();
   }
 
   /**
@@ -863,6 +976,8 @@ export class Bm25Index implements Retriever {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.helpers.map((h) => h.close()));
+    this.helpers = [];
     this.store?.close();
     this.data.terms.close();
   }
@@ -870,6 +985,13 @@ export class Bm25Index implements Retriever {
 
 /** 2^16 = 65,536 doc numbers per window of the exhaustive path (512 KB of accumulators). */
 const EXHAUSTIVE_WINDOW_BITS = 16;
+/**
+ * Exhaustive searches with fewer postings in all stay on one thread: handing half to a search
+ * thread costs about a tenth of a millisecond, what scanning some 20,000 postings takes.
+ */
+const SPLIT_MIN_POSTINGS = 1_000_000;
+/** Fewest doc numbers a search thread's range holds. */
+const MIN_PART_DOCS = 1024;
 /** 2^12 = 4,096 doc numbers per pruning window. */
 const WINDOW_BITS = 12;
 /**
@@ -885,6 +1007,12 @@ const MIN_PRUNED_POSTINGS = 4096;
 const SAFETY = 1 + 1e-6;
 /** A posting lookup (gallop + bisect) costs about this many sequential postings. */
 const SEEK_COST = 4;
+
+interface ExhaustivePlan {
+  terms: { id: number; bytes: Uint8Array; w: number; table: Float32Array | undefined }[];
+  /** Postings of all the terms. */
+  postings: number;
+}
 
 interface TermBlocks {
   /** Window numbers (doc number >> WINDOW_BITS) holding postings of the term, ascending. */
@@ -982,6 +1110,13 @@ class TopHeap {
     hs[j] = s;
     hd[j] = d;
     return true;
+  }
+
+  /** Copies the kept hits (in heap order) into `scores`/`docs`; returns how many. */
+  copyTo(scores: Float64Array, docs: Int32Array): number {
+    scores.set(this.hs.subarray(0, this.size));
+    docs.set(this.hd.subarray(0, this.size));
+    return this.size;
   }
 
   /** The kept hits in trec_eval order, ranked from 1. */

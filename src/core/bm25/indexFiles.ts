@@ -29,10 +29,22 @@ export interface IndexTables {
   norms: Uint8Array;
   /** Exact number of terms per document (read on first call). */
   lengths: () => Uint32Array;
+  /** The skip table (read on first call): per term its first block entry, per block (last doc, end offset). */
+  skipTable: () => SkipTable;
   /** Number of postings (term, document) pairs. */
   numPostings: number;
   /** Size of the index in bytes without the document store. */
   bytes: number;
+}
+
+/**
+ * Where each 128-posting block of the multi-block lists ends: the entries of term `i` are
+ * [termSkip[i], termSkip[i + 1]); entry `e` is (skips[2e] = the block's last doc number,
+ * skips[2e + 1] = its end byte offset relative to the term's postings).
+ */
+export interface SkipTable {
+  termSkip: Uint32Array;
+  skips: Uint32Array;
 }
 
 /** The pieces of an index a build hands to `writeIndex`. */
@@ -374,6 +386,7 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
     },
   );
   let lengths: Uint32Array | undefined;
+  let skipTable: SkipTable | undefined;
   const tables: IndexTables = {
     terms,
     docIds,
@@ -384,6 +397,14 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
         if (lengths.length !== meta.numDocs) throw damaged(join(dir, 'lengths.u32'));
       }
       return lengths;
+    },
+    skipTable: () => {
+      if (skipTable === undefined) {
+        const t = { termSkip: u32(readSyncChecked('skips.off')), skips: u32(readSyncChecked('skips.u32')) };
+        if (t.termSkip.length !== meta.numTerms + 1 || t.skips.length !== 2 * t.termSkip[meta.numTerms]!) throw damaged(join(dir, 'skips.off'));
+        skipTable = t;
+      }
+      return skipTable;
     },
     numPostings: meta.numPostings,
     // Without the document store (store.*: a copy of the texts or pointers into the corpus).

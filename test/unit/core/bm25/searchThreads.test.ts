@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Bm25Index } from '../../../../src/core/bm25/bm25Index.js';
+import { expansions, poolStream, topics } from './dl19Data.js';
+
+// A long exhaustive search split over search threads (each scanning its own range of doc numbers)
+// must give what one thread gives: the same docids, order, ranks and bit-identical scores.
+// `minPostings: 0` lets the small test corpora split (real searches split from 1M postings).
+
+const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'qx-threads-'));
+
+async function* words(n: number): AsyncGenerator<{ id: string; text: string }> {
+  // Few words and lengths: many exact score ties, broken by docid across the ranges' borders.
+  const vocab = ['a', 'b', 'c', 'd', 'e', 'f'];
+  let seed = 7;
+  for (let i = 0; i < n; i++) {
+    const len = 1 + (i % 4);
+    const ws: string[] = [];
+    for (let j = 0; j < len; j++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      ws.push(vocab[seed % vocab.length]!);
+    }
+    yield { id: `d${(i * 7919) % 10007}-${i}`, text: ws.join(' ') };
+  }
+}
+
+test('three search threads give the one-thread hits for every DL19 query and query2doc expansion (top 10 and top 1000), and a thread that dies is scanned for', async () => {
+  const dir = tmp();
+  try {
+    await Bm25Index.build(poolStream(), { dir });
+    const one = await Bm25Index.open(dir);
+    const three = await Bm25Index.open(dir);
+    assert.equal(await three.startSearchThreads(3, { minPostings: 0 }), 3);
+    const queries = [...(await topics()), ...(await expansions())];
+    assert.ok(queries.length >= 80);
+    for (const [qid, q] of queries) {
+      for (const k of [10, 1000]) {
+        const want = one.searchSync(q, k, { exhaustive: true });
+        assert.ok(want.length > 0, qid);
+        assert.deepEqual(three.searchSync(q, k, { exhaustive: true }), want, `query ${qid}, top ${k}`);
+        // The default path (pruned for short queries, exhaustive for long ones) agrees too.
+        assert.deepEqual(three.searchSync(q, k), one.searchSync(q, k), `query ${qid}, top ${k}, default path`);
+      }
+    }
+    // A search thread that dies: later searches scan its range in the calling thread.
+    const helpers = (three as unknown as { helpers: { worker: { terminate(): Promise<number> } }[] }).helpers;
+    await helpers[0]!.worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    for (const [qid, q] of queries.slice(-5)) assert.deepEqual(three.searchSync(q, 1000, { exhaustive: true }), one.searchSync(q, 1000, { exhaustive: true }), `query ${qid} after a thread died`);
+    assert.equal(await three.startSearchThreads(1), 2, 'the dead thread is no longer counted');
+    await one.close();
+    await three.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('split searches break score ties by docid across range borders exactly as one thread does; in-memory indexes search on one thread', async () => {
+  const dir = tmp();
+  try {
+    await Bm25Index.build(words(20_000), { dir, analyzer: 'whitespace' });
+    const one = await Bm25Index.open(dir);
+    const two = await Bm25Index.open(dir);
+    assert.equal(await two.startSearchThreads(2, { minPostings: 0 }), 2);
+    for (const q of ['a b c d e f', 'a a b', 'f e e d d d', 'c']) {
+      for (const k of [1, 10, 1000, 50_000]) {
+        const want = one.searchSync(q, k, { exhaustive: true });
+        assert.deepEqual(two.searchSync(q, k, { exhaustive: true }), want, `"${q}" top ${k}`);
+      }
+    }
+    await one.close();
+    await two.close();
+    const { index: memory } = await Bm25Index.build(words(100), { analyzer: 'whitespace' });
+    assert.equal(await memory.startSearchThreads(4), 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
