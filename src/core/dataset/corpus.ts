@@ -65,14 +65,27 @@ export async function* readCorpus(path: string, format?: CorpusFormat, options: 
     throw datasetError(path, undefined, `cannot point into a ${data.packing === 'plain' ? fmt : data.packing} corpus.`, 'Copy the documents into the index instead.');
   }
   const every = Math.max(1, options.progressEvery ?? 10_000);
+  let n = 0;
+  if (fmt === 'jsonl' || fmt === 'tsv') {
+    // The hot path, flat: one generator from the line batches to the caller, as every extra
+    // generator hop costs a promise per document.
+    const parseLine = fmt === 'jsonl' ? parseJsonlDoc : parseTsvDoc;
+    for await (const batch of lineBatchesOf(data.chunks, signal, spans)) {
+      const { lines, first, starts, byteLengths } = batch;
+      for (let i = 0; i < lines.length; i++) {
+        const raw = lines[i]!;
+        if (raw.trim() === '') continue;
+        const doc = parseLine(where, first + i, raw);
+        if (spans) doc.span = { start: starts![i]!, bytes: byteLengths![i]! };
+        yield doc;
+        if (++n % every === 0) onProgress?.({ done: n, unit: 'documents' });
+      }
+    }
+    onProgress?.({ done: n, unit: 'documents', message: 'done' });
+    return;
+  }
   let docs: AsyncGenerator<CorpusDoc>;
   switch (fmt) {
-    case 'jsonl':
-      docs = readJsonl(where, data, signal, spans);
-      break;
-    case 'tsv':
-      docs = readTsv(where, data, signal, spans);
-      break;
     case 'csv':
       docs = readCsv(where, data, signal, spans);
       break;
@@ -85,7 +98,6 @@ export async function* readCorpus(path: string, format?: CorpusFormat, options: 
     default:
       throw datasetError(path, undefined, `unknown corpus format "${String(fmt)}".`, `Use one of: ${CORPUS_FORMATS.join(', ')}.`);
   }
-  let n = 0;
   for await (const d of docs) {
     yield d;
     if (++n % every === 0) onProgress?.({ done: n, unit: 'documents' });
@@ -137,9 +149,9 @@ export function detectCorpusFormat(name: string, file: string = name): CorpusFor
   }
 }
 
-async function* lines(data: DataStream, signal: AbortSignal | undefined, offsets = false): AsyncGenerator<[string, number, number, number]> {
-  for await (const batch of lineBatchesOf(data.chunks, signal, offsets)) {
-    for (let i = 0; i < batch.lines.length; i++) yield [batch.lines[i]!, batch.first + i, batch.starts?.[i] ?? 0, batch.byteLengths?.[i] ?? 0];
+async function* lines(data: DataStream, signal: AbortSignal | undefined): AsyncGenerator<[string, number]> {
+  for await (const batch of lineBatchesOf(data.chunks, signal)) {
+    for (let i = 0; i < batch.lines.length; i++) yield [batch.lines[i]!, batch.first + i];
   }
 }
 
@@ -173,29 +185,6 @@ export function parseTsvDoc(path: string, line: number | undefined, raw: string)
   if (id === '') throw datasetError(path, line, 'empty document id.', 'Start the line with the document id.');
   const title = cols[2]?.trim();
   return title ? { id, title, text: cols[1]! } : { id, text: cols[1]! };
-}
-
-async function* readLineDocs(
-  path: string,
-  data: DataStream,
-  signal: AbortSignal | undefined,
-  spans: boolean,
-  parseLine: (path: string, line: number, raw: string) => CorpusDoc,
-): AsyncGenerator<CorpusDoc> {
-  for await (const [raw, line, start, bytes] of lines(data, signal, spans)) {
-    if (raw.trim() === '') continue;
-    const doc = parseLine(path, line, raw);
-    if (spans) doc.span = { start, bytes };
-    yield doc;
-  }
-}
-
-function readJsonl(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
-  return readLineDocs(path, data, signal, spans, parseJsonlDoc);
-}
-
-function readTsv(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
-  return readLineDocs(path, data, signal, spans, parseTsvDoc);
 }
 
 /** Which CSV columns hold a document's id, text and title. */
