@@ -39,6 +39,11 @@ export interface ReadCorpusOptions {
    * document store that points into the corpus. Only for uncompressed jsonl, tsv and csv files.
    */
   spans?: boolean;
+  /**
+   * csv only: called once with the header's column names, as the header is parsed (before the
+   * first document); a pointer document store keeps them to parse its records read back alone.
+   */
+  onCsvColumns?: (columns: string[]) => void;
 }
 
 /** Formats whose records can be read back alone from their byte span (see `parseCorpusRecord`). */
@@ -87,7 +92,7 @@ export async function* readCorpus(path: string, format?: CorpusFormat, options: 
   let docs: AsyncGenerator<CorpusDoc>;
   switch (fmt) {
     case 'csv':
-      docs = readCsv(where, data, signal, spans);
+      docs = readCsv(where, data, signal, spans, options.onCsvColumns);
       break;
     case 'rankllm-json':
       docs = readRankLlm(where, data, signal, new Set());
@@ -211,11 +216,29 @@ function csvDoc(path: string, line: number | undefined, header: CsvHeader, recor
   return title ? { id, title, text } : { id, text };
 }
 
-async function* readCsv(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
-  const parser = Readable.from(data.chunks).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, info: true, relax_column_count: false }));
-  let header: CsvHeader | undefined;
+async function* readCsv(
+  path: string,
+  data: DataStream,
+  signal: AbortSignal | undefined,
+  spans: boolean,
+  onColumns: ((columns: string[]) => void) | undefined,
+): AsyncGenerator<CorpusDoc> {
   /** Where the record after the previous one starts: csv-parse counts bytes read to each record's end. */
-  let from = -1;
+  let from = 0;
+  const csv = parse({
+    // The header, read once: csv-parse has just counted its bytes (BOM and line ending included).
+    columns: (header: string[]) => {
+      from = csv.info.bytes;
+      onColumns?.(header);
+      return header;
+    },
+    bom: true,
+    skip_empty_lines: true,
+    info: true,
+    relax_column_count: false,
+  });
+  const parser = Readable.from(data.chunks).pipe(csv);
+  let header: CsvHeader | undefined;
   try {
     for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; bytes: number } }>) {
       throwIfAborted(signal);
@@ -225,8 +248,6 @@ async function* readCsv(path: string, data: DataStream, signal: AbortSignal | un
       }
       const doc = csvDoc(path, info.lines, header, record);
       if (spans) {
-        // The first record starts after the header line (and BOM), which csv-parse consumed first.
-        if (from < 0) from = await csvBodyStart(path);
         doc.span = { start: from, bytes: info.bytes - from };
         from = info.bytes;
       }
@@ -235,26 +256,6 @@ async function* readCsv(path: string, data: DataStream, signal: AbortSignal | un
   } catch (e) {
     throw csvError(path, e);
   }
-}
-
-/** Byte offset just past the header row of a CSV file (its BOM and line ending included). */
-async function csvBodyStart(path: string): Promise<number> {
-  const data = await openDataStream(path);
-  for await (const batch of lineBatchesOf(data.chunks, undefined, true)) {
-    // Header names hold no line breaks in the corpora we read: the header is line 1.
-    return batch.starts![0]! + batch.byteLengths![0]! + 1;
-  }
-  return 0;
-}
-
-/** The CSV header columns of a corpus file, as its pointed records are parsed with. */
-export async function readCsvColumns(path: string): Promise<string[]> {
-  const data = await openDataStream(path);
-  for await (const batch of lineBatchesOf(data.chunks, undefined, false)) {
-    const rows = parseCsvSync(batch.lines[0] ?? '', { bom: true }) as string[][];
-    return rows[0] ?? [];
-  }
-  return [];
 }
 
 /**
