@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ByteWriter, DocIdTable, NumberList, POSTINGS_BLOCK, UniqueStrings, decodeBlock, decodePostings, encodePostings, sortedDocNos } from '../../../../src/core/bm25/postings.js';
+import { ByteWriter, DocIdTable, NumberList, POSTINGS_BLOCK, PostingsWriter, UniqueStrings, decodeBlock, decodePostings, encodePostings, sortedDocNos } from '../../../../src/core/bm25/postings.js';
 
 // Doc-number gaps and tfs of every packed bit width (0 to 31; doc numbers stay below 2^31), in
 // lists of 1 to 3 blocks.
@@ -48,6 +48,41 @@ test('postings codec: decode(encode(list)) is the list; one skip entry per block
     }),
     { seed: 11, numRuns: 300 },
   );
+});
+
+test('PostingsWriter.addEncoded (a segment record copied as it is) writes the same bytes, skip table and counts as add with the decoded postings', () => {
+  const toDocs = (pairs: [number, number][]): { docs: number[]; tfs: number[] } => {
+    const docs: number[] = [];
+    const tfs: number[] = [];
+    let d = -1;
+    for (const [g, t] of pairs) {
+      d += g;
+      docs.push(d);
+      tfs.push(t);
+    }
+    return { docs, tfs };
+  };
+  fc.assert(
+    fc.property(fc.array(list, { minLength: 1, maxLength: 4 }), (lists) => {
+      const viaAdd = new PostingsWriter();
+      const viaCopy = new PostingsWriter();
+      lists.forEach((pairs, i) => {
+        const { docs, tfs } = toDocs(pairs);
+        const term = `t${String(i).padStart(2, '0')}`;
+        viaAdd.add(term, docs, tfs, 0, docs.length);
+        const seg = new ByteWriter(16);
+        encodePostings(docs, tfs, 0, docs.length, seg, new NumberList());
+        viaCopy.addEncoded(term, seg.view(), docs.length);
+      });
+      assert.deepEqual(viaCopy.finish(), viaAdd.finish());
+    }),
+    { seed: 12, numRuns: 200 },
+  );
+  const { docs, tfs } = toDocs(Array.from({ length: 300 }, (_, i) => [1 + (i % 7), 1 + (i % 3)] as [number, number]));
+  const seg = new ByteWriter(16);
+  encodePostings(docs, tfs, 0, docs.length, seg, new NumberList());
+  assert.throws(() => new PostingsWriter().addEncoded('t', seg.view(), 299), /hold 300 postings, not 299/);
+  assert.throws(() => new PostingsWriter().addEncoded('t', seg.view().subarray(0, 50), 128), /not one block/);
 });
 
 test('postings codec: the widest values (doc 2^31 − 1, tf 2^31) round-trip; doc numbers out of order or a tf of 0 are refused', () => {
