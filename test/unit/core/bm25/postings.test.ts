@@ -9,17 +9,23 @@ const gap = fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 63 }), fc.integer
 const tf = fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 127 }), fc.integer({ min: 128, max: 2 ** 31 }));
 const list = fc.array(fc.tuple(gap, tf), { minLength: 1, maxLength: 3 * POSTINGS_BLOCK + 5 });
 
+/** Doc numbers (from the first gap counted from −1) and tfs of (gap, tf) pairs. */
+function toDocs(pairs: readonly (readonly [number, number])[]): { docs: number[]; tfs: number[] } {
+  const docs: number[] = [];
+  const tfs: number[] = [];
+  let d = -1;
+  for (const [g, t] of pairs) {
+    d += g;
+    docs.push(d);
+    tfs.push(t);
+  }
+  return { docs, tfs };
+}
+
 test('postings codec: decode(encode(list)) is the list; one skip entry per block of 128 (last doc, end offset) for lists of more than one block', () => {
   fc.assert(
     fc.property(list, (pairs) => {
-      const docs: number[] = [];
-      const tfs: number[] = [];
-      let d = -1;
-      for (const [g, t] of pairs) {
-        d += g;
-        docs.push(d);
-        tfs.push(t);
-      }
+      const { docs, tfs } = toDocs(pairs);
       const out = new ByteWriter(16);
       out.varint(300); // bytes before the list: skip offsets are relative to the list's start
       const skips = new NumberList();
@@ -51,17 +57,6 @@ test('postings codec: decode(encode(list)) is the list; one skip entry per block
 });
 
 test('PostingsWriter.addEncoded (a segment record copied as it is) writes the same bytes, skip table and counts as add with the decoded postings', () => {
-  const toDocs = (pairs: [number, number][]): { docs: number[]; tfs: number[] } => {
-    const docs: number[] = [];
-    const tfs: number[] = [];
-    let d = -1;
-    for (const [g, t] of pairs) {
-      d += g;
-      docs.push(d);
-      tfs.push(t);
-    }
-    return { docs, tfs };
-  };
   fc.assert(
     fc.property(fc.array(list, { minLength: 1, maxLength: 4 }), (lists) => {
       const viaAdd = new PostingsWriter();
