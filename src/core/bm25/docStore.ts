@@ -12,7 +12,6 @@ import {
   readCorpus,
   readCorpusPool,
   type ReadCorpusOptions,
-  readCsvColumns,
 } from '../dataset/corpus.js';
 import { assertReadableFile } from '../dataset/textFile.js';
 import { packingOf } from '../dataset/dataStream.js';
@@ -48,8 +47,12 @@ export class MemoryDocStore implements DocStore {
  */
 export type DocStoreMode = 'copy' | 'pointer';
 
-/** What `planDocStore` decided, handed to `Bm25Index.build({ store })`. */
-export type DocStorePlan = { mode: 'copy'; reason: string } | { mode: 'pointer'; corpus: string; format: CorpusFormat };
+/**
+ * What `planDocStore` decided, handed to `Bm25Index.build({ store })`. `csvColumns`: a csv
+ * corpus's header, filled in when `corpusForIndex`'s reader parses it (the store records it to
+ * parse the records it reads back).
+ */
+export type DocStorePlan = { mode: 'copy'; reason: string } | { mode: 'pointer'; corpus: string; format: CorpusFormat; csvColumns?: string[] };
 
 /** A corpus file's identity, cheap to check at 3 GB: size, modification time and a hash of sampled blocks. */
 export interface CorpusFingerprint {
@@ -122,6 +125,7 @@ export async function corpusForIndex(
   const resumeInput = { format: format ?? null, files: paths.map((p) => ({ path: resolve(p), ...fingerprintFile(p) })) };
   let bytes: { done: number; total: number } | undefined;
   const read: ReadCorpusOptions = { spans: plan.mode === 'pointer', onBytes: (done, total) => (bytes = { done, total }), ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  if (plan.mode === 'pointer' && plan.format === 'csv') read.onCsvColumns = (columns) => (plan.csvColumns = columns);
   const docs = paths.length === 1 ? readCorpus(paths[0]!, format, read) : readCorpusPool(paths, format, read);
   const report = options.onProgress;
   // Where the ETA counts from: the start, or the end of the documents a resumed build reuses.
@@ -303,7 +307,12 @@ class PointerWriter implements DocStoreWriter {
     new Uint32Array(buf.buffer, n * 8, n).set(this.lengths.to((n) => new Float64Array(n)));
     const file = await writeSynced(join(this.dir, POINTER_FILE), buf);
     const meta: DocStoreMeta = { mode: 'pointer', corpus: this.plan.corpus, format: this.plan.format, fingerprint: this.before };
-    if (this.plan.format === 'csv') meta.csvColumns = await readCsvColumns(this.plan.corpus);
+    if (this.plan.format === 'csv') {
+      if (this.plan.csvColumns === undefined && n > 0) {
+        throw new QxError('internal', `the header of ${this.plan.corpus} was not captured`, { hint: 'Read a csv corpus for a pointer store through corpusForIndex, which records its columns.' });
+      }
+      meta.csvColumns = this.plan.csvColumns ?? [];
+    }
     return { files: [file], meta };
   }
   async abort(): Promise<void> {}

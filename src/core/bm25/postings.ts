@@ -134,6 +134,16 @@ export function encodePostings(docs: ArrayLike<number>, tfs: ArrayLike<number>, 
   }
 }
 
+/** Byte length of the block at byte `p` of `bytes`, from its header: 3 + 4·⌈n·bg/32⌉ + 4·⌈n·bt/32⌉. */
+function blockBytes(bytes: Uint8Array, p: number): number {
+  const n = bytes[p]! + 1;
+  return 3 + 4 * Math.ceil((n * bytes[p + 1]!) / 32) + 4 * Math.ceil((n * bytes[p + 2]!) / 32);
+}
+
+/** Scratch for the block `PostingsWriter.addEncoded` decodes for its last doc number. */
+const skipDocs = new Int32Array(POSTINGS_BLOCK);
+const skipTfs = new Uint32Array(POSTINGS_BLOCK);
+
 /**
  * Decodes the block at byte `p` of `bytes` into `docs`/`tfs` from index `at`; `prev` is the doc
  * number before the block (−1 for a list's first). Returns the byte offset after the block; the
@@ -563,15 +573,53 @@ export class PostingsWriter {
 
   /** Adds a term and its postings [start, end) (doc numbers ascending, at least one posting). */
   add(term: string, docs: ArrayLike<number>, tfs: ArrayLike<number>, start: number, end: number): void {
-    if (this.last !== undefined && !(this.last < term)) throw new Error(`terms out of order: "${this.last}" then "${term}"`);
-    this.last = term;
+    this.begin(term);
     this.term.reset();
     encodePostings(docs, tfs, start, end, this.term, this.skips);
-    const bytes = this.term.view();
+    this.append(term, this.term.view(), end - start);
+  }
+
+  /**
+   * Adds a term whose postings are already encoded in this codec with the index's doc numbers
+   * (`df` postings, as `encodePostings` writes them from a list's start: a segment file's record),
+   * copying the bytes as they are. Only the skip entries are rebuilt, by walking the block headers
+   * (a list of more than one block decodes each block once for its last doc number). Gives the
+   * same bytes and skip entries as `add` with the decoded postings.
+   */
+  addEncoded(term: string, bytes: Uint8Array, df: number): void {
+    this.begin(term);
+    let count = 0;
+    if (df > POSTINGS_BLOCK) {
+      let p = 0;
+      let prev = -1;
+      while (p < bytes.length) {
+        const n = bytes[p]! + 1;
+        p = decodeBlock(bytes, p, skipDocs, skipTfs, 0, prev);
+        prev = skipDocs[n - 1]!;
+        count += n;
+        this.skips.push(prev);
+        this.skips.push(p);
+      }
+      if (p !== bytes.length) throw new Error(`the postings of "${term}" end inside a block`);
+    } else if (bytes.length > 0) {
+      count = bytes[0]! + 1;
+      if (blockBytes(bytes, 0) !== bytes.length) throw new Error(`the postings of "${term}" are not one block`);
+    }
+    if (count !== df) throw new Error(`the postings of "${term}" hold ${count} postings, not ${df}`);
+    this.append(term, bytes, df);
+  }
+
+  private begin(term: string): void {
+    if (this.last !== undefined && !(this.last < term)) throw new Error(`terms out of order: "${this.last}" then "${term}"`);
+    this.last = term;
+  }
+
+  /** Appends a term's encoded postings (its skip entries already pushed). */
+  private append(term: string, bytes: Uint8Array, df: number): void {
     this.terms.add(term);
-    this.dfs.push(end - start);
+    this.dfs.push(df);
     this.crcs.push(crc32(bytes));
-    this.numPostings += end - start;
+    this.numPostings += df;
     this.termSkip.push(this.skips.length / 2);
     this.out.bytes(bytes);
     this.postOff.push(this.written + this.out.length);

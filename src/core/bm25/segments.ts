@@ -270,7 +270,21 @@ export function mergeSegments(files: readonly string[], out: PostingsWriter, onT
       for (const r of readers) if (r.term !== undefined && (term === undefined || r.term < term)) term = r.term;
       if (term === undefined) break;
       let total = 0;
-      for (const r of readers) if (r.term === term) total += r.df;
+      let holders = 0;
+      let holder: SegmentReader | undefined;
+      for (const r of readers) {
+        if (r.term !== term) continue;
+        total += r.df;
+        holders++;
+        holder = r;
+      }
+      if (holders === 1 && holder !== undefined) {
+        // Its bytes in the segment are what the writer would encode (same codec, global doc numbers).
+        out.addEncoded(term, holder.postings, holder.df);
+        holder.next();
+        if (++merged % 4096 === 0) onTerm?.(merged);
+        continue;
+      }
       if (docs.length < total) {
         const size = Math.max(total, docs.length * 2);
         docs = new Int32Array(size);
@@ -288,34 +302,31 @@ export function mergeSegments(files: readonly string[], out: PostingsWriter, onT
         ends.push(at);
         r.next();
       }
-      if (starts.length === 1) out.add(term, docs, tfs, 0, at);
-      else {
-        // Take runs from the list with the smallest head while they stay below the next head.
-        let o = 0;
-        const k = starts.length;
-        for (;;) {
-          let best = -1;
-          let second = 0x7fffffff;
-          for (let i = 0; i < k; i++) {
-            if (starts[i]! >= ends[i]!) continue;
-            const h = docs[starts[i]!]!;
-            if (best < 0 || h < docs[starts[best]!]!) {
-              if (best >= 0) second = docs[starts[best]!]!;
-              best = i;
-            } else if (h < second) second = h;
-          }
-          if (best < 0) break;
-          let p = starts[best]!;
-          const e = ends[best]!;
-          while (p < e && docs[p]! < second) {
-            mergedDocs[o] = docs[p]!;
-            mergedTfs[o++] = tfs[p]!;
-            p++;
-          }
-          starts[best] = p;
+      // Take runs from the list with the smallest head while they stay below the next head.
+      let o = 0;
+      const k = starts.length;
+      for (;;) {
+        let best = -1;
+        let second = 0x7fffffff;
+        for (let i = 0; i < k; i++) {
+          if (starts[i]! >= ends[i]!) continue;
+          const h = docs[starts[i]!]!;
+          if (best < 0 || h < docs[starts[best]!]!) {
+            if (best >= 0) second = docs[starts[best]!]!;
+            best = i;
+          } else if (h < second) second = h;
         }
-        out.add(term, mergedDocs, mergedTfs, 0, o);
+        if (best < 0) break;
+        let p = starts[best]!;
+        const e = ends[best]!;
+        while (p < e && docs[p]! < second) {
+          mergedDocs[o] = docs[p]!;
+          mergedTfs[o++] = tfs[p]!;
+          p++;
+        }
+        starts[best] = p;
       }
+      out.add(term, mergedDocs, mergedTfs, 0, o);
       if (++merged % 4096 === 0) onTerm?.(merged);
     }
   } finally {

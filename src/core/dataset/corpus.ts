@@ -39,6 +39,11 @@ export interface ReadCorpusOptions {
    * document store that points into the corpus. Only for uncompressed jsonl, tsv and csv files.
    */
   spans?: boolean;
+  /**
+   * csv only: called once with the header's column names, as the header is parsed (before the
+   * first document); a pointer document store keeps them to parse its records read back alone.
+   */
+  onCsvColumns?: (columns: string[]) => void;
 }
 
 /** Formats whose records can be read back alone from their byte span (see `parseCorpusRecord`). */
@@ -65,16 +70,29 @@ export async function* readCorpus(path: string, format?: CorpusFormat, options: 
     throw datasetError(path, undefined, `cannot point into a ${data.packing === 'plain' ? fmt : data.packing} corpus.`, 'Copy the documents into the index instead.');
   }
   const every = Math.max(1, options.progressEvery ?? 10_000);
+  let n = 0;
+  if (fmt === 'jsonl' || fmt === 'tsv') {
+    // The hot path, flat: one generator from the line batches to the caller, as every extra
+    // generator hop costs a promise per document.
+    const parseLine = fmt === 'jsonl' ? parseJsonlDoc : parseTsvDoc;
+    for await (const batch of lineBatchesOf(data.chunks, signal, spans)) {
+      const { lines, first, starts, byteLengths } = batch;
+      for (let i = 0; i < lines.length; i++) {
+        const raw = lines[i]!;
+        if (raw.trim() === '') continue;
+        const doc = parseLine(where, first + i, raw);
+        if (spans) doc.span = { start: starts![i]!, bytes: byteLengths![i]! };
+        yield doc;
+        if (++n % every === 0) onProgress?.({ done: n, unit: 'documents' });
+      }
+    }
+    onProgress?.({ done: n, unit: 'documents', message: 'done' });
+    return;
+  }
   let docs: AsyncGenerator<CorpusDoc>;
   switch (fmt) {
-    case 'jsonl':
-      docs = readJsonl(where, data, signal, spans);
-      break;
-    case 'tsv':
-      docs = readTsv(where, data, signal, spans);
-      break;
     case 'csv':
-      docs = readCsv(where, data, signal, spans);
+      docs = readCsv(where, data, signal, spans, options.onCsvColumns);
       break;
     case 'rankllm-json':
       docs = readRankLlm(where, data, signal, new Set());
@@ -85,7 +103,6 @@ export async function* readCorpus(path: string, format?: CorpusFormat, options: 
     default:
       throw datasetError(path, undefined, `unknown corpus format "${String(fmt)}".`, `Use one of: ${CORPUS_FORMATS.join(', ')}.`);
   }
-  let n = 0;
   for await (const d of docs) {
     yield d;
     if (++n % every === 0) onProgress?.({ done: n, unit: 'documents' });
@@ -137,9 +154,9 @@ export function detectCorpusFormat(name: string, file: string = name): CorpusFor
   }
 }
 
-async function* lines(data: DataStream, signal: AbortSignal | undefined, offsets = false): AsyncGenerator<[string, number, number, number]> {
-  for await (const batch of lineBatchesOf(data.chunks, signal, offsets)) {
-    for (let i = 0; i < batch.lines.length; i++) yield [batch.lines[i]!, batch.first + i, batch.starts?.[i] ?? 0, batch.byteLengths?.[i] ?? 0];
+async function* lines(data: DataStream, signal: AbortSignal | undefined): AsyncGenerator<[string, number]> {
+  for await (const batch of lineBatchesOf(data.chunks, signal)) {
+    for (let i = 0; i < batch.lines.length; i++) yield [batch.lines[i]!, batch.first + i];
   }
 }
 
@@ -175,29 +192,6 @@ export function parseTsvDoc(path: string, line: number | undefined, raw: string)
   return title ? { id, title, text: cols[1]! } : { id, text: cols[1]! };
 }
 
-async function* readLineDocs(
-  path: string,
-  data: DataStream,
-  signal: AbortSignal | undefined,
-  spans: boolean,
-  parseLine: (path: string, line: number, raw: string) => CorpusDoc,
-): AsyncGenerator<CorpusDoc> {
-  for await (const [raw, line, start, bytes] of lines(data, signal, spans)) {
-    if (raw.trim() === '') continue;
-    const doc = parseLine(path, line, raw);
-    if (spans) doc.span = { start, bytes };
-    yield doc;
-  }
-}
-
-function readJsonl(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
-  return readLineDocs(path, data, signal, spans, parseJsonlDoc);
-}
-
-function readTsv(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
-  return readLineDocs(path, data, signal, spans, parseTsvDoc);
-}
-
 /** Which CSV columns hold a document's id, text and title. */
 interface CsvHeader {
   id: string;
@@ -222,11 +216,29 @@ function csvDoc(path: string, line: number | undefined, header: CsvHeader, recor
   return title ? { id, title, text } : { id, text };
 }
 
-async function* readCsv(path: string, data: DataStream, signal: AbortSignal | undefined, spans: boolean): AsyncGenerator<CorpusDoc> {
-  const parser = Readable.from(data.chunks).pipe(parse({ columns: true, bom: true, skip_empty_lines: true, info: true, relax_column_count: false }));
-  let header: CsvHeader | undefined;
+async function* readCsv(
+  path: string,
+  data: DataStream,
+  signal: AbortSignal | undefined,
+  spans: boolean,
+  onColumns: ((columns: string[]) => void) | undefined,
+): AsyncGenerator<CorpusDoc> {
   /** Where the record after the previous one starts: csv-parse counts bytes read to each record's end. */
-  let from = -1;
+  let from = 0;
+  const csv = parse({
+    // The header, read once: csv-parse has just counted its bytes (BOM and line ending included).
+    columns: (header: string[]) => {
+      from = csv.info.bytes;
+      onColumns?.(header);
+      return header;
+    },
+    bom: true,
+    skip_empty_lines: true,
+    info: true,
+    relax_column_count: false,
+  });
+  const parser = Readable.from(data.chunks).pipe(csv);
+  let header: CsvHeader | undefined;
   try {
     for await (const rec of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; bytes: number } }>) {
       throwIfAborted(signal);
@@ -236,8 +248,6 @@ async function* readCsv(path: string, data: DataStream, signal: AbortSignal | un
       }
       const doc = csvDoc(path, info.lines, header, record);
       if (spans) {
-        // The first record starts after the header line (and BOM), which csv-parse consumed first.
-        if (from < 0) from = await csvBodyStart(path);
         doc.span = { start: from, bytes: info.bytes - from };
         from = info.bytes;
       }
@@ -246,26 +256,6 @@ async function* readCsv(path: string, data: DataStream, signal: AbortSignal | un
   } catch (e) {
     throw csvError(path, e);
   }
-}
-
-/** Byte offset just past the header row of a CSV file (its BOM and line ending included). */
-async function csvBodyStart(path: string): Promise<number> {
-  const data = await openDataStream(path);
-  for await (const batch of lineBatchesOf(data.chunks, undefined, true)) {
-    // Header names hold no line breaks in the corpora we read: the header is line 1.
-    return batch.starts![0]! + batch.byteLengths![0]! + 1;
-  }
-  return 0;
-}
-
-/** The CSV header columns of a corpus file, as its pointed records are parsed with. */
-export async function readCsvColumns(path: string): Promise<string[]> {
-  const data = await openDataStream(path);
-  for await (const batch of lineBatchesOf(data.chunks, undefined, false)) {
-    const rows = parseCsvSync(batch.lines[0] ?? '', { bom: true }) as string[][];
-    return rows[0] ?? [];
-  }
-  return [];
 }
 
 /**

@@ -12,6 +12,7 @@ import { CRANFIELD, expansions, meanNdcg10, poolDocs, poolStream, qrels, topics 
 import { readCorpus } from '../../../../src/core/dataset/corpus.js';
 import { readTopics } from '../../../../src/core/dataset/topics.js';
 import { readQrels } from '../../../../src/core/dataset/qrels.js';
+import { currentIndexFiles } from './indexBuildFixtures.js';
 import { evaluate } from '../../../../src/core/eval/evaluate.js';
 
 const tmp = (): string => mkdtempSync(path.join(tmpdir(), 'qx-bm25-'));
@@ -133,6 +134,24 @@ test('on disk in segments: two worker threads and many small segments merged giv
     await disk.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('on disk: one segment and many small segments merged write byte-identical index files (DL19 pool)', async () => {
+  const one = tmp();
+  const many = tmp();
+  try {
+    const docs = await poolDocs();
+    // One segment: every term's postings are copied from it as they are; many: most terms are merged.
+    await (await Bm25Index.build(stream(docs), { dir: one, threads: 1, segmentPostings: 10_000_000 })).index.close();
+    await (await Bm25Index.build(stream(docs), { dir: many, threads: 2, segmentPostings: 20_000 })).index.close();
+    const a = currentIndexFiles(one);
+    const b = currentIndexFiles(many);
+    assert.deepEqual([...a.keys()], [...b.keys()]);
+    for (const [name, bytes] of a) assert.ok(bytes.equals(b.get(name)!), `${name} differs`);
+  } finally {
+    rmSync(one, { recursive: true, force: true });
+    rmSync(many, { recursive: true, force: true });
   }
 });
 

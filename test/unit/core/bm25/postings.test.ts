@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ByteWriter, DocIdTable, NumberList, POSTINGS_BLOCK, UniqueStrings, decodeBlock, decodePostings, encodePostings, sortedDocNos } from '../../../../src/core/bm25/postings.js';
+import { ByteWriter, DocIdTable, NumberList, POSTINGS_BLOCK, PostingsWriter, UniqueStrings, decodeBlock, decodePostings, encodePostings, sortedDocNos } from '../../../../src/core/bm25/postings.js';
 
 // Doc-number gaps and tfs of every packed bit width (0 to 31; doc numbers stay below 2^31), in
 // lists of 1 to 3 blocks.
@@ -9,17 +9,23 @@ const gap = fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 63 }), fc.integer
 const tf = fc.oneof(fc.constant(1), fc.integer({ min: 2, max: 127 }), fc.integer({ min: 128, max: 2 ** 31 }));
 const list = fc.array(fc.tuple(gap, tf), { minLength: 1, maxLength: 3 * POSTINGS_BLOCK + 5 });
 
+/** Doc numbers (from the first gap counted from −1) and tfs of (gap, tf) pairs. */
+function toDocs(pairs: readonly (readonly [number, number])[]): { docs: number[]; tfs: number[] } {
+  const docs: number[] = [];
+  const tfs: number[] = [];
+  let d = -1;
+  for (const [g, t] of pairs) {
+    d += g;
+    docs.push(d);
+    tfs.push(t);
+  }
+  return { docs, tfs };
+}
+
 test('postings codec: decode(encode(list)) is the list; one skip entry per block of 128 (last doc, end offset) for lists of more than one block', () => {
   fc.assert(
     fc.property(list, (pairs) => {
-      const docs: number[] = [];
-      const tfs: number[] = [];
-      let d = -1;
-      for (const [g, t] of pairs) {
-        d += g;
-        docs.push(d);
-        tfs.push(t);
-      }
+      const { docs, tfs } = toDocs(pairs);
       const out = new ByteWriter(16);
       out.varint(300); // bytes before the list: skip offsets are relative to the list's start
       const skips = new NumberList();
@@ -48,6 +54,30 @@ test('postings codec: decode(encode(list)) is the list; one skip entry per block
     }),
     { seed: 11, numRuns: 300 },
   );
+});
+
+test('PostingsWriter.addEncoded (a segment record copied as it is) writes the same bytes, skip table and counts as add with the decoded postings', () => {
+  fc.assert(
+    fc.property(fc.array(list, { minLength: 1, maxLength: 4 }), (lists) => {
+      const viaAdd = new PostingsWriter();
+      const viaCopy = new PostingsWriter();
+      lists.forEach((pairs, i) => {
+        const { docs, tfs } = toDocs(pairs);
+        const term = `t${String(i).padStart(2, '0')}`;
+        viaAdd.add(term, docs, tfs, 0, docs.length);
+        const seg = new ByteWriter(16);
+        encodePostings(docs, tfs, 0, docs.length, seg, new NumberList());
+        viaCopy.addEncoded(term, seg.view(), docs.length);
+      });
+      assert.deepEqual(viaCopy.finish(), viaAdd.finish());
+    }),
+    { seed: 12, numRuns: 200 },
+  );
+  const { docs, tfs } = toDocs(Array.from({ length: 300 }, (_, i) => [1 + (i % 7), 1 + (i % 3)] as [number, number]));
+  const seg = new ByteWriter(16);
+  encodePostings(docs, tfs, 0, docs.length, seg, new NumberList());
+  assert.throws(() => new PostingsWriter().addEncoded('t', seg.view(), 299), /hold 300 postings, not 299/);
+  assert.throws(() => new PostingsWriter().addEncoded('t', seg.view().subarray(0, 50), 128), /not one block/);
 });
 
 test('postings codec: the widest values (doc 2^31 − 1, tf 2^31) round-trip; doc numbers out of order or a tf of 0 are refused', () => {

@@ -59,6 +59,24 @@ test('jsonl, tsv and csv corpora (id aliases, optional title, quoted multi-line 
   ]);
 });
 
+test('a CSV corpus hands out its header once, and the first byte span starts right after it (BOM and CRLF counted)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'qx-csv-'));
+  try {
+    const f = join(dir, 'c.csv');
+    const bytes = Buffer.from('\ufeffid,title,text\r\nd1,Ä,"one, two"\r\nd2,,three\r\n');
+    writeFileSync(f, bytes);
+    const headers: string[][] = [];
+    const docs = await all(readCorpus(f, undefined, { spans: true, onCsvColumns: (c) => headers.push(c) }));
+    assert.deepEqual(headers, [['id', 'title', 'text']]);
+    assert.deepEqual(
+      docs.map((d) => bytes.subarray(d.span!.start, d.span!.start + d.span!.bytes).toString('utf8')),
+      ['d1,Ä,"one, two"\r\n', 'd2,,three\r\n'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('MS MARCO v2 passage lines ({pid, passage, spans, docid}): the passage id, not its document id, and the passage text; gzipped as shipped', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qx-v2-'));
   try {
