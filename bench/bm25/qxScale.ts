@@ -1,8 +1,9 @@
 // One qx step of the scale benchmark in its own process (so its peak RSS is that step's alone).
 // Prints one JSON line.
 //   build CORPUS.jsonl INDEXDIR [THREADS]  — qx's on-disk build (segments, worker threads)
-//   search INDEXDIR NAME QUERIES.tsv...    — open the index, search each file at top 1000 and top 10;
-//                                            writes bench/out/runs/qx.NAME.<queries>[_top10].txt
+//   search INDEXDIR NAME QUERIES.tsv...    — open the index, search each file at top 1000 and top 10,
+//                                            on one thread, then with two search threads;
+//                                            writes bench/out/runs/qx[2t].NAME.<queries>[_top10].txt
 import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
@@ -66,6 +67,25 @@ async function search(dir: string, name: string, files: string[]): Promise<Recor
   }
   result.searcher_rss_mb = mb(process.memoryUsage().rss);
   result.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
+  // The same searches with two search threads (as `qx search` and live re-scoring run them).
+  const t0 = performance.now();
+  const threads = await index.startSearchThreads(2);
+  const two: Record<string, unknown> = { threads, start_ms: +(performance.now() - t0).toFixed(1) };
+  for (const qf of files) {
+    const qs = readFileSync(qf, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
+    for (const k of [1000, 10]) {
+      const key = path.basename(qf, '.tsv') + (k === 1000 ? '' : `_top${k}`);
+      two[key] = timeQueries(qs, (q) => index.searchSync(q, k), path.join(runs, `qx2t.${name}.${key}.txt`), 'qx');
+      // Hits must equal the one-thread run's, line for line.
+      two[`${key}_same_as_1t`] = readFileSync(path.join(runs, `qx2t.${name}.${key}.txt`), 'utf8') === readFileSync(path.join(runs, `qx.${name}.${key}.txt`), 'utf8');
+    }
+  }
+  two.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
+  two.open_ms = result.open_ms;
+  result.threads2 = two;
   await index.close();
   return result;
 }

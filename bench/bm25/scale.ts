@@ -3,7 +3,8 @@
 // Usage: npm run bench:bm25-scale [-- --sizes 1000000,8841823] [--only qx,lucene]
 // Measures index build wall + CPU time, peak RSS while building, index size without the document
 // store, open time, searcher RSS, original and query2doc-expanded query p50/p95 at top 1000 and
-// top 10, and whether the top 10 equals Lucene's. Writes bench/out/scale-results.json and prints
+// top 10 (qx on one thread, then with two search threads), and whether the top 10 equals Lucene's.
+// Writes bench/out/scale-results.json and prints
 // the Markdown table of bench/RESULTS.md.
 import { execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
       const b = step(`qx build ${name}`, process.execPath, ['--import', 'tsx', path.join(__dirname, 'qxScale.ts'), 'build', file, dir]);
       const s = b.failed ? {} : step(`qx search ${name}`, process.execPath, ['--import', 'tsx', path.join(__dirname, 'qxScale.ts'), 'search', dir, name, ...queries]);
       rows.push({ engine: 'qx', corpus: name, build: b, search: s });
+      if (s.threads2 !== undefined) rows.push({ engine: 'qx, 2 search threads', corpus: name, build: {}, search: s.threads2 });
       if (!argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
     }
     if (java && (!only || only.includes('lucene'))) {

@@ -235,6 +235,11 @@ describe('bad input through the CLI', () => {
     const s = qx('search', '--index', 'small-idx', '--topics', 'hyper.tsv');
     assert.equal(s.code, 0, s.stderr);
     assert.deepEqual(s.stdout.trimEnd().split('\n').map((l) => l.split(' ')[2]), ['d3']);
+    // --threads: the same run on one thread; not a positive integer is a usage error.
+    assert.equal(qx('search', '--index', 'small-idx', '--topics', 'hyper.tsv', '--threads', '1').stdout, s.stdout);
+    const bad = qx('search', '--index', 'small-idx', '--topics', 'hyper.tsv', '--threads', '0');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--threads must be a positive integer, got 0/);
   });
 
   test('queries that analyze to no tokens get no hits, the others are searched (search, RM3, bench-search)', () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { QxError, throwIfAborted } from '../../core/errors.js';
 import { Bm25Index, type Bm25Params, type LengthMode } from '../../core/bm25/bm25Index.js';
@@ -11,17 +12,19 @@ import { type CliIo, progressBar } from '../io.js';
 
 const HELP = `usage: qx search --index DIR (--topics FILE [--topics-format F] | --queries FILE) [--k 1000] [--out RUN]
                  [--rm3 [--fb-docs 10] [--fb-terms 10] [--orig-weight 0.5]]
-                 [--k1 K1] [--b B] [--lengths lucene|exact] [--tag TAG]
+                 [--k1 K1] [--b B] [--lengths lucene|exact] [--tag TAG] [--threads N]
 
 --queries reads expanded queries (QueryGym TSV with RFC-4180 quoting, or JSONL {qid, text});
 the first row of each qid is searched.
-Searches every topic and writes a TREC run (stdout without --out). With --out, the engine,
+Searches every topic and writes a TREC run (stdout without --out). --threads: threads per
+search (default: the cores, at most 4); a long query (an expansion with 1M+ postings) is
+scanned by all of them at once, each over its own range of documents, with the same hits. With --out, the engine,
 analyzer and BM25 parameters are written beside the run as RUN.meta.json.
 `;
 
 export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promise<number> {
   const args = parseArgs(argv, {
-    valued: ['index', 'topics', 'queries', 'topics-format', 'k', 'out', 'fb-docs', 'fb-terms', 'orig-weight', 'k1', 'b', 'lengths', 'tag'],
+    valued: ['index', 'topics', 'queries', 'topics-format', 'k', 'out', 'fb-docs', 'fb-terms', 'orig-weight', 'k1', 'b', 'lengths', 'tag', 'threads'],
     flags: ['rm3', 'help'],
   });
   if (args.flags.has('help')) {
@@ -42,7 +45,10 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   if (opt(args, 'k1') !== undefined) params.k1 = numOpt(args, 'k1', 0.9);
   if (opt(args, 'b') !== undefined) params.b = numOpt(args, 'b', 0.4);
   if (opt(args, 'lengths') !== undefined) params.lengths = opt(args, 'lengths') as LengthMode;
+  const threads = numOpt(args, 'threads', Math.min(4, availableParallelism()));
+  if (!Number.isInteger(threads) || threads < 1) throw new QxError('usage', `--threads must be a positive integer, got ${threads}`);
   const index = await Bm25Index.open(path.resolve(io.cwd, dir), params);
+  await index.startSearchThreads(threads);
   const topics =
     queriesFile !== undefined
       ? [...new Map((await readExpansionFile(path.resolve(io.cwd, queriesFile))).reverse().map((r) => [r.qid, { qid: r.qid, text: r.text }])).values()].reverse()

@@ -453,12 +453,14 @@ export class Bm25Index implements Retriever {
    * postings) is scanned by `threads` threads at once, each over its own range of doc numbers;
    * hits and scores are the same as on one thread. Each thread opens the index itself (its norms
    * and term tables: about 5 bytes per document). Searches stay synchronous. On-disk indexes
-   * only; resolves to the number of threads searches use (1 when none could start).
+   * only, holding at least 1M postings (smaller ones never split); resolves to the number of
+   * threads searches use (1 when none started).
    * `minPostings` (@internal, tests): the fewest postings a search splits, default 1,000,000.
    */
   async startSearchThreads(threads: number, options: { minPostings?: number } = {}): Promise<number> {
     if (options.minPostings !== undefined) this.splitMinPostings = options.minPostings;
-    if (this.dir !== undefined) {
+    // An index whose whole postings are below the split size never splits: no threads for it.
+    if (this.dir !== undefined && this.data.numPostings >= this.splitMinPostings) {
       while (this.helpers.length + 1 < threads) {
         try {
           this.helpers.push(await SearchHelper.start({ dir: this.dir, params: this.params }));

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -341,9 +342,12 @@ export class Workspace implements WorkspaceApi {
     }
   }
 
-  private openIndex(): Promise<Bm25Index> {
+  private async openIndex(): Promise<Bm25Index> {
     const b = this.deps.settings.bm25;
-    return Bm25Index.open(this.indexDir, { k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact' });
+    const index = await Bm25Index.open(this.indexDir, { k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact' });
+    // Live re-scoring of an edited expansion on a full-collection index: two threads per search.
+    await index.startSearchThreads(Math.min(2, availableParallelism()));
+    return index;
   }
 
   private async ensureIndex(options: TaskOptions): Promise<Bm25Index> {

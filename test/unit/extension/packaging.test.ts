@@ -100,6 +100,7 @@ describe('the packaged extension (vsce ls)', { skip, timeout: 120_000 }, () => {
       'dist/workspace.js',
       'dist/scoreWorker.js',
       'dist/indexWorker.js',
+      'dist/searchWorker.js',
       'dist/webview.js',
       ...templates.map((t) => `dist/templates/${t}`),
       ...sampleFiles(),
