@@ -90,7 +90,11 @@ export async function checkJournal(dir: string, key: string): Promise<ResumeChec
   }
   if (journal.version !== JOURNAL_VERSION) return { reason: `its journal is of another qx version (${String(journal.version)})` };
   if (journal.key !== key) return { reason: describeKeyChange(journal.key, key) };
-  for (const s of journal.segments) {
+  if (!Array.isArray(journal.segments)) return { reason: `its journal ${journalFile} is unreadable` };
+  // Only the segments of the prefix are checked and kept; the journal is cut to them before the
+  // other files are deleted, so a resumed build interrupted again still finds what it lists.
+  const kept = prefixSegments(journal.segments);
+  for (const s of kept) {
     for (const [name, bytes, crc] of [
       [s.file, s.bytes, s.crc32],
       [s.lengthsFile, 4 * s.ranges.reduce((n, [a, b]) => n + b - a, 0), s.lengthsCrc32],
@@ -99,14 +103,14 @@ export async function checkJournal(dir: string, key: string): Promise<ResumeChec
       let buf: Buffer;
       try {
         buf = readFileSync(file);
-      } catch {
-        return { reason: `its segment file ${file} is missing` };
+      } catch (e) {
+        return { reason: `its file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})` };
       }
-      if (buf.byteLength !== bytes) return { reason: `its segment file ${file} has ${buf.byteLength} bytes, ${bytes} were written` };
-      if (crc32(buf) !== crc) return { reason: `its segment file ${file} is damaged (checksum mismatch)` };
+      if (buf.byteLength !== bytes) return { reason: `its file ${file} has ${buf.byteLength} bytes, ${bytes} were written` };
+      if (crc32(buf) !== crc) return { reason: `its file ${file} is damaged (checksum mismatch)` };
     }
   }
-  const kept = prefixSegments(journal.segments);
+  if (kept.length < journal.segments.length) writeFileAtomic(journalFile, JSON.stringify({ ...journal, segments: kept } satisfies Journal));
   const docs = kept.reduce((n, s) => Math.max(n, ...s.ranges.map((r) => r[1])), 0);
   const lengths = new Uint32Array(docs);
   for (const s of kept) {

@@ -28,8 +28,13 @@ async function build(
   dir: string,
   logger: Logger,
   abortWhen?: (journal: { segments: unknown[] } | undefined, p: ProgressReport) => boolean,
+  abortOnLine?: (line: string) => boolean,
 ): Promise<{ report: BuildReport; index: Bm25Index }> {
   const controller = new AbortController();
+  if (abortOnLine !== undefined) {
+    const info = logger.info.bind(logger);
+    logger = { ...logger, info: (m) => (info(m), abortOnLine(String(m)) ? controller.abort() : undefined) };
+  }
   const journal = (): { segments: unknown[] } | undefined => {
     const gen = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.tmp')) : undefined;
     const file = gen === undefined ? undefined : path.join(dir, gen, JOURNAL_FILE);
@@ -208,6 +213,33 @@ test('a journal whose last checkpoint is incomplete (one worker\'s segment missi
     assert.ok(m !== null, logger.lines.join('\n'));
     assert.equal(Number(m[2]), journal.segments.length);
     assert.ok(Number(m[1]) < journal.segments.length, 'worker 0\'s segment of the incomplete checkpoint is not reused');
+    const want = currentIndexFiles(path.join(it.root, 'fresh'));
+    const got = currentIndexFiles(it.dir);
+    for (const [name, bytes] of want) assert.ok(bytes.equals(got.get(name)!), `${name} differs from an uninterrupted build's`);
+    await again.index.close();
+    await fresh.index.close();
+  });
+});
+
+test('a resumed build cancelled again before it journals a new segment still resumes on the next run (the journal lists only what was kept)', async () => {
+  await withInterrupted(6, async (it) => {
+    const fresh = await build(it.corpus, path.join(it.root, 'fresh'), captureLogger());
+    // A segment past the reusable prefix: worker 1's entry of the last checkpoint dropped, as if
+    // killed between the two workers' entries. The first resume deletes worker 0's file of it.
+    const journalFile = path.join(it.gen, JOURNAL_FILE);
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { segments: { file: string }[] };
+    const last = Math.max(...journal.segments.map((e) => Number(/-w1-(\d+)\.seg$/.exec(e.file)?.[1] ?? -1)));
+    journal.segments = journal.segments.filter((e) => !e.file.endsWith(`-w1-${last}.seg`));
+    writeFileSync(journalFile, JSON.stringify(journal));
+    // Cancelled as soon as it says it resumes, before it journals anything new.
+    await assert.rejects(
+      build(it.corpus, it.dir, captureLogger(), () => false, (line) => line.startsWith('resuming: ')),
+      (e) => isCancellationError(e),
+    );
+    const logger = captureLogger();
+    const again = await build(it.corpus, it.dir, logger);
+    assert.ok(again.report.reusedDocs !== undefined && again.report.reusedDocs > 0, logger.lines.join('\n'));
+    assert.ok(!logger.lines.some((l) => l.startsWith('starting over')), logger.lines.join('\n'));
     const want = currentIndexFiles(path.join(it.root, 'fresh'));
     const got = currentIndexFiles(it.dir);
     for (const [name, bytes] of want) assert.ok(bytes.equals(got.get(name)!), `${name} differs from an uninterrupted build's`);
