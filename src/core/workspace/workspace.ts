@@ -243,6 +243,8 @@ interface QueryCache {
 export class Workspace implements WorkspaceApi {
   readonly name: string;
   private index: Bm25Index | undefined;
+  /** Indexes whose search threads live scoring has started. */
+  private readonly liveThreads = new WeakSet<Bm25Index>();
   private readonly topicById: Map<string, Topic>;
   private cache: QueryCache | null = null;
   /** Position of each topic by qid, built on the first per-query cache update. */
@@ -342,12 +344,9 @@ export class Workspace implements WorkspaceApi {
     }
   }
 
-  private async openIndex(): Promise<Bm25Index> {
+  private openIndex(): Promise<Bm25Index> {
     const b = this.deps.settings.bm25;
-    const index = await Bm25Index.open(this.indexDir, { k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact' });
-    // Live re-scoring of an edited expansion on a full-collection index: two threads per search.
-    await index.startSearchThreads(Math.min(2, availableParallelism()));
-    return index;
+    return Bm25Index.open(this.indexDir, { k1: b.k1, b: b.b, lengths: b.luceneNorms ? 'lucene' : 'exact' });
   }
 
   private async ensureIndex(options: TaskOptions): Promise<Bm25Index> {
@@ -577,11 +576,13 @@ export class Workspace implements WorkspaceApi {
     const b = this.deps.settings.bm25;
     const paths = this.manifest.corpus.paths;
     const { docs, plan, onProgress, resumeInput } = await corpusForIndex(paths, this.manifest.corpus.format, { signal: options.signal, onProgress: options.onProgress });
-    // An interrupted build of the same corpus (killed, cancelled) is resumed.
+    // An interrupted build of the same corpus (killed, cancelled) is resumed; `rebuild` (the
+    // Rebuild Index command) starts over, also from an interrupted build that keeps failing.
     const { index, report } = await Bm25Index.build(docs, {
       dir: this.indexDir,
       store: plan,
       resumeInput,
+      ...(options.rebuild === true ? { restart: true } : {}),
       signal: options.signal,
       ...(onProgress === undefined ? {} : { onProgress }),
       logger,
@@ -1185,6 +1186,12 @@ export class Workspace implements WorkspaceApi {
   private async liveScore(qid: string, finalText: string, id: string): Promise<{ original: ExpansionScore; score: ExpansionScore }> {
     const index = await this.loadScoringIndex({ signal: new AbortController().signal });
     if (index === undefined) return this.liveExternal(qid, finalText, id);
+    if (!this.liveThreads.has(index)) {
+      // Live re-scoring waits on each search: two threads per long search on a full-collection
+      // index (none start below 1M postings). Started on the first edit or preview, not on open.
+      this.liveThreads.add(index);
+      await index.startSearchThreads(Math.min(2, availableParallelism()));
+    }
     const search = (q: string, k: number) => index.searchSync(q, k);
     const original = this.originalFor(qid, (text) => scoreOriginal(search, qid, text, this.qrels.get(qid), this.feedback));
     return { original, score: scoreFinal(search, id, qid, finalText, this.qrels.get(qid), this.feedback, original) };
