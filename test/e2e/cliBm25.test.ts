@@ -235,7 +235,8 @@ describe('bad input through the CLI', () => {
     const s = qx('search', '--index', 'small-idx', '--topics', 'hyper.tsv');
     assert.equal(s.code, 0, s.stderr);
     assert.deepEqual(s.stdout.trimEnd().split('\n').map((l) => l.split(' ')[2]), ['d3']);
-    // --threads: the same run on one thread; not a positive integer is a usage error.
+    // --threads parses (this small index starts no thread: the split is tested in the BM25 unit
+    // tests); not a positive integer is a usage error.
     assert.equal(qx('search', '--index', 'small-idx', '--topics', 'hyper.tsv', '--threads', '1').stdout, s.stdout);
     const bad = qx('search', '--index', 'small-idx', '--topics', 'hyper.tsv', '--threads', '0');
     assert.equal(bad.code, 2);

@@ -11,7 +11,8 @@ import { type ByteSource, DocIdTable, TermTable, type WrittenPostings } from './
 
 /**
  * Bumped whenever the on-disk layout changes; `open` refuses any other version. Version 2:
- * compressed postings with per-term checksums checked on first read, binary term and docid tables.
+ * compressed postings (varints) with per-term checksums checked on first read, binary term and
+ * docid tables. Version 3: postings in bit-packed blocks of 128 (postings.ts).
  */
 export const INDEX_FORMAT_VERSION = 3;
 const FORMAT = 'qx-bm25';
@@ -309,7 +310,7 @@ class FileBytes implements ByteSource {
  * of each term are read per search (positional reads) and checked against the term's CRC-32 the
  * first time. Every failure is an `index` error naming the file and a rebuild hint.
  */
-export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables: IndexTables; store: DocStore }> {
+export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables: IndexTables; store: DocStore; generation: string }> {
   if (!existsSync(root)) throw new QxError('index', `no index at ${root}`, { hint: `Build one: qx index --corpus <corpus> --out ${root}` });
   const current = await readCurrent(root);
   if (current === undefined) {
@@ -411,5 +412,5 @@ export async function openIndexFiles(root: string): Promise<{ meta: Meta; tables
     bytes: meta.files.filter((e) => !e.name.startsWith('store.')).reduce((s, e) => s + e.bytes, 0),
   };
   const store = openDocStore(dir, root, meta.store, meta.files, meta.numDocs, (docNo) => (docNo >= 0 && docNo < meta.numDocs ? docIds.get(docNo) : undefined));
-  return { meta, tables, store };
+  return { meta, tables, store, generation: current };
 }

@@ -7,8 +7,9 @@ import { QxError } from '../errors.js';
  *
  * A term's postings are blocks of up to 128 postings in doc-number order (frame of reference
  * bit packing, as Lucene's postings formats pack full blocks). A block is three header bytes:
- * posting count − 1, the bit width `bg` of its doc gaps − 1 (gap = doc number − previous doc
- * number; the first gap of a list counts from −1) and the bit width `bt` of its tf − 1 values;
+ * posting count − 1, the bit width `bg` (0–31) of its (gap − 1) values (gap = doc number −
+ * previous doc number; the first gap of a list counts from −1) and the bit width `bt` (0–31) of
+ * its (tf − 1) values;
  * then the gaps − 1 packed `bg` bits each, then the tfs − 1 packed `bt` bits each. Each packed
  * field is little-endian 32-bit words (least significant bits first), so a block decodes with
  * word reads and shifts, without a branch per posting on the value's size. Widths are at most 31

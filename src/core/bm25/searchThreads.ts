@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { startWorker, workerEntry } from '../workerThreads.js';
 import { Worker } from 'node:worker_threads';
 import type { Bm25Params } from './bm25Index.js';
 
@@ -23,9 +22,11 @@ export interface SearchJob {
 /** What a search thread posts back: that it opened the index, or why it failed. */
 export type SearchThreadReply = { type: 'ready' } | { type: 'error'; message: string };
 
-/** The worker thread's data: the index folder and the BM25 parameters it is searched with. */
+/** The worker thread's data: the index folder, the generation the caller opened, the BM25 parameters. */
 export interface SearchThreadData {
   dir: string;
+  /** The thread refuses to serve another generation (the index was rebuilt meanwhile). */
+  generation: string;
   params: Bm25Params;
 }
 
@@ -36,14 +37,9 @@ export interface PartHits {
   docs: Int32Array;
 }
 
-/** How long a search waits for a helper before scanning the helper's range itself. */
-const WAIT_MS = 120_000;
+/** How long a thread may take to open the index before it is given up. */
+const START_MS = 60_000;
 
-/** The worker entry: searchWorker.ts beside this module (sources, tsx) or searchWorker.js beside the bundle. */
-function searchWorkerFile(): string {
-  const candidates = [join(__dirname, 'searchWorker.js'), join(__dirname, 'searchWorker.ts')];
-  return candidates.find((f) => existsSync(f)) ?? candidates[0]!;
-}
 
 /** The searching thread's handle on one search thread. */
 export class SearchHelper {
@@ -65,13 +61,16 @@ export class SearchHelper {
 
   /** Starts a thread that opens the index in `dir`; resolves once it is open. */
   static start(data: SearchThreadData): Promise<SearchHelper> {
-    const file = searchWorkerFile();
-    // From the sources (tests, benches), the worker loads the TypeScript through tsx.
-    const worker = file.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: data }) : new Worker(file, { workerData: data });
+    const worker = startWorker(workerEntry(__dirname, 'searchWorker'), data);
     return new Promise((resolve, reject) => {
-      const onMessage = (m: SearchThreadReply): void => {
-        worker.off('error', onError);
+      const done = (): void => {
+        clearTimeout(timer);
         worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      const onMessage = (m: SearchThreadReply): void => {
+        done();
         if (m.type === 'ready') resolve(new SearchHelper(worker));
         else {
           void worker.terminate();
@@ -79,11 +78,18 @@ export class SearchHelper {
         }
       };
       const onError = (e: Error): void => {
-        worker.off('message', onMessage);
+        done();
+        void worker.terminate();
         reject(e);
       };
+      const onExit = (code: number): void => {
+        done();
+        reject(new Error(`the search thread exited (code ${code}) before opening the index`));
+      };
+      const timer = setTimeout(() => onError(new Error(`the search thread did not open the index within ${START_MS / 1000} s`)), START_MS);
       worker.on('message', onMessage);
-      worker.once('error', onError);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
     });
   }
 
@@ -102,18 +108,15 @@ export class SearchHelper {
   }
 
   /**
-   * Waits for the thread's k best; undefined when it failed or did not answer in time (then it
-   * is not used again and the caller scans the range itself).
+   * Waits up to `waitMs` for the thread's k best; undefined when it failed or did not answer in
+   * time (then it is stopped, not used again, and the caller scans the range itself).
    */
-  finish(shared: SharedArrayBuffer, k: number): PartHits | undefined {
+  finish(shared: SharedArrayBuffer, k: number, waitMs: number): PartHits | undefined {
     const ctl = new Int32Array(shared, 0, 2);
-    if (Atomics.wait(ctl, 0, 0, WAIT_MS) === 'timed-out') {
-      this.fail(`the search thread did not answer within ${WAIT_MS / 1000} s`);
+    const answered = Atomics.wait(ctl, 0, 0, waitMs) !== 'timed-out';
+    if (!answered || Atomics.load(ctl, 0) !== 1) {
+      this.fail(answered ? 'the search thread failed' : `the search thread did not answer within ${Math.round(waitMs)} ms`);
       void this.worker.terminate();
-      return undefined;
-    }
-    if (Atomics.load(ctl, 0) !== 1) {
-      this.fail('the search thread failed');
       return undefined;
     }
     return { count: ctl[1]!, scores: new Float64Array(shared, 8, k), docs: new Int32Array(shared, 8 + 8 * k, k) };

@@ -8,13 +8,21 @@ const port = parentPort;
 if (port === null) throw new Error('searchWorker runs as a worker thread of Bm25Index.startSearchThreads');
 const data = workerData as SearchThreadData;
 
-Bm25Index.open(data.dir, data.params).then(
-  (index) => {
+Bm25Index.open(data.dir, data.params)
+  .then(async (index) => {
+    if (index.generation !== data.generation) {
+      await index.close();
+      throw new Error(`the index in ${data.dir} was rebuilt since it was opened`);
+    }
+    const fault = process.env.QX_TEST_SEARCH_THREAD_FAULT;
     port.on('message', (job: SearchJob) => {
+      // Tests: a thread that hangs (never answers) or fails (state 2) on its job.
+      if (fault === 'hang') return;
       const ctl = new Int32Array(job.shared, 0, 2);
       try {
         const scores = new Float64Array(job.shared, 8, job.k);
         const docs = new Int32Array(job.shared, 8 + 8 * job.k, job.k);
+        if (fault === 'fail') throw new Error('search thread fault injected by a test');
         ctl[1] = index.scanPart(new Map(job.weights), job.k, job.lo, job.hi, scores, docs);
         Atomics.store(ctl, 0, 1);
       } catch (e) {
@@ -26,9 +34,8 @@ Bm25Index.open(data.dir, data.params).then(
     });
     const ready: SearchThreadReply = { type: 'ready' };
     port.postMessage(ready);
-  },
-  (e: unknown) => {
+  })
+  .catch((e: unknown) => {
     const reply: SearchThreadReply = { type: 'error', message: e instanceof Error ? e.message : String(e) };
     port.postMessage(reply);
-  },
-);
+  });

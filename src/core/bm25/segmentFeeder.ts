@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { startWorker, workerEntry } from '../workerThreads.js';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SegmentBuilder, flushSegment } from './segments.js';
@@ -25,15 +25,6 @@ export type IndexWorkerReply =
 const BATCH_DOCS = 1024;
 /** Batches a worker may have queued before the reader waits. */
 const MAX_IN_FLIGHT = 4;
-
-/**
- * The worker entry: beside this module (`indexWorker.ts` in the sources, run through the same
- * loader as the parent) or `indexWorker.js` beside the bundle (dist/).
- */
-export function indexWorkerFile(): string {
-  const candidates = [join(__dirname, 'indexWorker.js'), join(__dirname, 'indexWorker.ts')];
-  return candidates.find((f) => existsSync(f)) ?? candidates[0]!;
-}
 
 interface Slot {
   worker: Worker;
@@ -108,10 +99,10 @@ export class SegmentFeeder {
   }
 
   private start(): void {
-    const file = indexWorkerFile();
+    const file = workerEntry(__dirname, 'indexWorker');
     for (let i = 0; i < this.threads; i++) {
       const workerData: IndexWorkerData = { analyzer: this.analyzer, prefix: join(this.dir, `seg-${this.tag}-w${i}`) };
-      const worker = file.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData }) : new Worker(file, { workerData });
+      const worker = startWorker(file, workerData);
       const slot: Slot = { worker, inFlight: 0, beforeFlush: 0 };
       worker.on('message', (r: IndexWorkerReply) => {
         if (r.type === 'error') {

@@ -1,11 +1,10 @@
+import { startWorker, workerEntry } from '../workerThreads.js';
 import type { DocMove, ExpansionScore } from '../curation/types.js';
 import { originalScoreId } from '../curation/store.js';
 import type { RunHit } from '../dataset/types.js';
 import { judgeRanking, judgedOf, ndcgCutOf, recallOf, type QueryJudgments } from '../eval/measures.js';
 import { isTrecEvalSorted, sortLikeTrecEval } from '../eval/trecOrder.js';
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Bm25Params } from '../bm25/bm25Index.js';
 import { CancellationError, QxError, type QxErrorCode, throwIfAborted } from '../errors.js';
@@ -370,14 +369,6 @@ export interface ScoreWorkerData {
   settings: FeedbackSettings;
 }
 
-/**
- * The worker entry: beside this module (`scoreWorker.ts` in the sources, run through the same
- * loader as the parent) or `scoreWorker.js` beside the bundle (dist/).
- */
-export function scoreWorkerFile(): string {
-  const candidates = [join(__dirname, 'scoreWorker.js'), join(__dirname, 'scoreWorker.ts')];
-  return candidates.find((f) => existsSync(f)) ?? candidates[0]!;
-}
 
 async function scoreInWorkers(qrels: ReadonlyMap<string, QueryJudgments>, queries: readonly QueryToScore[], settings: FeedbackSettings, options: ScoreQueriesOptions, threads: ScoreThreads): Promise<{ scored: number; originals: number }> {
   const n = Math.min(threads.threads, queries.length);
@@ -435,9 +426,7 @@ async function scoreInWorkers(qrels: ReadonlyMap<string, QueryJudgments>, querie
         w.postMessage(request);
       };
       for (let i = 0; i < n; i++) {
-        const file = scoreWorkerFile();
-        // From the sources (tests, benches), the worker loads the TypeScript through tsx.
-        const w = file.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(file)});`, { eval: true, workerData: data }) : new Worker(file, { workerData: data });
+        const w = startWorker(workerEntry(__dirname, 'scoreWorker'), data);
         workers.push(w);
         w.on('message', (reply: ScoreWorkerReply) => {
           running--;

@@ -80,6 +80,24 @@ test('PostingsWriter.addEncoded (a segment record copied as it is) writes the sa
   assert.throws(() => new PostingsWriter().addEncoded('t', seg.view().subarray(0, 50), 128), /not one block/);
 });
 
+test('postings codec: every bit width 0–31 of gaps and tfs round-trips, in full and partial blocks', () => {
+  for (let w = 0; w <= 31; w++) {
+    // Gaps of 2^w (a width-w value gap − 1 = 2^w − 1 where it fits below 2^31 doc numbers) and tfs of 2^w.
+    const n = w >= 24 ? 2 : 130;
+    const docs: number[] = [];
+    let d = -1;
+    for (let i = 0; i < n; i++) docs.push((d = Math.min(2 ** 31 - 1 - (n - 1 - i), d + 2 ** Math.min(w, 30))));
+    const tfs = docs.map((_, i) => (i % 2 === 0 ? 2 ** w : 1));
+    const out = new ByteWriter(16);
+    encodePostings(docs, tfs, 0, n, out, new NumberList());
+    const gotDocs = new Int32Array(n);
+    const gotTfs = new Uint32Array(n);
+    assert.equal(decodePostings(out.view(), gotDocs, gotTfs, 0), n, `width ${w}`);
+    assert.deepEqual([...gotDocs], docs, `width ${w}`);
+    assert.deepEqual([...gotTfs], tfs, `width ${w}`);
+  }
+});
+
 test('postings codec: the widest values (doc 2^31 − 1, tf 2^31) round-trip; doc numbers out of order or a tf of 0 are refused', () => {
   const out = new ByteWriter(16);
   const skips = new NumberList();

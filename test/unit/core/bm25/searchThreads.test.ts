@@ -45,14 +45,32 @@ test('three search threads give the one-thread hits for every DL19 query and que
         assert.deepEqual(three.searchSync(q, k), one.searchSync(q, k), `query ${qid}, top ${k}, default path`);
       }
     }
-    // A search thread that dies: later searches scan its range in the calling thread.
+    // A search thread that dies between searches: later searches scan its range in the calling thread.
     const helpers = (three as unknown as { helpers: { worker: { terminate(): Promise<number> } }[] }).helpers;
     await helpers[0]!.worker.terminate();
     await new Promise((r) => setTimeout(r, 50));
     for (const [qid, q] of queries.slice(-5)) assert.deepEqual(three.searchSync(q, 1000, { exhaustive: true }), one.searchSync(q, 1000, { exhaustive: true }), `query ${qid} after a thread died`);
     assert.equal(await three.startSearchThreads(1), 2, 'the dead thread is no longer counted');
-    await one.close();
     await three.close();
+    // A thread that fails its job, or never answers: the caller scans its range (after waiting
+    // at least 2 s for the hung one), gets the same hits, says why, and stops using the thread.
+    for (const fault of ['fail', 'hang']) {
+      process.env.QX_TEST_SEARCH_THREAD_FAULT = fault;
+      const faulty = await Bm25Index.open(dir);
+      try {
+        assert.equal(await faulty.startSearchThreads(2, { minPostings: 0 }), 2);
+      } finally {
+        delete process.env.QX_TEST_SEARCH_THREAD_FAULT;
+      }
+      const [qid, q] = queries.at(-1)!;
+      const t0 = performance.now();
+      assert.deepEqual(faulty.searchSync(q, 1000, { exhaustive: true }), one.searchSync(q, 1000, { exhaustive: true }), `query ${qid}, thread fault "${fault}"`);
+      if (fault === 'hang') assert.ok(performance.now() - t0 >= 2000, 'waited for the hung thread first');
+      assert.match(faulty.searchThreadFailure ?? '', fault === 'fail' ? /failed/ : /did not answer within \d+ ms/);
+      assert.equal(await faulty.startSearchThreads(1), 1, 'the thread is no longer used');
+      await faulty.close();
+    }
+    await one.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
