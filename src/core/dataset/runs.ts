@@ -1,6 +1,6 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic as writeFileDurably } from '../export/atomicWrite.js';
 import { QxError, datasetError } from '../errors.js';
 import { sortLikeTrecEval } from '../eval/trecOrder.js';
 import { assertReadableFile, lineBatches } from './textFile.js';
@@ -132,15 +132,11 @@ export async function writeRun(path: string, run: Run, tag: string): Promise<voi
   await writeFileAtomic(path, formatRun(run, tag));
 }
 
-/** Writes `text` to `path` through a temporary file and a rename. */
+/**
+ * Writes `text` to `path` through a temporary file, fsync and a rename (export/atomicWrite.ts),
+ * creating the folder first.
+ */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text, 'utf8');
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  writeFileDurably(path, text);
 }

@@ -46,7 +46,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
 /**
  * Deletes the temp files `writeFileAtomic` leaves beside `file` (`.<name>.<pid>.<hex>.tmp`) when
  * its process is gone; with `includeLive` (the caller holds a lock that excludes other writers)
- * every one but this process's.
+ * every one, this process's too (its writes are synchronous: none is in flight; in a container
+ * a killed run's temp may carry the same pid as this one).
  */
 export function removeAtomicTemps(file: string, options: { includeLive?: boolean } = {}): void {
   const dir = dirname(file);
@@ -60,7 +61,7 @@ export function removeAtomicTemps(file: string, options: { includeLive?: boolean
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
-    if (m === null || Number(m[1]) === process.pid || (options.includeLive !== true && pidAlive(Number(m[1])))) continue;
+    if (m === null || (options.includeLive !== true && (Number(m[1]) === process.pid || pidAlive(Number(m[1]))))) continue;
     try {
       unlinkSync(join(dir, name));
     } catch {

@@ -1,5 +1,6 @@
 import type { Qrels } from '../dataset/types.js';
 import { ndcgAt } from '../eval/measures.js';
+import { originalScoreId } from '../curation/store.js';
 
 /** How judge scores become grades for the documents the qrels leave unjudged. */
 export interface FillOptions {
@@ -69,10 +70,6 @@ export function fillQuery(qid: string, rankings: readonly { id: string; top10: r
   });
 }
 
-/** The id `fillQuery` and `fillRankings` give a query's original ranking: "original:<qid>". */
-export function originalRankingId(qid: string): string {
-  return `original:${qid}`;
-}
 
 /** One query's rankings to fill: the original's top 10 and each scored expansion's, with the method key it is grouped under. */
 export interface RankingsToFill {
@@ -104,7 +101,7 @@ export function fillRankings(queries: Iterable<RankingsToFill>, qrels: Qrels, ju
   const out: FilledRankings = { scores: [], byId: new Map(), originals: [], byMethod: new Map() };
   for (const q of queries) {
     const rankings: { id: string; top10: readonly string[] }[] = [];
-    if (q.original !== undefined) rankings.push({ id: originalRankingId(q.qid), top10: q.original });
+    if (q.original !== undefined) rankings.push({ id: originalScoreId(q.qid), top10: q.original });
     for (const e of q.expansions) rankings.push(e);
     const first = q.original === undefined ? 0 : 1;
     fillQuery(q.qid, rankings, qrels, judgeScores(q.qid), options).forEach((s, i) => {

@@ -255,6 +255,23 @@ test(
 );
 
 test(
+  'a writable open removes every temporary checkpoint a killed writer left (this process id too, as in a container where runs share pid 1), and nothing else',
+  withStore('leftovers', (root) => {
+    const s = CurationStore.open(root);
+    populate(s, 0, 12);
+    s.close();
+    const dir = join(root, '.qx');
+    const planted = [`.${CHECKPOINT_FILE}.${process.pid}.0123abcd.tmp`, `.${CHECKPOINT_FILE}.${process.ppid}.deadbeef.tmp`, `${CHECKPOINT_FILE}.tmp-1`];
+    for (const name of planted) writeFileSync(join(dir, name), 'torn');
+    writeFileSync(join(dir, 'notes.tmp'), 'not ours');
+    CurationStore.open(root).close();
+    const left = readdirSync(dir);
+    assert.deepEqual(planted.filter((n) => left.includes(n)), []);
+    assert.ok(left.includes('notes.tmp'), 'a file the store did not write is kept');
+  }),
+);
+
+test(
   'a pair patch with an undefined field folds in memory as it reads back from the journal, so a checkpoint written from memory matches a replay',
   withStore('patch', (root) => {
     const s = CurationStore.open(root);
