@@ -9,7 +9,7 @@
 // passages), which the synthetic corpus (15,806 terms, drawn from the DL19 pool) lacks.
 // Usage: node --import tsx bench/bm25/merge.ts [--corpus synth-1000000.jsonl] [--tail 0] [--src <root>]
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       if (n % 1024 === 0 && builders.some((x) => x.postings >= 16_000_000)) flushAll();
     }
     flushAll();
-    writeSync(openSync(path.join(segDir, 'done'), 'w'), `${n} documents\n`);
+    writeFileSync(path.join(segDir, 'done'), `${n} documents\n`);
     console.error(`made ${made} segments of ${n} documents in ${segDir}`);
   }
   const files = readdirSync(segDir)

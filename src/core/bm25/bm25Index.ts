@@ -329,7 +329,17 @@ export class Bm25Index implements Retriever {
         let postings: WrittenPostings;
         try {
           const writer = new PostingsWriter((bytes, at) => writeFully(fd, bytes, at));
-          mergeSegments(segments.files, writer, () => throwIfAborted(options.signal));
+          try {
+            mergeSegments(segments.files, writer, () => throwIfAborted(options.signal));
+          } catch (e) {
+            // A segment that passed its checksum but does not decode (a disk fault, a bug): say where, and how to start over.
+            if (e instanceof QxError || isCancellationError(e)) throw e;
+            throw new QxError('index', `merging the index segments in ${gen.dir} failed: ${e instanceof Error ? e.message : String(e)}`, {
+              file: gen.dir,
+              cause: e,
+              hint: 'Start the build over (qx index --rebuild, or Rebuild Index in VS Code).',
+            });
+          }
           postings = writer.finish();
         } finally {
           closeSync(fd);
