@@ -48,11 +48,8 @@ async function build(corpus: string, dir: string, threads?: number): Promise<Rec
   return { engine: 'qx', build_s: +buildS.toFixed(1), build_cpu_s: +cpuS().toFixed(1), peak_rss_build_mb: Math.round(process.resourceUsage().maxRSS / 1024), docs: report.numDocs, index_mb: mb(indexBytes(dir)) };
 }
 
-async function search(dir: string, name: string, files: string[]): Promise<Record<string, unknown>> {
-  const o0 = performance.now();
-  const index = await Bm25Index.open(dir);
-  const openMs = performance.now() - o0;
-  const result: Record<string, unknown> = { engine: 'qx', corpus: name, open_ms: +openMs.toFixed(1), rss_after_open_mb: mb(process.memoryUsage().rss) };
+/** Times every query file at top 1000 and top 10 into `into`, writing runs named `<prefix>.NAME.<key>.txt`. */
+function searchFiles(index: Bm25Index, name: string, files: string[], prefix: string, into: Record<string, unknown>): void {
   const runs = path.resolve(__dirname, '../out/runs');
   mkdirSync(runs, { recursive: true });
   for (const qf of files) {
@@ -62,27 +59,26 @@ async function search(dir: string, name: string, files: string[]): Promise<Recor
       .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
     for (const k of [1000, 10]) {
       const key = path.basename(qf, '.tsv') + (k === 1000 ? '' : `_top${k}`);
-      result[key] = timeQueries(qs, (q) => index.searchSync(q, k), path.join(runs, `qx.${name}.${key}.txt`), 'qx');
+      into[key] = timeQueries(qs, (q) => index.searchSync(q, k), path.join(runs, `${prefix}.${name}.${key}.txt`), 'qx');
+      // Hits of a multi-thread run must equal the one-thread run's, line for line.
+      if (prefix !== 'qx') into[`${key}_same_as_1t`] = readFileSync(path.join(runs, `${prefix}.${name}.${key}.txt`), 'utf8') === readFileSync(path.join(runs, `qx.${name}.${key}.txt`), 'utf8');
     }
   }
+}
+
+async function search(dir: string, name: string, files: string[]): Promise<Record<string, unknown>> {
+  const o0 = performance.now();
+  const index = await Bm25Index.open(dir);
+  const openMs = performance.now() - o0;
+  const result: Record<string, unknown> = { engine: 'qx', corpus: name, open_ms: +openMs.toFixed(1), rss_after_open_mb: mb(process.memoryUsage().rss) };
+  searchFiles(index, name, files, 'qx', result);
   result.searcher_rss_mb = mb(process.memoryUsage().rss);
   result.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
   // The same searches with two search threads (as `qx search` and live re-scoring run them).
   const t0 = performance.now();
   const threads = await index.startSearchThreads(2);
   const two: Record<string, unknown> = { threads, start_ms: +(performance.now() - t0).toFixed(1) };
-  for (const qf of files) {
-    const qs = readFileSync(qf, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => [l.slice(0, l.indexOf('\t')), l.slice(l.indexOf('\t') + 1)] as const);
-    for (const k of [1000, 10]) {
-      const key = path.basename(qf, '.tsv') + (k === 1000 ? '' : `_top${k}`);
-      two[key] = timeQueries(qs, (q) => index.searchSync(q, k), path.join(runs, `qx2t.${name}.${key}.txt`), 'qx');
-      // Hits must equal the one-thread run's, line for line.
-      two[`${key}_same_as_1t`] = readFileSync(path.join(runs, `qx2t.${name}.${key}.txt`), 'utf8') === readFileSync(path.join(runs, `qx.${name}.${key}.txt`), 'utf8');
-    }
-  }
+  searchFiles(index, name, files, 'qx2t', two);
   two.peak_rss_mb = Math.round(process.resourceUsage().maxRSS / 1024);
   two.open_ms = result.open_ms;
   result.threads2 = two;

@@ -62,6 +62,13 @@ export function opt(args: ParsedArgs, name: string, fallback?: string): string |
   return v === undefined ? fallback : v[v.length - 1];
 }
 
+/** `--name` as an integer ≥ 1 (`fallback` when absent); anything else is a usage error. */
+export function positiveIntOpt(args: ParsedArgs, name: string, fallback: number): number {
+  const n = numOpt(args, name, fallback);
+  if (!Number.isInteger(n) || n < 1) throw new QxError('usage', `--${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
 export function numOpt(args: ParsedArgs, name: string, fallback: number): number {
   const v = opt(args, name);
   if (v === undefined) return fallback;

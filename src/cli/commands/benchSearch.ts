@@ -5,7 +5,7 @@ import { readCorpus } from '../../core/dataset/corpus.js';
 import { readExpansionFile } from '../../core/dataset/expansionFile.js';
 import { formatRun, writeFileAtomic } from '../../core/dataset/runs.js';
 import type { Run } from '../../core/dataset/types.js';
-import { numOpt, opt, parseArgs } from '../args.js';
+import { positiveIntOpt, opt, parseArgs } from '../args.js';
 import type { CliIo } from '../io.js';
 
 const HELP = `usage: qx bench-search --corpus FILE.jsonl --queries FILE.tsv --out RUN.txt [--k 1000]
@@ -34,8 +34,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   if (corpus === undefined || queries === undefined || out === undefined) {
     throw new QxError('usage', 'qx bench-search needs --corpus, --queries and --out', { hint: 'See qx bench-search --help.' });
   }
-  const k = numOpt(args, 'k', 1000);
-  if (!Number.isInteger(k) || k < 1) throw new QxError('usage', `--k must be a positive integer, got ${k}`);
+  const k = positiveIntOpt(args, 'k', 1000);
   const rows = await readExpansionFile(path.resolve(io.cwd, queries));
   const t0 = performance.now();
   const { index } = await Bm25Index.build(readCorpus(path.resolve(io.cwd, corpus), undefined, { signal }), {

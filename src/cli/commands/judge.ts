@@ -6,7 +6,7 @@ import { type JudgeTemplate, loadJudgeTemplate, resolveJudgeTemplateSpec } from 
 import { KD_FORMATS, sampledPairs } from '../../core/judge/kdExport.js';
 import { NEGATIVE_STRATEGIES, type NegativeStrategy } from '../../core/sampling/negatives.js';
 import { type JudgeSelection, judgeWorkspace, kdExportWorkspace, openJudgments, rejectDisagreeingPairs, workspaceCalibration, workspaceFill } from '../../core/judge/workflow.js';
-import { type ParsedArgs, numOpt, opt, parseArgs } from '../args.js';
+import { type ParsedArgs, numOpt, positiveIntOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar, stderrLogger } from '../io.js';
 import { WORKSPACE_HELP, envApiKey, listOpt, printJson, toolVersion, withWorkspace, workspaceFlags, workspaceValued } from '../workspaceArgs.js';
 
@@ -82,8 +82,7 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   if (depthGiven && !args.options.has('run')) throw new QxError('usage', '--depth is for --run FILE', { hint: 'Give the run to judge with --run FILE --depth N.' });
   const runFile = opt(args, 'run');
   const qids = listOpt(args, 'qids');
-  const depth = numOpt(args, 'depth', 10);
-  if (!Number.isInteger(depth) || depth < 1) throw new QxError('usage', `--depth must be a positive integer, got ${depth}`);
+  const depth = positiveIntOpt(args, 'depth', 10);
   const r = await withWorkspace(args, io, async (ws) => {
     const sel = selection(args, io, ws.settings.teacher, template);
     const bar = progressBar(io, `judging (${sel.model})`);
@@ -162,8 +161,7 @@ function selection(args: ParsedArgs, io: CliIo, teacher: { baseUrl: string; mode
     if (args.options.has('base-url')) throw new QxError('usage', '--base-url and --model-path name two judges: give one');
     const dtype = opt(args, 'dtype') ?? 'fp32';
     if (!ONNX_DTYPES.includes(dtype as OnnxDtype)) throw new QxError('usage', `--dtype must be one of ${ONNX_DTYPES.join(', ')}, got "${dtype}"`);
-    const batchSize = numOpt(args, 'batch-size', 16);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new QxError('usage', `--batch-size must be a positive integer, got ${batchSize}`);
+    const batchSize = positiveIntOpt(args, 'batch-size', 16);
     const folder = resolve(io.cwd, modelPath);
     return { baseUrl: '', model: opt(args, 'model') ?? basename(folder), modelPath: folder, dtype: dtype as OnnxDtype, batchSize, template };
   }

@@ -7,7 +7,7 @@ import { TOPICS_FORMATS, type TopicsFormat, readTopics } from '../../core/datase
 import { formatRun, writeFileAtomic } from '../../core/dataset/runs.js';
 import { readExpansionFile } from '../../core/dataset/expansionFile.js';
 import type { Run } from '../../core/dataset/types.js';
-import { numOpt, opt, parseArgs } from '../args.js';
+import { numOpt, positiveIntOpt, opt, parseArgs } from '../args.js';
 import { type CliIo, progressBar } from '../io.js';
 
 const HELP = `usage: qx search --index DIR (--topics FILE [--topics-format F] | --queries FILE) [--k 1000] [--out RUN]
@@ -40,14 +40,12 @@ export async function run(argv: string[], io: CliIo, signal: AbortSignal): Promi
   if (topicsFormat !== undefined && !TOPICS_FORMATS.includes(topicsFormat)) {
     throw new QxError('usage', `--topics-format must be one of ${TOPICS_FORMATS.join(', ')}`);
   }
-  const k = numOpt(args, 'k', 1000);
-  if (!Number.isInteger(k) || k < 1) throw new QxError('usage', `--k must be a positive integer, got ${k}`);
+  const k = positiveIntOpt(args, 'k', 1000);
   const params: Partial<Bm25Params> = {};
   if (opt(args, 'k1') !== undefined) params.k1 = numOpt(args, 'k1', 0.9);
   if (opt(args, 'b') !== undefined) params.b = numOpt(args, 'b', 0.4);
   if (opt(args, 'lengths') !== undefined) params.lengths = opt(args, 'lengths') as LengthMode;
-  const threads = numOpt(args, 'threads', Math.min(4, availableParallelism()));
-  if (!Number.isInteger(threads) || threads < 1) throw new QxError('usage', `--threads must be a positive integer, got ${threads}`);
+  const threads = positiveIntOpt(args, 'threads', Math.min(4, availableParallelism()));
   const index = await Bm25Index.open(path.resolve(io.cwd, dir), params);
   const started = await index.startSearchThreads(threads);
   const startFailure = index.searchThreadFailure;

@@ -520,7 +520,10 @@ export class Bm25Index implements Retriever {
     }
     const cut = (i: number): number => Math.round((i * n) / parts);
     const list = [...weights];
-    const jobs = helpers.slice(0, parts - 1).map((h, i) => ({ h, lo: cut(i + 1), hi: cut(i + 2), shared: h.begin(list, k, cut(i + 1), cut(i + 2)) }));
+    const jobs = helpers.slice(0, parts - 1).map((h, i) => {
+      const [lo, hi] = [cut(i + 1), cut(i + 2)];
+      return { h, lo, hi, shared: h.begin(list, k, lo, hi) };
+    });
     const t0 = performance.now();
     this.scanRange(plan, heap, 0, cut(1));
     // The ranges are of equal size: a thread that takes 20 times as long (at least 2 s) has died
@@ -528,10 +531,11 @@ export class Bm25Index implements Retriever {
     const waitMs = Math.max(2000, 20 * (performance.now() - t0));
     for (const { h, lo, hi, shared } of jobs) {
       const part = h.finish(shared, k, waitMs);
-      if (part === undefined) this.searchThreadFailure = h.failure;
-      // A thread that failed or hangs: scan its range here (it gets no more jobs).
-      if (part === undefined) this.scanRange(plan, heap, lo, hi);
-      else for (let i = 0; i < part.count; i++) heap.offer(part.scores[i]!, part.docs[i]!);
+      if (part === undefined) {
+        // A thread that failed or hangs: scan its range here (it gets no more jobs).
+        this.searchThreadFailure = h.failure;
+        this.scanRange(plan, heap, lo, hi);
+      } else for (let i = 0; i < part.count; i++) heap.offer(part.scores[i]!, part.docs[i]!);
     }
     return heap.hits();
   }

@@ -155,6 +155,9 @@ export function decodeBlock(bytes: Uint8Array, p: number, docs: Int32Array, tfs:
   const bg = bytes[p + 1]!;
   const bt = bytes[p + 2]!;
   p += 3;
+  // The gap and tf loops are written out twice on purpose: one shared unpack into a scratch
+  // array, then the prefix sum and the +1, decoded 1.4-1.6x slower (5.2 vs 3.2-3.9 ns a posting,
+  // bench/out profiling over the 8.8M index's query2doc lists).
   let d = prev;
   if (bg === 0) {
     for (let i = 0; i < n; i++) docs[at + i] = ++d;
