@@ -1,7 +1,13 @@
-import { closeSync, fsyncSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { QxError, type QxErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { pidAlive } from '../pidAlive.js';
+import { removeAtomicTemps } from '../export/atomicWrite.js';
+
+export { pidAlive };
 
 /** Contents of `.qx/lock`. */
 export interface LockInfo {
@@ -36,17 +42,76 @@ const curationStore: LockSubject = {
   remoteHint: (file) => `Close it there, or delete ${file} if that process is gone.`,
 };
 
-/** A lock file younger than this that cannot be parsed is probably being written right now. */
+/**
+ * Where hard links do not work (FAT, exFAT, some network shares) the lock is written in place, so a
+ * lock file younger than this that cannot be parsed is probably being written right now.
+ */
 const unreadableGraceMs = 5000;
 
-/** True when a process with this id exists on this host (ours or another user's). */
-export function pidAlive(pid: number): boolean {
+/** Writes `text` to a new file `file` and flushes it; throws EEXIST when the file exists. */
+function writeNew(file: string, text: string): void {
+  const fd = openSync(file, 'wx');
   try {
-    process.kill(pid, 0);
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unlinkQuiet(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+/** Error codes of link(2) on a file system or share without hard links. */
+const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EINVAL']);
+
+/**
+ * Creates `file` holding `text`, complete or not at all: the text is written and flushed to a
+ * temporary file first, then hard-linked into place (link fails with EEXIST when `file` exists).
+ * A process killed at any point leaves either no lock or a whole one, never an empty lock file.
+ * Where hard links do not work, falls back to writing `file` in place. Returns false when `file`
+ * exists.
+ */
+function createWhole(file: string, text: string, pid: number): boolean {
+  const temp = join(dirname(file), `.${basename(file)}.${pid}.${randomBytes(4).toString('hex')}.tmp`);
+  writeNew(temp, text);
+  try {
+    linkSync(temp, file);
     return true;
   } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!noHardLinks.has(code)) throw e;
+  } finally {
+    unlinkQuiet(temp);
+  }
+  try {
+    writeNew(file, text);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** True when hard links can be made next to `file` (so other QX processes create locks whole). */
+function hardLinksWork(file: string): boolean {
+  const probe = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const linked = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeNew(probe, '');
+    linkSync(probe, linked);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    unlinkQuiet(linked);
+    unlinkQuiet(probe);
   }
 }
 
@@ -79,17 +144,10 @@ export class StoreLock {
   static acquire(file: string, logger: Logger, now: () => Date = () => new Date(), subject: LockSubject = curationStore): StoreLock {
     const info: LockInfo = { pid: process.pid, host: hostname(), started: now().toISOString() };
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = openSync(file, 'wx');
-        try {
-          writeSync(fd, JSON.stringify(info) + '\n');
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
+      if (createWhole(file, JSON.stringify(info) + '\n', info.pid)) {
+        // A process killed between writing its temp file and linking it left the temp behind.
+        removeAtomicTemps(file);
         return new StoreLock(file, info);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const held = readLock(file);
       if (held === null) {
@@ -99,7 +157,9 @@ export class StoreLock {
         } catch {
           continue;
         }
-        if (age < unreadableGraceMs) {
+        // Locks are created whole where hard links work, so an unreadable one there was left by a
+        // process killed by an older QX Studio, or damaged: nobody is writing it.
+        if (age < unreadableGraceMs && !hardLinksWork(file)) {
           throw new QxError(subject.code, `${subject.name} ${subject.busy} by another process right now`, {
             file,
             hint: 'Wait a moment and try again.',
