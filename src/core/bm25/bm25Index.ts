@@ -726,17 +726,32 @@ export class Bm25Index implements Retriever {
     return t;
   }
 
+  /** Terms' window bounds, least recently used first (a Map keeps insertion order). */
   private readonly blocksByTerm = new Map<number, TermBlocks>();
+  private blocksBytes = 0;
+  /** @internal Most bytes of window bounds kept between searches (tests set small ones). */
+  termBlocksBudget = TERM_BLOCKS_BUDGET;
+
+  /** @internal Bytes of window bounds kept now. */
+  termBlocksBytes(): number {
+    return this.blocksBytes;
+  }
 
   /**
    * Per window of 2^bits doc numbers holding postings of term `id`: the first posting and
    * the largest tf · normInverse of the window (the score is monotone in it, so it bounds every
-   * posting's score there for any boost). Computed on first use of the term and kept.
+   * posting's score there for any boost). Computed on first use of the term and kept while the
+   * terms used since fit in `termBlocksBudget` (least recently used ones are dropped first: a
+   * long run of training queries would otherwise keep one table per term of the vocabulary).
    */
   private termBlocks(id: number, bits: number, postDocs: Int32Array, postTfs: Uint32Array, start: number, end: number): TermBlocks {
     const key = id * 32 + bits;
     let b = this.blocksByTerm.get(key);
-    if (b !== undefined) return b;
+    if (b !== undefined) {
+      this.blocksByTerm.delete(key);
+      this.blocksByTerm.set(key, b);
+      return b;
+    }
     const normInv = this.normInv;
     const lucene = this.params.lengths === 'lucene';
     const win: number[] = [];
@@ -761,6 +776,13 @@ export class Bm25Index implements Retriever {
     first.push(end - start);
     b = { win: Int32Array.from(win), first: Uint32Array.from(first), maxX: Float64Array.from(maxX) };
     this.blocksByTerm.set(key, b);
+    this.blocksBytes += termBlocksBytes(b);
+    // The query being searched holds its terms' tables itself: dropping them here is safe.
+    for (const [oldKey, old] of this.blocksByTerm) {
+      if (this.blocksBytes <= this.termBlocksBudget) break;
+      this.blocksByTerm.delete(oldKey);
+      this.blocksBytes -= termBlocksBytes(old);
+    }
     return b;
   }
 
@@ -1039,6 +1061,17 @@ interface ExhaustivePlan {
   terms: { id: number; bytes: Uint8Array; w: number; table: Float32Array | undefined }[];
   /** Postings of all the terms. */
   postings: number;
+}
+
+/**
+ * Window bounds kept between searches: 64 MB, some 4M windows (16 bytes each). At 8.8M documents
+ * a term in every window costs 35 KB, and 3,000 random 4-term queries touched 6,174 terms and
+ * 161 MB before there was a budget (bench/RESULTS.md).
+ */
+const TERM_BLOCKS_BUDGET = 64 * 1024 * 1024;
+
+function termBlocksBytes(b: TermBlocks): number {
+  return b.win.byteLength + b.first.byteLength + b.maxX.byteLength;
 }
 
 interface TermBlocks {

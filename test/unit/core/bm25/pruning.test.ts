@@ -102,3 +102,26 @@ test('DL19 pool with pruning on: Lucene nDCG@10 (0.4644 / 0.6421) and exactly th
   assert.equal(meanNdcg10(q, runOf(orig)).toFixed(4), '0.4644');
   assert.equal(meanNdcg10(q, runOf(exp)).toFixed(4), '0.6421');
 });
+
+test('a long run of distinct queries keeps the pruning bounds within their memory budget, with the same hits', async () => {
+  // 20,000 docs over 400 words: every word spans many windows of 2^6 doc numbers.
+  const docs = Array.from({ length: 20_000 }, (_, i) => ({ id: `d${i}`, text: `w${i % 400} w${(i * 7) % 400} w${(i * 13) % 397} w${(i * 31) % 389}` }));
+  const { index } = await Bm25Index.build(docs, { analyzer: 'whitespace' });
+  const queries = Array.from({ length: 150 }, (_, i) => new Map([[`w${i}`, 1], [`w${(i * 3 + 1) % 400}`, 0.7], [`w${(i * 11 + 5) % 400}`, 1.3]]));
+  const opts = { windowBits: 6, minPostings: 0 };
+  const unbounded: number[] = [];
+  for (const q of queries) {
+    index.searchWeighted(q, 10, opts);
+    unbounded.push(index.termBlocksBytes());
+  }
+  const budget = 40_000;
+  assert.ok(unbounded.at(-1)! > 4 * budget, `without a budget the bounds grow to ${unbounded.at(-1)} bytes`);
+  const { index: bounded } = await Bm25Index.build(docs, { analyzer: 'whitespace' });
+  bounded.termBlocksBudget = budget;
+  let most = 0;
+  for (const q of [...queries, ...queries]) {
+    assert.deepEqual(bounded.searchWeighted(q, 10, opts), index.searchWeighted(q, 10, { exhaustive: true }));
+    most = Math.max(most, bounded.termBlocksBytes());
+  }
+  assert.ok(most > 0 && most <= budget, `bounds kept: at most ${most} bytes, budget ${budget}`);
+});
