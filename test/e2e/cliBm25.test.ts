@@ -332,7 +332,7 @@ describe('two qx index processes on one folder', { skip: process.platform === 'w
   /** Starts `qx index` of the DL19 pool into `dir` and waits until it is writing its temp generation. */
   async function startBuild(dir: string): Promise<ReturnType<typeof qxAsync>> {
     const build = qxAsync('index', '--corpus', pool, '--out', dir);
-    await waitFor(`the first qx index writes into ${dir}`, () => existsSync(join(tmp, dir)) && readdirSync(join(tmp, dir)).some((n) => n.endsWith('.tmp')));
+    await waitFor(`the first qx index writes into ${dir}`, () => existsSync(join(tmp, dir)) && readdirSync(join(tmp, dir)).some((n) => n.startsWith('gen-') && n.endsWith('.tmp')));
     return build;
   }
 
@@ -341,7 +341,7 @@ describe('two qx index processes on one folder', { skip: process.platform === 'w
     first.kill('SIGSTOP');
     let second: Result;
     try {
-      assert.ok(readdirSync(join(tmp, 'race-idx')).some((n) => n.endsWith('.tmp')), 'the first build is paused mid-way');
+      assert.ok(readdirSync(join(tmp, 'race-idx')).some((n) => n.startsWith('gen-') && n.endsWith('.tmp')), 'the first build is paused mid-way');
       second = qx('index', '--corpus', small, '--out', 'race-idx');
     } finally {
       first.kill('SIGCONT');

@@ -14,7 +14,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Segments journaled so far by the build into `out` (0 before the journal exists). */
 function journaled(out: string): number {
-  const gen = existsSync(out) ? readdirSync(out).find((n) => n.endsWith('.tmp')) : undefined;
+  const gen = existsSync(out) ? readdirSync(out).find((n) => n.startsWith('gen-') && n.endsWith('.tmp')) : undefined;
   const file = gen === undefined ? undefined : join(out, gen, 'resume.json');
   if (file === undefined || !existsSync(file)) return 0;
   try {

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
 import { type Logger, nullLogger } from '../logger.js';
-import { type LockSubject, StoreLock } from '../curation/lock.js';
+import { type LockSubject, StoreLock, isLockTemp } from '../curation/lock.js';
 import type { Bm25Params, BuildReport } from './bm25Index.js';
 import { type DocStore, type DocStoreMeta, openDocStore, type StoreFile } from './docStore.js';
 import { type ByteSource, DocIdTable, TermTable, type WrittenPostings } from './postings.js';
@@ -125,7 +125,8 @@ export async function newGeneration(root: string, logger: Logger = nullLogger, r
   const lock = StoreLock.acquire(join(root, INDEX_LOCK), logger, undefined, lockSubject(root));
   const release = (): void => lock.release();
   try {
-    const entries = (await readdir(root)).filter((e) => e !== INDEX_LOCK);
+    // Another process taking the lock right now has its lock temp file here for a moment.
+    const entries = (await readdir(root)).filter((e) => e !== INDEX_LOCK && !isLockTemp(e, INDEX_LOCK));
     const current = await readCurrent(root);
     if (entries.length > 0 && current === undefined && entries.some((e) => !e.startsWith('gen-'))) {
       throw new QxError('config', `${root} is not empty and holds no qx index`, { hint: 'Choose a new or empty directory for --out.' });

@@ -67,6 +67,14 @@ function unlinkQuiet(file: string): void {
   }
 }
 
+/**
+ * True for the name of a temp file a process writes beside the lock `lockName` while taking it
+ * (`.<lockName>.<pid>.<hex>.tmp`): it may appear in the lock's folder for a moment at any time.
+ */
+export function isLockTemp(name: string, lockName: string): boolean {
+  return name.startsWith(`.${lockName}.`) && name.endsWith('.tmp');
+}
+
 /** Error codes of link(2) on a file system or share without hard links. */
 const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EINVAL']);
 

@@ -298,3 +298,19 @@ test('a build killed with SIGKILL mid-write leaves the previous index usable; th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an index folder holding only another process\'s lock temp file (it is taking the lock right now) is built into; a folder with other files is refused, naming it', async () => {
+  const dir = tmp();
+  try {
+    const temp = `.write.lock.${process.ppid}.0a1b2c3d.tmp`;
+    writeFileSync(path.join(dir, temp), '{"pid":1,"host":"h","started":"t"}\n');
+    await Bm25Index.build([{ id: 'a', text: 'alpha beta' }], { dir });
+    assert.deepEqual((await Bm25Index.open(dir)).searchSync('alpha').map((h) => h.docid), ['a']);
+    const other = tmp();
+    writeFileSync(path.join(other, 'notes.txt'), 'mine');
+    await assert.rejects(Bm25Index.build([{ id: 'a', text: 'alpha' }], { dir: other }), (e: unknown) => QxError.is(e, 'config') && e.message.includes(`${other} is not empty and holds no qx index`));
+    rmSync(other, { recursive: true, force: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -36,7 +36,7 @@ async function build(
     logger = { ...logger, info: (m) => (info(m), abortOnLine(String(m)) ? controller.abort() : undefined) };
   }
   const journal = (): { segments: unknown[] } | undefined => {
-    const gen = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.tmp')) : undefined;
+    const gen = existsSync(dir) ? readdirSync(dir).find((n) => n.startsWith('gen-') && n.endsWith('.tmp')) : undefined;
     const file = gen === undefined ? undefined : path.join(dir, gen, JOURNAL_FILE);
     return file !== undefined && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { segments: unknown[] }) : undefined;
   };
@@ -149,7 +149,7 @@ async function withInterrupted(segments: number, fn: (it: Interrupted) => Promis
     writeSyntheticCorpus(corpus, N);
     const dir = path.join(root, 'idx');
     await cancelledBuild(corpus, dir, segments);
-    const gen = path.join(dir, readdirSync(dir).find((n) => n.endsWith('.tmp'))!);
+    const gen = path.join(dir, readdirSync(dir).find((n) => n.startsWith('gen-') && n.endsWith('.tmp'))!);
     const journal = JSON.parse(readFileSync(path.join(gen, JOURNAL_FILE), 'utf8')) as { segments: { file: string; bytes: number }[] };
     await fn({ root, corpus, dir, gen, first: journal.segments[0]! });
   } finally {
