@@ -165,8 +165,8 @@ export class StoreLock {
         } catch {
           continue;
         }
-        // Locks are created whole where hard links work, so an unreadable one there was left by a
-        // process killed by an older QX Studio, or damaged: nobody is writing it.
+        // Locks are created whole where hard links work, so an unreadable one there is damaged or
+        // was left by an older QX Studio killed while writing it: nobody is writing it now.
         if (age < unreadableGraceMs && !hardLinksWork(file)) {
           throw new QxError(subject.code, `${subject.name} ${subject.busy} by another process right now`, {
             file,
