@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { Bm25Index, type BuildOptions, type BuildReport } from '../../../../src/core/bm25/bm25Index.js';
 import { corpusForIndex } from '../../../../src/core/bm25/docStore.js';
-import { isCancellationError } from '../../../../src/core/errors.js';
+import { QxError, isCancellationError } from '../../../../src/core/errors.js';
 import type { Logger } from '../../../../src/core/logger.js';
 import type { ProgressReport } from '../../../../src/core/progress.js';
 import { JOURNAL_FILE } from '../../../../src/core/bm25/buildJournal.js';
@@ -286,5 +287,28 @@ test('restart discards an interrupted build and says so', async () => {
     const index = await startsOver(it, (l) => l.startsWith('starting over as asked'), true);
     assert.equal(index.numDocs, N);
     await index.close();
+  });
+});
+
+test('a segment that passes its checksum but does not decode fails the merge as an index error naming the build folder and how to start over', async () => {
+  await withInterrupted(2, async (it) => {
+    // As a disk fault after the checksum was taken, or a bug, would leave it: the file cut short
+    // and the journal agreeing with it.
+    const file = path.join(it.gen, it.first.file);
+    const cut = readFileSync(file).subarray(0, it.first.bytes - 64);
+    writeFileSync(file, cut);
+    const journalFile = path.join(it.gen, JOURNAL_FILE);
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { segments: { file: string; bytes: number; crc32: number }[] };
+    journal.segments[0]!.bytes = cut.length;
+    journal.segments[0]!.crc32 = crc32(cut);
+    writeFileSync(journalFile, JSON.stringify(journal));
+    const { docs, plan, resumeInput } = await corpusForIndex([it.corpus], undefined, {});
+    await assert.rejects(Bm25Index.build(docs, { ...OPTIONS, dir: it.dir, store: plan, logger: captureLogger(), resumeInput }), (e: unknown) => {
+      assert.ok(QxError.is(e, 'index'), String(e));
+      assert.match(e.message, new RegExp(`merging the index segments in .*${path.basename(it.gen)}.* failed`));
+      assert.match(e.message, /qx index --rebuild/);
+      return true;
+    });
+    assert.ok(!existsSync(path.join(it.dir, 'CURRENT')), 'no index was published');
   });
 });
