@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { writeFileAtomic } from '../export/atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import { writeDurable } from './indexFiles.js';
 
 /**

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { QxError } from '../errors.js';
 import { type Logger, nullLogger } from '../logger.js';
-import { type LockSubject, StoreLock, isLockTemp } from '../curation/lock.js';
+import { type LockSubject, StoreLock, isLockTemp } from '../files/lock.js';
 import type { Bm25Params, BuildReport } from './bm25Index.js';
 import { type DocStore, type DocStoreMeta, openDocStore, type StoreFile } from './docStore.js';
 import { type ByteSource, DocIdTable, TermTable, type WrittenPostings } from './postings.js';

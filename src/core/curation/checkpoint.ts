@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeAtomicTemps, writeFileAtomic } from '../export/atomicWrite.js';
+import { removeAtomicTemps, writeFileAtomic } from '../files/atomicWrite.js';
 import type { Logger } from '../logger.js';
 import type { PairRecord } from './types.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../export/atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import { QxError } from '../errors.js';
 import type { ExpansionRecord } from '../expansion/types.js';
 import { type Logger, nullLogger } from '../logger.js';
@@ -9,7 +9,7 @@ import { shortHash } from './hash.js';
 import { type ExpansionHead, scanExpansionHead, scanScoreHead } from './expansionHead.js';
 import { CHECKPOINT_FILE, encodePairs, type ReadCheckpoint, type JournalMark, type JournalName, journalNames, markJournal, readCheckpoint, removeCheckpointLeftovers, writeCheckpoint } from './checkpoint.js';
 import { JournalWriter, type JournalLine, scanJournal } from './journal.js';
-import { StoreLock } from './lock.js';
+import { StoreLock } from '../files/lock.js';
 import type { ExpansionScore, PairRecord, PairState } from './types.js';
 
 /** The store schema this build writes and the newest it can read. */

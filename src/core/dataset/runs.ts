@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomic as writeFileDurably } from '../export/atomicWrite.js';
+import { writeFileAtomic as writeFileDurably } from '../files/atomicWrite.js';
 import { QxError, datasetError } from '../errors.js';
 import { sortLikeTrecEval } from '../eval/trecOrder.js';
 import { assertReadableFile, lineBatches } from './textFile.js';
@@ -133,7 +133,7 @@ export async function writeRun(path: string, run: Run, tag: string): Promise<voi
 }
 
 /**
- * Writes `text` to `path` through a temporary file, fsync and a rename (export/atomicWrite.ts),
+ * Writes `text` to `path` through a temporary file, fsync and a rename (files/atomicWrite.ts),
  * creating the folder first.
  */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {

@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import type { HistoryTurn, Qrels, Topic } from '../dataset/types.js';
 import { QxError, throwIfAborted } from '../errors.js';
 import { type NegativeStrategy, NEGATIVE_STRATEGIES, type RankedCandidate, deriveSeed, sampleNegatives } from '../sampling/negatives.js';
-import { writeFileAtomic } from './atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 
 /**
  * Distillation exports for a retriever or reranker student:

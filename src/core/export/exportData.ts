@@ -10,7 +10,7 @@ import type { ExpansionScore, PairRecord, PairRules, PairState } from '../curati
 import { nullLogger } from '../logger.js';
 import type { TaskOptions } from '../progress.js';
 import type { ExportFormat, ExportRequest, ExportResult } from '../workspace/api.js';
-import { writeFileAtomic } from './atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import { validateDatasetInfoEntry, validateRecords } from './schemas.js';
 
 /** The student's zero-shot prompt for one query: what the trained model will be given. */

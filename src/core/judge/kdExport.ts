@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { QxError } from '../errors.js';
 import type { TemplateRef } from '../expansion/types.js';
-import { writeFileAtomic } from '../export/atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import { deriveSeed, sampleNegatives, type NegativeStrategy } from '../sampling/negatives.js';
 
 /*

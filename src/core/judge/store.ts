@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { TemplateRef } from '../expansion/types.js';
-import { writeFileAtomic } from '../export/atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import type { Logger } from '../logger.js';
 import type { JudgmentRecord } from './types.js';
 

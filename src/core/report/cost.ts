@@ -5,7 +5,7 @@ import { throwIfAborted } from '../errors.js';
 import { type ModelPrice, type PriceTable, examplePriceTable, loadPriceTable, priceFor, summarizeCost } from '../expansion/cost.js';
 import { countTokens } from '../expansion/tokenCount.js';
 import type { ExpansionRecord, ExpansionRole } from '../expansion/types.js';
-import { writeFileAtomic } from '../export/atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import type { StudentTeacherComparison } from './report.js';
 
 /** The workspace's own price table, relative to the workspace folder. */

@@ -4,7 +4,7 @@ import { readTopics } from '../dataset/topics.js';
 import { loadManifest } from '../dataset/manifest.js';
 import type { Topic } from '../dataset/types.js';
 import { QxError } from '../errors.js';
-import { writeFileAtomic } from '../export/atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import type { TaskOptions } from '../progress.js';
 import { buildRoundReport, parseRoundMethod, roundMethod, renderRoundsHtml, renderRoundsMarkdown, renderRoundsSvg, type RoundReport } from '../report/rounds.js';
 import type { QxReport } from '../report/report.js';

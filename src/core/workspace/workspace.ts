@@ -25,7 +25,7 @@ import { runExpansions } from '../expansion/runner.js';
 import { defaultRetryPolicy } from '../expansion/retry.js';
 import { loadTemplates, renderTemplate, shippedTemplateDir, templateRef, type FewShotExample, type PromptTemplate } from '../expansion/templates.js';
 import type { ExpansionRecord } from '../expansion/types.js';
-import { writeFileAtomic } from '../export/atomicWrite.js';
+import { writeFileAtomic } from '../files/atomicWrite.js';
 import { exportDataset, type ExportInput } from '../export/exportData.js';
 import { expansionCost, methodQueryCosts, type QueryCostSection } from '../feedback/queryCost.js';
 import { ReviewJudgments, type QueryJudgeView } from '../judge/reviewJudge.js';

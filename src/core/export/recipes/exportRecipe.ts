@@ -4,7 +4,7 @@ import { QxError } from '../../errors.js';
 import type { PairState } from '../../curation/types.js';
 import type { TaskOptions } from '../../progress.js';
 import type { ExportFormat, ExportRequest, ExportResult } from '../../workspace/api.js';
-import { writeFileAtomic } from '../atomicWrite.js';
+import { writeFileAtomic } from '../../files/atomicWrite.js';
 import type { ExportManifest } from '../exportData.js';
 import { chatTemplateFor, recipeDefaults } from './hyperparameters.js';
 import { datasetEntryName, renderLlamaFactory, sftDatasetInfoEntry } from './llamaFactoryRecipe.js';

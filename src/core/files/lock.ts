@@ -4,10 +4,8 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { QxError, type QxErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { pidAlive } from '../pidAlive.js';
-import { removeAtomicTemps } from '../export/atomicWrite.js';
-
-export { pidAlive };
+import { pidAlive } from './pidAlive.js';
+import { removeAtomicTemps } from './atomicWrite.js';
 
 /** Contents of `.qx/lock`. */
 export interface LockInfo {

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pidAlive } from '../pidAlive.js';
+import { pidAlive } from './pidAlive.js';
 
 /**
  * Writes `data` to `file` so that readers see either the old file or the whole new one:

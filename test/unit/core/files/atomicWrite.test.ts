@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { removeAtomicTemps, writeFileAtomic } from '../../../../src/core/export/atomicWrite.js';
+import { removeAtomicTemps, writeFileAtomic } from '../../../../src/core/files/atomicWrite.js';
 
 test('writeFileAtomic removes the temp file a killed writer left beside the target, never a live writer\'s', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qx-atomic-'));

@@ -4,12 +4,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { StoreLock } from '../../../../src/core/curation/lock.js';
+import { StoreLock } from '../../../../src/core/files/lock.js';
 import { CurationStore } from '../../../../src/core/curation/store.js';
 import type { Logger } from '../../../../src/core/logger.js';
 
 const repoRoot = resolve(__dirname, '../../../..');
-const cyclerScript = join(repoRoot, 'test/fixtures/curation/lockCycler.ts');
+const cyclerScript = join(repoRoot, 'test/fixtures/files/lockCycler.ts');
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'qx-lock-'));
