@@ -73,9 +73,6 @@ export function isLockTemp(name: string, lockName: string): boolean {
   return name.startsWith(`.${lockName}.`) && name.endsWith('.tmp');
 }
 
-/** Error codes of link(2) on a file system or share without hard links. */
-const noHardLinks = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EINVAL']);
-
 /**
  * Creates `file` holding `text`, complete or not at all: the text is written and flushed to a
  * temporary file first, then hard-linked into place (link fails with EEXIST when `file` exists).
@@ -90,9 +87,9 @@ function createWhole(file: string, text: string, pid: number): boolean {
     linkSync(temp, file);
     return true;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EEXIST') return false;
-    if (!noHardLinks.has(code)) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    // No hard links here (EPERM on FAT, ENOTSUP or EOPNOTSUPP on some shares, other codes on
+    // other systems): write the lock in place, which fails with its own error if nothing works.
   } finally {
     unlinkQuiet(temp);
   }
