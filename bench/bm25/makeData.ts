@@ -6,6 +6,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { standardTokens } from '../../src/core/bm25/analyzer.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 const root = path.resolve(__dirname, '../..');
 const data = path.resolve(root, 'test/fixtures/data');
@@ -52,15 +53,7 @@ vocab.forEach((t, i) => {
   cumulative[i] = total;
 });
 
-let state = seed >>> 0;
-const rand = (): number => {
-  // mulberry32
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rand = mulberry32(seed);
 const pickToken = (): string => {
   const x = rand() * total;
   let lo = 0;

@@ -25,6 +25,7 @@ import { nullLogger } from '../../src/core/logger.js';
 import { defaultSettings } from '../../src/core/workspace/settings.js';
 import { createWorkspace, openWorkspace, type Workspace } from '../../src/core/workspace/workspace.js';
 import { installVscodeStub } from '../extension/vscodeStub.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -33,17 +34,6 @@ function arg(name: string, fallback: number): number {
 function argText(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const stats = (xs: number[]) => {

@@ -4,18 +4,7 @@ import type { DocMove, ExpansionScore, PairRecord, PairState } from '../../src/c
 import type { ExpansionRecord } from '../../src/core/expansion/types.js';
 import type { CorpusDoc } from '../../src/core/dataset/types.js';
 import type { QueryReview, QuerySummary, ScoredExpansion, UndoResult, WorkspaceApi } from '../../src/core/workspace/api.js';
-
-/** Deterministic PRNG (mulberry32) so synthetic workspaces are identical run to run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/core/random.js';
 
 function hash(s: string): number {
   let h = 2166136261;
@@ -43,7 +32,7 @@ export class FakeWorkspace implements WorkspaceApi {
 
   constructor(n: number, seed = 7, name = 'synthetic') {
     this.name = name;
-    const rand = prng(seed);
+    const rand = mulberry32(seed);
     for (let i = 0; i < n; i++) {
       const qid = String(1000 + i);
       const text = Array.from({ length: 3 + Math.floor(rand() * 3) }, () => words[Math.floor(rand() * words.length)]).join(' ');

@@ -1,5 +1,6 @@
 import { QxError } from '../errors.js';
 import type { Qrels, Topic } from './types.js';
+import { mulberry32 } from '../random.js';
 
 /**
  * How a workspace's topics were sampled from a bigger topics file (`qx init --sample-queries`),
@@ -25,18 +26,6 @@ export const SAMPLE_TOPICS_FILE = 'sample.topics.jsonl';
 
 /** Default seed of `sampleTopics` when none is given. */
 export const DEFAULT_SAMPLE_SEED = 42;
-
-/** mulberry32: a small seedable PRNG whose stream is the same on every platform. Floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Draws `n` topics uniformly without replacement among those with at least one judgment of grade

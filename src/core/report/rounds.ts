@@ -1,4 +1,5 @@
 import type { QxReport } from './report.js';
+import { mulberry32 } from '../random.js';
 
 /** The method label of a round's expansions with `template`: `query2doc-zs@r2`. */
 export function roundMethod(template: string, round: number): string {
@@ -50,18 +51,6 @@ export interface RoundReport {
   bootstrap: { resamples: number; seed: number };
 }
 
-/** mulberry32: a small seeded PRNG so the interval is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function quantile(sorted: readonly number[], p: number): number {
   const i = (sorted.length - 1) * p;
   const lo = Math.floor(i);
@@ -105,7 +94,7 @@ export function buildRoundReport(report: QxReport, options: { teacher?: string; 
     const ys = common.map((q) => tq.get(q) as number);
     const sum = (v: number[]): number => v.reduce((s, x) => s + x, 0);
     if (common.length === 0 || sum(ys) <= 0) return { p: null, interval: null };
-    const next = rng(seed);
+    const next = mulberry32(seed);
     const ratios: number[] = [];
     for (let b = 0; b < resamples; b++) {
       let sx = 0;

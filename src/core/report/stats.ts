@@ -1,3 +1,5 @@
+import { mulberry32 } from '../random.js';
+
 /*
  * Significance tests for paired per-query scores. The Student t distribution function is
  * computed through the regularized incomplete beta function (continued fraction, modified
@@ -99,18 +101,6 @@ export interface PermutationTest {
   exact: boolean;
   /** Sign assignments evaluated. */
   iterations: number;
-}
-
-/** Small, fast, seedable PRNG (mulberry32): the same seed always gives the same p-value. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

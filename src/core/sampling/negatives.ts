@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { QxError } from '../errors.js';
+import { mulberry32 } from '../random.js';
 
 /**
  * Negative sampling for contrastive and distillation exports, shared by every exporter that needs
@@ -112,18 +113,6 @@ export function sampleNegatives(req: SampleRequest): SampledNegative[] {
 /** A 32-bit seed for one query (or any key) from a run seed: the first 4 bytes of sha256(seed, key). */
 export function deriveSeed(seed: number, key: string): number {
   return createHash('sha256').update(`${seed}\u0000${key}`).digest().readUInt32BE(0);
-}
-
-/** Mulberry32: a small, fast, well-distributed 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `k` distinct items drawn uniformly (a partial Fisher–Yates shuffle of a copy), in draw order. */
