@@ -776,12 +776,12 @@ export class Bm25Index implements Retriever {
     first.push(end - start);
     b = { win: Int32Array.from(win), first: Uint32Array.from(first), maxX: Float64Array.from(maxX) };
     this.blocksByTerm.set(key, b);
-    this.blocksBytes += termBlocksBytes(b);
+    this.blocksBytes += blocksSize(b);
     // The query being searched holds its terms' tables itself: dropping them here is safe.
     for (const [oldKey, old] of this.blocksByTerm) {
       if (this.blocksBytes <= this.termBlocksBudget) break;
       this.blocksByTerm.delete(oldKey);
-      this.blocksBytes -= termBlocksBytes(old);
+      this.blocksBytes -= blocksSize(old);
     }
     return b;
   }
@@ -1065,12 +1065,12 @@ interface ExhaustivePlan {
 
 /**
  * Window bounds kept between searches: 64 MB, some 4M windows (16 bytes each). At 8.8M documents
- * a term in every window costs 35 KB, and 3,000 random 4-term queries touched 6,174 terms and
- * 161 MB before there was a budget (bench/RESULTS.md).
+ * a term in every window costs 35 KB, and 3,000 random 4-word queries kept 184 MB before there
+ * was a budget (bench/bm25/pruneMemory.ts, bench/RESULTS.md).
  */
 const TERM_BLOCKS_BUDGET = 64 * 1024 * 1024;
 
-function termBlocksBytes(b: TermBlocks): number {
+function blocksSize(b: TermBlocks): number {
   return b.win.byteLength + b.first.byteLength + b.maxX.byteLength;
 }
 
