@@ -467,9 +467,10 @@ export class Bm25Index implements Retriever {
    * Starts search threads so that a long exhaustive search (query2doc expansions: millions of
    * postings) is scanned by `threads` threads at once, each over its own range of doc numbers;
    * hits and scores are the same as on one thread. Each thread opens the index itself (its norms,
-   * length table, term tables and V8 heap: 283 MB more RSS at 8.8M documents). Searches stay synchronous. On-disk indexes
-   * only, holding at least 1M postings (smaller ones never split); resolves to the number of
-   * threads searches use (1 when none started).
+   * length table, term tables and V8 heap, not the docids: about 160 MB more RSS at 8.8M
+   * documents). Searches stay synchronous. On-disk indexes only, holding at least 1M postings
+   * (smaller ones never split); resolves to the number of threads searches use (1 when none
+   * started).
    * `minPostings` (@internal, tests): the fewest postings a search splits, default 1,000,000.
    */
   async startSearchThreads(threads: number, options: { minPostings?: number } = {}): Promise<number> {
@@ -541,13 +542,22 @@ export class Bm25Index implements Retriever {
   }
 
   /**
-   * The k best of doc numbers [lo, hi) for a query, as scores and doc numbers (the part of
-   * `searchWeighted`'s exhaustive scan a search thread does). Returns the number of hits written.
+   * The part of `searchWeighted`'s exhaustive scan a search thread does: the k best of doc numbers
+   * [lo, hi) by score and every document tied with the k-th score, as scores and doc numbers,
+   * for the caller to rank with docids (a thread that never breaks ties by docid never loads
+   * them: 104 MB at 8.8M documents). When the ties do not fit in `scores` (capacity k or more), the
+   * range is scanned again and ranked with docids here: the k best only. Returns the number of
+   * hits written.
    */
   scanPart(weights: ReadonlyMap<string, number>, k: number, lo: number, hi: number, scores: Float64Array, docs: Int32Array): number {
     const plan = this.exhaustivePlan(weights);
+    if (plan.terms.length === 0) return 0;
+    const ties = new TieHeap(k, scores.length - k);
+    this.scanRange(plan, ties, lo, hi);
+    const n = ties.copyTo(scores, docs);
+    if (n >= 0) return n;
     const heap = new TopHeap(k, this.data.docIds);
-    if (plan.terms.length > 0) this.scanRange(plan, heap, lo, hi);
+    this.scanRange(plan, heap, lo, hi);
     return heap.copyTo(scores, docs);
   }
 
@@ -595,7 +605,7 @@ export class Bm25Index implements Retriever {
   }
 
   /** The exhaustive scan of doc numbers [lo, hi) into `heap`. */
-  private scanRange(plan: ExhaustivePlan, heap: TopHeap, lo: number, hi: number): void {
+  private scanRange(plan: ExhaustivePlan, heap: HitSink, lo: number, hi: number): void {
     const n = this.numDocs;
     const norms = this.data.norms;
     const normInv = this.normInv;
@@ -1116,7 +1126,105 @@ export function newSearchStats(): SearchStats {
 }
 
 /** Keeps the k best (score desc, then docid desc: trec_eval's order) of the hits offered. */
-class TopHeap {
+/** Where a scan offers its hits. */
+interface HitSink {
+  /** The score a hit must reach to be kept; -Infinity while not full. */
+  readonly threshold: number;
+  /** Offers a hit; true when the sink is full afterwards (the threshold may have risen). */
+  offer(s: number, d: number): boolean;
+}
+
+/**
+ * The k best hits by score and every hit tied with the k-th score, without docids: a min-heap of
+ * k by score (ties in any order) and a list of the hits whose score equals its minimum. Whatever
+ * order docids would give the ties, the k best by (score, docid) are among the hits kept.
+ */
+class TieHeap implements HitSink {
+  private readonly hs: Float64Array;
+  private readonly hd: Int32Array;
+  private size = 0;
+  private readonly ties: Int32Array;
+  private nTies = 0;
+  private overflow = false;
+  constructor(
+    private readonly cap: number,
+    tieCap: number,
+  ) {
+    this.hs = new Float64Array(cap);
+    this.hd = new Int32Array(cap);
+    this.ties = new Int32Array(Math.max(0, tieCap));
+  }
+
+  get threshold(): number {
+    return this.size < this.cap ? -Infinity : this.hs[0]!;
+  }
+
+  offer(s: number, d: number): boolean {
+    const hs = this.hs;
+    const hd = this.hd;
+    if (this.size < this.cap) {
+      let j = this.size++;
+      while (j > 0) {
+        const parent = (j - 1) >> 1;
+        if (hs[parent]! <= s) break;
+        hs[j] = hs[parent]!;
+        hd[j] = hd[parent]!;
+        j = parent;
+      }
+      hs[j] = s;
+      hd[j] = d;
+      return this.size === this.cap;
+    }
+    const min = hs[0]!;
+    if (s < min) return true;
+    if (s === min) {
+      this.tie(d);
+      return true;
+    }
+    const out = hd[0]!;
+    const size = this.size;
+    let j = 0;
+    for (;;) {
+      const l = 2 * j + 1;
+      if (l >= size) break;
+      const r = l + 1;
+      const c = r < size && hs[r]! < hs[l]! ? r : l;
+      if (hs[c]! >= s) break;
+      hs[j] = hs[c]!;
+      hd[j] = hd[c]!;
+      j = c;
+    }
+    hs[j] = s;
+    hd[j] = d;
+    if (hs[0] === min) this.tie(out);
+    else {
+      // The minimum rose: the ties kept so far score below it.
+      this.nTies = 0;
+      this.overflow = false;
+    }
+    return true;
+  }
+
+  private tie(d: number): void {
+    if (this.nTies < this.ties.length) this.ties[this.nTies++] = d;
+    else this.overflow = true;
+  }
+
+  /** Copies the heap, then the ties, into `scores`/`docs`; returns how many, or −1 when ties were dropped for lack of room. */
+  copyTo(scores: Float64Array, docs: Int32Array): number {
+    if (this.overflow) return -1;
+    scores.set(this.hs.subarray(0, this.size));
+    docs.set(this.hd.subarray(0, this.size));
+    const min = this.hs[0]!;
+    for (let i = 0; i < this.nTies; i++) {
+      scores[this.size + i] = min;
+      docs[this.size + i] = this.ties[i]!;
+    }
+    return this.size + this.nTies;
+  }
+}
+
+class TopHeap implements HitSink {
   private readonly hs: Float64Array;
   private readonly hd: Int32Array;
   private size = 0;

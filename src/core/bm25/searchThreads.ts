@@ -15,8 +15,18 @@ export interface SearchJob {
   k: number;
   lo: number;
   hi: number;
-  /** Int32 state (0 running, 1 done, 2 failed) and count, then k float64 scores, then k int32 doc numbers. */
+  /** Hits the shared buffer holds: k and the documents tied with the k-th (`partCapacity`). */
+  cap: number;
+  /** Int32 state (0 running, 1 done, 2 failed) and count, then `cap` float64 scores, then `cap` int32 doc numbers. */
   shared: SharedArrayBuffer;
+}
+
+/**
+ * Room for a range's hits: its k best by score, and up to k + 1,024 more documents tied with
+ * the k-th score (the thread does not read docids to break ties; the caller does).
+ */
+export function partCapacity(k: number): number {
+  return 2 * k + 1024;
 }
 
 /** What a search thread posts back: that it opened the index, or why it failed. */
@@ -30,7 +40,7 @@ export interface SearchThreadData {
   params: Bm25Params;
 }
 
-/** A helper's answer: its k best of the range (heap order). */
+/** A helper's answer: its k best of the range and the documents tied with the k-th (heap order, then the ties). */
 export interface PartHits {
   count: number;
   scores: Float64Array;
@@ -101,8 +111,9 @@ export class SearchHelper {
 
   /** Hands the thread the scan of doc numbers [lo, hi); returns the shared buffer to `finish` with. */
   begin(weights: [string, number][], k: number, lo: number, hi: number): SharedArrayBuffer {
-    const shared = new SharedArrayBuffer(8 + 12 * k);
-    const job: SearchJob = { weights, k, lo, hi, shared };
+    const cap = partCapacity(k);
+    const shared = new SharedArrayBuffer(8 + 12 * cap);
+    const job: SearchJob = { weights, k, lo, hi, cap, shared };
     this.worker.postMessage(job);
     return shared;
   }
@@ -119,7 +130,8 @@ export class SearchHelper {
       void this.worker.terminate();
       return undefined;
     }
-    return { count: ctl[1]!, scores: new Float64Array(shared, 8, k), docs: new Int32Array(shared, 8 + 8 * k, k) };
+    const cap = partCapacity(k);
+    return { count: ctl[1]!, scores: new Float64Array(shared, 8, cap), docs: new Int32Array(shared, 8 + 8 * cap, cap) };
   }
 
   async close(): Promise<void> {

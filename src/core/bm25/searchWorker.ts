@@ -1,5 +1,6 @@
 // Worker-thread entry of a search thread (see searchThreads.ts): opens the index, then scans the
-// doc-number ranges it is sent and writes each range's k best into the job's shared buffer.
+// doc-number ranges it is sent and writes each range's k best (and the documents tied with the
+// k-th) into the job's shared buffer.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Bm25Index } from './bm25Index.js';
 import type { SearchJob, SearchThreadData, SearchThreadReply } from './searchThreads.js';
@@ -20,8 +21,8 @@ Bm25Index.open(data.dir, data.params)
       if (fault === 'hang') return;
       const ctl = new Int32Array(job.shared, 0, 2);
       try {
-        const scores = new Float64Array(job.shared, 8, job.k);
-        const docs = new Int32Array(job.shared, 8 + 8 * job.k, job.k);
+        const scores = new Float64Array(job.shared, 8, job.cap);
+        const docs = new Int32Array(job.shared, 8 + 8 * job.cap, job.cap);
         if (fault === 'fail') throw new Error('search thread fault injected by a test');
         ctl[1] = index.scanPart(new Map(job.weights), job.k, job.lo, job.hi, scores, docs);
         Atomics.store(ctl, 0, 1);

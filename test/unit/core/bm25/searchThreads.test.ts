@@ -97,3 +97,27 @@ test('split searches break score ties by docid across range borders exactly as o
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a search thread\'s part is the k best by score plus every document tied with the k-th (the caller breaks the ties by docid); ties that do not fit are ranked by docid in the thread', async () => {
+  const docs = (tied: number): { id: string; text: string }[] => [
+    ...Array.from({ length: tied }, (_, i) => ({ id: `t${String((i * 37) % tied).padStart(5, '0')}`, text: 'x' })),
+    ...Array.from({ length: 5 }, (_, i) => ({ id: `top${i}`, text: 'x x' })),
+  ];
+  const part = (index: Bm25Index, k: number, cap: number): { docs: number[]; scores: number[] } => {
+    const scores = new Float64Array(cap);
+    const nos = new Int32Array(cap);
+    const n = index.scanPart(index.queryTerms('x'), k, 0, index.numDocs, scores, nos);
+    assert.ok(n >= 0 && n <= cap, `${n} hits`);
+    return { docs: [...nos.subarray(0, n)], scores: [...scores.subarray(0, n)] };
+  };
+  const { index: few } = await Bm25Index.build(docs(50), { analyzer: 'whitespace' });
+  const fewPart = part(few, 10, 2 * 10 + 1024);
+  assert.equal(fewPart.docs.length, 55, 'the 5 best and all 50 documents tied with the 10th');
+  assert.deepEqual(new Set(fewPart.docs), new Set(docs(50).map((d) => few.docNo(d.id))));
+  assert.equal(Math.min(...fewPart.scores), few.searchSync('x', 10)[9]!.score);
+  const { index: many } = await Bm25Index.build(docs(3000), { analyzer: 'whitespace' });
+  assert.equal(part(many, 10, 4000).docs.length, 3005, 'room for every tie: all kept');
+  const ranked = part(many, 10, 2 * 10 + 1024);
+  assert.equal(ranked.docs.length, 10, '2,995 ties do not fit in 1,034: the thread ranks them');
+  assert.deepEqual(new Set(ranked.docs), new Set(many.searchSync('x', 10).map((h) => many.docNo(h.docid))));
+});
