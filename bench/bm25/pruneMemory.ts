@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Bm25Index } from '../../src/core/bm25/bm25Index.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => (argv.includes(name) ? argv[argv.indexOf(name) + 1]! : dflt);
@@ -29,8 +30,7 @@ async function main(): Promise<void> {
   ];
   const index = await Bm25Index.open(indexDir);
   if (budgetMb !== undefined) index.termBlocksBudget = budgetMb * 1024 * 1024;
-  let seed = 20261207;
-  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const rnd = mulberry32(20261207);
   console.log(`${indexDir}: ${index.numDocs} docs; ${words.length} pool words; ${count} queries of ${perQuery} words`);
   let t = performance.now();
   for (let i = 1; i <= count; i++) {

@@ -467,8 +467,8 @@ export class Bm25Index implements Retriever {
    * Starts search threads so that a long exhaustive search (query2doc expansions: millions of
    * postings) is scanned by `threads` threads at once, each over its own range of doc numbers;
    * hits and scores are the same as on one thread. Each thread opens the index itself (its norms,
-   * length table, term tables and V8 heap, not the docids: about 160 MB more RSS at 8.8M
-   * documents). Searches stay synchronous. On-disk indexes only, holding at least 1M postings
+   * length table, term tables and V8 heap; not the docids unless more than k + 1,024 documents
+   * tie with a range's k-th score: about 160 MB more RSS at 8.8M documents). Searches stay synchronous. On-disk indexes only, holding at least 1M postings
    * (smaller ones never split); resolves to the number of threads searches use (1 when none
    * started).
    * `minPostings` (@internal, tests): the fewest postings a search splits, default 1,000,000.
@@ -545,9 +545,10 @@ export class Bm25Index implements Retriever {
    * The part of `searchWeighted`'s exhaustive scan a search thread does: the k best of doc numbers
    * [lo, hi) by score and every document tied with the k-th score, as scores and doc numbers,
    * for the caller to rank with docids (a thread that never breaks ties by docid never loads
-   * them: 104 MB at 8.8M documents). When the ties do not fit in `scores` (capacity k or more), the
-   * range is scanned again and ranked with docids here: the k best only. Returns the number of
-   * hits written.
+   * them: 104 MB at 8.8M documents). `scores` and `docs` hold k hits and the room left for ties
+   * (`partCapacity(k)` = k best + k + 1,024 ties); when the ties do not fit, the range is scanned
+   * again and ranked with docids here (loading them): the k best only. Returns the number of hits
+   * written.
    */
   scanPart(weights: ReadonlyMap<string, number>, k: number, lo: number, hi: number, scores: Float64Array, docs: Int32Array): number {
     const plan = this.exhaustivePlan(weights);
@@ -741,6 +742,11 @@ export class Bm25Index implements Retriever {
   private blocksBytes = 0;
   /** @internal Most bytes of window bounds kept between searches (tests set small ones). */
   termBlocksBudget = TERM_BLOCKS_BUDGET;
+
+  /** @internal True once the docid tables were read (search threads avoid it). */
+  docIdsLoaded(): boolean {
+    return this.data.docIds.loaded;
+  }
 
   /** @internal Bytes of window bounds kept now. */
   termBlocksBytes(): number {
@@ -1080,8 +1086,9 @@ interface ExhaustivePlan {
  */
 const TERM_BLOCKS_BUDGET = 64 * 1024 * 1024;
 
+/** A term's bounds' bytes, with what its three typed arrays, object and Map entry cost besides. */
 function blocksSize(b: TermBlocks): number {
-  return b.win.byteLength + b.first.byteLength + b.maxX.byteLength;
+  return 256 + b.win.byteLength + b.first.byteLength + b.maxX.byteLength;
 }
 
 interface TermBlocks {
@@ -1125,7 +1132,6 @@ export function newSearchStats(): SearchStats {
   return { postingsScored: 0, candidates: 0, exhaustive: false };
 }
 
-/** Keeps the k best (score desc, then docid desc: trec_eval's order) of the hits offered. */
 /** Where a scan offers its hits. */
 interface HitSink {
   /** The score a hit must reach to be kept; -Infinity while not full. */
@@ -1224,6 +1230,7 @@ class TieHeap implements HitSink {
   }
 }
 
+/** Keeps the k best (score desc, then docid desc: trec_eval's order) of the hits offered. */
 class TopHeap implements HitSink {
   private readonly hs: Float64Array;
   private readonly hd: Int32Array;

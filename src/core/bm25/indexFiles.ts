@@ -17,7 +17,7 @@ import { type ByteSource, DocIdTable, TermTable, type WrittenPostings } from './
 export const INDEX_FORMAT_VERSION = 3;
 const FORMAT = 'qx-bm25';
 const CURRENT = 'CURRENT';
-/** Held in the index folder by the one process building it (O_EXCL, stale pids taken over). */
+/** Held in the index folder by the one process building it (created whole, stale pids taken over; files/lock.ts). */
 export const INDEX_LOCK = 'write.lock';
 
 /** What an index holds besides its statistics: postings, tables and norms, loaded lazily. */

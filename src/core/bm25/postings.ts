@@ -359,6 +359,11 @@ export class DocIdTable implements Iterable<string> {
     private readonly loadSorted: () => Uint32Array,
   ) {}
 
+  /** True once the docids were read. */
+  get loaded(): boolean {
+    return this.text !== undefined;
+  }
+
   private table(): { text: Buffer; off: Float64Array | Uint32Array } {
     if (this.text === undefined || this.off === undefined) {
       const t = this.load();

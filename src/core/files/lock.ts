@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { pidAlive } from './pidAlive.js';
 import { removeAtomicTemps } from './atomicWrite.js';
 
-/** Contents of `.qx/lock`. */
+/** Contents of a lock file (`.qx/lock`, an index's `write.lock`). */
 export interface LockInfo {
   pid: number;
   host: string;
@@ -41,8 +41,9 @@ const curationStore: LockSubject = {
 };
 
 /**
- * Where hard links do not work (FAT, exFAT, some network shares) the lock is written in place, so a
- * lock file younger than this that cannot be parsed is probably being written right now.
+ * A lock file younger than this that cannot be parsed is probably being written right now: where
+ * hard links do not work (FAT, exFAT, some shares) a lock is written in place, as older versions
+ * did everywhere. (A lock this version creates with a hard link is never unreadable.)
  */
 const unreadableGraceMs = 5000;
 
@@ -82,12 +83,21 @@ export function isLockTemp(name: string, lockName: string): boolean {
  */
 function createWhole(file: string, text: string, pid: number): boolean {
   const temp = join(dirname(file), `.${basename(file)}.${pid}.${randomBytes(4).toString('hex')}.tmp`);
-  writeNew(temp, text);
+  try {
+    writeNew(temp, text);
+  } catch (e) {
+    unlinkQuiet(temp);
+    throw e;
+  }
   try {
     linkSync(temp, file);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      // Over NFS a retransmitted link that the server already made reports EEXIST: then the temp
+      // file has two names and the lock is ours.
+      return linkCount(temp) === 2;
+    }
     // No hard links here (EPERM on FAT, ENOTSUP or EOPNOTSUPP on some shares, other codes on
     // other systems): write the lock in place, which fails with its own error if nothing works.
   } finally {
@@ -102,19 +112,11 @@ function createWhole(file: string, text: string, pid: number): boolean {
   }
 }
 
-/** True when hard links can be made next to `file` (so other QX processes create locks whole). */
-function hardLinksWork(file: string): boolean {
-  const probe = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const linked = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+function linkCount(file: string): number {
   try {
-    writeNew(probe, '');
-    linkSync(probe, linked);
-    return true;
+    return statSync(file).nlink;
   } catch {
-    return false;
-  } finally {
-    unlinkQuiet(linked);
-    unlinkQuiet(probe);
+    return 0;
   }
 }
 
@@ -140,8 +142,8 @@ export class StoreLock {
   }
 
   /**
-   * Creates `file` with O_EXCL. A lock left by a dead process on this host is taken over with a
-   * warning; a live one (or one from another host, which we cannot check) is a QxError of
+   * Creates `file` whole (see `createWhole`). A lock left by a dead process on this host is taken
+   * over with a warning; a live one (or one from another host, which we cannot check) is a QxError of
    * `subject.code` ('store' for the curation store).
    */
   static acquire(file: string, logger: Logger, now: () => Date = () => new Date(), subject: LockSubject = curationStore): StoreLock {
@@ -160,9 +162,7 @@ export class StoreLock {
         } catch {
           continue;
         }
-        // Locks are created whole where hard links work, so an unreadable one there is damaged or
-        // was left by an older QX Studio killed while writing it: nobody is writing it now.
-        if (age < unreadableGraceMs && !hardLinksWork(file)) {
+        if (age < unreadableGraceMs) {
           throw new QxError(subject.code, `${subject.name} ${subject.busy} by another process right now`, {
             file,
             hint: 'Wait a moment and try again.',

@@ -121,3 +121,31 @@ test('a search thread\'s part is the k best by score plus every document tied wi
   assert.equal(ranked.docs.length, 10, '2,995 ties do not fit in 1,034: the thread ranks them');
   assert.deepEqual(new Set(ranked.docs), new Set(many.searchSync('x', 10).map((h) => many.docNo(h.docid))));
 });
+
+test('ties that overflowed are forgotten when the k-th score rises past them; a split search on an index opened from disk never reads the docids in its threads\' ranges', async () => {
+  // 3,000 tied documents first (more than the 1,034 ties a part has room for), then 15 better
+  // ones: the minimum rises, the overflow is forgotten, and the part is the 15 better ones.
+  const docs = [...Array.from({ length: 3000 }, (_, i) => ({ id: `t${i}`, text: 'x' })), ...Array.from({ length: 15 }, (_, i) => ({ id: `top${i}`, text: 'x x' }))];
+  const { index } = await Bm25Index.build(docs, { analyzer: 'whitespace' });
+  const cap = 2 * 10 + 1024;
+  const scores = new Float64Array(cap);
+  const nos = new Int32Array(cap);
+  const n = index.scanPart(index.queryTerms('x'), 10, 0, index.numDocs, scores, nos);
+  assert.equal(n, 15, 'the 10 kept and the 5 tied with them, not a docid-ranked top 10');
+  const best = index.searchSync('x', 1)[0]!.score;
+  assert.deepEqual([...scores.subarray(0, n)], Array.from({ length: 15 }, () => best));
+  assert.deepEqual(new Set(nos.subarray(0, n)), new Set(Array.from({ length: 15 }, (_, i) => index.docNo(`top${i}`))));
+
+  const dir = tmp();
+  try {
+    await Bm25Index.build(words(20_000), { dir, analyzer: 'whitespace' });
+    const opened = await Bm25Index.open(dir);
+    const k = 10;
+    const part = new Float64Array(2 * k + 1024);
+    assert.ok(opened.scanPart(opened.queryTerms('a b c d e f'), k, 10_000, 20_000, part, new Int32Array(part.length)) > k, 'ties with the 10th were kept');
+    assert.equal(opened.docIdsLoaded(), false, 'the part was ranked without docids');
+    await opened.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
