@@ -1081,7 +1081,7 @@ interface ExhaustivePlan {
 
 /**
  * Window bounds kept between searches: 64 MB, some 4M windows (16 bytes each). At 8.8M documents
- * a term in every window costs 35 KB, and 3,000 random 4-word queries kept 184 MB before there
+ * a term in every window costs 35 KB, and 3,000 random 4-word queries kept 187 MB before there
  * was a budget (bench/bm25/pruneMemory.ts, bench/RESULTS.md).
  */
 const TERM_BLOCKS_BUDGET = 64 * 1024 * 1024;
