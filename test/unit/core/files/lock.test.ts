@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { StoreLock } from '../../../../src/core/files/lock.js';
@@ -87,6 +87,28 @@ test('kill -9 at any moment of taking or releasing the lock: the next process ta
       assert.deepEqual(readdirSync(dir), [], `round ${round}: ${readdirSync(dir).join(', ')}`);
       for (const w of log.warnings) assert.match(w, /is gone; taking the lock over/, `round ${round}`);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('where hard links fail (EPERM, as on FAT), the lock is written in place: taken, refused to a second taker, released; no temp file stays', (t) => {
+  const dir = tempDir();
+  // The lock module calls fs.linkSync through the module object, so replacing it here is what a
+  // file system without hard links does to it.
+  const fs = require('node:fs') as typeof import('node:fs');
+  const link = t.mock.method(fs, 'linkSync', () => {
+    throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+  });
+  try {
+    const file = join(dir, 'lock');
+    const lock = StoreLock.acquire(file, recordingLogger());
+    assert.ok(link.mock.callCount() >= 1, 'the lock tried a hard link first');
+    assert.deepEqual(readdirSync(dir), ['lock']);
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid, process.pid);
+    assert.throws(() => StoreLock.acquire(file, recordingLogger()), /is opened by process \d+ since/);
+    lock.release();
+    assert.deepEqual(readdirSync(dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
