@@ -1141,103 +1141,16 @@ interface HitSink {
 }
 
 /**
- * The k best hits by score and every hit tied with the k-th score, without docids: a min-heap of
- * k by score (ties in any order) and a list of the hits whose score equals its minimum. Whatever
- * order docids would give the ties, the k best by (score, docid) are among the hits kept.
+ * Keeps the k best (score desc, then docid desc: trec_eval's order) of the hits offered. Without
+ * `ids` (`TieHeap`) hits of equal score are not ordered among themselves.
  */
-class TieHeap implements HitSink {
-  private readonly hs: Float64Array;
-  private readonly hd: Int32Array;
-  private size = 0;
-  private readonly ties: Int32Array;
-  private nTies = 0;
-  private overflow = false;
-  constructor(
-    private readonly cap: number,
-    tieCap: number,
-  ) {
-    this.hs = new Float64Array(cap);
-    this.hd = new Int32Array(cap);
-    this.ties = new Int32Array(Math.max(0, tieCap));
-  }
-
-  get threshold(): number {
-    return this.size < this.cap ? -Infinity : this.hs[0]!;
-  }
-
-  offer(s: number, d: number): boolean {
-    const hs = this.hs;
-    const hd = this.hd;
-    if (this.size < this.cap) {
-      let j = this.size++;
-      while (j > 0) {
-        const parent = (j - 1) >> 1;
-        if (hs[parent]! <= s) break;
-        hs[j] = hs[parent]!;
-        hd[j] = hd[parent]!;
-        j = parent;
-      }
-      hs[j] = s;
-      hd[j] = d;
-      return this.size === this.cap;
-    }
-    const min = hs[0]!;
-    if (s < min) return true;
-    if (s === min) {
-      this.tie(d);
-      return true;
-    }
-    const out = hd[0]!;
-    const size = this.size;
-    let j = 0;
-    for (;;) {
-      const l = 2 * j + 1;
-      if (l >= size) break;
-      const r = l + 1;
-      const c = r < size && hs[r]! < hs[l]! ? r : l;
-      if (hs[c]! >= s) break;
-      hs[j] = hs[c]!;
-      hd[j] = hd[c]!;
-      j = c;
-    }
-    hs[j] = s;
-    hd[j] = d;
-    if (hs[0] === min) this.tie(out);
-    else {
-      // The minimum rose: the ties kept so far score below it.
-      this.nTies = 0;
-      this.overflow = false;
-    }
-    return true;
-  }
-
-  private tie(d: number): void {
-    if (this.nTies < this.ties.length) this.ties[this.nTies++] = d;
-    else this.overflow = true;
-  }
-
-  /** Copies the heap, then the ties, into `scores`/`docs`; returns how many, or −1 when ties were dropped for lack of room. */
-  copyTo(scores: Float64Array, docs: Int32Array): number {
-    if (this.overflow) return -1;
-    scores.set(this.hs.subarray(0, this.size));
-    docs.set(this.hd.subarray(0, this.size));
-    const min = this.hs[0]!;
-    for (let i = 0; i < this.nTies; i++) {
-      scores[this.size + i] = min;
-      docs[this.size + i] = this.ties[i]!;
-    }
-    return this.size + this.nTies;
-  }
-}
-
-/** Keeps the k best (score desc, then docid desc: trec_eval's order) of the hits offered. */
 class TopHeap implements HitSink {
-  private readonly hs: Float64Array;
-  private readonly hd: Int32Array;
-  private size = 0;
+  protected readonly hs: Float64Array;
+  protected readonly hd: Int32Array;
+  protected size = 0;
   constructor(
-    private readonly cap: number,
-    private readonly ids: DocIdTable,
+    protected readonly cap: number,
+    private readonly ids: DocIdTable | undefined,
   ) {
     this.hs = new Float64Array(cap);
     this.hd = new Int32Array(cap);
@@ -1249,7 +1162,7 @@ class TopHeap implements HitSink {
   }
 
   private worse(sa: number, da: number, sb: number, db: number): boolean {
-    return sa < sb || (sa === sb && this.ids.get(da) < this.ids.get(db));
+    return sa < sb || (sa === sb && this.ids !== undefined && this.ids.get(da) < this.ids.get(db));
   }
 
   /** Offers a hit; true when the heap is full afterwards (the threshold may have risen). */
@@ -1294,13 +1207,65 @@ class TopHeap implements HitSink {
     return this.size;
   }
 
-  /** The kept hits in trec_eval order, ranked from 1. */
+  /** The kept hits in trec_eval order, ranked from 1 (a heap with docids only). */
   hits(): RunHit[] {
+    const ids = this.ids!;
     const hits: RunHit[] = new Array<RunHit>(this.size);
-    for (let i = 0; i < this.size; i++) hits[i] = { docid: this.ids.get(this.hd[i]!), score: this.hs[i]! };
+    for (let i = 0; i < this.size; i++) hits[i] = { docid: ids.get(this.hd[i]!), score: this.hs[i]! };
     hits.sort((a, b) => b.score - a.score || (a.docid < b.docid ? 1 : a.docid > b.docid ? -1 : 0));
     for (let i = 0; i < this.size; i++) hits[i]!.rank = i + 1;
     return hits;
+  }
+}
+
+/**
+ * The k best hits by score and every hit tied with the k-th score, without docids: a `TopHeap`
+ * without docids and a list of the hits whose score equals its minimum. Whatever order docids
+ * would give the ties, the k best by (score, docid) are among the hits kept.
+ */
+class TieHeap extends TopHeap {
+  private readonly ties: Int32Array;
+  private nTies = 0;
+  private overflow = false;
+  constructor(cap: number, tieCap: number) {
+    super(cap, undefined);
+    this.ties = new Int32Array(Math.max(0, tieCap));
+  }
+
+  override offer(s: number, d: number): boolean {
+    if (this.size < this.cap) return super.offer(s, d);
+    const min = this.hs[0]!;
+    if (s < min) return true;
+    if (s === min) {
+      this.tie(d);
+      return true;
+    }
+    const out = this.hd[0]!;
+    super.offer(s, d);
+    if (this.hs[0] === min) this.tie(out);
+    else {
+      // The minimum rose: the ties kept so far score below it.
+      this.nTies = 0;
+      this.overflow = false;
+    }
+    return true;
+  }
+
+  private tie(d: number): void {
+    if (this.nTies < this.ties.length) this.ties[this.nTies++] = d;
+    else this.overflow = true;
+  }
+
+  /** Copies the heap, then the ties, into `scores`/`docs`; returns how many, or −1 when ties were dropped for lack of room. */
+  override copyTo(scores: Float64Array, docs: Int32Array): number {
+    if (this.overflow) return -1;
+    const n = super.copyTo(scores, docs);
+    const min = this.hs[0]!;
+    for (let i = 0; i < this.nTies; i++) {
+      scores[n + i] = min;
+      docs[n + i] = this.ties[i]!;
+    }
+    return n + this.nTies;
   }
 }
 
